@@ -1,0 +1,14 @@
+/** A decoded, sampled, letterboxed frame: what the model consumes. */
+export interface Frame {
+  stream: string;
+  /** Monotonic per stream, from 0, counting sampled frames. */
+  seq: number;
+  /** Milliseconds since the stream began, from media timestamps (not arrival time). */
+  streamTimeMs: number;
+  width: number;
+  height: number;
+  /** Packed RGB24, width*height*3 bytes. */
+  data: Uint8Array;
+  /** performance.now() when the frame left the decoder; for latency metrics. */
+  decodedAt: number;
+}
