@@ -1,0 +1,319 @@
+import type { Logger } from 'pino';
+import { BrainError, type AnswerResult, type AskRequest, type Brain, type SummaryResult } from '../brain.ts';
+import type { EventBus } from '../bus.ts';
+import { newEventId } from '../events.ts';
+import type { Frame } from '../frames.ts';
+import type { CacheLimits } from './kv_cache.ts';
+import type { Model } from './model.ts';
+import { StreamContext } from './stream_context.ts';
+import { composeSummary, SaidLog } from './summary.ts';
+
+/** Options of the embedded model engine; every field has a default in DEFAULT_ENGINE_OPTIONS. */
+export interface EngineOptions {
+  /** Respond when P(silent) < threshold; defaults to the manifest's decision.threshold. */
+  threshold?: number;
+  /** Per-stream overrides of the threshold, by stream name. */
+  thresholds: Record<string, number>;
+  /** Cache limits; sinkTokens and windowFrames default to the manifest's `cache` block. */
+  limits: Partial<CacheLimits>;
+  maxResponseTokens: number;
+  /** Questions longer than this (characters) are refused with 400. */
+  maxQuestionChars: number;
+  /** Questions waiting per stream; more are refused as busy (429). */
+  questionQueue: number;
+  /** Frames encoded together by the vision graph (across streams). */
+  maxVisionBatch: number;
+  askTimeoutMs: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  thresholds: {},
+  limits: { textBudget: 512, maxStepTokens: 64 },
+  maxResponseTokens: 24,
+  maxQuestionChars: 300,
+  questionQueue: 20,
+  maxVisionBatch: 8,
+  askTimeoutMs: 15_000,
+};
+
+interface Job {
+  id: string;
+  kind: 'ask' | 'summary';
+  prompt: number[];
+  req?: AskRequest;
+  resolve(text: string, streamTimeMs: number): void;
+  reject(err: Error): void;
+}
+
+/** Per-stream counters the engine owns; read by /metrics and /api/streams. */
+export interface EngineStreamStats {
+  framesProcessed: number;
+  framesSkipped: number;
+  framesRejected: number;
+  lines: number;
+  answers: number;
+  lastStepMs: number;
+  /** Frame decoded -> decision made, last value, ms. */
+  lastDecisionLatencyMs: number;
+}
+
+interface Slot {
+  name: string;
+  ctx: StreamContext;
+  pending: Frame | null;
+  jobs: Job[];
+  said: SaidLog;
+  lastStreamTimeMs: number;
+  firstContextMs: number[];
+  stats: EngineStreamStats;
+  warnedSize: boolean;
+}
+
+/**
+ * Runs the model for every live stream in this process: batches vision across streams, steps
+ * each stream's decoder into its own cache, decides, speaks, answers. One loop owns all model
+ * work, so per-stream state is never touched concurrently.
+ */
+export class ModelEngine implements Brain {
+  private readonly opts: EngineOptions;
+  private readonly limits: CacheLimits;
+  private readonly slots = new Map<string, Slot>();
+  private readonly ended = new Set<string>();
+  private readonly answered = new Map<string, Promise<AnswerResult>>();
+  private wake: (() => void) | null = null;
+  private closed = false;
+  private readonly loopDone: Promise<void>;
+  private readonly decisionLatencies: number[] = [];
+
+  constructor(private readonly model: Model, private readonly bus: EventBus, private readonly log: Logger, opts: Partial<EngineOptions> = {}) {
+    this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts, limits: { ...DEFAULT_ENGINE_OPTIONS.limits, ...opts.limits } };
+    const c = model.manifest.cache ?? {};
+    this.limits = {
+      sinkTokens: this.opts.limits.sinkTokens ?? c.sinkTokens ?? 8,
+      windowFrames: this.opts.limits.windowFrames ?? c.windowFrames ?? 120,
+      textBudget: this.opts.limits.textBudget ?? 512,
+      maxStepTokens: this.opts.limits.maxStepTokens ?? 64,
+    };
+    this.loopDone = this.loop();
+  }
+
+  /** Starts model work for a stream; frames go in through `offer`. Idempotent per name. */
+  open(stream: string): void {
+    if (this.slots.has(stream)) return;
+    this.ended.delete(stream);
+    const ctx = new StreamContext(stream, this.model, { limits: this.limits, maxResponseTokens: this.opts.maxResponseTokens });
+    this.slots.set(stream, {
+      name: stream, ctx, pending: null, jobs: [], said: new SaidLog(), lastStreamTimeMs: 0, firstContextMs: [],
+      stats: { framesProcessed: 0, framesSkipped: 0, framesRejected: 0, lines: 0, answers: 0, lastStepMs: 0, lastDecisionLatencyMs: 0 },
+      warnedSize: false,
+    });
+  }
+
+  /** Hands a frame to the model. Never blocks: a frame still waiting is replaced and counted as skipped. */
+  offer(frame: Frame): void {
+    const slot = this.slots.get(frame.stream);
+    if (!slot) return;
+    if (frame.data.byteLength !== this.model.frameBytes) {
+      slot.stats.framesRejected++;
+      if (!slot.warnedSize) {
+        slot.warnedSize = true;
+        const m = this.model.manifest.frame;
+        this.log.warn({ stream: frame.stream, bytes: frame.data.byteLength, expected: this.model.frameBytes }, `frame of the wrong size dropped: the model needs ${m.width}x${m.height} RGB (logged once per stream)`);
+      }
+      return;
+    }
+    if (slot.pending) slot.stats.framesSkipped++;
+    slot.pending = frame;
+    this.kick();
+  }
+
+  /** Consumes a session's frames until it ends or `signal` aborts, then closes the stream. */
+  async consume(stream: string, frames: AsyncIterable<Frame>, signal?: AbortSignal): Promise<void> {
+    this.open(stream);
+    try {
+      for await (const f of frames) {
+        if (signal?.aborted) break;
+        this.offer(f);
+      }
+    } finally {
+      this.end(stream);
+    }
+  }
+
+  /** Ends a stream: pending questions fail, its context is disposed. */
+  end(stream: string): void {
+    const slot = this.slots.get(stream);
+    if (!slot) return;
+    this.slots.delete(stream);
+    this.ended.add(stream);
+    for (const j of slot.jobs) j.reject(new BrainError('STREAM_ENDED', `stream ${stream} ended before the question was answered`));
+    slot.jobs = [];
+    slot.ctx.dispose();
+    this.endedSaid.set(stream, { said: slot.said, lastMs: slot.lastStreamTimeMs });
+  }
+
+  private readonly endedSaid = new Map<string, { said: SaidLog; lastMs: number }>();
+
+  stats(stream: string): EngineStreamStats | undefined {
+    return this.slots.get(stream)?.stats;
+  }
+
+  get liveStreams(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  /** Recent frame->decision latencies (ms), newest last, at most 1000. */
+  get latencies(): readonly number[] {
+    return this.decisionLatencies;
+  }
+
+  async ask(req: AskRequest, signal?: AbortSignal): Promise<AnswerResult> {
+    const id = req.id ?? newEventId();
+    const seen = this.answered.get(id);
+    if (seen) return seen; // idempotent by question id
+    const question = (req.question ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+    if (question.length === 0) throw new BrainError('BAD_REQUEST', 'question is empty');
+    if (question.length > this.opts.maxQuestionChars) throw new BrainError('BAD_REQUEST', `question is longer than ${this.opts.maxQuestionChars} characters`);
+    const slot = this.liveSlot(req.stream);
+    const words = this.model.codec.encodeUntrusted(question).slice(0, this.limits.maxStepTokens - 2);
+    const t = this.model.manifest.tokens;
+    const p = this.enqueue(slot, { kind: 'ask', prompt: [t.question, ...words, t.answer], req: { ...req, id, question } }, signal).then(({ text, streamTimeMs }) => {
+      const answer = text.length > 0 ? text : "I can't tell from what I have seen.";
+      const event = this.bus.publish({ stream: req.stream, kind: 'answer', text: answer, streamTimeMs, question, user: req.user, source: req.source, id: `a-${id}` });
+      slot.stats.answers++;
+      return { answer, t: streamTimeMs, event };
+    });
+    this.answered.set(id, p);
+    if (this.answered.size > 1000) this.answered.delete(this.answered.keys().next().value!);
+    p.catch(() => this.answered.delete(id));
+    return p;
+  }
+
+  async summary(stream: string, minutes: number, signal?: AbortSignal): Promise<SummaryResult> {
+    if (!Number.isFinite(minutes) || minutes < 1 || minutes > 60) throw new BrainError('BAD_REQUEST', 'minutes must be between 1 and 60');
+    const slot = this.slots.get(stream);
+    const windowMs = minutes * 60_000;
+    if (!slot) {
+      const ended = this.endedSaid.get(stream);
+      if (!ended) throw new BrainError('UNKNOWN_STREAM', `stream ${stream} is not live and has no history in this process`);
+      const from = Math.max(0, ended.lastMs - windowMs);
+      const lines = ended.said.between(from, ended.lastMs + 1);
+      const summary = composeSummary({ fromMs: from, toMs: ended.lastMs, contextStartMs: ended.lastMs + 1, older: lines, recent: null, recentLines: [] });
+      this.bus.publish({ stream, kind: 'summary', text: summary, streamTimeMs: ended.lastMs });
+      return { summary, from, to: ended.lastMs };
+    }
+    const t = this.model.manifest.tokens;
+    const { text, streamTimeMs } = await this.enqueue(slot, { kind: 'summary', prompt: [t.summary, t.answer] }, signal);
+    const from = Math.max(0, streamTimeMs - windowMs);
+    const contextStartMs = slot.firstContextMs[0] ?? 0;
+    const summary = composeSummary({
+      fromMs: from, toMs: streamTimeMs, contextStartMs,
+      older: slot.said.between(from, contextStartMs), recent: text, recentLines: slot.said.between(Math.max(from, contextStartMs), streamTimeMs + 1),
+    });
+    this.bus.publish({ stream, kind: 'summary', text: summary, streamTimeMs });
+    return { summary, from, to: streamTimeMs };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const name of [...this.slots.keys()]) this.end(name);
+    this.kick();
+    await this.loopDone;
+  }
+
+  private liveSlot(stream: string): Slot {
+    const slot = this.slots.get(stream);
+    if (slot) return slot;
+    if (this.ended.has(stream)) throw new BrainError('STREAM_ENDED', `stream ${stream} has ended`);
+    throw new BrainError('UNKNOWN_STREAM', `stream ${stream} is not live`);
+  }
+
+  private enqueue(slot: Slot, job: Omit<Job, 'id' | 'resolve' | 'reject'>, signal?: AbortSignal): Promise<{ text: string; streamTimeMs: number }> {
+    if (slot.jobs.length >= this.opts.questionQueue) throw new BrainError('BUSY', `stream ${slot.name} has ${slot.jobs.length} questions waiting; try again shortly`);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(new BrainError('TIMEOUT', `no answer within ${this.opts.askTimeoutMs} ms`)), this.opts.askTimeoutMs);
+      const onAbort = () => done(new BrainError('TIMEOUT', 'the request was cancelled'));
+      const done = (err: Error | null, text = '', ms = 0) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const i = slot.jobs.indexOf(entry);
+        if (i >= 0) slot.jobs.splice(i, 1);
+        if (err) reject(err);
+        else resolve({ text, streamTimeMs: ms });
+      };
+      const entry: Job = { ...job, id: newEventId(), resolve: (text, ms) => done(null, text, ms), reject: (err) => done(err) };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      slot.jobs.push(entry);
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.closed) {
+      const ready = [...this.slots.values()].filter((s) => s.pending || s.jobs.length > 0);
+      if (ready.length === 0) {
+        await new Promise<void>((r) => (this.wake = r));
+        continue;
+      }
+      try {
+        await this.runFrames(ready.filter((s) => s.pending).slice(0, this.opts.maxVisionBatch));
+        for (const s of ready) if (this.slots.get(s.name) === s && s.jobs.length > 0) await this.runJob(s, s.jobs[0]!);
+      } catch (err) {
+        this.log.error({ err }, 'model step failed');
+      }
+    }
+  }
+
+  private async runFrames(slots: Slot[]): Promise<void> {
+    if (slots.length === 0) return;
+    const frames = slots.map((s) => s.pending!);
+    for (const s of slots) s.pending = null;
+    const embeds = await this.model.encodeFrames(frames.map((f) => f.data));
+    const per = this.model.manifest.vision.tokensPerFrame * this.model.manifest.decoder.dModel;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      const frame = frames[i]!;
+      if (this.slots.get(slot.name) !== slot) continue; // ended meanwhile
+      const t0 = performance.now();
+      const pSilent = await slot.ctx.stepFrame(embeds.subarray(i * per, (i + 1) * per));
+      const now = performance.now();
+      slot.stats.lastStepMs = now - t0;
+      slot.stats.framesProcessed++;
+      slot.lastStreamTimeMs = frame.streamTimeMs;
+      slot.firstContextMs.push(frame.streamTimeMs);
+      if (slot.firstContextMs.length > slot.ctx.cache.framesKept) slot.firstContextMs.splice(0, slot.firstContextMs.length - slot.ctx.cache.framesKept);
+      slot.stats.lastDecisionLatencyMs = now - frame.decodedAt;
+      this.recordLatency(now - frame.decodedAt);
+      const threshold = this.opts.thresholds[slot.name] ?? this.opts.threshold ?? this.model.manifest.decision?.threshold ?? 0.5;
+      if (pSilent >= threshold) continue;
+      const ids = await slot.ctx.generate([this.model.manifest.tokens.commentary]);
+      const text = this.model.codec.decode(ids);
+      if (text.length === 0) continue;
+      slot.said.add({ streamTimeMs: frame.streamTimeMs, text });
+      slot.stats.lines++;
+      this.bus.publish({ stream: slot.name, kind: 'commentary', text, streamTimeMs: frame.streamTimeMs });
+    }
+  }
+
+  private async runJob(slot: Slot, job: Job): Promise<void> {
+    try {
+      const ids = await slot.ctx.generate(job.prompt);
+      job.resolve(this.model.codec.decode(ids), slot.lastStreamTimeMs);
+    } catch (err) {
+      job.reject(err as Error);
+    }
+  }
+
+  private recordLatency(ms: number): void {
+    this.decisionLatencies.push(ms);
+    if (this.decisionLatencies.length > 1000) this.decisionLatencies.shift();
+  }
+}

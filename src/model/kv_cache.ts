@@ -1,0 +1,205 @@
+import * as ort from 'onnxruntime-node';
+import type { Manifest } from './manifest.ts';
+
+/** How much context one stream keeps (models/CONTRACT.md "Positions"). */
+export interface CacheLimits {
+  /** The stream's first tokens, never evicted (attention sinks). */
+  sinkTokens: number;
+  /** Vision entries of this many most recent frames are kept. */
+  windowFrames: number;
+  /** Text tokens (commentary, questions, answers) kept beyond the vision window. */
+  textBudget: number;
+  /** The longest single text step (prompt) the runtime will feed. */
+  maxStepTokens: number;
+}
+
+/** One layer's K/V in fixed slots: [kvHeads, capacity, headDim], so ORT reads it in place. */
+class LayerKv {
+  readonly key: Float32Array;
+  readonly value: Float32Array;
+  /** Position (rank in the kept sequence) of the token in each slot. */
+  readonly pos: BigInt64Array;
+  /** 1 = slot holds an entry. ORT's bool tensors are one byte per element. */
+  readonly valid: Uint8Array;
+  /** Token serial in each slot, -1 when free. */
+  readonly serial: Int32Array;
+  private readonly free: number[] = [];
+
+  constructor(readonly capacity: number, private readonly heads: number, private readonly dim: number) {
+    this.key = new Float32Array(heads * capacity * dim);
+    this.value = new Float32Array(heads * capacity * dim);
+    this.pos = new BigInt64Array(capacity);
+    this.valid = new Uint8Array(capacity);
+    this.serial = new Int32Array(capacity).fill(-1);
+    for (let s = capacity - 1; s >= 0; s--) this.free.push(s);
+  }
+
+  get freeSlots(): number {
+    return this.free.length;
+  }
+
+  /** Copies entries [heads, T, dim] from a graph output into free slots. */
+  append(newKey: Float32Array, newValue: Float32Array, T: number, serialOf: (t: number) => number, posOf: (serial: number) => number): void {
+    const { heads, dim, capacity } = this;
+    if (this.free.length < T) throw new Error(`KV layer overflow: ${T} new entries, ${this.free.length} free of ${capacity} (cache limits are inconsistent)`);
+    for (let t = 0; t < T; t++) {
+      const slot = this.free.pop()!;
+      const serial = serialOf(t);
+      this.serial[slot] = serial;
+      this.pos[slot] = BigInt(posOf(serial));
+      this.valid[slot] = 1;
+      for (let h = 0; h < heads; h++) {
+        const src = (h * T + t) * dim;
+        const dst = (h * capacity + slot) * dim;
+        this.key.set(newKey.subarray(src, src + dim), dst);
+        this.value.set(newValue.subarray(src, src + dim), dst);
+      }
+    }
+  }
+
+  /** Frees the entries of serials [lo, hi) and shifts the positions of later tokens down. */
+  evictRange(lo: number, hi: number, removed: number): void {
+    for (let slot = 0; slot < this.capacity; slot++) {
+      const s = this.serial[slot]!;
+      if (s < 0) continue;
+      if (s >= lo && s < hi) {
+        this.serial[slot] = -1;
+        this.valid[slot] = 0;
+        this.free.push(slot);
+      } else if (s >= hi) {
+        this.pos[slot] = this.pos[slot]! - BigInt(removed);
+      }
+    }
+  }
+
+  feeds(l: number, into: Record<string, ort.Tensor>): void {
+    const dims = [1, this.heads, this.capacity, this.dim];
+    into[`past_key.${l}`] = new ort.Tensor('float32', this.key, dims);
+    into[`past_value.${l}`] = new ort.Tensor('float32', this.value, dims);
+    into[`past_pos.${l}`] = new ort.Tensor('int64', this.pos, [1, this.capacity]);
+    into[`past_valid.${l}`] = new ort.Tensor('bool', this.valid, [1, this.capacity]);
+  }
+}
+
+interface Group {
+  kind: 'frame' | 'text';
+  lo: number;
+  hi: number;
+}
+
+/**
+ * One stream's KV cache: attention sinks + the last `windowFrames` frames + a text budget, in
+ * fixed-size buffers. Memory and per-step cost do not grow with stream length. Owned by the
+ * stream's context; nobody else touches the tensors.
+ */
+export class KvCache {
+  private readonly layers: LayerKv[];
+  /** Serials of kept tokens in sequence order; a token's position is its index here. */
+  private kept: number[] = [];
+  private nextSerial = 0;
+  private readonly groups: Group[] = [];
+  private frames = 0;
+  private textTokens = 0;
+
+  constructor(private readonly manifest: Manifest, readonly limits: CacheLimits) {
+    const d = manifest.decoder;
+    const V = manifest.vision.tokensPerFrame;
+    const routed = new Set(d.routedLayers);
+    this.layers = [];
+    for (let l = 0; l < d.layers; l++) {
+      const perFrame = routed.has(l) ? d.keptPerFrame : V;
+      const cap = limits.sinkTokens + limits.windowFrames * perFrame + limits.textBudget + limits.maxStepTokens + V;
+      this.layers.push(new LayerKv(cap, d.kvHeads, d.headDim));
+    }
+  }
+
+  /** Tokens currently kept (the next token's position). */
+  get seqLength(): number {
+    return this.kept.length;
+  }
+
+  get framesKept(): number {
+    return this.frames;
+  }
+
+  get bytes(): number {
+    return this.layers.reduce((a, l) => a + l.key.byteLength * 2 + l.pos.byteLength + l.valid.byteLength + l.serial.byteLength, 0);
+  }
+
+  /** Makes room for a step of T tokens and returns their positions. */
+  prepare(kind: 'frame' | 'text', T: number): BigInt64Array {
+    if (kind === 'text' && T > this.limits.maxStepTokens) throw new Error(`text step of ${T} tokens exceeds maxStepTokens ${this.limits.maxStepTokens}`);
+    if (kind === 'frame') while (this.frames >= this.limits.windowFrames) this.evictOldest('frame');
+    if (kind === 'text') while (this.textTokens + T > this.limits.textBudget + this.limits.maxStepTokens && this.evictOldest('text'));
+    const base = this.kept.length;
+    const pos = new BigInt64Array(T);
+    for (let t = 0; t < T; t++) pos[t] = BigInt(base + t);
+    return pos;
+  }
+
+  feeds(into: Record<string, ort.Tensor>): void {
+    this.layers.forEach((layer, l) => layer.feeds(l, into));
+  }
+
+  /**
+   * Appends a step's outputs. `index[l]` (routed layers of a frame step) says which of the T
+   * tokens each new entry belongs to; otherwise entry t is token t.
+   */
+  append(kind: 'frame' | 'text', T: number, outputs: ort.InferenceSession.ReturnType, index?: Map<number, BigInt64Array>): void {
+    const base = this.nextSerial;
+    const firstPos = this.kept.length;
+    for (let t = 0; t < T; t++) this.kept.push(base + t);
+    this.nextSerial += T;
+    const posOf = (serial: number) => firstPos + (serial - base);
+    this.layers.forEach((layer, l) => {
+      const k = outputs[`new_key.${l}`]!;
+      const v = outputs[`new_value.${l}`]!;
+      const n = k.dims[2]!;
+      const idx = index?.get(l);
+      layer.append(k.data as Float32Array, v.data as Float32Array, n, idx ? (t) => base + Number(idx[t]) : (t) => base + t, posOf);
+    });
+    const lo = Math.max(base, this.limits.sinkTokens);
+    const hi = base + T;
+    if (hi > lo) {
+      const last = this.groups[this.groups.length - 1];
+      if (kind === 'text' && last?.kind === 'text' && last.hi === lo) last.hi = hi; // one line = one group
+      else this.groups.push({ kind, lo, hi });
+      if (kind === 'frame') this.frames++; // a frame wholly inside the sinks is never evicted, so not counted
+      else this.textTokens += hi - lo;
+    }
+  }
+
+  /** Evicts the oldest group of a kind; false when there is none. */
+  private evictOldest(kind: Group['kind']): boolean {
+    const i = this.groups.findIndex((g) => g.kind === kind);
+    if (i < 0) return false;
+    const g = this.groups.splice(i, 1)[0]!;
+    const start = lowerBound(this.kept, g.lo);
+    const end = lowerBound(this.kept, g.hi);
+    const removed = end - start;
+    this.kept.splice(start, removed);
+    for (const layer of this.layers) layer.evictRange(g.lo, g.hi, removed);
+    if (kind === 'frame') this.frames--;
+    else this.textTokens -= g.hi - g.lo;
+    return true;
+  }
+
+  /** K/V bytes written per frame, from the manifest (MoD: routed layers keep only a few). */
+  static kvBytesPerFrame(m: Manifest): number {
+    const routed = new Set(m.decoder.routedLayers);
+    let entries = 0;
+    for (let l = 0; l < m.decoder.layers; l++) entries += routed.has(l) ? m.decoder.keptPerFrame : m.vision.tokensPerFrame;
+    return entries * m.decoder.kvHeads * m.decoder.headDim * 4 * 2;
+  }
+}
+
+function lowerBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

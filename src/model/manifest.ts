@@ -1,0 +1,103 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** manifest.json of a model package (models/CONTRACT.md, models/README.md). */
+export const ManifestSchema = z.object({
+  format: z.literal('kibitz-mod/1'),
+  name: z.string(),
+  frame: z.object({
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    fps: z.number().positive(),
+  }).passthrough(),
+  vision: z.object({ tokensPerFrame: z.number().int().positive() }).passthrough(),
+  decoder: z.object({
+    dModel: z.number().int().positive(),
+    layers: z.number().int().positive(),
+    heads: z.number().int().positive(),
+    kvHeads: z.number().int().positive(),
+    headDim: z.number().int().positive(),
+    vocab: z.number().int().positive(),
+    routedLayers: z.array(z.number().int().nonnegative()),
+    keepRatio: z.number().positive().max(1),
+    keptPerFrame: z.number().int().positive(),
+    maxPositions: z.number().int().positive().optional(),
+  }).passthrough(),
+  tokens: z.object({
+    silent: z.number().int().nonnegative(),
+    eos: z.number().int().nonnegative(),
+    question: z.number().int().nonnegative(),
+    answer: z.number().int().nonnegative(),
+    summary: z.number().int().nonnegative(),
+    commentary: z.number().int().nonnegative(),
+  }).passthrough(),
+  decision: z.object({ threshold: z.number().min(0).max(1) }).passthrough().optional(),
+  cache: z.object({
+    sinkTokens: z.number().int().nonnegative().optional(),
+    windowFrames: z.number().int().positive().optional(),
+  }).passthrough().optional(),
+}).passthrough();
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export const PACKAGE_FILES = ['manifest.json', 'vision.onnx', 'decoder_frame.onnx', 'decoder_text.onnx', 'embed_tokens.bin', 'tokenizer.json'] as const;
+
+export class ModelPackageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelPackageError';
+  }
+}
+
+export interface ModelPackage {
+  dir: string;
+  manifest: Manifest;
+  /** Token embedding table, [vocab, dModel] row-major. */
+  embedTokens: Float32Array;
+  tokenizerJson: unknown;
+  file(name: (typeof PACKAGE_FILES)[number]): string;
+}
+
+/** Reads and checks a package folder; every failure names the file and what to do. */
+export function loadModelPackage(dirArg: string): ModelPackage {
+  const dir = resolve(dirArg);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new ModelPackageError(`model package ${dir} does not exist: set model.package to a folder under models/ (e.g. models/kibitz-demo)`);
+  }
+  for (const f of PACKAGE_FILES) {
+    if (!existsSync(join(dir, f))) throw new ModelPackageError(`model package ${dir} is missing ${f}: re-export it with the toolkit (models/README.md)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  } catch (err) {
+    throw new ModelPackageError(`${join(dir, 'manifest.json')} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ModelPackageError(`${join(dir, 'manifest.json')}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const manifest = parsed.data;
+  const d = manifest.decoder;
+  if (d.heads % d.kvHeads !== 0) throw new ModelPackageError(`${join(dir, 'manifest.json')}: decoder.heads (${d.heads}) must be a multiple of decoder.kvHeads (${d.kvHeads})`);
+  if (d.routedLayers.some((l) => l >= d.layers)) throw new ModelPackageError(`${join(dir, 'manifest.json')}: decoder.routedLayers names a layer >= decoder.layers (${d.layers})`);
+  if (d.routedLayers.includes(0)) throw new ModelPackageError(`${join(dir, 'manifest.json')}: layer 0 must not be routed (the runtime reads token order from it)`);
+
+  const embPath = join(dir, 'embed_tokens.bin');
+  const buf = readFileSync(embPath);
+  const expected = d.vocab * d.dModel * 4;
+  if (buf.byteLength !== expected) {
+    throw new ModelPackageError(`${embPath} has ${buf.byteLength} bytes, expected vocab*dModel*4 = ${expected}: the file does not belong to this manifest`);
+  }
+  const embedTokens = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+
+  let tokenizerJson: unknown;
+  try {
+    tokenizerJson = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+  } catch (err) {
+    throw new ModelPackageError(`${join(dir, 'tokenizer.json')} is not valid JSON: ${(err as Error).message}`);
+  }
+  return { dir, manifest, embedTokens, tokenizerJson, file: (name) => join(dir, name) };
+}

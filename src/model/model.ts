@@ -1,0 +1,67 @@
+import * as ort from 'onnxruntime-node';
+import { loadModelPackage, type Manifest, type ModelPackage } from './manifest.ts';
+import { loadSessions, releaseSessions, type ModelSessions, type Provider } from './onnx.ts';
+import { TextCodec } from './tokenizer.ts';
+
+export interface ModelLoadOptions {
+  /** Folder of the model package (models/<name>). */
+  packageDir: string;
+  provider?: Provider;
+  intraOpThreads?: number;
+  onFallback?: (message: string) => void;
+}
+
+/**
+ * The shared, stateless half of the model: one set of ONNX sessions, the tokenizer and the
+ * embedding table. Per-stream state lives in StreamContext.
+ */
+export class Model {
+  private constructor(
+    readonly pkg: ModelPackage,
+    readonly sessions: ModelSessions,
+    readonly codec: TextCodec,
+  ) {}
+
+  static async load(opts: ModelLoadOptions): Promise<Model> {
+    const pkg = loadModelPackage(opts.packageDir);
+    const codec = new TextCodec(pkg);
+    const sessions = await loadSessions(pkg, { provider: opts.provider ?? 'cpu', intraOpThreads: opts.intraOpThreads, onFallback: opts.onFallback });
+    return new Model(pkg, sessions, codec);
+  }
+
+  get manifest(): Manifest {
+    return this.pkg.manifest;
+  }
+
+  get frameBytes(): number {
+    return this.manifest.frame.width * this.manifest.frame.height * 3;
+  }
+
+  /** Token ids -> [1, T, dModel] embeddings from the package's table. */
+  embed(ids: number[]): ort.Tensor {
+    const d = this.manifest.decoder.dModel;
+    const out = new Float32Array(ids.length * d);
+    ids.forEach((id, t) => {
+      if (id < 0 || id >= this.manifest.decoder.vocab) throw new Error(`token id ${id} outside the vocabulary`);
+      out.set(this.pkg.embedTokens.subarray(id * d, (id + 1) * d), t * d);
+    });
+    return new ort.Tensor('float32', out, [1, ids.length, d]);
+  }
+
+  /** Runs the vision encoder on N frames at once (RGB24, frame size from the manifest). Returns [N, V, d]. */
+  async encodeFrames(frames: Uint8Array[]): Promise<Float32Array> {
+    const { width, height } = this.manifest.frame;
+    const size = width * height * 3;
+    const batch = new Uint8Array(frames.length * size);
+    frames.forEach((f, i) => {
+      if (f.byteLength !== size) throw new Error(`frame has ${f.byteLength} bytes, expected ${width}x${height}x3 = ${size}`);
+      batch.set(f, i * size);
+    });
+    const out = await this.sessions.vision.run({ frames: new ort.Tensor('uint8', batch, [frames.length, height, width, 3]) });
+    return out['vision_embeds']!.data as Float32Array;
+  }
+
+  async close(): Promise<void> {
+    await releaseSessions(this.sessions);
+  }
+}

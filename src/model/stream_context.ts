@@ -1,0 +1,98 @@
+import * as ort from 'onnxruntime-node';
+import { KvCache, type CacheLimits } from './kv_cache.ts';
+import type { Model } from './model.ts';
+
+export interface StreamContextOptions {
+  limits: CacheLimits;
+  /** Longest line the model may say, in tokens. */
+  maxResponseTokens: number;
+}
+
+/**
+ * One stream's model state: its KV cache and positions. Only this object touches the stream's
+ * tensors; `dispose()` releases them. Methods run one at a time (the engine serialises them).
+ */
+export class StreamContext {
+  readonly cache: KvCache;
+  private disposed = false;
+
+  constructor(readonly stream: string, private readonly model: Model, private readonly opts: StreamContextOptions) {
+    this.cache = new KvCache(model.manifest, opts.limits);
+  }
+
+  /** Feeds one frame's vision embeddings ([V, d]) and returns P(silent) for the decision. */
+  async stepFrame(visionEmbeds: Float32Array): Promise<number> {
+    this.assertOpen();
+    const m = this.model.manifest;
+    const V = m.vision.tokensPerFrame;
+    const positions = this.cache.prepare('frame', V);
+    const feeds: Record<string, ort.Tensor> = {
+      inputs_embeds: new ort.Tensor('float32', visionEmbeds, [1, V, m.decoder.dModel]),
+      positions: new ort.Tensor('int64', positions, [1, V]),
+    };
+    this.cache.feeds(feeds);
+    const out = await this.model.sessions.frame.run(feeds);
+    const index = new Map<number, BigInt64Array>();
+    for (const l of m.decoder.routedLayers) index.set(l, out[`new_index.${l}`]!.data as BigInt64Array);
+    this.cache.append('frame', V, out, index);
+    return silentProbability(out['logits']!.data as Float32Array, m.tokens.silent);
+  }
+
+  /**
+   * Feeds `prompt` (special and word tokens), then greedily generates until `eos` or the length
+   * cap, feeding each chosen token and finally `eos`. Returns the generated ids (without eos).
+   */
+  async generate(prompt: number[], signal?: AbortSignal): Promise<number[]> {
+    this.assertOpen();
+    const { eos } = this.model.manifest.tokens;
+    let logits = await this.stepText(prompt);
+    const out: number[] = [];
+    while (out.length < this.opts.maxResponseTokens) {
+      signal?.throwIfAborted();
+      const next = argmax(logits);
+      if (next === eos) break;
+      out.push(next);
+      logits = await this.stepText([next]);
+    }
+    await this.stepText([eos]);
+    return out;
+  }
+
+  /** One text step; returns the logits after the last token. */
+  private async stepText(ids: number[]): Promise<Float32Array> {
+    const m = this.model.manifest;
+    const positions = this.cache.prepare('text', ids.length);
+    const feeds: Record<string, ort.Tensor> = {
+      inputs_embeds: this.model.embed(ids),
+      positions: new ort.Tensor('int64', positions, [1, ids.length]),
+    };
+    this.cache.feeds(feeds);
+    const out = await this.model.sessions.text.run(feeds);
+    this.cache.append('text', ids.length, out);
+    const all = out['logits']!.data as Float32Array;
+    const vocab = m.decoder.vocab;
+    return all.subarray((ids.length - 1) * vocab, ids.length * vocab);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.disposed) throw new Error(`stream context ${this.stream} is disposed`);
+  }
+}
+
+export function silentProbability(logits: Float32Array, silent: number): number {
+  let max = -Infinity;
+  for (const x of logits) if (x > max) max = x;
+  let sum = 0;
+  for (const x of logits) sum += Math.exp(x - max);
+  return Math.exp(logits[silent]! - max) / sum;
+}
+
+export function argmax(a: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
+  return best;
+}

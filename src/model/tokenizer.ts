@@ -1,0 +1,42 @@
+import { Tokenizer } from '@huggingface/tokenizers';
+import { ModelPackageError, type ModelPackage } from './manifest.ts';
+
+/**
+ * Words <-> token ids through the package's Hugging Face tokenizer.json. Questions are untrusted
+ * text: they are lower-cased and stripped to what the vocabulary can express, and special tokens
+ * typed by a viewer are never honoured (they are removed before encoding).
+ */
+export class TextCodec {
+  private readonly tok: Tokenizer;
+  private readonly specialIds: Set<number>;
+  private readonly specialText: string[];
+  private readonly unkId: number | undefined;
+
+  constructor(pkg: ModelPackage) {
+    try {
+      this.tok = new Tokenizer(pkg.tokenizerJson as object, {});
+    } catch (err) {
+      throw new ModelPackageError(`${pkg.file('tokenizer.json')} could not be loaded: ${(err as Error).message}`);
+    }
+    const added = ((pkg.tokenizerJson as { added_tokens?: { id: number; content: string; special?: boolean }[] }).added_tokens ?? [])
+      .filter((t) => t.special !== false);
+    this.specialIds = new Set(added.map((t) => t.id));
+    this.specialText = added.map((t) => t.content).filter((s) => s.length > 0);
+    const model = (pkg.tokenizerJson as { model?: { unk_token?: string; vocab?: Record<string, number> } }).model;
+    this.unkId = model?.unk_token !== undefined ? model.vocab?.[model.unk_token] : undefined;
+  }
+
+  /** Encodes viewer text: no special tokens, unknown words dropped (they carry nothing the model knows). */
+  encodeUntrusted(text: string): number[] {
+    let clean = text.toLowerCase();
+    for (const s of this.specialText) clean = clean.split(s.toLowerCase()).join(' ');
+    clean = clean.replace(/[^\p{L}\p{N}\s?'-]/gu, ' ').replace(/\?/g, ' ? ').replace(/\s+/g, ' ').trim();
+    if (clean.length === 0) return [];
+    const ids = this.tok.encode(clean, { add_special_tokens: false }).ids;
+    return ids.filter((id: number) => !this.specialIds.has(id) && id !== this.unkId);
+  }
+
+  decode(ids: number[]): string {
+    return this.tok.decode(ids, { skip_special_tokens: true }).replace(/\s+([?.,!])/g, '$1').trim();
+  }
+}
