@@ -1,0 +1,83 @@
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { KvCache } from '../../src/model/kv_cache.ts';
+import type { Manifest } from '../../src/model/manifest.ts';
+
+const manifest = {
+  format: 'kibitz-mod/1', name: 't',
+  frame: { width: 4, height: 4, fps: 2 },
+  vision: { tokensPerFrame: 5 },
+  decoder: { dModel: 8, layers: 2, heads: 2, kvHeads: 1, headDim: 2, vocab: 10, routedLayers: [1], keepRatio: 0.4, keptPerFrame: 2 },
+  tokens: { silent: 3, eos: 2, question: 4, answer: 5, summary: 6, commentary: 7 },
+} as Manifest;
+
+/** Fake graph outputs whose key values encode the token serial, so we can see what is kept. */
+function outputs(T: number, kept: number[], base: number): ort.InferenceSession.ReturnType {
+  const mk = (vals: number[]) => new ort.Tensor('float32', Float32Array.from(vals.flatMap((v) => [v, v])), [1, 1, vals.length, 2]);
+  const dense = Array.from({ length: T }, (_, t) => base + t);
+  const routed = kept.map((i) => base + i);
+  return { 'new_key.0': mk(dense), 'new_value.0': mk(dense), 'new_key.1': mk(routed), 'new_value.1': mk(routed) } as unknown as ort.InferenceSession.ReturnType;
+}
+
+function validEntries(cache: KvCache, layer: number): { serial: number; pos: number }[] {
+  const feeds: Record<string, ort.Tensor> = {};
+  cache.feeds(feeds);
+  const key = feeds[`past_key.${layer}`]!.data as Float32Array;
+  const pos = feeds[`past_pos.${layer}`]!.data as BigInt64Array;
+  const valid = feeds[`past_valid.${layer}`]!.data as Uint8Array;
+  const out: { serial: number; pos: number }[] = [];
+  valid.forEach((v, slot) => v && out.push({ serial: key[slot * 2]!, pos: Number(pos[slot]) }));
+  return out.sort((a, b) => a.pos - b.pos);
+}
+
+describe('KvCache', () => {
+  it('keeps sinks + the last windowFrames frames + text, with contiguous positions, in fixed memory', () => {
+    const cache = new KvCache(manifest, { sinkTokens: 2, windowFrames: 3, textBudget: 4, maxStepTokens: 4 });
+    const bytes = cache.bytes;
+    let serial = 0;
+    const feedFrame = () => {
+      const pos = cache.prepare('frame', 5);
+      expect(Number(pos[0])).toBe(cache.seqLength);
+      const idx = new Map([[1, BigInt64Array.from([1n, 3n])]]);
+      cache.append('frame', 5, outputs(5, [1, 3], serial), idx);
+      serial += 5;
+    };
+    for (let i = 0; i < 10; i++) feedFrame();
+    cache.prepare('text', 3);
+    cache.append('text', 3, outputs(3, [0, 1, 2], serial));
+    serial += 3;
+    feedFrame();
+
+    expect(cache.bytes).toBe(bytes);
+    expect(cache.framesKept).toBe(3);
+    const l0 = validEntries(cache, 0);
+    // sinks (serials 0,1) + last 3 frames (serials 40..49 are frames 8,9; 53..57 is frame 10) + text 50..52
+    expect(l0.map((e) => e.serial)).toEqual([0, 1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57]);
+    expect(l0.map((e) => e.pos)).toEqual(l0.map((_, i) => i));
+    expect(cache.seqLength).toBe(l0.length);
+    // routed layer: only the kept tokens (1 and 3 of each frame), positions shared with layer 0
+    const l1 = validEntries(cache, 1);
+    expect(l1.map((e) => e.serial)).toEqual([1, 41, 43, 46, 48, 50, 51, 52, 54, 56]); // text goes through every layer
+    const posOf = new Map(l0.map((e) => [e.serial, e.pos]));
+    for (const e of l1) expect(e.pos).toBe(posOf.get(e.serial));
+  });
+
+  it('evicts old text beyond the budget, never the sinks', () => {
+    const cache = new KvCache(manifest, { sinkTokens: 2, windowFrames: 2, textBudget: 4, maxStepTokens: 4 });
+    let serial = 0;
+    for (let i = 0; i < 6; i++) {
+      cache.prepare('text', 3);
+      cache.append("text", 3, outputs(3, [0, 1, 2], serial));
+      serial += 3;
+    }
+    const l0 = validEntries(cache, 0);
+    expect(l0[0]!.serial).toBe(0);
+    expect(l0[1]!.serial).toBe(1);
+    expect(l0.length).toBeLessThanOrEqual(2 + 4 + 4);
+  });
+
+  it('refuses a text step longer than maxStepTokens', () => {
+    const cache = new KvCache(manifest, { sinkTokens: 0, windowFrames: 2, textBudget: 4, maxStepTokens: 4 });
+    expect(() => cache.prepare('text', 5)).toThrow(/maxStepTokens/);
+  });
+});
