@@ -1,0 +1,1 @@
+"""kibitz_models: the MoD streaming video-LLM toolkit (model, synthetic world, training, export)."""

@@ -1,0 +1,44 @@
+"""Save/load checkpoints with clear errors (wrong path, corrupt file, config that does not fit)."""
+from __future__ import annotations
+
+import os
+from typing import Tuple
+
+import torch
+
+from .model import ConfigError, KibitzModel, ModelConfig
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def save_checkpoint(path: str, model: KibitzModel, meta: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    torch.save({"format": "kibitz-ckpt/1", "config": model.cfg.to_dict(), "model": model.state_dict(),
+                "meta": meta}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str) -> Tuple[KibitzModel, dict]:
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint not found: {path} (train one with `cli train`, or check the path)")
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint path is a directory, expected a .pt file: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu")
+    except Exception as e:  # torch raises many types for truncated/garbage files
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a kibitz checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(blob, dict) or blob.get("format") != "kibitz-ckpt/1" or "config" not in blob or "model" not in blob:
+        raise CheckpointError(f"checkpoint {path} is not a kibitz checkpoint (missing format/config/model)")
+    try:
+        cfg = ModelConfig.from_dict(blob["config"])
+    except (ConfigError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {path}: {e}") from None
+    model = KibitzModel(cfg)
+    try:
+        model.load_state_dict(blob["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {path}: weights do not fit its config: {str(e)[:400]}") from None
+    return model.eval(), blob.get("meta", {})

@@ -1,0 +1,88 @@
+"""Toolkit commands. Run from the repo root:
+
+    /usr/bin/python3 -m kibitz_models.cli <command> ...     (with PYTHONPATH=models)
+
+  init      write an untrained checkpoint            export    checkpoint -> ONNX package (+ parity)
+  data      render + encode + decode training data   train     train a checkpoint on CPU
+  samples   write held-out sample broadcasts         evaluate  score a checkpoint on held-out seeds
+  cost      per-frame decoder FLOPs / KV for MoD vs dense
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="kibitz_models", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("init"); s.add_argument("--out", required=True); s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("export")
+    s.add_argument("--checkpoint", required=True); s.add_argument("--out", required=True)
+    s.add_argument("--name", default="kibitz-demo"); s.add_argument("--no-parity", action="store_true")
+    s = sub.add_parser("data")
+    s.add_argument("--out", default="models/.cache/data"); s.add_argument("--streams", type=int, default=160)
+    s.add_argument("--seconds", type=float, default=60.0); s.add_argument("--first-seed", type=int, default=1000)
+    s.add_argument("--jobs", type=int, default=2)
+    s = sub.add_parser("samples"); s.add_argument("--out", default="models/samples")
+    s = sub.add_parser("train")
+    s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
+    s.add_argument("--minutes", type=float, default=40.0); s.add_argument("--keep-ratio", type=float, default=0.2)
+    s.add_argument("--seed", type=int, default=0); s.add_argument("--resume", default=None)
+    s = sub.add_parser("evaluate")
+    s.add_argument("--checkpoint", required=True); s.add_argument("--data", default="models/.cache/eval")
+    s.add_argument("--out", default=None); s.add_argument("--threshold", type=float, default=None)
+    s = sub.add_parser("cost")
+    a = p.parse_args(argv)
+    try:
+        return _run(a)
+    except Exception as e:  # one clear line for the known failure kinds, a traceback otherwise
+        from .checkpoint import CheckpointError
+        from .model import ConfigError
+        from .export import ExportError
+        known = (CheckpointError, ConfigError, ExportError, FileNotFoundError, NotADirectoryError)
+        if isinstance(e, known):
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _run(a) -> int:
+    import torch
+    torch.set_num_threads(2)
+    if a.cmd == "init":
+        from .checkpoint import save_checkpoint
+        from .model import KibitzModel, ModelConfig
+        torch.manual_seed(a.seed)
+        save_checkpoint(a.out, KibitzModel(ModelConfig()), {"training": {"steps": 0, "note": "untrained"}})
+    elif a.cmd == "export":
+        from .export import export_checkpoint
+        m = export_checkpoint(a.checkpoint, a.out, a.name, check_parity=not a.no_parity)
+        print(json.dumps(m.get("parity", {"parity": "not checked"})))
+    elif a.cmd == "data":
+        from .dataset import build_dataset
+        build_dataset(a.out, list(range(a.first_seed, a.first_seed + a.streams)), a.seconds, a.jobs)
+    elif a.cmd == "samples":
+        from .render import write_samples
+        write_samples(a.out)
+    elif a.cmd == "train":
+        from .train import train
+        train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume)
+    elif a.cmd == "evaluate":
+        from .evaluate import evaluate
+        print(json.dumps(evaluate(a.checkpoint, a.data, a.out, a.threshold), indent=2))
+    elif a.cmd == "cost":
+        from .model import KibitzModel, ModelConfig
+        rows = {}
+        for name, r in (("mod", 0.2), ("dense", 1.0)):
+            m = KibitzModel(ModelConfig(keep_ratio=r))
+            L, V, k = m.cfg.n_layers, m.cfg.tokens_per_frame, m.cfg.kept_per_frame
+            ctx = [24 * (k if m.cfg.is_routed(l) else V) + 60 for l in range(L)]  # a 24-frame window + text
+            rows[name] = {"no_context": m.decoder_cost_per_frame(), "window_24_frames": m.decoder_cost_per_frame(ctx)}
+        print(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Export a checkpoint to a kibitz model package (see models/CONTRACT.md, models/README.md).
+
+    /usr/bin/python3 -m kibitz_models.cli export --checkpoint CKPT --out models/kibitz-demo
+
+Writes vision.onnx, decoder_frame.onnx, decoder_text.onnx, embed_tokens.bin, tokenizer.json,
+manifest.json and fixtures/*.json (inputs + PyTorch outputs), then runs onnxruntime-node on the
+fixtures (models/scripts/parity.mjs) and refuses the package (deletes the graphs, exits non-zero)
+when any output differs by more than the tolerance.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .checkpoint import load_checkpoint
+from .model import KibitzModel
+from .tokenizer import SPECIAL_IDS, Tokenizer
+
+OPSET = 17
+PARITY_TOL = 1e-3
+HERE = os.path.dirname(os.path.abspath(__file__))
+PARITY_SCRIPT = os.path.join(os.path.dirname(HERE), "scripts", "parity.mjs")
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+# ----------------------------------------------------------------------------- graph wrappers
+
+class VisionGraph(nn.Module):
+    def __init__(self, model: KibitzModel):
+        super().__init__()
+        self.vision = model.vision
+
+    def forward(self, frames):
+        return self.vision(frames)
+
+
+def _past(flat, n_layers):
+    return [tuple(flat[4 * l: 4 * l + 4]) for l in range(n_layers)]
+
+
+class FrameGraph(nn.Module):
+    def __init__(self, model: KibitzModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs_embeds, positions, *flat_past):
+        logits, out = self.model.frame_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers))
+        res = [logits]
+        for k, v, idx in out:
+            res += [k, v, idx]
+        return tuple(res)
+
+
+class TextGraph(nn.Module):
+    def __init__(self, model: KibitzModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs_embeds, positions, *flat_past):
+        logits, out = self.model.text_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers))
+        res = [logits]
+        for k, v in out:
+            res += [k, v]
+        return tuple(res)
+
+
+def past_names(n_layers: int) -> List[str]:
+    names = []
+    for l in range(n_layers):
+        names += [f"past_key.{l}", f"past_value.{l}", f"past_pos.{l}", f"past_valid.{l}"]
+    return names
+
+
+def past_axes(n_layers: int) -> Dict[str, Dict[int, str]]:
+    axes = {}
+    for l in range(n_layers):
+        axes[f"past_key.{l}"] = {0: "batch", 2: f"past_len_{l}"}
+        axes[f"past_value.{l}"] = {0: "batch", 2: f"past_len_{l}"}
+        axes[f"past_pos.{l}"] = {0: "batch", 1: f"past_len_{l}"}
+        axes[f"past_valid.{l}"] = {0: "batch", 1: f"past_len_{l}"}
+    return axes
+
+
+# ----------------------------------------------------------------------------- example inputs
+
+def example_past(model: KibitzModel, batch: int, lens: List[int], gen: torch.Generator, pad_every: int = 4):
+    """Random past per layer; every `pad_every`-th entry of row 1 is padding (valid = false)."""
+    cfg = model.cfg
+    flat = []
+    for l in range(cfg.n_layers):
+        P = lens[l]
+        k = torch.randn(batch, cfg.n_kv_heads, P, cfg.head_dim, generator=gen)
+        v = torch.randn(batch, cfg.n_kv_heads, P, cfg.head_dim, generator=gen)
+        pos = torch.arange(P).unsqueeze(0).repeat(batch, 1)
+        valid = torch.ones(batch, P, dtype=torch.bool)
+        if batch > 1:
+            valid[1, ::pad_every] = False
+        flat += [k, v, pos, valid]
+    return flat
+
+
+def past_lens(model: KibitzModel, frames: int, text: int) -> List[int]:
+    cfg = model.cfg
+    return [frames * (cfg.kept_per_frame if cfg.is_routed(l) else cfg.tokens_per_frame) + text
+            for l in range(cfg.n_layers)]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+def t2j(t) -> dict:
+    a = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8)
+        dt = "bool"
+    else:
+        dt = {np.dtype("float32"): "float32", np.dtype("int64"): "int64", np.dtype("uint8"): "uint8"}[a.dtype]
+    return {"dtype": dt, "shape": list(a.shape),
+            "data_b64": base64.b64encode(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()).decode()}
+
+
+def write_fixture(path: str, graph: str, inputs: Dict[str, torch.Tensor], outputs: Dict[str, torch.Tensor], note: str):
+    with open(path, "w") as f:
+        json.dump({"graph": graph, "note": note, "tolerance": PARITY_TOL,
+                   "inputs": {k: t2j(v) for k, v in inputs.items()},
+                   "outputs": {k: t2j(v) for k, v in outputs.items()}}, f)
+
+
+# ----------------------------------------------------------------------------- export
+
+def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
+    cfg = model.cfg
+    return {
+        "format": "kibitz-mod/1",
+        "name": name,
+        "frame": {"width": cfg.frame_width, "height": cfg.frame_height, "fps": meta.get("fps", 2),
+                  "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "layout": "NHWC uint8 RGB"},
+        "vision": {"tokensPerFrame": cfg.tokens_per_frame, "summaryTokens": 1, "grid": [cfg.grid_h, cfg.grid_w]},
+        "decoder": {"dModel": cfg.d_model, "layers": cfg.n_layers, "heads": cfg.n_heads, "kvHeads": cfg.n_kv_heads,
+                    "headDim": cfg.head_dim, "mlpHidden": cfg.mlp_hidden, "vocab": cfg.vocab_size,
+                    "routedLayers": [l for l in range(cfg.n_layers) if cfg.is_routed(l)],
+                    "keepRatio": cfg.keep_ratio, "keptPerFrame": cfg.kept_per_frame,
+                    "ropeTheta": cfg.rope_theta, "maxPositions": cfg.max_positions},
+        "tokens": dict(SPECIAL_IDS),
+        "decision": {"threshold": meta.get("threshold", 0.5)},
+        "generation": {"maxNewTokens": 48},
+        "cache": {"sinkTokens": 1, "windowFrames": meta.get("window_frames", 24)},
+        "files": {"vision": "vision.onnx", "decoderFrame": "decoder_frame.onnx", "decoderText": "decoder_text.onnx",
+                  "embedTokens": "embed_tokens.bin", "tokenizer": "tokenizer.json"},
+        "training": meta.get("training", {}),
+    }
+
+
+def _refuse_unfaithful(model: KibitzModel) -> None:
+    cfg = model.cfg
+    tok = Tokenizer()
+    if len(tok.vocab) != cfg.vocab_size:
+        raise ExportError(f"tokenizer has {len(tok.vocab)} tokens but the model's vocab_size is {cfg.vocab_size}")
+    for p in model.parameters():
+        if not torch.isfinite(p).all():
+            raise ExportError("checkpoint has non-finite weights; refusing to export")
+
+
+def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[dict] = None,
+                   check_parity: bool = True) -> dict:
+    meta = meta or {}
+    model = model.eval()
+    cfg = model.cfg
+    _refuse_unfaithful(model)
+    os.makedirs(os.path.join(out_dir, "fixtures"), exist_ok=True)
+    gen = torch.Generator().manual_seed(1234)
+    L = cfg.n_layers
+    V = cfg.tokens_per_frame
+    with torch.no_grad():
+        # vision
+        frames = torch.randint(0, 256, (2, cfg.frame_height, cfg.frame_width, 3), generator=gen, dtype=torch.uint8)
+        frames[1, :, :, :] = (frames[1] // 4) + torch.arange(cfg.frame_width, dtype=torch.uint8).view(1, -1, 1) // 2
+        torch.onnx.export(VisionGraph(model), (frames,), os.path.join(out_dir, "vision.onnx"),
+                          input_names=["frames"], output_names=["vision_embeds"], opset_version=OPSET,
+                          dynamic_axes={"frames": {0: "n"}, "vision_embeds": {0: "n"}}, do_constant_folding=True)
+        vis = model.vision(frames)
+        write_fixture(os.path.join(out_dir, "fixtures", "vision.json"), "vision.onnx",
+                      {"frames": frames}, {"vision_embeds": vis}, "two frames: noise, and a noisy gradient")
+
+        # frame step: batch 2, non-empty past, row 1 has padding entries
+        B = 2
+        emb = vis.clone()
+        pos = torch.arange(V).unsqueeze(0).repeat(B, 1) + 40
+        flat = example_past(model, B, past_lens(model, 1, 15), gen)
+        fnames = past_names(L)
+        onames = ["logits"] + sum([[f"new_key.{l}", f"new_value.{l}", f"new_index.{l}"] for l in range(L)], [])
+        axes = {"inputs_embeds": {0: "batch"}, "positions": {0: "batch"}, "logits": {0: "batch"}}
+        axes.update(past_axes(L))
+        for l in range(L):
+            for n in ("new_key", "new_value", "new_index"):
+                axes[f"{n}.{l}"] = {0: "batch"}
+        torch.onnx.export(FrameGraph(model), (emb, pos, *flat), os.path.join(out_dir, "decoder_frame.onnx"),
+                          input_names=["inputs_embeds", "positions"] + fnames, output_names=onames,
+                          opset_version=OPSET, dynamic_axes=axes, do_constant_folding=True)
+        outs = FrameGraph(model)(emb, pos, *flat)
+        write_fixture(os.path.join(out_dir, "fixtures", "decoder_frame.json"), "decoder_frame.onnx",
+                      dict(zip(["inputs_embeds", "positions"] + fnames, [emb, pos] + flat)),
+                      dict(zip(onames, outs)), "batch 2, one frame + 15 text tokens of past; row 1 has padding")
+        # frame step with an empty cache (first frame of a stream)
+        flat0 = example_past(model, 1, [0] * L, gen)
+        outs0 = FrameGraph(model)(emb[:1], pos[:1] - 40, *flat0)
+        write_fixture(os.path.join(out_dir, "fixtures", "decoder_frame_empty.json"), "decoder_frame.onnx",
+                      dict(zip(["inputs_embeds", "positions"] + fnames, [emb[:1], pos[:1] - 40] + flat0)),
+                      dict(zip(onames, outs0)), "batch 1, empty past (P=0 in every layer)")
+
+        # text step
+        T = 4
+        ids = torch.tensor([[SPECIAL_IDS["question"], 20, 30, SPECIAL_IDS["answer"]]] * B)
+        temb = model.embed(ids)
+        tpos = torch.arange(T).unsqueeze(0).repeat(B, 1) + 40 + V
+        flatt = example_past(model, B, past_lens(model, 2, 5), gen)
+        tonames = ["logits"] + sum([[f"new_key.{l}", f"new_value.{l}"] for l in range(L)], [])
+        taxes = {"inputs_embeds": {0: "batch", 1: "t"}, "positions": {0: "batch", 1: "t"}, "logits": {0: "batch", 1: "t"}}
+        taxes.update(past_axes(L))
+        for l in range(L):
+            taxes[f"new_key.{l}"] = {0: "batch", 2: "t"}
+            taxes[f"new_value.{l}"] = {0: "batch", 2: "t"}
+        torch.onnx.export(TextGraph(model), (temb, tpos, *flatt), os.path.join(out_dir, "decoder_text.onnx"),
+                          input_names=["inputs_embeds", "positions"] + fnames, output_names=tonames,
+                          opset_version=OPSET, dynamic_axes=taxes, do_constant_folding=True)
+        touts = TextGraph(model)(temb, tpos, *flatt)
+        write_fixture(os.path.join(out_dir, "fixtures", "decoder_text.json"), "decoder_text.onnx",
+                      dict(zip(["inputs_embeds", "positions"] + fnames, [temb, tpos] + flatt)),
+                      dict(zip(tonames, touts)), "batch 2, T=4 (question w w answer), 2 frames + 5 text of past; row 1 has padding")
+
+        model.embed.weight.detach().cpu().numpy().astype("<f4").tofile(os.path.join(out_dir, "embed_tokens.bin"))
+    Tokenizer().save(os.path.join(out_dir, "tokenizer.json"))
+    manifest = manifest_for(model, name, meta)
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+
+    import onnx
+    for g in ("vision.onnx", "decoder_frame.onnx", "decoder_text.onnx"):
+        onnx.checker.check_model(onnx.load(os.path.join(out_dir, g)))
+    if check_parity:
+        report = run_parity(out_dir)
+        manifest["parity"] = report
+        with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=2)
+    return manifest
+
+
+def run_parity(pkg_dir: str) -> dict:
+    """Run onnxruntime-node on the fixtures; refuse (delete graphs, raise) on a mismatch."""
+    node = shutil.which("node")
+    if node is None:
+        raise ExportError("node is not on PATH: cannot check ONNX parity with onnxruntime-node; "
+                          "install Node 20 + `npm install`, or pass --no-parity (the package is then unchecked)")
+    res = subprocess.run([node, PARITY_SCRIPT, pkg_dir], capture_output=True, text=True)
+    if res.returncode != 0:
+        for g in ("vision.onnx", "decoder_frame.onnx", "decoder_text.onnx"):
+            p = os.path.join(pkg_dir, g)
+            if os.path.exists(p):
+                os.remove(p)
+        raise ExportError("ONNX parity check failed; graphs removed.\n" + res.stdout[-3000:] + res.stderr[-3000:])
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def export_checkpoint(ckpt_path: str, out_dir: str, name: str, check_parity: bool = True) -> dict:
+    model, meta = load_checkpoint(ckpt_path)
+    return export_package(model, out_dir, name, meta, check_parity)

@@ -1,0 +1,350 @@
+"""The kibitz video-LLM: a small conv vision encoder + a Llama-style decoder whose routed layers
+apply Mixture-of-Depths (VideoLLM-MoD) to the vision tokens of each frame.
+
+One file on purpose. The KV cache is explicit (inputs/outputs, keys stored BEFORE RoPE, with an
+int64 position and a validity flag per entry), so the same code trains on whole sequences and
+exports one-frame / text steps to ONNX. Attention masks are position based: a query attends to
+every valid key whose position is <= its own, which is what makes StreamingLLM-style
+renumbering of an evicted cache possible without re-encoding anything.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, asdict
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ConfigError(ValueError):
+    """A config whose dimensions do not fit together."""
+
+
+@dataclass
+class ModelConfig:
+    # frames (what the runtime feeds: letterboxed RGB24, uint8)
+    frame_width: int = 256
+    frame_height: int = 144
+    # vision encoder: stem (k=stride=stem_stride) then two stride-2 convs, one stride-1 conv,
+    # then a learned (pool_h, pool_w)-strided conv down to the token grid
+    vision_channels: Tuple[int, int, int] = (32, 64, 128)
+    stem_stride: int = 4
+    grid_h: int = 3
+    grid_w: int = 8
+    # decoder
+    vocab_size: int = 512
+    d_model: int = 192
+    n_layers: int = 6
+    n_heads: int = 6
+    n_kv_heads: int = 2
+    mlp_hidden: int = 512
+    rope_theta: float = 10000.0
+    max_positions: int = 1024
+    norm_eps: float = 1e-5
+    # Mixture-of-Depths: layers whose vision tokens are routed, and the keep ratio r
+    routed_layers: List[int] = field(default_factory=lambda: [1, 3, 5])
+    keep_ratio: float = 0.2
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return 1 + self.grid_h * self.grid_w  # summary token first, then the grid row-major
+
+    @property
+    def feature_hw(self) -> Tuple[int, int]:
+        h, w = self.frame_height // self.stem_stride, self.frame_width // self.stem_stride
+        for _ in range(2):
+            h, w = (h + 1) // 2, (w + 1) // 2
+        return h, w
+
+    @property
+    def kept_per_frame(self) -> int:
+        return max(1, math.ceil(self.keep_ratio * self.tokens_per_frame - 1e-9))
+
+    def is_routed(self, layer: int) -> bool:
+        return layer in self.routed_layers and self.keep_ratio < 1.0
+
+    def validate(self) -> "ModelConfig":
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise ConfigError(f"bad model config: {msg}")
+        need(self.d_model % self.n_heads == 0, f"d_model {self.d_model} not divisible by n_heads {self.n_heads}")
+        need(self.n_heads % self.n_kv_heads == 0, f"n_heads {self.n_heads} not divisible by n_kv_heads {self.n_kv_heads}")
+        need(self.head_dim % 2 == 0, f"head_dim {self.head_dim} must be even for RoPE")
+        need(self.frame_width % self.stem_stride == 0 and self.frame_height % self.stem_stride == 0,
+             f"frame {self.frame_width}x{self.frame_height} not divisible by stem_stride {self.stem_stride}")
+        fh, fw = self.feature_hw
+        need(fh % self.grid_h == 0 and fw % self.grid_w == 0,
+             f"feature map {fh}x{fw} not divisible by grid {self.grid_h}x{self.grid_w}")
+        need(0.0 < self.keep_ratio <= 1.0, f"keep_ratio {self.keep_ratio} must be in (0, 1]")
+        need(all(0 <= l < self.n_layers for l in self.routed_layers),
+             f"routed_layers {self.routed_layers} outside 0..{self.n_layers - 1}")
+        need(self.vocab_size >= 16, "vocab_size too small")
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["vision_channels"] = list(self.vision_channels)
+        return d
+
+    @staticmethod
+    def from_dict(d: dict) -> "ModelConfig":
+        known = {k: v for k, v in d.items() if k in ModelConfig.__dataclass_fields__}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ConfigError(f"bad model config: unknown keys {unknown}")
+        if "vision_channels" in known:
+            known["vision_channels"] = tuple(known["vision_channels"])
+        return ModelConfig(**known).validate()
+
+
+# ----------------------------------------------------------------------------- vision
+
+class VisionEncoder(nn.Module):
+    """uint8 frames [N, H, W, 3] -> vision embeddings [N, V, d_model] (token 0 = summary)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c1, c2, c3 = cfg.vision_channels
+        fh, fw = cfg.feature_hw
+        self.cfg = cfg
+        self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
+        self.stem = nn.Conv2d(3, c1, cfg.stem_stride, stride=cfg.stem_stride)
+        self.conv1 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(c2, c3, 3, stride=2, padding=1)
+        self.conv3 = nn.Conv2d(c3, c3, 3, stride=1, padding=1)
+        self.pool = nn.Conv2d(c3, c3, (fh // cfg.grid_h, fw // cfg.grid_w), stride=(fh // cfg.grid_h, fw // cfg.grid_w))
+        self.summary = nn.Linear(c3, c3)
+        self.pos = nn.Parameter(0.02 * torch.randn(cfg.tokens_per_frame, c3))
+        # projector to the language model's width (VideoLLM-online: a small MLP)
+        self.proj = nn.Sequential(nn.Linear(c3, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.d_model))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames.permute(0, 3, 1, 2).float() / 255.0                      # (N, 3, H, W)
+        x = (x - self.mean) / self.std
+        x = F.gelu(self.stem(x))
+        x = F.gelu(self.conv1(x))
+        x = F.gelu(self.conv2(x))
+        x = x + F.gelu(self.conv3(x))                                        # (N, C, fh, fw)
+        g = self.pool(x).flatten(2).transpose(1, 2)                          # (N, gh*gw, C)
+        s = self.summary(x.mean(dim=(2, 3))).unsqueeze(1)                    # (N, 1, C)
+        tok = torch.cat([s, g], dim=1) + self.pos                            # (N, V, C)
+        return self.proj(tok)                                                # (N, V, d)
+
+
+# ----------------------------------------------------------------------------- decoder parts
+
+class RMSNorm(nn.Module):
+    def __init__(self, d: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rope(x: torch.Tensor, pos: torch.Tensor, theta: float) -> torch.Tensor:
+    """Rotate-half RoPE from explicit positions. x (B, H, T, D), pos (B, T) int64."""
+    d = x.shape[-1]
+    inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float32, device=x.device) / d))  # (D/2,)
+    ang = pos.to(torch.float32).unsqueeze(-1) * inv                       # (B, T, D/2)
+    cos = torch.cat([ang.cos(), ang.cos()], dim=-1).unsqueeze(1)          # (B, 1, T, D)
+    sin = torch.cat([ang.sin(), ang.sin()], dim=-1).unsqueeze(1)
+    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+    return x * cos + torch.cat([-x2, x1], dim=-1) * sin
+
+
+def router_weight(scores: torch.Tensor) -> torch.Tensor:
+    """Router logit -> the multiplier of a kept token's block update."""
+    return torch.sigmoid(scores)
+
+
+class Block(nn.Module):
+    """Pre-norm Llama block (GQA attention + SwiGLU MLP) with an explicit cache.
+
+    `delta()` returns the block's residual update f(x) = block(x) - x plus the new K/V (pre-RoPE),
+    so a routed layer can scale it by the router weight.
+    """
+
+    def __init__(self, cfg: ModelConfig, routed: bool):
+        super().__init__()
+        self.cfg = cfg
+        d, hd = cfg.d_model, cfg.head_dim
+        self.attn_norm = RMSNorm(d, cfg.norm_eps)
+        self.wq = nn.Linear(d, cfg.n_heads * hd, bias=False)
+        self.wk = nn.Linear(d, cfg.n_kv_heads * hd, bias=False)
+        self.wv = nn.Linear(d, cfg.n_kv_heads * hd, bias=False)
+        self.wo = nn.Linear(cfg.n_heads * hd, d, bias=False)
+        self.mlp_norm = RMSNorm(d, cfg.norm_eps)
+        self.w1 = nn.Linear(d, cfg.mlp_hidden, bias=False)
+        self.w3 = nn.Linear(d, cfg.mlp_hidden, bias=False)
+        self.w2 = nn.Linear(cfg.mlp_hidden, d, bias=False)
+        self.router = nn.Linear(d, 1) if routed else None
+
+    def delta(self, x, pos, new_valid, past_k, past_v, past_pos, past_valid):
+        """x (B, T, d); pos (B, T); new_valid (B, T) bool: may these tokens be attended to;
+        past_k/v (B, kvH, P, hd) pre-RoPE; past_pos (B, P); past_valid (B, P) bool."""
+        cfg = self.cfg
+        B, T, _ = x.shape
+        hd, H, KH = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
+        h = self.attn_norm(x)
+        q = self.wq(h).view(B, T, H, hd).transpose(1, 2)                     # (B, H, T, hd)
+        k_new = self.wk(h).view(B, T, KH, hd).transpose(1, 2)                # (B, KH, T, hd)
+        v_new = self.wv(h).view(B, T, KH, hd).transpose(1, 2)
+        k_all = torch.cat([past_k, k_new], dim=2)                            # (B, KH, P+T, hd)
+        v_all = torch.cat([past_v, v_new], dim=2)
+        kpos = torch.cat([past_pos, pos], dim=1)                             # (B, P+T)
+        kvalid = torch.cat([past_valid, new_valid], dim=1)                   # (B, P+T)
+        q = rope(q, pos, cfg.rope_theta)
+        k = rope(k_all, kpos, cfg.rope_theta)
+        rep = H // KH
+        k = k.unsqueeze(2).expand(B, KH, rep, k.shape[2], hd).reshape(B, H, k.shape[2], hd)
+        v = v_all.unsqueeze(2).expand(B, KH, rep, v_all.shape[2], hd).reshape(B, H, v_all.shape[2], hd)
+        att = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hd)          # (B, H, T, P+T)
+        allowed = (kpos.unsqueeze(1) <= pos.unsqueeze(2)) & kvalid.unsqueeze(1)  # (B, T, P+T)
+        att = att.masked_fill(~allowed.unsqueeze(1), -1e9)
+        att = torch.softmax(att, dim=-1)
+        o = torch.matmul(att, v).transpose(1, 2).reshape(B, T, H * hd)       # (B, T, d)
+        a = self.wo(o)
+        h2 = self.mlp_norm(x + a)
+        m = self.w2(F.silu(self.w1(h2)) * self.w3(h2))
+        return a + m, k_new, v_new
+
+
+class KibitzModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg.validate()
+        self.vision = VisionEncoder(cfg)
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.layers = nn.ModuleList([Block(cfg, cfg.is_routed(i)) for i in range(cfg.n_layers)])
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    # ------------------------------------------------------------------ training: whole sequences
+    def forward_sequence(self, embeds, pos, valid, frame_index, return_routing=False):
+        """Whole interleaved sequences (training, and the reference for step equivalence).
+
+        embeds (B, T, d); pos (B, T) int64; valid (B, T) bool (false = padding);
+        frame_index (B, F, V) int64: sequence index of each frame's vision tokens (every row of a
+        batch has the same F; text/bos tokens are the indices not listed). Returns hidden (B, T, d).
+        """
+        cfg = self.cfg
+        B, T, d = embeds.shape
+        Fn, V = frame_index.shape[1], frame_index.shape[2]
+        assert V == cfg.tokens_per_frame, f"frame_index V={V} != tokens_per_frame {cfg.tokens_per_frame}"
+        is_vision = torch.zeros(B, T, dtype=torch.bool, device=embeds.device)
+        is_vision.scatter_(1, frame_index.view(B, Fn * V), True)
+        x = embeds
+        routing = []
+        for layer in self.layers:
+            if layer.router is None:
+                active, w = valid, valid.to(x.dtype)
+            else:
+                scores = layer.router(x).squeeze(-1)                          # (B, T)
+                fs = torch.gather(scores, 1, frame_index.view(B, Fn * V)).view(B, Fn, V)
+                top = torch.topk(fs, cfg.kept_per_frame, dim=-1).indices       # (B, F, k)
+                kept = torch.gather(frame_index, 2, top).view(B, -1)          # (B, F*k) seq idx
+                sel = torch.zeros(B, T, dtype=torch.bool, device=x.device).scatter_(1, kept, True)
+                active = valid & (~is_vision | sel)
+                w = torch.where(is_vision, router_weight(scores), torch.ones_like(scores)) * active.to(x.dtype)
+                routing.append(sel)
+            empty_k = x.new_zeros(B, cfg.n_kv_heads, 0, cfg.head_dim)
+            empty_p = pos.new_zeros(B, 0)
+            empty_v = valid.new_zeros(B, 0)
+            dx, _, _ = layer.delta(x, pos, active, empty_k, empty_k, empty_p, empty_v)
+            x = x + w.unsqueeze(-1) * dx
+        h = self.norm(x)
+        return (h, routing) if return_routing else h
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(h)
+
+    # ------------------------------------------------------------------ streaming steps (exported)
+    def frame_step(self, embeds, pos, past):
+        """One frame's vision tokens per batch row.
+
+        embeds (B, V, d); pos (B, V); past: list per layer of (k, v, pos, valid).
+        Returns logits (B, vocab) after the frame's last token, and per layer
+        (new_k (B, KH, T_l, hd), new_v, new_index (B, T_l)) with T_l = V or kept_per_frame.
+        """
+        cfg = self.cfg
+        B, V, _ = embeds.shape
+        x = embeds
+        ones = torch.ones(B, V, dtype=torch.bool, device=x.device)
+        all_idx = torch.arange(V, device=x.device).unsqueeze(0).expand(B, V)
+        out = []
+        for layer, (pk, pv, pp, pm) in zip(self.layers, past):
+            if layer.router is None:
+                dx, nk, nv = layer.delta(x, pos, ones, pk, pv, pp, pm)
+                x = x + dx
+                out.append((nk, nv, all_idx))
+            else:
+                scores = layer.router(x).squeeze(-1)                          # (B, V)
+                top = torch.topk(scores, cfg.kept_per_frame, dim=-1).indices  # (B, k)
+                idx = torch.sort(top, dim=-1).values                         # keep frame order
+                gidx = idx.unsqueeze(-1).expand(B, idx.shape[1], cfg.d_model)
+                xs = torch.gather(x, 1, gidx)                                 # (B, k, d)
+                ps = torch.gather(pos, 1, idx)                                # (B, k)
+                ws = router_weight(torch.gather(scores, 1, idx))              # (B, k)
+                dx, nk, nv = layer.delta(xs, ps, ones[:, : idx.shape[1]], pk, pv, pp, pm)
+                x = x.scatter(1, gidx, xs + ws.unsqueeze(-1) * dx)
+                out.append((nk, nv, idx))
+        h = self.norm(x[:, -1])
+        return self.lm_head(h), out
+
+    def text_step(self, embeds, pos, past):
+        """Text tokens (never routed). embeds (B, T, d) -> logits (B, T, vocab), per layer (k, v)."""
+        B, T, _ = embeds.shape
+        x = embeds
+        ones = torch.ones(B, T, dtype=torch.bool, device=x.device)
+        out = []
+        for layer, (pk, pv, pp, pm) in zip(self.layers, past):
+            dx, nk, nv = layer.delta(x, pos, ones, pk, pv, pp, pm)
+            x = x + dx
+            out.append((nk, nv))
+        return self.lm_head(self.norm(x)), out
+
+    def empty_past(self, batch: int):
+        cfg = self.cfg
+        k = torch.zeros(batch, cfg.n_kv_heads, 0, cfg.head_dim)
+        return [(k, k, torch.zeros(batch, 0, dtype=torch.long), torch.zeros(batch, 0, dtype=torch.bool))
+                for _ in range(cfg.n_layers)]
+
+    # ------------------------------------------------------------------ cost model
+    def decoder_cost_per_frame(self, context_per_layer: Optional[List[int]] = None) -> dict:
+        """Multiply-accumulate count of one frame step and the K/V entries it adds, from the config.
+
+        context_per_layer: cached entries each layer attends to (default 0 = projections/MLP only).
+        """
+        cfg = self.cfg
+        d, hd, H, KH, m = cfg.d_model, cfg.head_dim, cfg.n_heads, cfg.n_kv_heads, cfg.mlp_hidden
+        V = cfg.tokens_per_frame
+        per_tok = d * H * hd + 2 * d * KH * hd + H * hd * d + 3 * d * m
+        macs, kv = 0, 0
+        for i in range(cfg.n_layers):
+            ctx = context_per_layer[i] if context_per_layer else 0
+            t = cfg.kept_per_frame if cfg.is_routed(i) else V
+            macs += t * per_tok + 2 * t * H * hd * (ctx + t)
+            if cfg.is_routed(i):
+                macs += V * d  # router
+            kv += t
+        macs += d * cfg.vocab_size  # decision logits
+        return {"macs": macs, "flops": 2 * macs, "kv_entries": kv}
