@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import type { KibitzEvent } from '../../src/events.ts';
+import { EVENT_KINDS } from '../../src/plugins/routes.ts';
+import { definePlugin } from '../../src/plugins/types.ts';
+
+const options = z.object({
+  /** Which event kinds to print (all by default). */
+  kinds: z.array(z.enum(EVENT_KINDS)).default([...EVENT_KINDS]),
+  /** Only these streams (all when absent). */
+  streams: z.array(z.string()).optional(),
+});
+
+/** Stream time as m:ss or h:mm:ss. */
+export function formatStreamTime(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** `[main 01:23] commentary: the goalkeeper dives left` */
+export function formatLine(ev: KibitzEvent): string {
+  const text = ev.text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  let what: string = ev.kind;
+  if (ev.kind === 'answer' && ev.user) what = `answer to ${ev.user}${ev.source ? ` (${ev.source})` : ''}`;
+  if (ev.kind === 'status' && ev.status) what = `status ${ev.status}`;
+  const q = ev.kind === 'answer' && ev.question ? ` [Q: ${ev.question.replace(/\s+/g, ' ')}]` : '';
+  return `[${ev.stream} ${formatStreamTime(ev.streamTimeMs)}] ${what}:${q} ${text}`;
+}
+
+export const consolePlugin = definePlugin({
+  name: 'console',
+  options,
+  setup(ctx) {
+    const kinds = new Set(ctx.options.kinds);
+    const streams = ctx.options.streams ? new Set(ctx.options.streams) : undefined;
+    ctx.subscribe((ev) => {
+      if (!kinds.has(ev.kind) || (streams && !streams.has(ev.stream))) return;
+      process.stdout.write(formatLine(ev) + '\n');
+    });
+    return () => {};
+  },
+});
+
+export default consolePlugin;

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { definePlugin } from '../../src/plugins/types.ts';
+import { DiscordBot } from './bot.ts';
+
+const options = z.object({
+  /** Bot token. Env: KIBITZ_PLUGINS_DISCORD_TOKEN. */
+  token: z.string().min(1),
+  /** REST base (the gateway URL is asked from it via GET /gateway/bot): a proxy, or a fake in tests. */
+  apiBase: z.url().default('https://discord.com/api'),
+  /** `!ask` / `!summary` in channels too; needs the privileged MessageContent intent. */
+  messageCommands: z.boolean().default(false),
+  /** Post a summary to the stream's channels when it ends. */
+  summaryOnEnd: z.boolean().default(true),
+  summaryOnEndMinutes: z.number().int().min(1).max(240).default(10),
+  /** Default window for /summary without minutes. */
+  summaryMinutes: z.number().int().min(1).max(240).default(5),
+  /** Per-channel budget (Discord allows about 5 messages per 5 s per channel). */
+  channelRate: z.object({ messages: z.number().int().min(1), windowMs: z.number().int().min(100) }).default({ messages: 5, windowMs: 5_000 }),
+  /** Answers waiting for the channel budget; beyond this the oldest is dropped. */
+  maxQueuedReplies: z.number().int().min(1).default(20),
+});
+export type DiscordOptions = z.infer<typeof options>;
+
+export const discordPlugin = definePlugin({
+  name: 'discord',
+  options,
+  async setup(ctx) {
+    const bot = new DiscordBot(ctx);
+    await bot.start();
+    return () => bot.stop();
+  },
+});
+
+export default discordPlugin;

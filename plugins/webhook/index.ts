@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import type { KibitzEvent } from '../../src/events.ts';
+import { EVENT_KINDS } from '../../src/plugins/routes.ts';
+import { definePlugin } from '../../src/plugins/types.ts';
+import { Deliverer } from './deliverer.ts';
+
+const options = z.object({
+  /** Receivers; each event is POSTed to every one as JSON. */
+  urls: z.array(z.url({ protocol: /^https?$/ })).min(1),
+  /** HMAC-SHA256 key for X-Kibitz-Signature (sha256=<hex> of the raw body). Env: KIBITZ_PLUGINS_WEBHOOK_SECRET. */
+  secret: z.string().min(1).optional(),
+  kinds: z.array(z.enum(EVENT_KINDS)).default([...EVENT_KINDS]),
+  streams: z.array(z.string()).optional(),
+  /** Per attempt. */
+  timeoutMs: z.number().int().min(100).default(5_000),
+  /** Attempts per event (first try included) before it is dropped and counted. */
+  maxAttempts: z.number().int().min(1).max(20).default(5),
+  backoffMs: z.number().int().min(0).default(500),
+  maxBackoffMs: z.number().int().min(0).default(30_000),
+  /** Events waiting per URL; when full the oldest is dropped and counted. */
+  queueSize: z.number().int().min(1).default(1_000),
+});
+export type WebhookOptions = z.infer<typeof options>;
+
+export { sign, verifySignature } from './signature.ts';
+
+export const webhookPlugin = definePlugin({
+  name: 'webhook',
+  options,
+  setup(ctx) {
+    const o = ctx.options;
+    const kinds = new Set(o.kinds);
+    const streams = o.streams ? new Set(o.streams) : undefined;
+    const deliverers = o.urls.map((url) => new Deliverer(url, o, ctx.log.child({ url }), ctx.signal));
+    ctx.subscribe((ev: KibitzEvent) => {
+      if (!kinds.has(ev.kind) || (streams && !streams.has(ev.stream))) return;
+      const body = JSON.stringify(ev);
+      for (const d of deliverers) d.enqueue(ev.id, body);
+    });
+    return async () => {
+      await Promise.all(deliverers.map((d) => d.close()));
+    };
+  },
+});
+
+export default webhookPlugin;

@@ -1,0 +1,50 @@
+/**
+ * Config errors raised by the plugin host. Same shape as the foundation's ConfigError
+ * (src/config/errors.ts: `new ConfigError(key, problem)`), kept local so the plugin layer does not
+ * depend on a file that may not exist yet; the app prints `key: problem` and exits 2 either way.
+ */
+export class ConfigError extends Error {
+  constructor(readonly key: string, readonly problem: string) {
+    super(`${key}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Why the question gate refused or failed a request; plugins turn these into chat replies. */
+export type GateErrorCode =
+  | 'COOLDOWN' // the same user asked too recently (retryAfterMs says how long to wait)
+  | 'BUSY' // the stream's question queue is full, or the Brain said BUSY
+  | 'BAD_REQUEST' // empty question, minutes out of range
+  | 'UNKNOWN_STREAM'
+  | 'STREAM_ENDED'
+  | 'NO_MODEL'
+  | 'TIMEOUT'
+  | 'ABORTED';
+
+export class GateError extends Error {
+  constructor(readonly code: GateErrorCode, message: string, readonly retryAfterMs?: number) {
+    super(message);
+    this.name = 'GateError';
+  }
+}
+
+/** One place for what an asker is told; short enough for any chat. */
+export function userMessage(err: unknown): string {
+  if (err instanceof GateError || (err instanceof Error && 'code' in err)) {
+    const code = (err as { code: string }).code;
+    switch (code) {
+      case 'COOLDOWN': {
+        const s = Math.ceil(((err as GateError).retryAfterMs ?? 1000) / 1000);
+        return `please wait ${s}s before asking again.`;
+      }
+      case 'BUSY': return "I'm busy with other questions right now, try again in a moment.";
+      case 'BAD_REQUEST': return `I can't take that: ${err.message}`;
+      case 'UNKNOWN_STREAM': return "that stream isn't known here.";
+      case 'STREAM_ENDED': return 'that stream has ended.';
+      case 'NO_MODEL': return "the model isn't available right now.";
+      case 'TIMEOUT': return 'that took too long, sorry; try again.';
+      case 'ABORTED': return 'shutting down, try again later.';
+    }
+  }
+  return 'something went wrong answering that.';
+}

@@ -1,0 +1,57 @@
+import type { RouteHandlerMethod } from 'fastify';
+import type { Logger } from 'pino';
+import type { ZodType } from 'zod';
+import type { KibitzEvent } from '../events.ts';
+import type { GateAnswer, GateSummary, QuestionRequest, Asker } from './gate.ts';
+import type { PluginStream } from './routes.ts';
+
+export type Teardown = () => void | Promise<void>;
+
+/** GET routes a plugin may add to the HTTP server (the overlay page). */
+export interface PluginHttp {
+  get(path: string, handler: RouteHandlerMethod): void;
+}
+
+/** What the host knows about a stream from the events it has seen (for /status). */
+export interface StreamStatus {
+  name: string;
+  state: string;
+  lastEventAt?: string;
+  commentaryCount: number;
+  answerCount: number;
+}
+
+/** The scoped context a plugin's setup receives. Everything here is torn down with the plugin. */
+export interface PluginContext<O> {
+  name: string;
+  /** This plugin's validated slice of `plugins.<name>`. */
+  options: O;
+  log: Logger;
+  streams: readonly PluginStream[];
+  /** Events from the bus; unsubscribed automatically at teardown. */
+  subscribe(listener: (ev: KibitzEvent) => void, opts?: { stream?: string }): () => void;
+  /** A viewer's question, through the gate (cooldown, bound, dedupe, hygiene) to the Brain. */
+  ask(req: QuestionRequest, signal?: AbortSignal): Promise<GateAnswer>;
+  summary(req: { stream: string; minutes: number } & Asker, signal?: AbortSignal): Promise<GateSummary>;
+  status(stream: string): StreamStatus;
+  http: PluginHttp;
+  /** Aborted when the plugin is torn down (shutdown or restart). */
+  signal: AbortSignal;
+  /**
+   * Report that the plugin died after setup (lost its connection for good, ...): the host tears
+   * it down and sets it up again with backoff. Other plugins are unaffected.
+   */
+  fail(err: unknown): void;
+}
+
+export interface KibitzPlugin<O = unknown> {
+  name: string;
+  /** Validates `plugins.<name>` (defaults filled in); errors name the key. */
+  options: ZodType<O>;
+  setup(ctx: PluginContext<O>): Promise<Teardown> | Teardown;
+}
+
+/** Keeps each plugin's option type while putting them in one list. */
+export function definePlugin<O>(p: KibitzPlugin<O>): KibitzPlugin<O> {
+  return p;
+}
