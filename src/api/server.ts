@@ -1,0 +1,122 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { BRAIN_ERROR_HTTP, BrainError, type Brain } from '../brain.ts';
+import type { EventBus } from '../bus.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { SessionRegistry } from '../stream/registry.ts';
+import type { Timeline } from '../timeline/timeline.ts';
+import { SseHub } from './sse.ts';
+
+export interface ApiDeps {
+  registry: SessionRegistry;
+  timeline: Timeline;
+  metrics: Metrics;
+  bus: EventBus;
+  log: Logger;
+  /** The model side, when one is attached (createApp's attachBrain). */
+  getBrain: () => Brain | undefined;
+  /** SSE heartbeat interval; default 15 s. */
+  sseHeartbeatMs?: number;
+  /** Extra /healthz fields (ffmpeg version, model). */
+  health?: () => Record<string, unknown>;
+}
+
+const MAX_QUESTION = 2000;
+
+/** Error bodies are `{ error: CODE, message }`; messages say what to do next. */
+function fail(reply: FastifyReply, status: number, error: string, message: string) {
+  return reply.code(status).send({ error, message });
+}
+
+export function createHttpServer(deps: ApiDeps): FastifyInstance {
+  const { registry, timeline, metrics, bus } = deps;
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, forceCloseConnections: true, bodyLimit: 64 * 1024 });
+  const sse = new SseHub(bus, deps.sseHeartbeatMs ?? 15_000);
+  app.addHook('preClose', async () => sse.closeAll());
+  const startedAt = Date.now();
+
+  const knownStream = (name: string) => registry.isConfigured(name) || registry.get(name) !== undefined;
+  const unknown = (reply: FastifyReply, name: string) => fail(reply, 404, 'UNKNOWN_STREAM', `no stream named "${name}" (configured: ${registry.streamNames.join(', ') || 'none'})`);
+
+  app.get('/healthz', async () => ({ ok: true, uptimeS: Math.round((Date.now() - startedAt) / 1000), streams: registry.list().filter((s) => s.state !== 'ended').length, ...deps.health?.() }));
+
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+
+  app.get('/api/streams', async () => ({ streams: registry.list().map((s) => s.toJSON()), configured: registry.streamNames }));
+
+  app.get<{ Params: { name: string } }>('/api/streams/:name', async (req, reply) => {
+    const s = registry.get(req.params.name);
+    if (!s) return knownStream(req.params.name) ? fail(reply, 404, 'NOT_LIVE', `stream "${req.params.name}" has not been published since kibitz started`) : unknown(reply, req.params.name);
+    return s.toJSON();
+  });
+
+  app.get<{ Params: { name: string } }>('/api/streams/:name/events', (req, reply) => {
+    if (!knownStream(req.params.name)) return unknown(reply, req.params.name);
+    sse.handle(req.params.name, req, reply);
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { since?: string; limit?: string } }>('/api/streams/:name/timeline', async (req, reply) => {
+    const { name } = req.params;
+    if (!knownStream(name)) return unknown(reply, name);
+    const since = req.query.since === undefined ? undefined : Number(req.query.since);
+    const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+    if (since !== undefined && !Number.isFinite(since)) return fail(reply, 400, 'BAD_REQUEST', 'since must be a number of milliseconds of stream time');
+    if (limit !== undefined && !(Number.isInteger(limit) && limit > 0 && limit <= 10_000)) return fail(reply, 400, 'BAD_REQUEST', 'limit must be an integer from 1 to 10000');
+    return { stream: name, events: await timeline.read(name, { sinceMs: since, limit }) };
+  });
+
+  app.post<{ Params: { name: string }; Body: unknown }>('/api/streams/:name/ask', async (req, reply) => {
+    const { name } = req.params;
+    if (!knownStream(name)) return unknown(reply, name);
+    const body = (req.body ?? {}) as { question?: unknown; user?: unknown };
+    if (typeof body.question !== 'string' || !body.question.trim()) return fail(reply, 400, 'BAD_REQUEST', 'send JSON {"question": "...", "user": "..."} with a non-empty question');
+    if (body.question.length > MAX_QUESTION) return fail(reply, 400, 'BAD_REQUEST', `question is longer than ${MAX_QUESTION} characters`);
+    if (body.user !== undefined && typeof body.user !== 'string') return fail(reply, 400, 'BAD_REQUEST', 'user must be a string');
+    const brain = deps.getBrain();
+    if (!brain) return noModel(reply);
+    const ac = abortOnClose(req.raw);
+    try {
+      const r = await brain.ask({ stream: name, question: body.question.trim(), user: body.user, source: 'http' }, ac.signal);
+      return { answer: r.answer, t: r.t, event: r.event };
+    } catch (err) {
+      return brainError(reply, err);
+    }
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { minutes?: string } }>('/api/streams/:name/summary', async (req, reply) => {
+    const { name } = req.params;
+    if (!knownStream(name)) return unknown(reply, name);
+    const minutes = req.query.minutes === undefined ? 5 : Number(req.query.minutes);
+    if (!Number.isFinite(minutes) || minutes <= 0) return fail(reply, 400, 'BAD_REQUEST', 'minutes must be a positive number');
+    const brain = deps.getBrain();
+    if (!brain) return noModel(reply);
+    const ac = abortOnClose(req.raw);
+    try {
+      const r = await brain.summary(name, minutes, ac.signal);
+      return { summary: r.summary, from: r.from, to: r.to };
+    } catch (err) {
+      return brainError(reply, err);
+    }
+  });
+
+  function noModel(reply: FastifyReply) {
+    return fail(reply, 503, 'NO_MODEL', 'no model is attached to this kibitz: set model.package in the config (and check the startup log for model errors)');
+  }
+
+  function brainError(reply: FastifyReply, err: unknown) {
+    if (err instanceof BrainError) return fail(reply, BRAIN_ERROR_HTTP[err.code] ?? 500, err.code, err.message);
+    deps.log.error({ err }, 'brain request failed');
+    return fail(reply, 500, 'INTERNAL', 'the model failed to answer; see the kibitz log');
+  }
+
+  return app;
+}
+
+/** Aborts when the client goes away, so the model can drop the work. */
+function abortOnClose(raw: import('node:http').IncomingMessage): AbortController {
+  const ac = new AbortController();
+  raw.once('close', () => {
+    if (!raw.complete) ac.abort();
+  });
+  return ac;
+}

@@ -1,0 +1,138 @@
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { createHttpServer } from './api/server.ts';
+import type { Brain } from './brain.ts';
+import { EventBus } from './bus.ts';
+import type { Config } from './config/schema.ts';
+import { resolveFfmpeg, type FfmpegInfo } from './ffmpeg.ts';
+import { PortInUseError, RtmpIngest } from './ingest/rtmp.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
+import { SessionRegistry } from './stream/registry.ts';
+import type { StreamSession } from './stream/session.ts';
+import { Timeline } from './timeline/timeline.ts';
+
+export interface AppOptions {
+  brain?: Brain;
+  log?: Logger;
+  /** Resolved ffmpeg (tests pass it to skip the `-version` probe); resolved from config otherwise. */
+  ffmpeg?: FfmpegInfo;
+  /** SSE heartbeat interval (tests shorten it). */
+  sseHeartbeatMs?: number;
+}
+
+export interface KibitzApp {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly bus: EventBus;
+  readonly metrics: Metrics;
+  readonly sessions: SessionRegistry;
+  readonly timeline: Timeline;
+  readonly http: FastifyInstance & { readonly port: number };
+  readonly rtmp: { readonly port: number };
+  /** Resolved at start(). */
+  ffmpeg: FfmpegInfo | null;
+  /** `cb` runs for every new stream session; attach a frame consumer with `session.frames(signal)`. */
+  onSession(cb: (session: StreamSession) => void): () => void;
+  attachBrain(brain: Brain | undefined): void;
+  readonly brain: Brain | undefined;
+  /** Run `fn` during close(), before the parts started here stop (plugins, model). */
+  onClose(fn: () => unknown): void;
+  start(signal?: AbortSignal): Promise<void>;
+  /** Idempotent; tears down in reverse order of start. */
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the service: bus -> timeline, sessions (decode), RTMP ingest, HTTP API. Nothing
+ * listens until start(). The model and plugins plug in through attachBrain(), onSession()
+ * (frames) and bus.subscribe() (events), and register their own teardown with onClose().
+ */
+export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
+  const log = opts.log ?? createLogger({ level: config.log.level, format: config.log.format });
+  const bus = new EventBus((err) => log.error({ err }, 'event listener failed'));
+  const metrics = new Metrics();
+  const timeline = new Timeline({ dataDir: config.dataDir, bus, log });
+  let ffmpeg: FfmpegInfo | null = opts.ffmpeg ?? null;
+  let brain = opts.brain;
+  const closers: (() => unknown)[] = [];
+  // The ffmpeg path is known for sure only after start() has probed it.
+  const sessions = new SessionRegistry({ config, ffmpegPath: ffmpeg?.path ?? 'ffmpeg', bus, metrics, log });
+  sessions.onBeforeNewSession((name) => timeline.beginSession(name));
+
+  const http = createHttpServer({
+    registry: sessions, timeline, metrics, bus, log, getBrain: () => brain, sseHeartbeatMs: opts.sseHeartbeatMs,
+    health: () => ({ ffmpeg: ffmpeg?.version ?? null, model: config.model.package ?? null, brain: brain !== undefined }),
+  }) as KibitzApp['http'];
+  let httpPort = 0;
+  Object.defineProperty(http, 'port', { get: () => httpPort });
+
+  let rtmp: RtmpIngest | null = null;
+  let started = false;
+  let closing: Promise<void> | null = null;
+
+  const app: KibitzApp = {
+    config, log, bus, metrics, timeline, http,
+    sessions,
+    rtmp: { get port() { return rtmp?.port ?? 0; } },
+    get ffmpeg() {
+      return ffmpeg;
+    },
+    set ffmpeg(v) {
+      ffmpeg = v;
+    },
+    onSession(cb) {
+      return sessions.onSession(cb);
+    },
+    attachBrain(b) {
+      brain = b;
+    },
+    get brain() {
+      return brain;
+    },
+    onClose(fn) {
+      closers.push(fn);
+    },
+    async start(signal) {
+      if (started) throw new Error('app already started');
+      started = true;
+      signal?.addEventListener('abort', () => void app.close(), { once: true });
+      if (!ffmpeg) ffmpeg = await resolveFfmpeg({ configPath: config.ffmpeg.path });
+      sessions.useFfmpeg(ffmpeg.path);
+      await mkdir(config.dataDir, { recursive: true });
+      await timeline.start();
+      rtmp = new RtmpIngest({
+        host: config.rtmp.host, port: config.rtmp.port, streams: config.streams, registry: sessions, metrics, log,
+        allowRemotePlay: config.ingest.allowRemotePlay,
+      });
+      await rtmp.start();
+      try {
+        await http.listen({ host: config.http.host, port: config.http.port });
+      } catch (err) {
+        await rtmp.close();
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError('HTTP', config.http.host, config.http.port);
+        throw err;
+      }
+      const addr = http.server.address();
+      httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
+    },
+    close() {
+      closing ??= (async () => {
+        // Reverse order of start: the attached parts, then HTTP, ingest, sessions (decoders), timeline.
+        for (const fn of closers.reverse()) {
+          try {
+            await fn();
+          } catch (err) {
+            log.error({ err }, 'close hook failed');
+          }
+        }
+        await http.close().catch((err: unknown) => log.error({ err }, 'http close failed'));
+        await rtmp?.close();
+        await sessions.close();
+        await timeline.close();
+      })();
+      return closing;
+    },
+  };
+  return app;
+}

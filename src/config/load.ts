@@ -1,0 +1,192 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { ConfigError } from './errors.ts';
+import { configSchema, KNOWN_KEYS, type Config } from './schema.ts';
+
+export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+/** Where relative paths (dataDir, model.package) are resolved: the checkout, so `npm start` works from anywhere. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Frame size when no model package says otherwise. */
+export const FALLBACK_FRAME = { width: 192, height: 108 };
+
+export interface LoadOptions {
+  /** `--config FILE`, merged over the default file. */
+  file?: string;
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Extra values merged last (tests). */
+  overrides?: Record<string, unknown>;
+  /** Skip config/default.yaml (tests that want only their own values). */
+  noDefault?: boolean;
+  /** Base for relative paths; PROJECT_ROOT by default. */
+  root?: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Load, merge (default < file < env < overrides), interpolate `${VAR}`, validate and resolve. */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const root = opts.root ?? PROJECT_ROOT;
+  let merged: Obj = opts.noDefault ? {} : readYaml(DEFAULT_CONFIG_FILE, 'config/default.yaml');
+  if (opts.file) merged = deepMerge(merged, readYaml(path.resolve(opts.file), opts.file));
+  merged = interpolate(merged, env, '') as Obj;
+  applyEnv(merged, env);
+  if (opts.overrides) merged = deepMerge(merged, opts.overrides);
+
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.map(String).join('.') || '(root)';
+    const problem = issue.code === 'unrecognized_keys'
+      ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (typo?)`
+      : issue.message;
+    throw new ConfigError(issue.code === 'unrecognized_keys' && key === '(root)' ? issue.keys[0]! : key, problem);
+  }
+  const c = parsed.data;
+  const dataDir = path.resolve(root, c.dataDir);
+  const pkg = c.model.package ? path.resolve(root, c.model.package) : undefined;
+  const frame = readManifestFrame(pkg);
+  const streams = c.streams.map((s, i) => ({ ...s, key: s.key === 'auto' ? autoKey(dataDir, s.name, `streams.${i}.key`) : s.key }));
+  checkUnique(streams.map((s) => s.name), 'name');
+  checkUnique(streams.map((s) => s.key), 'key', true);
+  return {
+    ...c,
+    dataDir,
+    model: { ...c.model, package: pkg, fps: c.model.fps },
+    decode: { width: c.decode.width ?? frame?.width ?? FALLBACK_FRAME.width, height: c.decode.height ?? frame?.height ?? FALLBACK_FRAME.height },
+    streams,
+    source: opts.file,
+  };
+}
+
+function readYaml(file: string, label: string): Obj {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(label, `cannot read file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  try {
+    const v = YAML.parse(text) ?? {};
+    if (!isObj(v)) throw new Error('the top level must be a mapping');
+    return v;
+  } catch (err) {
+    throw new ConfigError(label, `invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+function deepMerge(a: Obj, b: Obj): Obj {
+  const out: Obj = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = isObj(v) && isObj(out[k]) ? deepMerge(out[k] as Obj, v) : v;
+  return out;
+}
+
+/** `${VAR}` and `${VAR:-default}` in string values, so secrets can stay in the environment. */
+function interpolate(v: unknown, env: NodeJS.ProcessEnv, at: string): unknown {
+  if (typeof v === 'string') {
+    return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, def: string | undefined) => {
+      const val = env[name];
+      if (val !== undefined && val !== '') return val;
+      if (def !== undefined) return def;
+      throw new ConfigError(at || '(root)', `environment variable ${name} is not set`);
+    });
+  }
+  if (Array.isArray(v)) return v.map((x, i) => interpolate(x, env, at ? `${at}.${i}` : String(i)));
+  if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, interpolate(x, env, at ? `${at}.${k}` : k)]));
+  return v;
+}
+
+const upperSnake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+const camel = (tokens: string[]) => tokens.map((t, i) => (i === 0 ? t.toLowerCase() : t[0]! + t.slice(1).toLowerCase())).join('');
+const TOP_LEVEL = new Set(['http', 'rtmp', 'dataDir', 'log', 'ffmpeg', 'model', 'queue', 'decode', 'ingest', 'streams', 'plugins']);
+
+/**
+ * KIBITZ_HTTP_PORT=9000 -> http.port; KIBITZ_STREAMS_0_KEY -> streams[0].key;
+ * KIBITZ_PLUGINS_DISCORD_API_BASE -> plugins.discord.apiBase. At each level the longest known
+ * key wins; an unknown rest becomes one camelCase key. Variables whose first segment is not a
+ * config section (KIBITZ_MAIN_KEY used for `${...}`) are left alone.
+ */
+function applyEnv(target: Obj, env: NodeJS.ProcessEnv): void {
+  const names = Object.keys(env).filter((n) => n.startsWith('KIBITZ_')).sort();
+  for (const name of names) {
+    const tokens = name.slice('KIBITZ_'.length).split('_').filter(Boolean);
+    const first = matchKey(tokens, Object.keys(target), [...TOP_LEVEL]);
+    if (!first || !TOP_LEVEL.has(first.key)) continue;
+    let node: Obj | unknown[] = target;
+    let rest = tokens;
+    let key: string | number = '';
+    for (;;) {
+      if (Array.isArray(node)) {
+        if (!/^\d+$/.test(rest[0]!)) break;
+        key = Number(rest[0]);
+        rest = rest.slice(1);
+      } else {
+        const m = matchKey(rest, Object.keys(node), KNOWN_KEYS) ?? { key: camel(rest), used: rest.length };
+        key = m.key;
+        rest = rest.slice(m.used);
+      }
+      if (rest.length === 0) {
+        (node as Record<string | number, unknown>)[key] = env[name];
+        break;
+      }
+      const container = node as Record<string | number, unknown>;
+      if (!isObj(container[key]) && !Array.isArray(container[key])) container[key] = /^\d+$/.test(rest[0]!) && key === 'streams' ? [] : {};
+      node = container[key] as Obj | unknown[];
+    }
+  }
+}
+
+function matchKey(tokens: string[], ...candidates: string[][]): { key: string; used: number } | undefined {
+  let best: { key: string; used: number } | undefined;
+  for (const k of candidates.flat()) {
+    const parts = upperSnake(k).split('_');
+    if (parts.length <= tokens.length && parts.every((p, i) => p === tokens[i]) && (!best || parts.length > best.used)) best = { key: k, used: parts.length };
+  }
+  return best;
+}
+
+function readManifestFrame(pkg: string | undefined): { width: number; height: number } | undefined {
+  if (!pkg) return undefined;
+  const file = path.join(pkg, 'manifest.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const m = JSON.parse(readFileSync(file, 'utf8')) as { frame?: { width?: unknown; height?: unknown } };
+    const { width, height } = m.frame ?? {};
+    if (typeof width === 'number' && typeof height === 'number') return { width, height };
+  } catch (err) {
+    throw new ConfigError('model.package', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  return undefined;
+}
+
+/** A random key generated on first start and kept (mode 0600), so the default config has no shared secret. */
+function autoKey(dataDir: string, stream: string, at: string): string {
+  const file = path.join(dataDir, 'keys', `${stream}.key`);
+  try {
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const key = `${stream}-${randomBytes(12).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
+    writeFileSync(file, key + '\n', { mode: 0o600 });
+    return key;
+  } catch (err) {
+    throw new ConfigError(at, `"auto" key: cannot use ${file} (${(err as Error).message})`);
+  }
+}
+
+/** The file that holds an "auto" key, for the startup message (the key itself is never logged). */
+export function autoKeyFile(dataDir: string, stream: string): string {
+  return path.join(dataDir, 'keys', `${stream}.key`);
+}
+
+function checkUnique(values: string[], field: string, secret = false): void {
+  const seen = new Map<string, number>();
+  values.forEach((v, i) => {
+    if (seen.has(v)) throw new ConfigError(`streams.${i}.${field}`, secret ? `same key as streams.${seen.get(v)} (each stream needs its own key)` : `duplicate stream name "${v}"`);
+    seen.set(v, i);
+  });
+}

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+/** Env values arrive as strings; accept "9000" where a number is meant (YAML gives numbers). */
+const num = () => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number());
+const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const port = () => num().pipe(z.number().int().min(0).max(65535));
+
+/** Names and keys end up in RTMP paths (node-media-server accepts only these characters) and in file names. */
+const SAFE = /^[A-Za-z0-9_-]+$/;
+
+export const streamSchema = z.object({
+  /** Public name: used in URLs, logs, metrics, plugin routes. */
+  name: z.string().min(1).max(64).regex(SAFE, 'use letters, digits, "-" and "_" only'),
+  /** Secret stream key (what OBS puts after rtmp://HOST:1935/live/). "auto": generated once, kept in <dataDir>/keys/<name>.key. */
+  key: z.string().min(1, 'is empty (set it in the config file or through the environment)').max(256)
+    .regex(SAFE, 'use letters, digits, "-" and "_" only (OBS stream keys of that form)'),
+  /** Per-stream decision threshold for the model (overrides model.threshold). */
+  threshold: num().pipe(z.number().min(0).max(1)).optional(),
+  /** Plugin routes; validated by the plugins. */
+  discord: z.looseObject({}).optional(),
+  twitch: z.looseObject({}).optional(),
+}).loose();
+
+export const configSchema = z.object({
+  http: z.object({ host: z.string().min(1).default('127.0.0.1'), port: port().default(8080) }).prefault({}),
+  rtmp: z.object({ host: z.string().min(1).default('0.0.0.0'), port: port().default(1935) }).prefault({}),
+  /** Where timelines, generated stream keys and node-media-server's store live. */
+  dataDir: z.string().min(1).default('./data'),
+  log: z.object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** pretty: one readable line per entry; json: pino's JSON; auto: pretty on a terminal. */
+    format: z.enum(['auto', 'pretty', 'json']).default('auto'),
+  }).prefault({}),
+  ffmpeg: z.object({ path: z.string().min(1).optional() }).prefault({}),
+  model: z.object({
+    /** Model package folder (models/<name>); absent = no model (ingest only). */
+    package: z.string().min(1).optional(),
+    provider: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+    /** Sampling rate of frames fed to the model. */
+    fps: num().pipe(z.number().positive().max(30)).default(2),
+    threshold: num().pipe(z.number().min(0).max(1)).optional(),
+  }).loose().prefault({}),
+  queue: z.object({
+    kind: z.enum(['embedded', 'redis']).default('embedded'),
+    url: z.string().min(1).optional(),
+  }).loose().prefault({}).refine((q) => q.kind !== 'redis' || !!q.url, { message: 'kind "redis" needs a url (redis://host:6379)', path: ['url'] }),
+  /** Frame size fed to the model; defaults to the model manifest's frame size, else 192x108. */
+  decode: z.object({
+    width: num().pipe(z.number().int().min(16).max(4096).multipleOf(2)).optional(),
+    height: num().pipe(z.number().int().min(16).max(4096).multipleOf(2)).optional(),
+  }).prefault({}),
+  ingest: z.object({
+    /** A publisher that reconnects within this time keeps its session and stream time. */
+    graceMs: num().pipe(z.number().int().min(0)).default(60_000),
+    /** Sampled frames waiting for the model, per stream; the oldest are dropped beyond this. */
+    frameQueueCapacity: num().pipe(z.number().int().min(1).max(10_000)).default(8),
+    /** Backoff when the decoder dies while the publisher is connected. */
+    restartMinMs: num().pipe(z.number().int().min(0)).default(250),
+    restartMaxMs: num().pipe(z.number().int().min(0)).default(5_000),
+    /** A publish that yields no frame within this time is reported and ended (audio only, undecodable video). */
+    firstFrameTimeoutMs: num().pipe(z.number().int().min(500)).default(15_000),
+    /** Only loopback clients may play streams back (kibitz's own decoder); true lets anyone with the key watch. */
+    allowRemotePlay: bool().default(false),
+  }).prefault({}),
+  streams: z.array(streamSchema).default([]),
+  /** Per-plugin options (console, overlay, discord, twitch, webhook), validated by the plugin host. */
+  plugins: z.record(z.string(), z.unknown()).default({}),
+}).strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type StreamConfig = z.output<typeof streamSchema>;
+
+/** The validated config with everything resolved (decode size filled in, auto keys generated). */
+export type Config = Omit<ParsedConfig, 'decode'> & {
+  decode: { width: number; height: number };
+  /** The file the config came from (besides the default), for messages. */
+  source?: string;
+};
+
+/** camelCase keys the env mapper knows, so KIBITZ_DATA_DIR finds dataDir. */
+export const KNOWN_KEYS = [
+  'http', 'rtmp', 'host', 'port', 'dataDir', 'log', 'level', 'format', 'ffmpeg', 'path', 'model', 'package',
+  'provider', 'fps', 'threshold', 'queue', 'kind', 'url', 'decode', 'width', 'height', 'ingest', 'graceMs',
+  'frameQueueCapacity', 'restartMinMs', 'restartMaxMs', 'firstFrameTimeoutMs', 'allowRemotePlay', 'streams',
+  'name', 'key', 'discord', 'twitch', 'channelId', 'channel', 'plugins', 'console', 'overlay', 'webhook', 'token',
+  'apiBase', 'guildId',
+];

@@ -1,0 +1,50 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * One Prometheus registry per app (not prom-client's global one), so several apps in one
+ * process (tests) never collide. Per-stream series carry the stream NAME, never its key.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly framesDecoded: Counter<'stream'>;
+  readonly framesSampled: Counter<'stream'>;
+  readonly framesDropped: Counter<'stream'>;
+  readonly decodeErrors: Counter<'stream'>;
+  readonly decoderRestarts: Counter<'stream'>;
+  readonly publishes: Counter<'stream' | 'protocol'>;
+  readonly reconnects: Counter<'stream'>;
+  /** Refused publishes: unknown-key, busy (second publisher), no-video, undecodable, no-frames. */
+  readonly refused: Counter<'reason' | 'protocol'>;
+  /** Connections that broke the RTMP protocol (garbage, malformed connect). */
+  readonly protocolErrors: Counter<'protocol'>;
+  readonly liveStreams: Gauge;
+  readonly firstFrameSeconds: Histogram;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    const stream = ['stream'] as const;
+    this.framesDecoded = new Counter({ name: 'kibitz_frames_decoded_total', help: 'Video frames received and handed to the decoder', labelNames: stream, registers });
+    this.framesSampled = new Counter({ name: 'kibitz_frames_sampled_total', help: 'Frames sampled at the model rate', labelNames: stream, registers });
+    this.framesDropped = new Counter({ name: 'kibitz_frames_dropped_total', help: 'Sampled frames dropped from a full frame queue', labelNames: stream, registers });
+    this.decodeErrors = new Counter({ name: 'kibitz_decode_errors_total', help: 'Decoder runs that ended abnormally', labelNames: stream, registers });
+    this.decoderRestarts = new Counter({ name: 'kibitz_decoder_restarts_total', help: 'Decoder restarts while the publisher stayed connected', labelNames: stream, registers });
+    this.publishes = new Counter({ name: 'kibitz_publishes_total', help: 'Accepted publishes (including reconnects)', labelNames: ['stream', 'protocol'], registers });
+    this.reconnects = new Counter({ name: 'kibitz_reconnects_total', help: 'Publisher reconnects within the grace period', labelNames: stream, registers });
+    this.refused = new Counter({ name: 'kibitz_publishes_refused_total', help: 'Refused or failed publishes by reason', labelNames: ['reason', 'protocol'], registers });
+    this.protocolErrors = new Counter({ name: 'kibitz_ingest_protocol_errors_total', help: 'Connections dropped for protocol errors', labelNames: ['protocol'], registers });
+    this.liveStreams = new Gauge({ name: 'kibitz_streams_live', help: 'Streams currently live or reconnecting', registers });
+    this.firstFrameSeconds = new Histogram({
+      name: 'kibitz_publish_first_frame_seconds', help: 'Time from publish to the first sampled frame', registers,
+      buckets: [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'kibitz_' });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
