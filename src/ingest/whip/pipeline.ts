@@ -47,6 +47,7 @@ export class VideoPipeline {
   private readonly clock = new RtpClock();
   private readonly mux = new TsMuxer();
   private started = false;
+  private ptsBase: number | undefined;
   private paramsSeen = false;
   private readonly stats_: Omit<VideoPipelineStats, 'accessUnits' | 'broken'> = {
     packets: 0, emitted: 0, droppedBeforeKeyframe: 0, lostPackets: 0, keyframes: 0,
@@ -59,6 +60,14 @@ export class VideoPipeline {
       const t = nalTypes(opts.parameterSets);
       this.paramsSeen = t.includes(NAL_SPS) && t.includes(NAL_PPS);
     }
+  }
+
+  /**
+   * Wait for the next keyframe again (a new decoder is reading from here on, or bytes were
+   * dropped under backpressure). Stream time continues.
+   */
+  resync(): void {
+    this.started = false;
   }
 
   get waitingForKeyframe(): boolean {
@@ -95,6 +104,7 @@ export class VideoPipeline {
     if (au.hasParameterSets) this.paramsSeen = true;
     if (!this.started) {
       if (!au.keyframe || !this.paramsSeen) {
+        this.clock.ticks(au.rtpTimestamp); // keep the clock unwrapping across long waits
         this.stats_.droppedBeforeKeyframe++;
         return;
       }
@@ -102,7 +112,9 @@ export class VideoPipeline {
       if (!au.hasParameterSets && this.opts.parameterSets) au = { ...au, data: Buffer.concat([this.opts.parameterSets, au.data]) };
     }
     if (au.keyframe) this.stats_.keyframes++;
-    const ticks = this.clock.ticks(au.rtpTimestamp);
+    const raw = this.clock.ticks(au.rtpTimestamp);
+    this.ptsBase ??= raw; // PTS 0 = the first keyframe emitted
+    const ticks = raw - this.ptsBase;
     this.stats_.emitted++;
     out.push({ ts: this.mux.mux({ data: au.data, pts90k: Math.max(0, ticks), keyframe: au.keyframe }), ptsMs: ticks / 90, unit: au });
   }
