@@ -14,11 +14,12 @@ const MAX_MESSAGE = 500;
  * connect without a provider and supply both ourselves; these are the two internals touched.
  */
 function configureConnection(chat: ChatClient, port: number | undefined, login?: { username: string; token: string }): void {
-  const internals = chat.irc as unknown as { _connection?: { _target?: { port?: number } } };
+  const internals = chat.irc as unknown as { _connection?: { _target?: { port?: number } }; _options?: { connection?: { port?: number } } };
   if (port !== undefined) {
     const target = internals._connection?._target;
-    if (!target) throw new Error('@twurple/chat internals changed: cannot set the IRC port');
+    if (!target || !internals._options?.connection) throw new Error('@twurple/chat internals changed: cannot set the IRC port');
     target.port = port;
+    internals._options.connection.port = port;
   }
   if (login) {
     const token = login.token.replace(/^oauth:/, '');
@@ -48,7 +49,7 @@ export class TwitchBot {
       isAlwaysMod: o.moderator,
       readOnly: !o.token,
       logger: {
-        minLevel: 'info',
+        minLevel: process.env.KIBITZ_TWURPLE_LOG ?? 'info',
         custom: (level: number, message: string) => {
           if (level <= 1) log.error({ lib: 'twurple' }, message);
           else if (level === 2) log.warn({ lib: 'twurple' }, message);

@@ -21,6 +21,12 @@ export class SlidingWindow {
     return this.stamps[0]! + this.windowMs - t;
   }
 
+  /** Takes still available in the current window. */
+  remaining(): number {
+    this.prune(this.now());
+    return this.limit - this.stamps.length;
+  }
+
   tryTake(): boolean {
     const t = this.now();
     this.prune(t);
@@ -54,11 +60,11 @@ export interface OutboxStats {
 /**
  * One outgoing lane (a Discord channel, a Twitch channel). Sends in order of priority:
  * replies, then the latest pending commentary with a count of the lines it stands for;
- * notices (busy, cooldown) only when there is room right now.
+ * notices (busy, errors) only when nothing waits and more than half the budget is left.
  */
 export class Outbox {
   readonly stats: OutboxStats = { sent: 0, mergedCommentary: 0, droppedReplies: 0, droppedNotices: 0, duplicatesSkipped: 0 };
-  private readonly replies: string[] = [];
+  private readonly replies: { text: string; notice: boolean }[] = [];
   private pending: { text: string; count: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly recent = new Map<string, number>();
@@ -70,7 +76,7 @@ export class Outbox {
   push(text: string, priority: Priority): void {
     if (this.closed || text.length === 0) return;
     if (priority === 'reply') {
-      this.replies.push(text);
+      this.replies.push({ text, notice: false });
       const max = this.opts.maxQueuedReplies ?? 20;
       while (this.replies.length > max) {
         this.replies.shift();
@@ -84,11 +90,13 @@ export class Outbox {
         this.pending = { text, count: 1 };
       }
     } else {
-      if (this.replies.length > 0 || this.pending || !this.hasRoom()) {
+      // Notices (busy, errors) may use only half the budget, so a crowd told "busy" can't
+      // crowd out the answers that follow.
+      if (this.replies.length > 0 || this.pending || !this.opts.windows.every((w) => w.remaining() > w.limit / 2)) {
         this.stats.droppedNotices++;
         return;
       }
-      this.replies.push(text);
+      this.replies.push({ text, notice: true });
     }
     this.pump();
   }
@@ -109,10 +117,6 @@ export class Outbox {
 
   get queued(): number {
     return this.replies.length + (this.pending ? 1 : 0);
-  }
-
-  private hasRoom(): boolean {
-    return this.opts.windows.every((w) => w.waitMs() === 0);
   }
 
   private isDuplicate(text: string): boolean {
@@ -138,10 +142,17 @@ export class Outbox {
       let text: string;
       let raw: string | undefined;
       if (this.replies.length > 0) {
-        text = this.replies.shift()!;
-        // A reply that repeats one sent moments ago (same answer to the same person) is still
-        // owed; vary it so the platform accepts it.
-        if (this.isDuplicate(text)) text = `${text} (again)`;
+        const r = this.replies.shift()!;
+        text = r.text;
+        if (this.isDuplicate(text)) {
+          if (r.notice) {
+            this.stats.duplicatesSkipped++;
+            continue;
+          }
+          // A reply that repeats one sent moments ago (same answer to the same person) is
+          // still owed; vary it so the platform accepts it.
+          for (let n = 2; this.isDuplicate(text); n++) text = `${r.text} (${n})`;
+        }
       } else {
         const p = this.pending!;
         this.pending = undefined;
