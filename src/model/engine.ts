@@ -29,12 +29,28 @@ export interface EngineOptions {
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   thresholds: {},
   limits: { textBudget: 512, maxStepTokens: 64 },
-  maxResponseTokens: 24,
+  maxResponseTokens: 48,
   maxQuestionChars: 300,
   questionQueue: 20,
   maxVisionBatch: 8,
   askTimeoutMs: 15_000,
 };
+
+/**
+ * Cache limits for a model: the manifest's sinks and window, and as much retained text as fits
+ * in the positions the model was trained on (contiguous positions stay below maxPositions).
+ */
+export function cacheLimitsFor(model: Model, wanted: Partial<CacheLimits> = {}): CacheLimits {
+  const m = model.manifest;
+  const c = m.cache ?? {};
+  const sinkTokens = wanted.sinkTokens ?? c.sinkTokens ?? 8;
+  const windowFrames = wanted.windowFrames ?? c.windowFrames ?? 120;
+  const maxStepTokens = wanted.maxStepTokens ?? 64;
+  const V = m.vision.tokensPerFrame;
+  const room = (m.decoder.maxPositions ?? Infinity) - sinkTokens - windowFrames * V - maxStepTokens - V;
+  const textBudget = Math.max(0, Math.min(wanted.textBudget ?? 512, room));
+  return { sinkTokens, windowFrames, textBudget, maxStepTokens };
+}
 
 interface Job {
   id: string;
@@ -55,6 +71,8 @@ export interface EngineStreamStats {
   lastStepMs: number;
   /** Frame decoded -> decision made, last value, ms. */
   lastDecisionLatencyMs: number;
+  /** The model's P(silent) after the last frame. */
+  lastPSilent: number;
 }
 
 interface Slot {
@@ -87,13 +105,9 @@ export class ModelEngine implements Brain {
 
   constructor(private readonly model: Model, private readonly bus: EventBus, private readonly log: Logger, opts: Partial<EngineOptions> = {}) {
     this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts, limits: { ...DEFAULT_ENGINE_OPTIONS.limits, ...opts.limits } };
-    const c = model.manifest.cache ?? {};
-    this.limits = {
-      sinkTokens: this.opts.limits.sinkTokens ?? c.sinkTokens ?? 8,
-      windowFrames: this.opts.limits.windowFrames ?? c.windowFrames ?? 120,
-      textBudget: this.opts.limits.textBudget ?? 512,
-      maxStepTokens: this.opts.limits.maxStepTokens ?? 64,
-    };
+    this.limits = cacheLimitsFor(model, this.opts.limits);
+    const gen = (model.manifest as { generation?: { maxNewTokens?: number } }).generation?.maxNewTokens;
+    if (gen) this.opts.maxResponseTokens = Math.min(this.opts.maxResponseTokens, gen);
     this.loopDone = this.loop();
   }
 
@@ -104,7 +118,7 @@ export class ModelEngine implements Brain {
     const ctx = new StreamContext(stream, this.model, { limits: this.limits, maxResponseTokens: this.opts.maxResponseTokens });
     this.slots.set(stream, {
       name: stream, ctx, pending: null, jobs: [], said: new SaidLog(), lastStreamTimeMs: 0, firstContextMs: [],
-      stats: { framesProcessed: 0, framesSkipped: 0, framesRejected: 0, lines: 0, answers: 0, lastStepMs: 0, lastDecisionLatencyMs: 0 },
+      stats: { framesProcessed: 0, framesSkipped: 0, framesRejected: 0, lines: 0, answers: 0, lastStepMs: 0, lastDecisionLatencyMs: 0, lastPSilent: 1 },
       warnedSize: false,
     });
   }
@@ -287,6 +301,7 @@ export class ModelEngine implements Brain {
       const now = performance.now();
       slot.stats.lastStepMs = now - t0;
       slot.stats.framesProcessed++;
+      slot.stats.lastPSilent = pSilent;
       slot.lastStreamTimeMs = frame.streamTimeMs;
       slot.firstContextMs.push(frame.streamTimeMs);
       if (slot.firstContextMs.length > slot.ctx.cache.framesKept) slot.firstContextMs.splice(0, slot.firstContextMs.length - slot.ctx.cache.framesKept);

@@ -20,9 +20,20 @@ export class StreamContext {
     this.cache = new KvCache(model.manifest, opts.limits);
   }
 
+  private started = false;
+
+  /** Every context begins with `bos` at position 0: the attention sink the model was trained with. */
+  private async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const bos = this.model.manifest.tokens['bos'];
+    if (typeof bos === 'number') await this.stepText([bos]);
+  }
+
   /** Feeds one frame's vision embeddings ([V, d]) and returns P(silent) for the decision. */
   async stepFrame(visionEmbeds: Float32Array): Promise<number> {
     this.assertOpen();
+    await this.start();
     const m = this.model.manifest;
     const V = m.vision.tokensPerFrame;
     const positions = this.cache.prepare('frame', V);
@@ -44,6 +55,7 @@ export class StreamContext {
    */
   async generate(prompt: number[], signal?: AbortSignal): Promise<number[]> {
     this.assertOpen();
+    await this.start();
     const { eos } = this.model.manifest.tokens;
     let logits = await this.stepText(prompt);
     const out: number[] = [];

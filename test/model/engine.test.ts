@@ -1,0 +1,175 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrainError } from '../../src/brain.ts';
+import { EventBus } from '../../src/bus.ts';
+import type { KibitzEvent } from '../../src/events.ts';
+import type { Frame } from '../../src/frames.ts';
+import { cacheLimitsFor, ModelEngine } from '../../src/model/engine.ts';
+import { Model } from '../../src/model/model.ts';
+import { StreamContext } from '../../src/model/stream_context.ts';
+
+const PKG = 'models/kibitz-demo';
+const log = pino({ level: 'silent' });
+let model: Model;
+
+function frame(stream: string, seq: number, seed: number): Frame {
+  const { width, height, fps } = model.manifest.frame;
+  const data = new Uint8Array(width * height * 3);
+  let x = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < data.length; i += 3) {
+    x = (x * 1664525 + 1013904223) >>> 0;
+    data[i] = x >>> 24;
+    data[i + 1] = (x >>> 16) & 255;
+    data[i + 2] = seed * 40;
+  }
+  return { stream, seq, streamTimeMs: (seq * 1000) / fps, width, height, data, decodedAt: performance.now() };
+}
+
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+beforeAll(async () => {
+  model = await Model.load({ packageDir: PKG });
+});
+afterAll(async () => {
+  await model?.close();
+});
+
+describe('model package loading', () => {
+  it('refuses a package with a missing file, naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kibitz-pkg-'));
+    try {
+      cpSync(PKG, dir, { recursive: true });
+      rmSync(join(dir, 'decoder_text.onnx'));
+      await expect(Model.load({ packageDir: dir })).rejects.toThrow(/missing decoder_text\.onnx/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a manifest whose shapes do not match the files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kibitz-pkg-'));
+    try {
+      cpSync(PKG, dir, { recursive: true });
+      const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+      m.decoder.dModel = 256;
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+      await expect(Model.load({ packageDir: dir })).rejects.toThrow(/embed_tokens\.bin/);
+      m.decoder.dModel = 192;
+      m.decoder.layers = 8;
+      m.decoder.routedLayers = [1, 3, 5, 7];
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+      await expect(Model.load({ packageDir: dir })).rejects.toThrow(/decoder_frame\.onnx does not match manifest\.json.*past_key\.6/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('falls back to the CPU with a message when a provider is unavailable', async () => {
+    const messages: string[] = [];
+    const m = await Model.load({ packageDir: PKG, provider: 'cuda', onFallback: (msg) => messages.push(msg) });
+    expect(m.sessions.provider).toBe('cpu');
+    expect(messages[0]).toMatch(/'cuda' is not available here/);
+    await m.close();
+  });
+});
+
+describe('StreamContext', () => {
+  it('keeps memory fixed and positions inside the trained range over a long stream', async () => {
+    const limits = cacheLimitsFor(model);
+    const ctx = new StreamContext('long', model, { limits, maxResponseTokens: 8 });
+    const emb = await model.encodeFrames([frame('long', 0, 1).data]);
+    const bytes = ctx.cache.bytes;
+    for (let i = 0; i < limits.windowFrames * 3; i++) {
+      await ctx.stepFrame(emb);
+      if (i % 5 === 0) await ctx.generate([model.manifest.tokens.commentary]);
+      expect(ctx.cache.seqLength).toBeLessThanOrEqual(model.manifest.decoder.maxPositions!);
+    }
+    expect(ctx.cache.bytes).toBe(bytes);
+    expect(ctx.cache.framesKept).toBe(limits.windowFrames);
+  });
+});
+
+describe('ModelEngine', () => {
+  it('never mixes two streams: a stream run beside another answers exactly as it does alone', async () => {
+    const run = async (streams: string[]) => {
+      const bus = new EventBus();
+      const engine = new ModelEngine(model, bus, log, { threshold: 0 });
+      streams.forEach((s) => engine.open(s));
+      for (let seq = 0; seq < 6; seq++) {
+        // a different picture per stream: if contexts mixed, b's answer would change
+        for (const s of streams) engine.offer(frame(s, seq, s === 'b' ? 7 : 3));
+        await until(() => streams.every((s) => engine.stats(s)!.framesProcessed === seq + 1));
+      }
+      const last = streams[streams.length - 1]!;
+      const { framesProcessed: processed, lastPSilent } = engine.stats(last)!;
+      const res = await engine.ask({ stream: last, question: 'what is the score?', user: 'x' });
+      await engine.close();
+      return { answer: res.answer, processed, lastPSilent };
+    };
+    const alone = await run(['b']);
+    const together = await run(['a', 'b']);
+    expect(together.processed).toBe(alone.processed);
+    expect(together.lastPSilent).toBeCloseTo(alone.lastPSilent, 6);
+    expect(together.answer).toBe(alone.answer);
+    // and the check can tell streams apart: stream a, fed other pictures, is in another state
+    const other = await run(['a']);
+    expect(other.lastPSilent).not.toBeCloseTo(alone.lastPSilent, 6);
+  });
+
+  it('answers questions through the model and publishes them; rejects bad ones clearly', async () => {
+    const bus = new EventBus();
+    const events: KibitzEvent[] = [];
+    bus.subscribe((e) => events.push(e));
+    const engine = new ModelEngine(model, bus, log, { maxQuestionChars: 50 });
+    engine.open('main');
+    engine.offer(frame('main', 0, 1));
+    const res = await engine.ask({ stream: 'main', question: 'how many enemies are there?', user: 'alice', source: 'http' });
+    expect(typeof res.answer).toBe('string');
+    expect(res.answer.length).toBeGreaterThan(0);
+    const ev = events.find((e) => e.kind === 'answer')!;
+    expect(ev).toMatchObject({ stream: 'main', question: 'how many enemies are there?', user: 'alice', text: res.answer });
+
+    await expect(engine.ask({ stream: 'main', question: '   ' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(engine.ask({ stream: 'main', question: 'x'.repeat(51) })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(engine.ask({ stream: 'nope', question: 'hi' })).rejects.toBeInstanceOf(BrainError);
+    await expect(engine.ask({ stream: 'nope', question: 'hi' })).rejects.toMatchObject({ code: 'UNKNOWN_STREAM' });
+    await expect(engine.summary('main', 0)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    const sum = await engine.summary('main', 5);
+    expect(sum.summary.length).toBeGreaterThan(0);
+
+    // same question id twice: answered once
+    const a1 = engine.ask({ stream: 'main', question: 'what level is it?', id: 'q-1' });
+    const a2 = engine.ask({ stream: 'main', question: 'what level is it?', id: 'q-1' });
+    const [r1, r2] = await Promise.all([a1, a2]);
+    expect(r1.event.id).toBe(r2.event.id);
+    expect(events.filter((e) => e.id === r1.event.id)).toHaveLength(1);
+
+    // a frame of the wrong size is dropped and counted
+    engine.offer({ ...frame('main', 1, 1), data: new Uint8Array(10) });
+    expect(engine.stats('main')!.framesRejected).toBe(1);
+
+    engine.end('main');
+    await expect(engine.ask({ stream: 'main', question: 'hi' })).rejects.toMatchObject({ code: 'STREAM_ENDED' });
+    await engine.close();
+  });
+
+  it('skips frames instead of lagging when frames arrive faster than the model runs', async () => {
+    const engine = new ModelEngine(model, new EventBus(), log, {});
+    engine.open('fast');
+    for (let i = 0; i < 50; i++) engine.offer(frame('fast', i, i % 4));
+    await new Promise((r) => setTimeout(r, 500));
+    const s = engine.stats('fast')!;
+    expect(s.framesSkipped).toBeGreaterThan(0);
+    expect(s.framesProcessed + s.framesSkipped).toBe(50);
+    await engine.close();
+  });
+});
