@@ -30,7 +30,9 @@ function fail(reply: FastifyReply, status: number, error: string, message: strin
 
 export function createHttpServer(deps: ApiDeps): FastifyInstance {
   const { registry, timeline, metrics, bus } = deps;
-  const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, forceCloseConnections: true, bodyLimit: 64 * 1024 });
+  // Request lines only at debug: the API is polled (overlay, SSE reconnects) and would flood the log.
+  const httpLog = deps.log.child({ component: 'http' }, { level: deps.log.isLevelEnabled('debug') ? deps.log.level : 'warn' });
+  const app = Fastify({ loggerInstance: httpLog as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: 64 * 1024 });
   const sse = new SseHub(bus, deps.sseHeartbeatMs ?? 15_000);
   app.addHook('preClose', async () => sse.closeAll());
   const startedAt = Date.now();

@@ -94,7 +94,19 @@ export class RtmpIngest {
     // Exceptions thrown while parsing (e.g. `new URL(tcUrl)` on a bad connect) would be
     // uncaught: the socket 'data' handler is where the library parses, so guard it there.
     socket.removeListener('data', session.onData);
+    let first = true;
     socket.on('data', (data: Buffer) => {
+      if (first) {
+        first = false;
+        // C0 is the protocol version: 3 (plain RTMP). The library does not check it, so an HTTP
+        // request or random bytes would otherwise sit in its parser until the idle timeout.
+        if (data[0] !== 3) {
+          metrics.protocolErrors.inc({ protocol: 'rtmp' });
+          log.warn({ ip }, 'RTMP connection dropped: not an RTMP handshake');
+          socket.destroy();
+          return;
+        }
+      }
       try {
         session.onData(data);
       } catch (err) {

@@ -72,6 +72,11 @@ export class SessionRegistry {
     this.opts.ffmpegPath = path;
   }
 
+  /** The running decoder's pid for a stream (diagnostics, tests). */
+  decoderPid(name: string): number | undefined {
+    return this.entries.get(name)?.publish?.decoderPid;
+  }
+
   /** Configured stream names. */
   get streamNames(): string[] {
     return this.opts.config.streams.map((s) => s.name);

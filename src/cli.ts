@@ -1,0 +1,184 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createApp } from './app.ts';
+import { ConfigError } from './config/errors.ts';
+import { autoKeyFile, loadConfig, PROJECT_ROOT } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { FfmpegNotFoundError, resolveFfmpeg } from './ffmpeg.ts';
+import { PortInUseError } from './ingest/rtmp.ts';
+import { createLogger } from './log.ts';
+
+const USAGE = `usage: kibitz <command> [options]
+
+  serve [--config FILE]            run kibitz (RTMP ingest, HTTP API, model, plugins)
+  push FILE [--key KEY] [--url rtmp://HOST:PORT/live] [--loop] [--config FILE]
+                                   stream a video file in real time, like OBS would
+                                   (default key: the first configured stream's)
+  demo | worker | bench            (coming soon)
+
+config: config/default.yaml, then --config FILE, then KIBITZ_* environment variables
+        (KIBITZ_HTTP_PORT=9000, KIBITZ_STREAMS_0_KEY=...)`;
+
+/** Exit codes: 0 ok, 1 runtime error (port in use, ffmpeg missing), 2 usage or config error. */
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest);
+      case 'push':
+        return await push(rest);
+      case 'demo':
+      case 'worker':
+      case 'bench':
+        console.error(`not implemented yet: kibitz ${command}`);
+        process.exit(1);
+        return;
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        console.log(USAGE);
+        process.exit(command === undefined ? 2 : 0);
+        return;
+      default:
+        console.error(`unknown command "${command}"\n\n${USAGE}`);
+        process.exit(2);
+    }
+  } catch (err) {
+    fatal(err);
+  }
+}
+
+function fatal(err: unknown): never {
+  if (err instanceof ConfigError) {
+    console.error(`config error: ${err.key}: ${err.problem}`);
+    process.exit(2);
+  }
+  if (err instanceof UsageError) {
+    console.error(`${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (err instanceof PortInUseError || err instanceof FfmpegNotFoundError) {
+    console.error(`error: ${err.message}`);
+    process.exit(1);
+  }
+  console.error(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  process.exit(1);
+}
+
+class UsageError extends Error {}
+
+function parse(args: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parse(args, { config: { type: 'string', short: 'c' } });
+  const config = loadConfig({ file: values.config as string | undefined });
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+  const app = createApp(config, { log });
+  // The model and plugins are attached here (app.attachBrain, app.onSession, app.bus.subscribe).
+
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) {
+      log.warn('second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal: sig }, 'shutting down');
+    void app.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  await app.start();
+  printStartup(config, app.rtmp.port, app.http.port, app.ffmpeg?.version ?? '?', log);
+}
+
+function printStartup(config: Config, rtmpPort: number, httpPort: number, ffmpegVersion: string, log: ReturnType<typeof createLogger>): void {
+  const hosts = config.rtmp.host === '0.0.0.0' || config.rtmp.host === '::' ? lanAddresses() : [config.rtmp.host];
+  const httpHost = config.http.host === '0.0.0.0' ? hosts[0] ?? '127.0.0.1' : config.http.host;
+  log.info(`kibitz is running — HTTP http://${httpHost}:${httpPort} (streams: /api/streams, metrics: /metrics)`);
+  log.info(`point OBS at: Settings > Stream > Service "Custom...", Server ${hosts.map((h) => `rtmp://${h}:${rtmpPort}/live`).join(' or ')}, Stream Key = the stream's key`);
+  for (const s of config.streams) {
+    const auto = path.relative(process.cwd(), autoKeyFile(config.dataDir, s.name));
+    const keyFrom = existsSync(autoKeyFile(config.dataDir, s.name)) && readFileSync(autoKeyFile(config.dataDir, s.name), 'utf8').trim() === s.key
+      ? `its key is in ${auto}` : 'its key is in your config';
+    log.info(`stream "${s.name}": ${keyFrom}; events at http://${httpHost}:${httpPort}/api/streams/${s.name}/events`);
+  }
+  if (config.streams.length === 0) log.warn('no streams configured: every publish will be refused (add streams: [{ name, key }] to the config)');
+  const plugins = Object.keys(config.plugins);
+  log.info(`plugins configured: ${plugins.length ? plugins.join(', ') : 'none'}`);
+  log.info(`model: ${config.model.package ? `${path.relative(PROJECT_ROOT, config.model.package) || config.model.package} (provider ${config.model.provider}, ${config.model.fps} fps, frames ${config.decode.width}x${config.decode.height})` : `none — ingest only (set model.package); frames ${config.decode.width}x${config.decode.height} at ${config.model.fps} fps`}`);
+  log.info(`ffmpeg: ${ffmpegVersion}`);
+}
+
+function lanAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address);
+  return out.length ? [...out, '127.0.0.1'] : ['127.0.0.1'];
+}
+
+async function push(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    key: { type: 'string', short: 'k' }, url: { type: 'string' }, loop: { type: 'boolean' }, config: { type: 'string', short: 'c' },
+  }, true);
+  const file = positionals[0];
+  if (!file || positionals.length > 1) throw new UsageError('push needs exactly one FILE');
+  if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+  let key = values.key as string | undefined;
+  let base = values.url as string | undefined;
+  if (!key || !base) {
+    const config = loadConfig({ file: values.config as string | undefined });
+    base ??= `rtmp://127.0.0.1:${config.rtmp.port}/live`;
+    if (!key) {
+      key = config.streams[0]?.key;
+      if (!key) throw new UsageError('no --key given and no stream configured');
+      console.error(`using the key of stream "${config.streams[0]!.name}" from the config`);
+    }
+  }
+  const ffmpeg = await resolveFfmpeg({ configPath: process.env.FFMPEG_PATH ? undefined : tryConfigFfmpeg(values.config as string | undefined) });
+  const vcodec = probeVideoCodec(ffmpeg.path, file);
+  if (vcodec === null) throw new UsageError(`${file} has no video stream`);
+  const url = `${base.replace(/\/+$/, '')}/${key}`;
+  const ffArgs = [
+    '-hide_banner', '-loglevel', 'error', '-stats', '-re', ...(values.loop ? ['-stream_loop', '-1'] : []), '-i', file,
+    '-map', '0:v:0', '-map', '0:a:0?',
+    ...(vcodec === 'h264' ? ['-c:v', 'copy'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-pix_fmt', 'yuv420p']),
+    '-c:a', 'aac', '-b:a', '128k', '-f', 'flv', url,
+  ];
+  console.error(`pushing ${file} (${vcodec === 'h264' ? 'H.264, copied' : `${vcodec} -> H.264`}) to ${base.replace(/\/+$/, '')}/*** in real time${values.loop ? ', looping' : ''}; Ctrl-C stops`);
+  const child = spawn(ffmpeg.path, ffArgs, { stdio: ['ignore', 'inherit', 'pipe'] });
+  // ffmpeg repeats the output URL in its errors: keep the key off the terminal (screen shares).
+  child.stderr!.on('data', (d: Buffer) => process.stderr.write(d.toString('utf8').split(key!).join('***')));
+  const kill = () => child.kill('SIGINT');
+  process.on('SIGINT', kill);
+  process.on('SIGTERM', kill);
+  const code = await new Promise<number>((resolve) => child.on('close', (c, sig) => resolve(c ?? (sig ? 0 : 1))));
+  process.exit(code);
+}
+
+function tryConfigFfmpeg(file: string | undefined): string | undefined {
+  try {
+    return loadConfig({ file }).ffmpeg.path;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first video stream's codec name from `ffmpeg -i` (ffprobe is not always there). */
+function probeVideoCodec(ffmpegPath: string, file: string): string | null {
+  const r = spawnSync(ffmpegPath, ['-hide_banner', '-i', file], { encoding: 'utf8' });
+  const m = /Stream #\d+:\d+[^:]*: Video: (\w+)/.exec(r.stderr ?? '');
+  return m ? m[1]! : null;
+}
+
