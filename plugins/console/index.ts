@@ -1,13 +1,14 @@
 import { z } from 'zod';
+import { bool, list, num } from '../../src/plugins/zod.ts';
 import type { KibitzEvent } from '../../src/events.ts';
 import { EVENT_KINDS } from '../../src/plugins/routes.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 
 const options = z.object({
   /** Which event kinds to print (all by default). */
-  kinds: z.array(z.enum(EVENT_KINDS)).default([...EVENT_KINDS]),
+  kinds: list(z.enum(EVENT_KINDS)).default([...EVENT_KINDS]),
   /** Only these streams (all when absent). */
-  streams: z.array(z.string()).optional(),
+  streams: list(z.string()).optional(),
 });
 
 /** Stream time as m:ss or h:mm:ss. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bool, list, num } from '../../src/plugins/zod.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { DiscordBot } from './bot.ts';
 
@@ -8,16 +9,16 @@ const options = z.object({
   /** REST base (the gateway URL is asked from it via GET /gateway/bot): a proxy, or a fake in tests. */
   apiBase: z.url().default('https://discord.com/api'),
   /** `!ask` / `!summary` in channels too; needs the privileged MessageContent intent. */
-  messageCommands: z.boolean().default(false),
+  messageCommands: bool().default(false),
   /** Post a summary to the stream's channels when it ends. */
-  summaryOnEnd: z.boolean().default(true),
-  summaryOnEndMinutes: z.number().int().min(1).max(240).default(10),
+  summaryOnEnd: bool().default(true),
+  summaryOnEndMinutes: num(z.number().int().min(1).max(240)).default(10),
   /** Default window for /summary without minutes. */
-  summaryMinutes: z.number().int().min(1).max(240).default(5),
+  summaryMinutes: num(z.number().int().min(1).max(240)).default(5),
   /** Per-channel budget (Discord allows about 5 messages per 5 s per channel). */
-  channelRate: z.object({ messages: z.number().int().min(1), windowMs: z.number().int().min(100) }).default({ messages: 5, windowMs: 5_000 }),
+  channelRate: z.object({ messages: num(z.number().int().min(1)), windowMs: num(z.number().int().min(100)) }).default({ messages: 5, windowMs: 5_000 }),
   /** Answers waiting for the channel budget; beyond this the oldest is dropped. */
-  maxQueuedReplies: z.number().int().min(1).default(20),
+  maxQueuedReplies: num(z.number().int().min(1)).default(20),
 });
 export type DiscordOptions = z.infer<typeof options>;
 

@@ -1,14 +1,15 @@
 import { z } from 'zod';
+import { bool, list, num } from '../../src/plugins/zod.ts';
 import { EVENT_KINDS } from '../../src/plugins/routes.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { overlayHtml } from './page.ts';
 
 const options = z.object({
   /** Commentary fades after this many ms (answers and summaries stay twice as long). */
-  fadeAfterMs: z.number().int().min(1000).default(12_000),
+  fadeAfterMs: num(z.number().int().min(1000)).default(12_000),
   /** Items on screen at once. */
-  maxItems: z.number().int().min(1).max(20).default(4),
-  kinds: z.array(z.enum(EVENT_KINDS)).default(['commentary', 'answer', 'summary']),
+  maxItems: num(z.number().int().min(1).max(20)).default(4),
+  kinds: list(z.enum(EVENT_KINDS)).default(['commentary', 'answer', 'summary']),
   /** Where the page reads events; `:name` is replaced by the stream name. */
   eventsPath: z.string().default('/api/streams/:name/events'),
 });

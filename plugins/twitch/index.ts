@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bool, list, num } from '../../src/plugins/zod.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { TwitchBot } from './bot.ts';
 
@@ -9,20 +10,20 @@ const options = z.object({
   token: z.string().min(1).optional(),
   /** IRC server; plain IRC unless `ssl`. Tests point this at a local ngircd. */
   host: z.string().min(1).default('irc.chat.twitch.tv'),
-  port: z.number().int().min(1).max(65535).optional(),
-  ssl: z.boolean().default(false),
+  port: num(z.number().int().min(1).max(65535)).optional(),
+  ssl: bool().default(false),
   /** The bot is a moderator (or VIP/broadcaster) in its channels: Twitch allows 100 msgs / 30 s instead of 20. */
-  moderator: z.boolean().default(false),
+  moderator: bool().default(false),
   /** Override the outgoing budget (shared by all channels on the connection). */
-  rateLimit: z.object({ messages: z.number().int().min(1), windowMs: z.number().int().min(100) }).optional(),
+  rateLimit: z.object({ messages: num(z.number().int().min(1)), windowMs: num(z.number().int().min(100)) }).optional(),
   /** Identical messages are not sent again within this window (Twitch rejects them). */
-  duplicateWindowMs: z.number().int().min(0).default(30_000),
-  summaryMinutes: z.number().int().min(1).max(240).default(5),
-  summaryOnEnd: z.boolean().default(false),
-  summaryOnEndMinutes: z.number().int().min(1).max(240).default(10),
-  maxQueuedReplies: z.number().int().min(1).default(10),
+  duplicateWindowMs: num(z.number().int().min(0)).default(30_000),
+  summaryMinutes: num(z.number().int().min(1).max(240)).default(5),
+  summaryOnEnd: bool().default(false),
+  summaryOnEndMinutes: num(z.number().int().min(1).max(240)).default(10),
+  maxQueuedReplies: num(z.number().int().min(1)).default(10),
   /** How long setup waits to connect and join before it counts as failed (and is retried). */
-  connectTimeoutMs: z.number().int().min(1000).default(20_000),
+  connectTimeoutMs: num(z.number().int().min(1000)).default(20_000),
 }).refine((o) => !o.token || o.username, { message: 'Required when plugins.twitch.token is set', path: ['username'] });
 export type TwitchOptions = z.infer<typeof options>;
 

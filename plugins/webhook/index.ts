@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bool, list, num } from '../../src/plugins/zod.ts';
 import type { KibitzEvent } from '../../src/events.ts';
 import { EVENT_KINDS } from '../../src/plugins/routes.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
@@ -6,19 +7,19 @@ import { Deliverer } from './deliverer.ts';
 
 const options = z.object({
   /** Receivers; each event is POSTed to every one as JSON. */
-  urls: z.array(z.url({ protocol: /^https?$/ })).min(1),
+  urls: list(z.url({ protocol: /^https?$/ }), 1),
   /** HMAC-SHA256 key for X-Kibitz-Signature (sha256=<hex> of the raw body). Env: KIBITZ_PLUGINS_WEBHOOK_SECRET. */
   secret: z.string().min(1).optional(),
-  kinds: z.array(z.enum(EVENT_KINDS)).default([...EVENT_KINDS]),
-  streams: z.array(z.string()).optional(),
+  kinds: list(z.enum(EVENT_KINDS)).default([...EVENT_KINDS]),
+  streams: list(z.string()).optional(),
   /** Per attempt. */
-  timeoutMs: z.number().int().min(100).default(5_000),
+  timeoutMs: num(z.number().int().min(100)).default(5_000),
   /** Attempts per event (first try included) before it is dropped and counted. */
-  maxAttempts: z.number().int().min(1).max(20).default(5),
-  backoffMs: z.number().int().min(0).default(500),
-  maxBackoffMs: z.number().int().min(0).default(30_000),
+  maxAttempts: num(z.number().int().min(1).max(20)).default(5),
+  backoffMs: num(z.number().int().min(0)).default(500),
+  maxBackoffMs: num(z.number().int().min(0)).default(30_000),
   /** Events waiting per URL; when full the oldest is dropped and counted. */
-  queueSize: z.number().int().min(1).default(1_000),
+  queueSize: num(z.number().int().min(1)).default(1_000),
 });
 export type WebhookOptions = z.infer<typeof options>;
 

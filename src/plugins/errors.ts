@@ -1,14 +1,5 @@
-/**
- * Config errors raised by the plugin host. Same shape as the foundation's ConfigError
- * (src/config/errors.ts: `new ConfigError(key, problem)`), kept local so the plugin layer does not
- * depend on a file that may not exist yet; the app prints `key: problem` and exits 2 either way.
- */
-export class ConfigError extends Error {
-  constructor(readonly key: string, readonly problem: string) {
-    super(`${key}: ${problem}`);
-    this.name = 'ConfigError';
-  }
-}
+// The foundation's ConfigError (key, problem): the CLI prints `key: problem` and exits 2.
+export { ConfigError } from '../config/errors.ts';
 
 /** Why the question gate refused or failed a request; plugins turn these into chat replies. */
 export type GateErrorCode =

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bool, list, num } from './zod.ts';
 import { BrainError, type Brain } from '../brain.ts';
 import { GateError } from './errors.ts';
 import { cleanQuestion, questionKey } from './sanitize.ts';
@@ -26,11 +27,11 @@ export const DEFAULT_GATE_OPTIONS: GateOptions = {
 };
 
 export const gateOptionsSchema = z.object({
-  cooldownMs: z.number().int().min(0).default(DEFAULT_GATE_OPTIONS.cooldownMs),
-  queueSize: z.number().int().min(1).default(DEFAULT_GATE_OPTIONS.queueSize),
-  dedupeWindowMs: z.number().int().min(0).default(DEFAULT_GATE_OPTIONS.dedupeWindowMs),
-  maxQuestionChars: z.number().int().min(10).max(2000).default(DEFAULT_GATE_OPTIONS.maxQuestionChars),
-  maxSummaryMinutes: z.number().int().min(1).default(DEFAULT_GATE_OPTIONS.maxSummaryMinutes),
+  cooldownMs: num(z.number().int().min(0)).default(DEFAULT_GATE_OPTIONS.cooldownMs),
+  queueSize: num(z.number().int().min(1)).default(DEFAULT_GATE_OPTIONS.queueSize),
+  dedupeWindowMs: num(z.number().int().min(0)).default(DEFAULT_GATE_OPTIONS.dedupeWindowMs),
+  maxQuestionChars: num(z.number().int().min(10).max(2000)).default(DEFAULT_GATE_OPTIONS.maxQuestionChars),
+  maxSummaryMinutes: num(z.number().int().min(1)).default(DEFAULT_GATE_OPTIONS.maxSummaryMinutes),
 });
 
 export interface Asker {

@@ -10,7 +10,10 @@ import { toPluginStreams, type PluginStream, type StreamConfigLike } from './rou
 import type { KibitzPlugin, PluginContext, PluginHttp, StreamStatus, Teardown } from './types.ts';
 
 export interface HostOptions {
-  /** The validated app config; only `plugins`, `streams` and `questions` are read. */
+  /**
+   * The validated app config; only `plugins` (including `plugins.questions`, the gate's limits)
+   * and `streams` are read, and a top-level `questions` if the schema grows one.
+   */
   config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[]; questions?: unknown };
   bus: EventBus;
   brain: Brain;
@@ -42,14 +45,16 @@ export async function startPlugins(opts: HostOptions): Promise<PluginHost> {
     throw new ConfigError(key, problem);
   };
   const registry = opts.registry ?? builtinPlugins;
-  const pluginsConfig = opts.config.plugins ?? {};
+  // `plugins.questions` is not a plugin: it holds the question gate's limits shared by all chats.
+  const { questions: pluginsQuestions, ...pluginsConfig } = opts.config.plugins ?? {};
+  const gateKey = opts.config.questions !== undefined ? 'questions' : 'plugins.questions';
   const byName = new Map(registry.map((p) => [p.name, p]));
   for (const key of Object.keys(pluginsConfig)) {
     if (!byName.has(key)) fail(`plugins.${key}`, `unknown plugin (known: ${[...byName.keys()].join(', ')})`);
   }
   const streams = toPluginStreams(opts.streams ?? opts.config.streams ?? [], fail);
-  const gateParse = gateOptionsSchema.safeParse(opts.config.questions ?? {});
-  if (!gateParse.success) fail(`questions.${gateParse.error.issues[0]!.path.join('.')}`, gateParse.error.issues[0]!.message);
+  const gateParse = gateOptionsSchema.safeParse(opts.config.questions ?? pluginsQuestions ?? {});
+  if (!gateParse.success) fail(`${gateKey}.${gateParse.error.issues[0]!.path.join('.')}`, gateParse.error.issues[0]!.message);
   const gate = new QuestionGate(opts.brain, gateParse.data!);
 
   // Validate every plugin's options before starting any, so a typo stops start-up cleanly.

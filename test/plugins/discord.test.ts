@@ -16,9 +16,8 @@ describe('discord plugin against a fake Discord (real discord.js)', () => {
     await fake.start();
     host = await startPlugins({
       config: {
-        plugins: { discord: { token: 'fake-token', apiBase: fake.apiBase, messageCommands: true } },
+        plugins: { discord: { token: 'fake-token', apiBase: fake.apiBase, messageCommands: 'true' }, questions: { cooldownMs: 30_000 } },
         streams: [{ name: 'main', discord: { channelId: fake.channelId, gets: ['commentary', 'answer', 'summary', 'status'] } }],
-        questions: { cooldownMs: 30_000 },
       },
       bus, brain, log: silentLog,
     });

@@ -18,6 +18,8 @@ describe('plugin host', () => {
     await expect(startPlugins({ ...base, config: { plugins: { discord: {} } } })).rejects.toThrow(new ConfigError('plugins.discord.token', 'Required'));
     await expect(startPlugins({ ...base, config: { plugins: { webhook: { urls: ['not a url'] } } } })).rejects.toThrow(/^plugins\.webhook\.urls\.0: /);
     await expect(startPlugins({ ...base, config: { plugins: { slack: {} } } })).rejects.toThrow(/^plugins\.slack: unknown plugin/);
+    await expect(startPlugins({ ...base, config: { plugins: { questions: { cooldownMs: -1 } } } })).rejects.toThrow(/^plugins\.questions\.cooldownMs: /);
+    await expect(startPlugins({ ...base, config: { plugins: { twitch: { token: 'x' } } } })).rejects.toThrow(new ConfigError('plugins.twitch.username', 'Required when plugins.twitch.token is set'));
     await expect(startPlugins({ ...base, config: { plugins: {}, streams: [{ name: 'main', discord: { channelId: 5 } }] } })).rejects.toThrow(/^streams\[0\]\.discord\.channelId/);
   });
 

@@ -8,12 +8,12 @@ const ircd = new Ngircd();
 beforeAll(() => ircd.start(), 15_000);
 afterAll(() => ircd.stop());
 
+// port as a string: what KIBITZ_PLUGINS_TWITCH_PORT would give.
 async function startBot(bus: EventBus, brain: FakeBrain, nick: string, channel: string, extra: Record<string, unknown>, questions: Record<string, unknown> = {}): Promise<PluginHost> {
   const host = await startPlugins({
     config: {
-      plugins: { twitch: { username: nick, token: IRC_PASSWORD, host: '127.0.0.1', port: ircd.port, connectTimeoutMs: 8000, ...extra } },
+      plugins: { twitch: { username: nick, token: IRC_PASSWORD, host: '127.0.0.1', port: String(ircd.port), connectTimeoutMs: 8000, ...extra }, questions },
       streams: [{ name: 'main', twitch: { channel } }],
-      questions,
     },
     bus, brain, log: silentLog, startWaitMs: 10_000,
   });
