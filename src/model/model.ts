@@ -16,11 +16,16 @@ export interface ModelLoadOptions {
  * embedding table. Per-stream state lives in StreamContext.
  */
 export class Model {
+  /** 1 where generation may choose the token (words and eos). */
+  readonly outputMask: Uint8Array;
+
   private constructor(
     readonly pkg: ModelPackage,
     readonly sessions: ModelSessions,
     readonly codec: TextCodec,
-  ) {}
+  ) {
+    this.outputMask = codec.outputMask(pkg.manifest.decoder.vocab, pkg.manifest.tokens.eos);
+  }
 
   static async load(opts: ModelLoadOptions): Promise<Model> {
     const pkg = loadModelPackage(opts.packageDir);

@@ -61,7 +61,7 @@ export class StreamContext {
     const out: number[] = [];
     while (out.length < this.opts.maxResponseTokens) {
       signal?.throwIfAborted();
-      const next = argmax(logits);
+      const next = argmax(logits, this.model.outputMask);
       if (next === eos) break;
       out.push(next);
       logits = await this.stepText([next]);
@@ -103,8 +103,9 @@ export function silentProbability(logits: Float32Array, silent: number): number 
   return Math.exp(logits[silent]! - max) / sum;
 }
 
-export function argmax(a: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
-  return best;
+/** Index of the largest value among allowed entries (mask[i] = 1). */
+export function argmax(a: Float32Array, mask?: Uint8Array): number {
+  let best = -1;
+  for (let i = 0; i < a.length; i++) if ((!mask || mask[i]) && (best < 0 || a[i]! > a[best]!)) best = i;
+  return Math.max(best, 0);
 }

@@ -12,7 +12,10 @@ export class TextCodec {
   private readonly specialText: string[];
   private readonly unkId: number | undefined;
 
+  private readonly json: { model?: unknown };
+
   constructor(pkg: ModelPackage) {
+    this.json = pkg.tokenizerJson as { model?: unknown };
     try {
       this.tok = new Tokenizer(pkg.tokenizerJson as object, {});
     } catch (err) {
@@ -24,6 +27,19 @@ export class TextCodec {
     this.specialText = added.map((t) => t.content).filter((s) => s.length > 0);
     const model = (pkg.tokenizerJson as { model?: { unk_token?: string; vocab?: Record<string, number> } }).model;
     this.unkId = model?.unk_token !== undefined ? model.vocab?.[model.unk_token] : undefined;
+  }
+
+  /**
+   * Tokens generation may choose: real words plus `eos`. Placeholder (`<unused…>`) and control
+   * tokens are masked, so even a weak model never prints them.
+   */
+  outputMask(vocab: number, eos: number): Uint8Array {
+    const allowed = new Uint8Array(vocab).fill(1);
+    const v = (this.json.model as { vocab?: Record<string, number> } | undefined)?.vocab ?? {};
+    for (const [tok, id] of Object.entries(v)) if (id < vocab && /^<unused\d*>$|^\[unused\d*\]$/.test(tok)) allowed[id] = 0;
+    for (const id of this.specialIds) if (id < vocab && id !== eos) allowed[id] = 0;
+    if (this.unkId !== undefined && this.unkId < vocab) allowed[this.unkId] = 0;
+    return allowed;
   }
 
   /** Encodes viewer text: no special tokens, unknown words dropped (they carry nothing the model knows). */

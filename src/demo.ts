@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createApp } from './app.ts';
+import { loadConfig, PROJECT_ROOT } from './config/load.ts';
+import type { KibitzEvent } from './events.ts';
+import { createLogger } from './log.ts';
+import { formatClock } from './model/summary.ts';
+import { startEmbeddedModel } from './queue/embedded.ts';
+
+export const SAMPLES_DIR = path.join(PROJECT_ROOT, 'models', 'samples');
+
+export interface DemoOptions {
+  /** Video to stream; the first bundled sample broadcast by default. */
+  file?: string;
+  /** A question asked this far into the stream (ms); 0 to skip. */
+  askAtMs?: number;
+  question?: string;
+  out?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export function defaultSample(): string {
+  const files = existsSync(SAMPLES_DIR) ? readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.mp4')).sort() : [];
+  if (files.length === 0) throw new Error(`no sample broadcast in ${SAMPLES_DIR}: generate them with the toolkit (models/README.md) or pass a FILE`);
+  return path.join(SAMPLES_DIR, files[0]!);
+}
+
+/**
+ * `kibitz demo`: starts kibitz on free ports with the bundled model, streams a sample broadcast
+ * into it over RTMP in real time like OBS would, prints the live commentary, asks one question,
+ * then prints a summary and stops. Needs nothing else running.
+ */
+export async function runDemo(opts: DemoOptions = {}): Promise<{ events: KibitzEvent[]; summary: string }> {
+  const out = opts.out ?? ((l: string) => console.log(l));
+  const file = opts.file ?? defaultSample();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'kibitz-demo-'));
+  const key = randomBytes(12).toString('hex');
+  const base = loadConfig();
+  const config = loadConfig({
+    overrides: {
+      model: { package: base.model.package ?? 'models/kibitz-demo' },
+      http: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, dataDir,
+      streams: [{ name: 'demo', key }], plugins: {}, log: { level: 'warn' },
+    },
+  });
+  const log = createLogger({ level: 'warn' });
+  const app = createApp(config, { log });
+  const events: KibitzEvent[] = [];
+  try {
+    await app.start(opts.signal);
+    const engine = await startEmbeddedModel(app);
+    app.bus.subscribe((ev) => {
+      if (ev.kind === 'status') return;
+      events.push(ev);
+      const who = ev.kind === 'answer' ? ` (asked by ${ev.user}: "${ev.question}")` : '';
+      if (ev.kind !== 'summary') out(`[${formatClock(ev.streamTimeMs)}] ${ev.kind}${who}: ${ev.text}`);
+    });
+    out(`kibitz demo: streaming ${path.relative(process.cwd(), file)} over RTMP to rtmp://127.0.0.1:${app.rtmp.port}/live in real time (Ctrl-C stops)`);
+    out(`watch it live: http://127.0.0.1:${app.http.port}/api/streams/demo/events`);
+
+    const ffmpeg = spawn(app.ffmpeg!.path, ['-hide_banner', '-loglevel', 'error', '-re', '-i', file, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${app.rtmp.port}/live/${key}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    ffmpeg.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const onAbort = () => ffmpeg.kill('SIGTERM');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const askAt = opts.askAtMs ?? 20_000;
+    let asked: Promise<void> | null = null;
+    const askTimer = askAt > 0 ? setTimeout(() => {
+      asked = engine.ask({ stream: 'demo', question: opts.question ?? 'what is the score?', user: 'demo-viewer', source: 'demo' })
+        .then(() => undefined, (err: Error) => out(`(question not answered: ${err.message})`));
+    }, askAt) : null;
+
+    const code = await new Promise<number>((resolve) => ffmpeg.on('close', (c) => resolve(c ?? 1)));
+    if (askTimer) clearTimeout(askTimer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (code !== 0 && !opts.signal?.aborted) throw new Error(`ffmpeg could not stream ${file}: ${stderr.trim() || `exit ${code}`}`);
+    await asked;
+    // Let the last sampled frames reach the model.
+    await new Promise((r) => setTimeout(r, 1500));
+    const s = await engine.summary('demo', 60);
+    out(`\nsummary (${formatClock(s.from)}-${formatClock(s.to)}): ${s.summary}`);
+    const stats = engine.stats('demo');
+    if (stats) out(`\n${stats.framesProcessed} frames seen by the model, ${stats.framesSkipped} skipped, ${stats.lines} lines said, ${stats.answers} questions answered`);
+    return { events, summary: s.summary };
+  } finally {
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
