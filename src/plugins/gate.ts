@@ -87,7 +87,18 @@ export class QuestionGate {
   private readonly outstanding = new Map<string, number>();
   private readonly inflight = new Map<string, InFlight>();
 
-  constructor(private readonly brain: Brain, readonly opts: GateOptions = DEFAULT_GATE_OPTIONS, private readonly now: () => number = Date.now) {}
+  private readonly getBrain: () => Brain | undefined;
+
+  /** `brain` may be a getter: the app can attach its Brain after the plugins start. */
+  constructor(brain: Brain | (() => Brain | undefined), readonly opts: GateOptions = DEFAULT_GATE_OPTIONS, private readonly now: () => number = Date.now) {
+    this.getBrain = typeof brain === 'function' ? brain : () => brain;
+  }
+
+  private brain(): Brain {
+    const b = this.getBrain();
+    if (!b) throw new GateError('NO_MODEL', 'no model is attached yet');
+    return b;
+  }
 
   async ask(req: QuestionRequest, signal?: AbortSignal): Promise<GateAnswer> {
     const question = cleanQuestion(req.question, this.opts.maxQuestionChars);
@@ -103,12 +114,13 @@ export class QuestionGate {
       shared.askers.push(asker);
       return shared.promise;
     }
+    const brain = this.brain();
     this.checkCooldown(req.source, req.user);
     this.enter(req.stream);
     const askers = [asker];
     const entry: InFlight = {
       askers,
-      promise: this.brain
+      promise: brain
         .ask({ stream: req.stream, question, user: req.user, source: req.source }, signal)
         .then((r) => {
           entry.result = { answer: r.answer, t: r.t, question };
@@ -132,10 +144,11 @@ export class QuestionGate {
     if (!Number.isFinite(minutes) || minutes < 1 || minutes > this.opts.maxSummaryMinutes) {
       throw new GateError('BAD_REQUEST', `minutes must be between 1 and ${this.opts.maxSummaryMinutes}.`);
     }
+    const brain = this.brain();
     this.checkCooldown(req.source, req.user);
     this.enter(req.stream);
     try {
-      const r = await this.brain.summary(req.stream, minutes, signal);
+      const r = await brain.summary(req.stream, minutes, signal);
       return { ...r, minutes };
     } catch (err) {
       throw toGateError(err);

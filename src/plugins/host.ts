@@ -16,7 +16,8 @@ export interface HostOptions {
    */
   config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[]; questions?: unknown };
   bus: EventBus;
-  brain: Brain;
+  /** The Brain, or a getter for one attached later (questions get NO_MODEL until then). */
+  brain: Brain | (() => Brain | undefined);
   /** The HTTP server, before it listens (routes are added during startPlugins). */
   http?: Pick<FastifyInstance, 'get'>;
   log: Logger;
