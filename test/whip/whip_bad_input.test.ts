@@ -17,7 +17,7 @@ let audioOnlyOffer: string;
 let vp8Offer: string;
 
 const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
-  fetch(t.base + path, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body });
+  fetch(t.base + path, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) });
 const bearer = (k: string) => ({ Authorization: `Bearer ${k}` });
 
 /** Sends the clip in real time on `pub` until `signal` aborts. */
@@ -99,7 +99,8 @@ describe('WHIP bad input', () => {
     const other = await WeriftWhipPublisher.start(`${t.base}/whip/other`, KEYS.other);
     const stopFeed = new AbortController();
     const feeding = feed(other, stopFeed.signal);
-    const otherSession = await waitFor(() => (t.app.sessions.get('other')?.counters.framesSampled ?? 0) > 2 && t.app.sessions.get('other'), 'frames on "other"', 20_000);
+    await waitFor(() => (t.app.sessions.get('other')?.counters.framesSampled ?? 0) > 2, 'frames on "other"', 20_000);
+    const otherSession = t.app.sessions.get('other')!;
     expect(otherSession.publisher).toMatchObject({ protocol: 'whip' });
 
     // The URL may carry the key instead of the name.

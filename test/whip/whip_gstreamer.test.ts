@@ -75,7 +75,8 @@ describe.skipIf(!hasGst)('WHIP from GStreamer webrtcbin (max-bundle)', () => {
   it('a publisher that vanishes without DELETE ends like an RTMP disconnect (grace, then end)', async () => {
     const g = runGst(`${t.base}/whip/gst`, KEY, 60);
     await waitFor(() => g.events.find((e) => e.event === 'connected'), 'connected', 20_000);
-    const session = await waitFor(() => t.app.sessions.get('gst')?.state === 'live' && t.app.sessions.get('gst'), 'live session');
+    await waitFor(() => t.app.sessions.get('gst')?.state === 'live', 'live session');
+    const session = t.app.sessions.get('gst')!;
     await waitFor(() => session.counters.framesSampled >= 3, 'frames', 20_000);
     g.child.kill('SIGKILL'); // no DELETE, no DTLS close: only silence
     const killedAt = performance.now();

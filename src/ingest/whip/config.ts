@@ -6,44 +6,50 @@ import { z } from 'zod';
  * reported with its key.
  */
 const ipLiteral = z.union([z.ipv4(), z.ipv6()]);
+/** Env values arrive as strings (KIBITZ_WHIP_MAX_PUBLISHERS=8): accept numbers, booleans and lists written that way. */
+const num = () => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number());
+const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const list = <T extends z.ZodType>(item: T) => z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v), z.array(item));
+const nullIfEmpty = (v: unknown) => (v === '' || v === 'null' ? null : v);
 
 export const whipConfigSchema = z
   .object({
     /** Serve POST /whip/:streamKey. */
-    enabled: z.boolean().default(true),
+    enabled: bool().default(true),
     ice: z
       .object({
         /**
          * Addresses to gather host candidates on. Empty: every non-loopback interface (IPv4,
          * plus IPv6 when `ipv6`). Loopback is never used unless listed here.
          */
-        hostAddresses: z.array(ipLiteral).default([]),
-        ipv6: z.boolean().default(false),
+        hostAddresses: list(ipLiteral).default([]),
+        ipv6: bool().default(false),
         /** UDP ports for ICE, inclusive; one port per publisher (bundle). Open these on a firewall. */
         portRange: z
-          .object({ min: z.number().int().min(1024).max(65535), max: z.number().int().min(1024).max(65535) })
-          .refine((r) => r.max > r.min, { message: 'max must be greater than min' })
-          .nullable()
+          .preprocess(nullIfEmpty, z
+            .object({ min: num().pipe(z.number().int().min(1024).max(65535)), max: num().pipe(z.number().int().min(1024).max(65535)) })
+            .refine((r) => r.max > r.min, { message: 'max must be greater than min' })
+            .nullable())
           .default(null),
         /**
          * Public address to announce behind NAT (1:1 / port-forwarded): a candidate with this
          * address and the same port is added to every answer, next to the host candidates.
          */
-        announcedIp: ipLiteral.nullable().default(null),
+        announcedIp: z.preprocess(nullIfEmpty, ipLiteral.nullable()).default(null),
       })
       .default({ hostAddresses: [], ipv6: false, portRange: null, announcedIp: null }),
     /** ICE + DTLS must be up this long after the answer, or the publish is dropped. */
-    connectTimeoutMs: z.number().int().min(1000).max(120_000).default(15_000),
+    connectTimeoutMs: num().pipe(z.number().int().min(1000).max(120_000)).default(15_000),
     /** ICE `disconnected` this long (consent lost, publisher vanished) ends the publish. */
-    disconnectTimeoutMs: z.number().int().min(500).max(120_000).default(5_000),
+    disconnectTimeoutMs: num().pipe(z.number().int().min(500).max(120_000)).default(5_000),
     /** Simultaneous WHIP peer connections, all streams together; more gets 503. */
-    maxPublishers: z.number().int().min(1).max(1000).default(16),
+    maxPublishers: num().pipe(z.number().int().min(1).max(1000)).default(16),
     /** Largest accepted SDP offer; larger bodies get 413. */
-    maxOfferBytes: z.number().int().min(1024).max(1_048_576).default(64 * 1024),
+    maxOfferBytes: num().pipe(z.number().int().min(1024).max(1_048_576)).default(64 * 1024),
     /** How long an out-of-order RTP packet is waited for before the gap is skipped (RTP time). */
-    jitterBufferMs: z.number().int().min(0).max(2000).default(150),
+    jitterBufferMs: num().pipe(z.number().int().min(0).max(2000)).default(150),
     /** While waiting for a keyframe, ask for one (PLI) this often. */
-    pliIntervalMs: z.number().int().min(100).max(10_000).default(1000),
+    pliIntervalMs: num().pipe(z.number().int().min(100).max(10_000)).default(1000),
     /** Access-Control-Allow-Origin for browser publishers. */
     corsOrigin: z.string().default('*'),
   })
