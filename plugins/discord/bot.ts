@@ -52,8 +52,15 @@ export class DiscordBot {
     ctx.subscribe((ev) => this.onEvent(ev));
 
     const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-    await client.login(ctx.options.token);
-    await ready;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`discord: not ready within ${ctx.options.connectTimeoutMs} ms (${ctx.options.apiBase})`)), ctx.options.connectTimeoutMs);
+    });
+    try {
+      await Promise.race([client.login(ctx.options.token).then(() => ready), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
     await Promise.all(client.guilds.cache.map((g) => this.registerCommands(g)));
     ctx.log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'discord connected');
   }

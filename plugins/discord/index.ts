@@ -17,6 +17,8 @@ const options = z.object({
   summaryMinutes: num(z.number().int().min(1).max(240)).default(5),
   /** Per-channel budget (Discord allows about 5 messages per 5 s per channel). */
   channelRate: z.object({ messages: num(z.number().int().min(1)), windowMs: num(z.number().int().min(100)) }).default({ messages: 5, windowMs: 5_000 }),
+  /** Setup fails (and is retried with backoff) when login + READY take longer than this. */
+  connectTimeoutMs: num(z.number().int().min(1000)).default(30_000),
   /** Answers waiting for the channel budget; beyond this the oldest is dropped. */
   maxQueuedReplies: num(z.number().int().min(1)).default(20),
 });

@@ -85,6 +85,14 @@ describe('discord plugin against a fake Discord (real discord.js)', () => {
     expect(fake.channelMessages().at(-1)).toBe('play 29 @\u200beveryone <@\u200b42> (+24 more)');
   }, 10_000);
 
+  it('posts the stream end and a summary of it', async () => {
+    await new Promise((r) => setTimeout(r, 1600));
+    const summary = fake.nextCall((c) => c.method === 'POST' && /ended\. Last 10 min/.test(c.body?.content ?? ''));
+    bus.publish({ stream: 'main', kind: 'status', status: 'ended', text: '', streamTimeMs: 99_000 });
+    expect((await summary).body.content).toBe('Stream main ended. Last 10 min: summary of main over 10 min');
+    expect(fake.channelMessages()).toContain('Stream main is ended');
+  });
+
   it('never sends a message with mentions enabled', () => {
     const calls = fake.messageCalls();
     expect(calls.length).toBeGreaterThan(8);
@@ -113,5 +121,19 @@ describe('discord plugin against a fake Discord (real discord.js)', () => {
     const { p95 } = printLatency('discord (/ask -> editReply, fake gateway+REST)', samples);
     // Target p95 < 50 ms; strict only on request, as shared 2-core CI machines stall for 100s of ms.
     expect(p95).toBeLessThan(process.env.KIBITZ_STRICT_PERF ? 50 : 500);
+  });
+});
+
+describe('discord plugin that cannot connect', () => {
+  it('fails its setup without holding up the host or other plugins, and is retried', async () => {
+    const bus = new EventBus();
+    const host = await startPlugins({
+      config: { plugins: { console: { kinds: ['status'] }, discord: { token: 'x', apiBase: 'http://127.0.0.1:9/api', connectTimeoutMs: 1000 } } },
+      bus, brain: new FakeBrain(bus), log: silentLog, startWaitMs: 300, backoff: { baseMs: 50, maxMs: 200 },
+    });
+    expect(host.running()).toEqual(['console']);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(host.running()).toEqual(['console']);
+    await host.close();
   });
 });

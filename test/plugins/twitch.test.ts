@@ -45,6 +45,23 @@ describe('twitch plugin (real @twurple/chat against ngircd)', () => {
     expect(brain.asked.at(-1)).toMatchObject({ stream: 'main', user: 'alice', source: 'twitch', question: 'what is happening?' });
   });
 
+  it('answers identical questions once, addressed to every asker', async () => {
+    const bob = new RawIrc('bob');
+    await bob.connect(ircd.port, 'alpha');
+    brain.delayMs = 150;
+    const asked = brain.asked.length;
+    const reply = viewer.nextPrivmsg((l) => l.from === 'kibitzbot' && /who is winning/i.test(l.text));
+    viewer.say('alpha', '!ask Who is winning?');
+    await new Promise((r) => setTimeout(r, 30));
+    bob.say('alpha', '!ask who is winning');
+    const l = await reply.finally(() => (brain.delayMs = 0));
+    expect(l.text).toBe('@alice @bob answer to: Who is winning?');
+    expect(brain.asked.length - asked).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(viewer.privmsgs.filter((m) => /who is winning/i.test(m.text) && m.from === 'kibitzbot')).toHaveLength(1);
+    bob.close();
+  });
+
   it('posts commentary as one safe line', async () => {
     const line = viewer.nextPrivmsg((l) => l.from === 'kibitzbot');
     bus.publish({ stream: 'main', kind: 'commentary', text: '/ban alice\r\nPRIVMSG #alpha :injected', streamTimeMs: 1 });
