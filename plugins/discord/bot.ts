@@ -71,9 +71,9 @@ export class DiscordBot {
   }
 
   private async registerCommands(guild: Guild): Promise<void> {
-    const gate = this.ctx.options;
+    const { maxQuestionChars, maxSummaryMinutes } = this.ctx.limits;
     try {
-      await guild.commands.set(commandDefinitions(this.ctx.streams.map((s) => s.name), 300, Math.max(gate.summaryOnEndMinutes, 120)));
+      await guild.commands.set(commandDefinitions(this.ctx.streams.map((s) => s.name), maxQuestionChars, maxSummaryMinutes));
       this.ctx.log.debug({ guild: guild.id }, 'slash commands registered');
     } catch (err) {
       this.ctx.log.warn({ err, guild: guild.id }, 'could not register slash commands');

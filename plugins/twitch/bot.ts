@@ -94,6 +94,8 @@ export class TwitchBot {
     chat.connect();
     if (o.token && o.username) chat.irc.changeNick(o.username.toLowerCase());
     await ready;
+    // A token revoked later: start over (with backoff) rather than loop on a dead login.
+    chat.onAuthenticationFailure((message) => ctx.fail(new Error(`twitch login failed: ${message}`)));
     this.nick = chat.irc.currentNick.toLowerCase();
     ctx.log.info({ nick: this.nick, channels: [...joined] }, 'twitch connected');
   }
@@ -105,7 +107,8 @@ export class TwitchBot {
 
   private async onMessage(channel: string, user: string, text: string): Promise<void> {
     const { ctx } = this;
-    if (user.toLowerCase() === this.nick) return;
+    // Anonymous connections can't post, so don't spend the model on questions we can't answer.
+    if (!ctx.options.token || user.toLowerCase() === this.nick) return;
     const m = /^!(ask|summary)(?:\s+([\s\S]*))?$/i.exec(text.trim());
     if (!m) return;
     const stream = this.channelToStream.get(channel);
@@ -136,7 +139,7 @@ export class TwitchBot {
 
   private onEvent(ev: KibitzEvent): void {
     const route = this.ctx.streams.find((s) => s.name === ev.stream)?.twitch;
-    if (!route) return;
+    if (!route || !this.ctx.options.token) return;
     if (ev.kind === 'status' && ev.status === 'ended' && this.ctx.options.summaryOnEnd) void this.postEndSummary(ev.stream, route.channels);
     if (!route.gets.has(ev.kind)) return;
     if (ev.kind === 'answer' && ev.source === 'twitch') return; // replied in place

@@ -125,8 +125,9 @@ class Runner {
     try {
       run.teardown = await this.plugin.setup(ctx);
       if (run.dead || this.stopped) {
-        // Died during setup or stopped meanwhile: tear down what setup built.
+        // Died during setup, or stopped meanwhile: tear down what setup built.
         await this.teardown(run);
+        if (run.dead) this.scheduleRetry();
         return;
       }
       this.isUp = true;
@@ -165,6 +166,7 @@ class Runner {
       ask: (req, signal) => deps.gate.ask(req, anySignal(run.ac.signal, signal)),
       summary: (req, signal) => deps.gate.summary(req, anySignal(run.ac.signal, signal)),
       status: (stream) => deps.status.get(stream),
+      limits: deps.gate.opts,
       http: deps.http.scoped(this.plugin.name, run.ac.signal),
       fail: (err) => {
         if (run.dead || run.ac.signal.aborted || this.current !== run) return;

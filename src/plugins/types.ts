@@ -2,7 +2,7 @@ import type { RouteHandlerMethod } from 'fastify';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import type { KibitzEvent } from '../events.ts';
-import type { GateAnswer, GateSummary, QuestionRequest, Asker } from './gate.ts';
+import type { Asker, GateAnswer, GateOptions, GateSummary, QuestionRequest } from './gate.ts';
 import type { PluginStream } from './routes.ts';
 
 export type Teardown = () => void | Promise<void>;
@@ -34,6 +34,8 @@ export interface PluginContext<O> {
   ask(req: QuestionRequest, signal?: AbortSignal): Promise<GateAnswer>;
   summary(req: { stream: string; minutes: number } & Asker, signal?: AbortSignal): Promise<GateSummary>;
   status(stream: string): StreamStatus;
+  /** The gate's limits (question length, summary minutes), e.g. for command definitions. */
+  limits: Readonly<GateOptions>;
   http: PluginHttp;
   /** Aborted when the plugin is torn down (shutdown or restart). */
   signal: AbortSignal;

@@ -64,6 +64,27 @@ describe('plugin host', () => {
     expect(seen).toEqual(['>hi']);
     expect(bus.listenerCount).toBe(0);
   });
+
+  it('restarts a plugin that dies during its own setup', async () => {
+    const bus = new EventBus();
+    let attempts = 0;
+    let tornDown = 0;
+    const p = definePlugin({
+      name: 'early',
+      options: z.object({}),
+      async setup(ctx) {
+        attempts++;
+        if (attempts === 1) ctx.fail(new Error('connection dropped while connecting'));
+        return () => void tornDown++;
+      },
+    });
+    const host = await startPlugins({ config: { plugins: { early: {} } }, bus, brain: new FakeBrain(bus), log: silentLog, registry: [p], backoff: { baseMs: 10, maxMs: 10 } });
+    await waitFor(() => host.running().includes('early'), 2000, 'restart');
+    expect(attempts).toBe(2);
+    expect(tornDown).toBe(1);
+    await host.close();
+    expect(tornDown).toBe(2);
+  });
 });
 
 describe('question gate', () => {
