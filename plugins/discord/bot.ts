@@ -55,6 +55,7 @@ export class DiscordBot {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`discord: not ready within ${ctx.options.connectTimeoutMs} ms (${ctx.options.apiBase})`)), ctx.options.connectTimeoutMs);
+      ctx.signal.addEventListener('abort', () => reject(new Error('discord: stopped while connecting')), { once: true });
     });
     try {
       await Promise.race([client.login(ctx.options.token).then(() => ready), timeout]);

@@ -29,7 +29,13 @@ export const discordPlugin = definePlugin({
   options,
   async setup(ctx) {
     const bot = new DiscordBot(ctx);
-    await bot.start();
+    try {
+      await bot.start();
+    } catch (err) {
+      // The host only tears down what setup returned; a half-started client is ours to stop.
+      await bot.stop();
+      throw err;
+    }
     return () => bot.stop();
   },
 });

@@ -89,7 +89,10 @@ export class TwitchBot {
         clearTimeout(timer);
         reject(new Error(`twitch login failed: ${message}`));
       });
-      ctx.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+      ctx.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(new Error('twitch: stopped while connecting'));
+      }, { once: true });
     });
     chat.connect();
     if (o.token && o.username) chat.irc.changeNick(o.username.toLowerCase());
