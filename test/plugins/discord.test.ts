@@ -62,6 +62,18 @@ describe('discord plugin against a fake Discord (real discord.js)', () => {
     expect((await reply).body).toMatchObject({ type: 4, data: { content: expect.stringMatching(/^main: /), allowed_mentions: { parse: [] } } });
   });
 
+  it('splits a long answer at 2000 characters', async () => {
+    brain.answerFor = () => 'word '.repeat(900) + '@everyone';
+    const followUps = fake.nextCall((c) => c.method === 'POST' && /\/webhooks\/\d+\/[^/]+$/.test(c.path) && (c.body?.content ?? '').includes('@\u200beveryone'));
+    const edit = fake.nextCall((c) => c.method === 'PATCH');
+    fake.sendCommand('ask', [{ name: 'question', type: 3, value: 'tell me everything' }], 'erin');
+    const [e, f] = await Promise.all([edit, followUps]).finally(() => (brain.answerFor = (q) => `answer to: ${q}`));
+    const parts = [e.body.content, ...fake.calls.filter((c) => c.method === 'POST' && /\/webhooks\/\d+\/[^/]+$/.test(c.path) && c.at <= f.at).map((c) => c.body.content)];
+    expect(parts.length).toBe(3);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(2000);
+    expect(parts.join(' ').replace(/\s+/g, ' ').trim()).toBe(('word '.repeat(900) + '@\u200beveryone').trim());
+  });
+
   it('answers !ask message commands in the channel without pinging', async () => {
     const post = fake.nextCall((c) => c.method === 'POST' && c.path.endsWith('/messages') && /answer to/.test(c.body.content));
     fake.sendMessage('!ask what about @here and <#789>?', 'dave');
