@@ -1,0 +1,211 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { BrainError } from '../../brain.ts';
+import type { Frame } from '../../frames.ts';
+import type { Logger } from '../../log.ts';
+import type { ModelEngine } from '../../model/engine.ts';
+import type { Keys } from './keys.ts';
+import type { ScriptedRedis } from './lua.ts';
+import type { RedisQueueOptions } from './options.ts';
+import { parseFrame, type AskJob, type JobResult } from './wire.ts';
+
+export const NODE_EVENTS_MAXLEN = 10_000;
+const ANSWERED_TTL_S = 24 * 3600;
+
+/** Test and bench hooks of a worker. */
+export interface WorkerHooks {
+  /** Every frame handed to the model, in order (`replay`: rebuilding context after a takeover). */
+  onFrame?(stream: string, frame: Frame, replay: boolean): void;
+  /** Runs after the model answered and before the answer is published (tests kill the worker here). */
+  beforeAnswer?(job: AskJob): Promise<void>;
+}
+
+export interface WorkerContext {
+  id: string;
+  opts: RedisQueueOptions;
+  keys: Keys;
+  /** Shared command connection (scripts registered). */
+  redis: ScriptedRedis;
+  /** Shared connection for BullMQ workers (they duplicate their own blocking ones). */
+  bull: Redis;
+  engine: ModelEngine;
+  log: Logger;
+  hooks: WorkerHooks;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One stream this worker holds the lease for: reads its frames in order from the Redis Stream
+ * and feeds the model, and is the only consumer of its question queue. A new owner first
+ * replays the last few buffered frames to rebuild context, without repeating commentary the
+ * previous owner already published.
+ */
+export class OwnedStream {
+  /** The ingest node that receives this stream's events. */
+  node: string;
+  /** Commentary about frames at or before this stream time was already published by a previous owner. */
+  suppressUntilMs = -1;
+  stopping = false;
+  lastSeq = -1;
+  outOfOrder = 0;
+  framesIn = 0;
+  framesSkipped = 0;
+  processedSeq = -1;
+  processedMs = -1;
+  readonly since = Date.now();
+  private readonly abort = new AbortController();
+  private reader: Redis | null = null;
+  private bullWorker: Worker | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(readonly name: string, node: string, private readonly ctx: WorkerContext) {
+    this.node = node;
+  }
+
+  async start(): Promise<void> {
+    const { ctx, name } = this;
+    const prev = await ctx.redis.hgetall(ctx.keys.progress(name));
+    if (prev.worker && prev.worker !== ctx.id && prev.ms !== undefined) this.suppressUntilMs = Number(prev.ms);
+    ctx.engine.open(name);
+    this.reader = ctx.redis.duplicate();
+    this.reader.on('error', () => {}); // the shared connection reports outages
+    this.loop = this.readLoop().catch((err: unknown) => {
+      if (!this.stopping) ctx.log.error({ err, stream: name }, 'frame reader stopped');
+    });
+    const lockMs = ctx.opts.leaseMs;
+    this.bullWorker = new Worker<AskJob>(ctx.keys.askQueue(name), (job) => this.process(job), {
+      connection: ctx.bull, prefix: ctx.keys.bullPrefix, concurrency: 1,
+      lockDuration: lockMs, stalledInterval: Math.max(250, Math.round(lockMs / 4)), maxStalledCount: 10,
+    });
+    this.bullWorker.on('error', (err) => {
+      if (!this.stopping) ctx.log.warn({ err: err.message, stream: name }, 'question queue worker error');
+    });
+  }
+
+  /** Stops reading and answering; the model context is disposed. The lease is the caller's business. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.abort.abort();
+    this.reader?.disconnect();
+    this.ctx.engine.end(this.name); // questions the model holds fail; process() sees `stopping` and hands them back
+    const w = this.bullWorker;
+    if (w) await Promise.race([w.close(), sleep(3000).then(() => w.close(true))]).catch(() => {});
+    await this.loop;
+  }
+
+  private async readLoop(): Promise<void> {
+    const { ctx, name } = this;
+    const r = this.reader!;
+    const key = ctx.keys.frames(name);
+    const signal = this.abort.signal;
+    let lastId = '0-0';
+    // Rebuild context from the newest buffered frames (all of them for a new stream).
+    const replayN = Math.max(1, ctx.opts.replayFrames);
+    const recent = (await r.xrevrangeBuffer(key, '+', '-', 'COUNT', replayN)).reverse();
+    if (recent.length > 0) lastId = recent[recent.length - 1]![0].toString();
+    for (const [, fields] of recent.slice(-ctx.opts.replayFrames || recent.length)) {
+      if (signal.aborted) return;
+      const f = parseFrame(name, fields);
+      if (f) await this.feed(f, f.streamTimeMs <= this.suppressUntilMs);
+    }
+    while (!signal.aborted) {
+      let res: [Buffer, [Buffer, Buffer[]][]][] | null;
+      try {
+        res = (await r.xreadBuffer('COUNT', 64, 'BLOCK', 1000, 'STREAMS', key, lastId)) as typeof res;
+      } catch {
+        if (signal.aborted) return;
+        await sleep(200);
+        continue;
+      }
+      const entries = res?.[0]?.[1];
+      if (!entries || entries.length === 0) continue;
+      lastId = entries[entries.length - 1]![0].toString();
+      let list = entries;
+      if (list.length > ctx.opts.maxBacklog) {
+        // Behind: the newest frames matter most for live commentary.
+        this.framesSkipped += list.length - ctx.opts.maxBacklog;
+        list = list.slice(-ctx.opts.maxBacklog);
+      }
+      for (const [, fields] of list) {
+        if (signal.aborted) return;
+        const f = parseFrame(name, fields);
+        if (f) await this.feed(f, false);
+      }
+    }
+  }
+
+  /** Hands one frame to the model and waits until the model has taken it (in-order, one at a time). */
+  private async feed(frame: Frame, replay: boolean): Promise<void> {
+    const { ctx, name } = this;
+    if (frame.seq <= this.lastSeq) {
+      this.outOfOrder++;
+      return;
+    }
+    this.lastSeq = frame.seq;
+    this.framesIn++;
+    ctx.hooks.onFrame?.(name, frame, replay);
+    const count = () => {
+      const s = ctx.engine.stats(name);
+      return s ? s.framesProcessed + s.framesRejected + s.framesSkipped : -1;
+    };
+    const base = count();
+    if (base < 0) return;
+    ctx.engine.offer(frame);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const c = count();
+      if (c < 0 || c > base || this.abort.signal.aborted) break;
+      if (Date.now() > deadline) {
+        ctx.log.warn({ stream: name }, 'the model took no frame for 30 s');
+        break;
+      }
+      await sleep(3);
+    }
+    this.processedSeq = frame.seq;
+    this.processedMs = Math.max(this.processedMs, frame.streamTimeMs);
+    if (!this.stopping) {
+      ctx.redis.hset(ctx.keys.progress(name), 'worker', ctx.id, 'seq', String(frame.seq), 'ms', String(this.processedMs), 'at', String(Date.now()),
+        'lat', (ctx.engine.stats(name)?.lastDecisionLatencyMs ?? 0).toFixed(1))
+        .catch(() => {});
+    }
+  }
+
+  private async process(job: Job<AskJob>): Promise<string> {
+    const { ctx, name } = this;
+    const d = job.data;
+    if (this.stopping) throw new Error(`stream ${name} is moving to another worker`);
+    const marker = ctx.keys.answered(d.id);
+    if (await ctx.redis.exists(marker)) return 'answered before';
+    let result: JobResult;
+    try {
+      if (d.kind === 'ask') {
+        const r = await ctx.engine.ask({ stream: name, question: d.question ?? '', user: d.user, source: d.source, id: d.id });
+        result = { kind: 'ask', event: r.event, answer: r.answer, t: r.t };
+      } else {
+        const r = await ctx.engine.summary(name, d.minutes ?? 5);
+        const event = { id: `s-${d.id}`, stream: name, kind: 'summary' as const, text: r.summary, streamTimeMs: r.to, wallTime: new Date().toISOString() };
+        result = { kind: 'summary', event, summary: r.summary, from: r.from, to: r.to };
+      }
+    } catch (err) {
+      if (this.stopping) throw new Error(`stream ${name} moved to another worker`);
+      if (err instanceof BrainError) {
+        await ctx.redis.xadd(ctx.keys.nodeEvents(d.node), 'MAXLEN', '~', NODE_EVENTS_MAXLEN, '*', 'k', 'error', 'q', d.id, 'c', err.code, 'm', err.message);
+        throw new UnrecoverableError(err.message);
+      }
+      throw err;
+    }
+    await ctx.hooks.beforeAnswer?.(d);
+    // Exactly once across owners: the first result for this id is stored and published, atomically.
+    const prev = await ctx.redis.answerOnce(marker, ctx.keys.nodeEvents(d.node), d.id, JSON.stringify(result), ANSWERED_TTL_S, NODE_EVENTS_MAXLEN);
+    return prev === null ? 'answered' : 'answered before';
+  }
+
+  toJSON() {
+    return {
+      name: this.name, node: this.node, framesIn: this.framesIn, framesSkipped: this.framesSkipped, outOfOrder: this.outOfOrder,
+      processedSeq: this.processedSeq, processedMs: this.processedMs, lagMs: this.ctx.engine.stats(this.name)?.lastDecisionLatencyMs ?? 0,
+    };
+  }
+}

@@ -1,0 +1,114 @@
+import { Registry } from 'prom-client';
+import type { Brain } from '../../../src/brain.ts';
+import { EventBus } from '../../../src/bus.ts';
+import type { Config } from '../../../src/config/schema.ts';
+import { loadConfig } from '../../../src/config/load.ts';
+import type { KibitzEvent } from '../../../src/events.ts';
+import { createLogger, type Logger } from '../../../src/log.ts';
+import { StreamSession } from '../../../src/stream/session.ts';
+import type { IngestHost } from '../../../src/queue/redis/ingest.ts';
+
+export const PKG = 'models/kibitz-demo';
+export const W = 256;
+export const H = 144;
+export const FPS = 1;
+/** Short lines keep the always-speaking demo model cheap on a 2-core machine. */
+export const ENGINE = { maxResponseTokens: 4 };
+
+export function testLog(): Logger {
+  return createLogger({ level: process.env.KIBITZ_TEST_LOG ?? 'silent', format: 'json', destination: process.stderr });
+}
+
+/** A config for the Redis path with the bundled model; threshold 1.0 so the model always speaks. */
+export function redisConfig(url: string, streams: string[], queue: Record<string, unknown> = {}): Config {
+  return loadConfig({
+    noDefault: true,
+    env: {},
+    overrides: {
+      log: { level: 'warn' },
+      model: { package: PKG, threshold: 1.0, fps: FPS },
+      decode: { width: W, height: H },
+      queue: { kind: 'redis', url, leaseMs: 2000, pollMs: 200, ...queue },
+      streams: streams.map((name) => ({ name, key: `key-${name}` })),
+    },
+  });
+}
+
+/** A frame of the model's size whose pixels depend on the stream and seq. */
+export function frameBytes(streamIx: number, seq: number): Buffer {
+  const b = Buffer.alloc(W * H * 3);
+  let x = ((streamIx + 1) * 2654435761 + seq * 40503) >>> 0;
+  for (let i = 0; i < b.length; i += 3) {
+    x = (x * 1664525 + 1013904223) >>> 0;
+    b[i] = x >>> 24;
+    b[i + 1] = (seq * 7) & 255;
+    b[i + 2] = streamIx * 60;
+  }
+  return b;
+}
+
+/**
+ * The parts of an app the Redis ingest uses, with real StreamSessions fed synthetic frames
+ * (no ffmpeg): what a real ingest node does between decode and the model.
+ */
+export class FakeHost implements IngestHost {
+  readonly bus = new EventBus();
+  readonly metrics = { registry: new Registry() };
+  readonly events: KibitzEvent[] = [];
+  brain: Brain | undefined;
+  private readonly map = new Map<string, StreamSession>();
+  private readonly listeners = new Set<(s: StreamSession) => void>();
+  private readonly closers: (() => unknown)[] = [];
+  private readonly feeders = new Map<string, NodeJS.Timeout>();
+
+  constructor(readonly config: Config, readonly log: Logger = testLog()) {
+    this.bus.subscribe((ev) => this.events.push(ev));
+  }
+
+  sessions = {
+    list: () => [...this.map.values()],
+    get: (name: string) => this.map.get(name),
+  };
+
+  onSession(cb: (s: StreamSession) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  attachBrain(b: Brain | undefined): void {
+    this.brain = b;
+  }
+
+  onClose(fn: () => unknown): void {
+    this.closers.push(fn);
+  }
+
+  /** Starts a stream and feeds it `fps` frames per second until stopped. */
+  startStream(name: string, ix: number, fps = FPS): StreamSession {
+    const s = new StreamSession({ name, fps, width: W, height: H, queueCapacity: this.config.ingest.frameQueueCapacity });
+    this.map.set(name, s);
+    for (const cb of this.listeners) cb(s);
+    let seq = 0;
+    const t = setInterval(() => {
+      s.pushFrame(frameBytes(ix, seq), (seq * 1000) / fps, performance.now());
+      seq++;
+    }, 1000 / fps);
+    this.feeders.set(name, t);
+    return s;
+  }
+
+  endStream(name: string): void {
+    clearInterval(this.feeders.get(name));
+    this.map.get(name)?.end('test');
+  }
+
+  eventsOf(stream: string, kind?: string): KibitzEvent[] {
+    return this.events.filter((e) => e.stream === stream && (!kind || e.kind === kind));
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.feeders.values()) clearInterval(t);
+    for (const fn of this.closers.reverse()) await fn();
+    for (const s of this.map.values()) s.end('closed');
+  }
+}

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Frame } from '../../src/frames.ts';
+import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest.ts';
+import { runWorker, type RunningWorker } from '../../src/worker.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
+import { ENGINE, FakeHost, redisConfig } from './helpers/host.ts';
+import { RedisServer } from './helpers/redis.ts';
+
+const STREAMS = ['s0', 's1', 's2', 's3'];
+let redis: RedisServer;
+let host: FakeHost;
+let ingest: RedisIngest;
+const workers: RunningWorker[] = [];
+/** worker id -> stream -> seqs seen, in arrival order. */
+const seen = new Map<string, Map<string, number[]>>();
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  const config = redisConfig(redis.url, STREAMS);
+  for (const id of ['w-a', 'w-b']) {
+    const m = new Map<string, number[]>();
+    seen.set(id, m);
+    workers.push(await runWorker(config, {
+      engine: ENGINE, queue: { workerId: id, capacity: 2 },
+      hooks: { onFrame: (s: string, f: Frame) => (m.get(s) ?? m.set(s, []).get(s)!).push(f.seq) },
+    }));
+  }
+  host = new FakeHost(config);
+  ingest = startRedisIngest(host);
+  await waitFor(async () => (await ingest.refresh()).workers.length === 2, 'two workers advertised');
+  STREAMS.forEach((s, i) => host.startStream(s, i));
+});
+
+afterAll(async () => {
+  await host?.close();
+  for (const w of workers) await w.close();
+  await redis?.stop();
+});
+
+describe('two workers, four streams', () => {
+  it('each stream has exactly one owner, spread by load, and every stream gets commentary', async () => {
+    await waitFor(() => STREAMS.every((s) => host.eventsOf(s, 'commentary').length >= 2), 'commentary on every stream', 30_000);
+    const st = await ingest.refresh();
+    const owners = st.streams.map((s) => s.owner);
+    expect(owners.every((o) => o === 'w-a' || o === 'w-b')).toBe(true);
+    // Exclusive: the workers' own views agree with the leases and do not overlap.
+    const a = workers[0]!.node.streams;
+    const b = workers[1]!.node.streams;
+    expect(a.filter((s) => b.includes(s))).toEqual([]);
+    expect([...a, ...b].sort()).toEqual(STREAMS);
+    expect(a.length).toBe(2);
+    expect(b.length).toBe(2);
+    for (const s of st.streams) expect(workers.find((w) => w.id === s.owner)!.node.streams).toContain(s.name);
+    expect(st.workers.map((w) => [w.id, w.capacity, w.load]).sort()).toEqual([['w-a', 2, 2], ['w-b', 2, 2]]);
+  });
+
+  it('frames reach the owner in order, and only the owner', async () => {
+    await sleep(1500);
+    for (const s of STREAMS) {
+      const byWorker = [...seen.entries()].filter(([, m]) => (m.get(s)?.length ?? 0) > 0);
+      expect(byWorker.length).toBe(1);
+      const seqs = byWorker[0]![1].get(s)!;
+      expect(seqs.length).toBeGreaterThan(3);
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
+    }
+    for (const w of workers) for (const o of w.node.toJSON().streams) expect(o.outOfOrder).toBe(0);
+  });
+
+  it('answers a question once, through the owner, and dedupes a repeated id', async () => {
+    const r = await host.brain!.ask({ stream: 's2', question: 'what is happening?', user: 'alice', id: 'q-1' });
+    expect(r.event.kind).toBe('answer');
+    expect(r.event.id).toBe('a-q-1');
+    const again = await host.brain!.ask({ stream: 's2', question: 'what is happening?', user: 'alice', id: 'q-1' });
+    expect(again.answer).toBe(r.answer);
+    await sleep(300);
+    expect(host.events.filter((e) => e.id === 'a-q-1')).toHaveLength(1);
+    const sum = await host.brain!.summary('s1', 5);
+    expect(typeof sum.summary).toBe('string');
+    expect(host.eventsOf('s1', 'summary')).toHaveLength(1);
+  });
+
+  it('shows owner and lag per stream, and capacity and load per worker, in /metrics', async () => {
+    const text = await host.metrics.registry.metrics();
+    expect(text).toMatch(/kibitz_queue_stream_owner\{stream="s0",worker="w-[ab]"\} 1/);
+    expect(text).toMatch(/kibitz_queue_worker_capacity\{worker="w-a"\} 2/);
+    expect(text).toMatch(/kibitz_queue_stream_lag_frames\{stream="s3"\} \d+/);
+    const info = ingest.streamInfo('s0')!;
+    expect(info.lagFrames).toBeGreaterThanOrEqual(0);
+    expect(info.owner).toMatch(/^w-[ab]$/);
+  });
+
+  it('never publishes the same event twice, and an ended stream is let go', async () => {
+    const ids = host.events.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    host.endStream('s3');
+    await waitFor(() => !workers.some((w) => w.node.streams.includes('s3')), 'owner lets s3 go', 10_000);
+  });
+});
