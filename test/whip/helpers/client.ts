@@ -6,7 +6,7 @@ import {
   usePLI,
   useSdesMid,
 } from 'werift';
-import { H264Packetizer } from 'werift/nonstandard';
+import { H264Packetizer, type RtpPacket } from 'werift/nonstandard';
 
 /**
  * A WHIP publisher built on werift (the offerer side): light enough to run many at once, and it
@@ -105,6 +105,11 @@ export class WeriftWhipPublisher {
   /** Sends one access unit (Annex-B) with the given 90 kHz timestamp. */
   send(au: Buffer, rtpTimestamp: number): void {
     for (const p of this.packetizer.packetize(au, rtpTimestamp >>> 0)) this.track.writeRtp(p);
+  }
+
+  /** Forwards an already packetized RTP packet (werift rewrites SSRC, payload type and offsets). */
+  sendRtp(p: RtpPacket): void {
+    this.track.writeRtp(p);
   }
 
   /** DELETE (unless `vanish`: just drop off the network, as a crashed encoder would) and close. */

@@ -1,0 +1,341 @@
+/**
+ * WHIP ingest benchmark (issue 6). Prints two tables.
+ *
+ *   npx tsx bench/whip.ts                         # latency (WHIP vs RTMP) + concurrency 1,2,4,6,8
+ *   npx tsx bench/whip.ts --mode latency --seconds 20
+ *   npx tsx bench/whip.ts --mode concurrency --publishers 1,6 --seconds 20
+ *
+ * Latency: from a frame leaving the publisher to the sampled frame in the session. A generator
+ * writes 1280x720 gray frames carrying their index as a bit pattern into one libx264 encoder
+ * (ultrafast, zerolatency, no B-frames) per path; the time a frame is written is its send
+ * time, so both paths include the same encoder. WHIP: ffmpeg's RTP output -> a werift WHIP
+ * publisher (real ICE/DTLS/SRTP over UDP) -> kibitz. RTMP: ffmpeg -f flv -> kibitz's RTMP
+ * ingest. kibitz reads the index back from each sampled 192x108 RGB frame.
+ *
+ * Concurrency: N werift WHIP publishers replay a pre-encoded 720p30 H.264 clip (testsrc2,
+ * no B-frames, GOP 2 s) in real time. A publisher has sampled-frame loss when its sampled
+ * rate falls below 95 % of the model rate, frames are dropped for backpressure, or access
+ * units are broken. CPU: the kibitz process + its decoder ffmpegs (from /proc), per publisher;
+ * the publishers run in this process and are reported separately.
+ *
+ * kibitz runs in a child process (this file with --child) so its CPU can be measured.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { RtpPacket } from 'werift/nonstandard';
+import { WeriftWhipPublisher } from '../test/whip/helpers/client.ts';
+
+const HERE = fileURLToPath(import.meta.url);
+const CLK_TCK = 100;
+const W = 1280;
+const H = 720;
+const FPS = 30;
+const BITS = 16;
+const now = () => performance.timeOrigin + performance.now(); // wall ms, comparable across processes
+
+
+// ---------------------------------------------------------------- kibitz side
+
+interface ChildSpec { dataDir: string; streams: { name: string; key: string }[]; fps: number; decodeIndex: boolean }
+
+async function child(spec: ChildSpec): Promise<void> {
+  const { createApp } = await import('../src/app.ts');
+  const { loadConfig } = await import('../src/config/load.ts');
+  const { createLogger } = await import('../src/log.ts');
+  const { registerWhip } = await import('../src/ingest/whip/routes.ts');
+  const config = loadConfig({
+    noDefault: true, env: {},
+    overrides: {
+      http: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, dataDir: spec.dataDir, streams: spec.streams,
+      model: { fps: spec.fps }, ingest: { graceMs: 0, frameQueueCapacity: 64 },
+    },
+  });
+  const log = createLogger({ level: 'warn', format: 'pretty', destination: process.stderr });
+  const app = createApp(config, { log });
+  const whip = registerWhip(app.http, { config: { streams: config.streams, whip: { maxPublishers: 64 } }, sessions: app.sessions, log });
+  app.onSession((s) => {
+    void (async () => {
+      for await (const f of s.frames(s.endSignal)) {
+        if (!spec.decodeIndex) continue;
+        const idx = readIndex(f.data, f.width, f.height);
+        if (idx !== null) process.stdout.write(JSON.stringify({ frame: { stream: s.name, idx, at: now() } }) + '\n');
+      }
+    })();
+  });
+  await app.start();
+  process.stdout.write(JSON.stringify({ ready: { http: app.http.port, rtmp: app.rtmp.port } }) + '\n');
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'stats') {
+      const sessions = app.sessions.list().map((s) => ({ name: s.name, state: s.state, ...s.counters, streamTimeMs: s.streamTimeMs }));
+      process.stdout.write(JSON.stringify({ stats: { sessions, whip: whip.list() } }) + '\n');
+    }
+  }
+  await app.close();
+  process.exit(0);
+}
+
+/** The frame index from the bit pattern: row A holds the bits, row B their inverse (a checksum). */
+function readIndex(rgb: Uint8Array, w: number, h: number): number | null {
+  let v = 0;
+  for (let b = 0; b < BITS; b++) {
+    const x = Math.floor(((b + 0.5) * w) / BITS);
+    const a = rgb[(Math.floor(h * 0.2) * w + x) * 3 + 1]!;
+    const c = rgb[(Math.floor(h * 0.6) * w + x) * 3 + 1]!;
+    if (a > 150 && c < 100) v |= 1 << b;
+    else if (!(a < 100 && c > 150)) return null;
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------- publisher side
+
+function patternFrame(idx: number): Buffer {
+  const f = Buffer.alloc(W * H, 40);
+  const bw = W / BITS;
+  for (let b = 0; b < BITS; b++) {
+    const on = (idx >> b) & 1;
+    for (let y = 0; y < H; y++) {
+      const row = y < H * 0.4 ? on : y >= H * 0.45 && y < H * 0.85 ? 1 - on : -1;
+      if (row < 0) continue;
+      f.fill(row ? 235 : 16, y * W + b * bw + 4, y * W + (b + 1) * bw - 4);
+    }
+  }
+  return f;
+}
+
+const ENCODER = ['-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'gray', '-s', `${W}x${H}`, '-r', String(FPS), '-i', 'pipe:0',
+  '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-bf', '0', '-g', String(FPS * 2), '-pix_fmt', 'yuv420p', '-b:v', '2500k'];
+
+/** Writes pattern frames in real time into `enc`, recording when each left. */
+async function generate(enc: ChildProcess, seconds: number, sentAt: Map<number, number>): Promise<void> {
+  const t0 = performance.now();
+  const total = seconds * FPS;
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + (i * 1000) / FPS - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    sentAt.set(i % (1 << BITS), now());
+    if (!enc.stdin!.write(patternFrame(i))) await new Promise((r) => enc.stdin!.once('drain', r));
+  }
+  enc.stdin!.end();
+}
+
+interface Kibitz { proc: ChildProcess; http: number; rtmp: number; lines: AsyncIterator<string>; onFrame: (cb: (f: { stream: string; idx: number; at: number }) => void) => void; stats: () => Promise<ChildStats>; close: () => Promise<void>; dataDir: string }
+interface ChildStats { sessions: { name: string; framesSampled: number; framesDropped: number; decodeErrors: number; streamTimeMs: number }[]; whip: { stream: string; droppedForBackpressure: number; video: { emitted: number; broken: number; lostPackets: number } }[] }
+
+async function startKibitz(streams: { name: string; key: string }[], fps: number, decodeIndex: boolean): Promise<Kibitz> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kibitz-bench-whip-'));
+  const proc = spawn(process.execPath, ['--import', 'tsx', HERE, '--child', JSON.stringify({ dataDir, streams, fps, decodeIndex })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const rl = createInterface({ input: proc.stdout! });
+  let frameCb: (f: { stream: string; idx: number; at: number }) => void = () => {};
+  const statWaiters: ((s: ChildStats) => void)[] = [];
+  let ready: (v: { http: number; rtmp: number }) => void;
+  const readyP = new Promise<{ http: number; rtmp: number }>((r) => (ready = r));
+  rl.on('line', (line) => {
+    let j: { ready?: { http: number; rtmp: number }; frame?: { stream: string; idx: number; at: number }; stats?: ChildStats };
+    try {
+      j = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (j.ready) ready(j.ready);
+    if (j.frame) frameCb(j.frame);
+    if (j.stats) statWaiters.shift()?.(j.stats);
+  });
+  const { http, rtmp } = await readyP;
+  return {
+    proc, http, rtmp, dataDir, lines: rl[Symbol.asyncIterator](),
+    onFrame: (cb) => (frameCb = cb),
+    stats: () => new Promise((r) => {
+      statWaiters.push(r);
+      proc.stdin!.write('stats\n');
+    }),
+    close: async () => {
+      proc.stdin!.end();
+      await new Promise((r) => proc.once('close', r));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
+async function latencyRun(kind: 'whip' | 'rtmp', seconds: number, fps: number): Promise<number[]> {
+  const key = `lat-${kind}-${process.pid}`;
+  const k = await startKibitz([{ name: 'lat', key }], fps, true);
+  const sentAt = new Map<number, number>();
+  const lat: number[] = [];
+  const warmupUntil = now() + 3000;
+  k.onFrame((f) => {
+    const s = sentAt.get(f.idx);
+    if (s !== undefined && f.at > warmupUntil) lat.push(f.at - s);
+  });
+  let enc: ChildProcess;
+  let pub: WeriftWhipPublisher | undefined;
+  let sock: ReturnType<typeof createSocket> | undefined;
+  if (kind === 'whip') {
+    pub = await WeriftWhipPublisher.start(`http://127.0.0.1:${k.http}/whip/lat`, key);
+    sock = createSocket('udp4');
+    await new Promise<void>((r) => sock!.bind(0, '127.0.0.1', () => r()));
+    const port = sock.address().port;
+    const p = pub;
+    sock.on('message', (buf) => {
+      try {
+        p.sendRtp(RtpPacket.deSerialize(buf));
+      } catch {
+        /* RTCP or junk */
+      }
+    });
+    enc = spawn('ffmpeg', [...ENCODER, '-f', 'rtp', '-payload_type', '102', `rtp://127.0.0.1:${port}?pkt_size=1200`], { stdio: ['pipe', 'ignore', 'inherit'] });
+  } else {
+    enc = spawn('ffmpeg', [...ENCODER, '-f', 'flv', '-flvflags', 'no_duration_filesize', `rtmp://127.0.0.1:${k.rtmp}/live/${key}`], { stdio: ['pipe', 'ignore', 'inherit'] });
+  }
+  enc.stdin!.on('error', () => {});
+  await generate(enc, seconds, sentAt);
+  await new Promise((r) => setTimeout(r, 1000));
+  enc.kill('SIGKILL');
+  await pub?.stop();
+  sock?.close();
+  await k.close();
+  return lat;
+}
+
+// ---------------------------------------------------------------- concurrency
+
+const CLIP_DIR = path.join(os.tmpdir(), 'kibitz-test-fixtures');
+
+/** 720p30 H.264 without B-frames (what OBS sends over WHIP), as access units; encoded once and cached. */
+function clipAccessUnits(seconds = 10): Buffer[] {
+  const file = path.join(CLIP_DIR, `testsrc2-720p30-bf0-g60-aud-${seconds}s.h264`);
+  if (!existsSync(file)) {
+    mkdirSync(CLIP_DIR, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${W}x${H}:rate=${FPS}:duration=${seconds}`,
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', String(FPS * 2), '-b:v', '2500k', '-x264-params', 'aud=1', '-pix_fmt', 'yuv420p', '-f', 'h264', tmp]);
+    if (r.status !== 0) throw new Error(`clip encode failed: ${r.stderr}`);
+    renameSync(tmp, file);
+  }
+  const buf = readFileSync(file);
+  const starts: number[] = [];
+  for (let i = 0; i + 4 < buf.length; i++) {
+    if (buf[i] === 0 && buf[i + 1] === 0 && buf[i + 2] === 1 && (buf[i + 3]! & 0x1f) === 9) starts.push(i > 0 && buf[i - 1] === 0 ? i - 1 : i);
+  }
+  return starts.map((s, i) => buf.subarray(s, starts[i + 1] ?? buf.length));
+}
+
+function ticks(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+/** CPU ticks of the kibitz process and its ffmpegs; children that exited are missed (none should). */
+const kibitzTicks = (pid: number) => ticks(pid) + childrenOf(pid).reduce((a, p) => a + ticks(p), 0);
+
+interface ConcRow { n: number; sampledFps: number; minSampledFps: number; lossy: number; kibitzCpu: number; perPub: number; pubCpu: number; drops: number }
+
+async function concurrencyRun(n: number, seconds: number, fps: number, aus: Buffer[]): Promise<ConcRow> {
+  const streams = Array.from({ length: n }, (_, i) => ({ name: `w${i}`, key: `conc-${i}-${process.pid}` }));
+  const k = await startKibitz(streams, fps, false);
+  const pubs = await Promise.all(streams.map((s) => WeriftWhipPublisher.start(`http://127.0.0.1:${k.http}/whip/${s.name}`, s.key, 30_000)));
+  let running = true;
+  const t0 = performance.now();
+  // One pacing loop for all publishers, each offset by a fraction of a frame.
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const wait = t0 + (i * 1000) / FPS - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      for (const p of pubs) p.send(aus[i % aus.length]!, i * (90_000 / FPS));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 4000)); // warm-up: first keyframe, decoders up
+  const s0 = await k.stats();
+  const c0 = kibitzTicks(k.proc.pid!);
+  const p0 = process.cpuUsage();
+  const w0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const s1 = await k.stats();
+  const c1 = kibitzTicks(k.proc.pid!);
+  const p1 = process.cpuUsage(p0);
+  const wallS = (performance.now() - w0) / 1000;
+  running = false;
+  await loop;
+  await Promise.all(pubs.map((p) => p.stop()));
+  await k.close();
+  const rates = streams.map((s) => {
+    const a = s0.sessions.find((x) => x.name === s.name)?.framesSampled ?? 0;
+    const b = s1.sessions.find((x) => x.name === s.name)?.framesSampled ?? 0;
+    return (b - a) / wallS;
+  });
+  const drops = s1.whip.reduce((a, w) => a + w.droppedForBackpressure + w.video.broken, 0) + s1.sessions.reduce((a, s) => a + s.decodeErrors, 0);
+  const lossy = rates.filter((r) => r < fps * 0.95).length;
+  const kibitzCpu = ((c1 - c0) / CLK_TCK / wallS) * 100;
+  return {
+    n, sampledFps: rates.reduce((a, b) => a + b, 0) / n, minSampledFps: Math.min(...rates), lossy: drops > 0 ? Math.max(lossy, 1) : lossy,
+    kibitzCpu, perPub: kibitzCpu / n, pubCpu: ((p1.user + p1.system) / 1e6 / wallS) * 100, drops,
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+async function parent(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      mode: { type: 'string', default: 'all' },
+      seconds: { type: 'string', default: '20' },
+      publishers: { type: 'string', default: '1,2,4,6,8' },
+      fps: { type: 'string', default: '' },
+    },
+  });
+  const seconds = Number(values.seconds);
+  console.log(`kibitz WHIP bench — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log('(shared machine: other processes may take CPU during the runs)\n');
+  if (values.mode === 'all' || values.mode === 'latency') {
+    const fps = Number(values.fps || 5);
+    console.log(`Latency: frame written to the encoder -> sampled frame in the session (720p30 libx264 zerolatency -> 192x108 @ ${fps} fps), ${seconds} s per path`);
+    console.log('| path | samples | p50 ms | p95 ms | max ms |');
+    console.log('|------|--------:|-------:|-------:|-------:|');
+    for (const kind of ['whip', 'rtmp'] as const) {
+      const lat = await latencyRun(kind, seconds, fps);
+      console.log(`| ${kind.toUpperCase()} | ${lat.length} | ${pct(lat, 50).toFixed(0)} | ${pct(lat, 95).toFixed(0)} | ${Math.max(...lat).toFixed(0)} |`);
+    }
+    console.log('');
+  }
+  if (values.mode === 'all' || values.mode === 'concurrency') {
+    const fps = Number(values.fps || 2);
+    const aus = clipAccessUnits();
+    console.log(`Concurrency: N WHIP publishers, 720p30 H.264 (testsrc2, bf 0, ~2.5 Mb/s) -> 192x108 @ ${fps} fps, ${seconds} s measured after 4 s warm-up`);
+    console.log('| publishers | sampled fps (mean / min) | streams with loss | drops | kibitz CPU % (node + ffmpeg) | CPU % per publisher | publishers\' CPU % (werift, this process) |');
+    console.log('|-----------:|-------------------------:|------------------:|------:|-----------------------------:|--------------------:|-----------------------------------------:|');
+    for (const n of values.publishers.split(',').map(Number)) {
+      const r = await concurrencyRun(n, seconds, fps, aus);
+      console.log(`| ${r.n} | ${r.sampledFps.toFixed(2)} / ${r.minSampledFps.toFixed(2)} | ${r.lossy} | ${r.drops} | ${r.kibitzCpu.toFixed(0)} | ${r.perPub.toFixed(1)} | ${r.pubCpu.toFixed(0)} |`);
+    }
+  }
+}
+
+// Last: the constants above must be initialised before either side runs.
+if (process.argv.includes('--child')) await child(JSON.parse(process.argv[process.argv.indexOf('--child') + 1]!) as ChildSpec);
+else await parent();
