@@ -19,19 +19,19 @@ export function testLog(): Logger {
   return createLogger({ level: process.env.KIBITZ_TEST_LOG ?? 'silent', format: 'json', destination: process.stderr });
 }
 
-/** A config for the Redis path with the bundled model; threshold 1.0 so the model always speaks. */
+/** Config overrides for the Redis path with the bundled model; threshold 1.0 so the model always speaks. */
+export function redisOverrides(url: string, streams: string[], queue: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    log: { level: 'warn' },
+    model: { package: PKG, threshold: 1.0, fps: FPS },
+    decode: { width: W, height: H },
+    queue: { kind: 'redis', url, leaseMs: 2000, pollMs: 200, ...queue },
+    streams: streams.map((name) => ({ name, key: `key-${name}` })),
+  };
+}
+
 export function redisConfig(url: string, streams: string[], queue: Record<string, unknown> = {}): Config {
-  return loadConfig({
-    noDefault: true,
-    env: {},
-    overrides: {
-      log: { level: 'warn' },
-      model: { package: PKG, threshold: 1.0, fps: FPS },
-      decode: { width: W, height: H },
-      queue: { kind: 'redis', url, leaseMs: 2000, pollMs: 200, ...queue },
-      streams: streams.map((name) => ({ name, key: `key-${name}` })),
-    },
-  });
+  return loadConfig({ noDefault: true, env: {}, overrides: redisOverrides(url, streams, queue) });
 }
 
 /** A frame of the model's size whose pixels depend on the stream and seq. */

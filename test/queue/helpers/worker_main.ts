@@ -1,0 +1,30 @@
+/**
+ * A worker in its own process (kill -9 / SIGSTOP tests, benches). Env: KQ_CONFIG (JSON of the
+ * config overrides), KQ_WORKER_ID, KQ_CAPACITY, KQ_SLOW_MS (hold answers to questions that
+ * contain "slow" this long before publishing them). Prints one JSON line per notable thing.
+ */
+import { loadConfig } from '../../../src/config/load.ts';
+import { createLogger } from '../../../src/log.ts';
+import { runWorker } from '../../../src/worker.ts';
+
+const say = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
+const config = loadConfig({ noDefault: true, env: {}, overrides: JSON.parse(process.env.KQ_CONFIG!) });
+const slowMs = Number(process.env.KQ_SLOW_MS ?? 0);
+const w = await runWorker(config, {
+  log: createLogger({ level: process.env.KIBITZ_TEST_LOG ?? 'warn', format: 'json', destination: process.stderr }),
+  queue: { workerId: process.env.KQ_WORKER_ID, capacity: Number(process.env.KQ_CAPACITY ?? 4) },
+  engine: JSON.parse(process.env.KQ_ENGINE ?? '{}'),
+  hooks: {
+    async beforeAnswer(job) {
+      say({ answering: job.id });
+      if (slowMs > 0 && job.question?.includes('slow')) await new Promise((r) => setTimeout(r, slowMs));
+    },
+  },
+});
+say({ ready: w.id, pid: process.pid });
+const stop = async () => {
+  await w.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
