@@ -25,6 +25,8 @@ def main(argv=None) -> int:
     s.add_argument("--out", default="models/.cache/data"); s.add_argument("--streams", type=int, default=160)
     s.add_argument("--seconds", type=float, default=60.0); s.add_argument("--first-seed", type=int, default=1000)
     s.add_argument("--jobs", type=int, default=2)
+    s.add_argument("--size", default="640x360", help="render size before H.264 (eval: 1280x720)")
+    s.add_argument("--src-fps", type=int, default=4, help="render/encode fps (eval: 30)")
     s = sub.add_parser("samples"); s.add_argument("--out", default="models/samples")
     s = sub.add_parser("train")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
@@ -62,7 +64,8 @@ def _run(a) -> int:
         print(json.dumps(m.get("parity", {"parity": "not checked"})))
     elif a.cmd == "data":
         from .dataset import build_dataset
-        build_dataset(a.out, list(range(a.first_seed, a.first_seed + a.streams)), a.seconds, a.jobs)
+        w, h = (int(x) for x in a.size.split("x"))
+        build_dataset(a.out, list(range(a.first_seed, a.first_seed + a.streams)), a.seconds, a.jobs, w, h, a.src_fps)
     elif a.cmd == "samples":
         from .render import write_samples
         write_samples(a.out)

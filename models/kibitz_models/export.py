@@ -153,7 +153,7 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
                     "ropeTheta": cfg.rope_theta, "maxPositions": cfg.max_positions},
         "tokens": dict(SPECIAL_IDS),
         "decision": {"threshold": meta.get("threshold", 0.5)},
-        "generation": {"maxNewTokens": 48},
+        "generation": {"maxNewTokens": 64},
         "cache": {"sinkTokens": 1, "windowFrames": meta.get("window_frames", 24)},
         "files": {"vision": "vision.onnx", "decoderFrame": "decoder_frame.onnx", "decoderText": "decoder_text.onnx",
                   "embedTokens": "embed_tokens.bin", "tokenizer": "tokenizer.json"},

@@ -27,9 +27,9 @@ class ModelConfig:
     # frames (what the runtime feeds: letterboxed RGB24, uint8)
     frame_width: int = 256
     frame_height: int = 144
-    # vision encoder: stem (k=stride=stem_stride) then two stride-2 convs, one stride-1 conv,
-    # then a learned (pool_h, pool_w)-strided conv down to the token grid
-    vision_channels: Tuple[int, int, int] = (32, 64, 128)
+    # vision encoder: stem (k=stride=stem_stride) then two stride-2 convs, then a learned
+    # strided conv down to the token grid
+    vision_channels: Tuple[int, int, int] = (32, 64, 96)
     stem_stride: int = 4
     grid_h: int = 3
     grid_w: int = 8
@@ -118,7 +118,6 @@ class VisionEncoder(nn.Module):
         self.stem = nn.Conv2d(3, c1, cfg.stem_stride, stride=cfg.stem_stride)
         self.conv1 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
         self.conv2 = nn.Conv2d(c2, c3, 3, stride=2, padding=1)
-        self.conv3 = nn.Conv2d(c3, c3, 3, stride=1, padding=1)
         self.pool = nn.Conv2d(c3, c3, (fh // cfg.grid_h, fw // cfg.grid_w), stride=(fh // cfg.grid_h, fw // cfg.grid_w))
         self.summary = nn.Linear(c3, c3)
         self.pos = nn.Parameter(0.02 * torch.randn(cfg.tokens_per_frame, c3))
@@ -130,8 +129,7 @@ class VisionEncoder(nn.Module):
         x = (x - self.mean) / self.std
         x = F.gelu(self.stem(x))
         x = F.gelu(self.conv1(x))
-        x = F.gelu(self.conv2(x))
-        x = x + F.gelu(self.conv3(x))                                        # (N, C, fh, fw)
+        x = F.gelu(self.conv2(x))                                            # (N, C, fh, fw)
         g = self.pool(x).flatten(2).transpose(1, 2)                          # (N, gh*gw, C)
         s = self.summary(x.mean(dim=(2, 3))).unsqueeze(1)                    # (N, 1, C)
         tok = torch.cat([s, g], dim=1) + self.pos                            # (N, V, C)
@@ -252,25 +250,39 @@ class KibitzModel(nn.Module):
         assert V == cfg.tokens_per_frame, f"frame_index V={V} != tokens_per_frame {cfg.tokens_per_frame}"
         is_vision = torch.zeros(B, T, dtype=torch.bool, device=embeds.device)
         is_vision.scatter_(1, frame_index.view(B, Fn * V), True)
+        # text (and bos) tokens of each row, padded to the longest row; always active
+        text_mask = valid & ~is_vision
+        n_text = int(text_mask.sum(1).max())
+        text_idx = torch.zeros(B, n_text, dtype=torch.long, device=embeds.device)
+        text_ok = torch.zeros(B, n_text, dtype=torch.bool, device=embeds.device)
+        for b in range(B):
+            nz = text_mask[b].nonzero().squeeze(1)
+            text_idx[b, : nz.numel()] = nz
+            text_ok[b, : nz.numel()] = True
+        empty_k = embeds.new_zeros(B, cfg.n_kv_heads, 0, cfg.head_dim)
+        empty_p = pos.new_zeros(B, 0)
+        empty_v = valid.new_zeros(B, 0)
         x = embeds
         routing = []
         for layer in self.layers:
             if layer.router is None:
-                active, w = valid, valid.to(x.dtype)
-            else:
-                scores = layer.router(x).squeeze(-1)                          # (B, T)
-                fs = torch.gather(scores, 1, frame_index.view(B, Fn * V)).view(B, Fn, V)
-                top = torch.topk(fs, cfg.kept_per_frame, dim=-1).indices       # (B, F, k)
-                kept = torch.gather(frame_index, 2, top).view(B, -1)          # (B, F*k) seq idx
-                sel = torch.zeros(B, T, dtype=torch.bool, device=x.device).scatter_(1, kept, True)
-                active = valid & (~is_vision | sel)
-                w = torch.where(is_vision, router_weight(scores), torch.ones_like(scores)) * active.to(x.dtype)
-                routing.append(sel)
-            empty_k = x.new_zeros(B, cfg.n_kv_heads, 0, cfg.head_dim)
-            empty_p = pos.new_zeros(B, 0)
-            empty_v = valid.new_zeros(B, 0)
-            dx, _, _ = layer.delta(x, pos, active, empty_k, empty_k, empty_p, empty_v)
-            x = x + w.unsqueeze(-1) * dx
+                dx, _, _ = layer.delta(x, pos, valid, empty_k, empty_k, empty_p, empty_v)
+                x = x + dx
+                continue
+            # MoD: per frame, the top-k vision tokens plus every text token go through the block;
+            # only those are gathered, so routed layers cost what they cost at inference
+            scores = layer.router(x).squeeze(-1)                              # (B, T)
+            fs = torch.gather(scores, 1, frame_index.view(B, Fn * V)).view(B, Fn, V)
+            top = torch.topk(fs, cfg.kept_per_frame, dim=-1).indices          # (B, F, k)
+            kept = torch.gather(frame_index, 2, top).view(B, -1)              # (B, F*k) seq idx
+            routing.append(torch.zeros(B, T, dtype=torch.bool, device=x.device).scatter_(1, kept, True))
+            act = torch.cat([text_idx, kept], dim=1)                          # (B, A)
+            ok = torch.cat([text_ok, torch.ones_like(kept, dtype=torch.bool)], dim=1)
+            w = torch.cat([text_ok.to(x.dtype), router_weight(torch.gather(scores, 1, kept))], dim=1)  # (B, A)
+            gidx = act.unsqueeze(-1).expand(B, act.shape[1], d)
+            xs = torch.gather(x, 1, gidx)                                     # (B, A, d)
+            dx, _, _ = layer.delta(xs, torch.gather(pos, 1, act), ok, empty_k, empty_k, empty_p, empty_v)
+            x = x.scatter_add(1, gidx, w.unsqueeze(-1) * dx)                  # padded entries add 0
         h = self.norm(x)
         return (h, routing) if return_routing else h
 

@@ -1,0 +1,142 @@
+"""Training/eval data: render each seeded world, encode H.264, decode with the service's filter
+chain at the model fps, cache frames as uint8 .npy; build interleaved training sequences.
+
+Sequence of one clip (CONTRACT.md "Sequence format"): <bos>, then per frame its V vision
+tokens; the target after a frame's last token is <silent> or <commentary> (then the line and
+<eos>); questions `<question> q <answer>` + answer + <eos>; an optional summary at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from multiprocessing import Pool
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from .render import QUESTIONS, answer, decode, encode, summary_text
+from .tokenizer import ANSWER, BOS, COMMENTARY, EOS, QUESTION, SILENT, SUMMARY, Tokenizer
+from .world import World
+
+FPS = 2
+FRAME_W, FRAME_H = 256, 144
+IGNORE = -100
+
+
+def _one(args) -> str:
+    out_dir, seed, seconds, src_w, src_h, src_fps = args
+    npy = os.path.join(out_dir, f"{seed}.npy")
+    if os.path.exists(npy):
+        return npy
+    world = World(seed, seconds)
+    with tempfile.TemporaryDirectory() as td:
+        mp4 = os.path.join(td, "s.mp4")
+        encode(world, mp4, src_w, src_h, src_fps)
+        frames = decode(mp4, FRAME_W, FRAME_H, FPS)
+    np.save(npy + ".tmp.npy", frames)
+    os.replace(npy + ".tmp.npy", npy)
+    with open(os.path.join(out_dir, f"{seed}.json"), "w") as f:
+        json.dump(world.ground_truth(), f)
+    return npy
+
+
+def build_dataset(out_dir: str, seeds: List[int], seconds: float, jobs: int = 2,
+                  src_w: int = 640, src_h: int = 360, src_fps: int = 4) -> None:
+    """Training streams are rendered at 640x360, 4 fps (cheaper than 720p30; both go through
+    libx264 and the same decode chain); evaluation streams use 1280x720 at 30 fps."""
+    os.makedirs(out_dir, exist_ok=True)
+    work = [(out_dir, s, seconds, src_w, src_h, src_fps) for s in seeds]
+    with Pool(jobs) as pool:
+        for i, p in enumerate(pool.imap_unordered(_one, work)):
+            if (i + 1) % 20 == 0:
+                print(f"data: {i + 1}/{len(seeds)}", flush=True)
+
+
+def load_streams(data_dir: str) -> List[Tuple[int, np.ndarray]]:
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"data directory not found: {data_dir} (build it with `cli data --out {data_dir}`)")
+    seeds = sorted(int(f[:-4]) for f in os.listdir(data_dir) if f.endswith(".npy") and not f.endswith(".tmp.npy"))
+    if not seeds:
+        raise FileNotFoundError(f"no streams (*.npy) in {data_dir}")
+    return [(s, np.load(os.path.join(data_dir, f"{s}.npy"), mmap_mode="r")) for s in seeds]
+
+
+@dataclass
+class Sample:
+    ids: List[int]          # token id per position, -1 = vision token
+    targets: List[int]      # next-token target per position, IGNORE = no loss
+    frame_starts: List[int] # sequence index of each frame's first vision token
+    frames: np.ndarray      # (F, H, W, 3) uint8
+
+
+def frame_events(world: World, i: int):
+    """Events first visible in frame i (time i/FPS): those in ((i-1)/FPS, i/FPS]."""
+    return world.events_between((i - 1) / FPS, i / FPS)
+
+
+def commentary_line(events) -> str:
+    return " and ".join(e.text for e in events)
+
+
+def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: int, tok: Tokenizer,
+               rng: random.Random, n_questions: int = 2, p_summary: float = 0.35) -> Sample:
+    ids, tg, starts = [BOS], [IGNORE], []
+
+    def text(tokens: List[int], loss_from: int) -> None:
+        # tokens appended; the target of position j is tokens[j+1] when j+1 >= loss_from
+        for j, t in enumerate(tokens):
+            ids.append(t)
+            tg.append(tokens[j + 1] if j + 1 < len(tokens) and j + 1 >= loss_from else IGNORE)
+
+    q_frames = set(rng.sample(range(start + 2, start + n_frames), k=min(n_questions, n_frames - 2)))
+    t0 = start / FPS
+    for i in range(start, start + n_frames):
+        starts.append(len(ids))
+        ids.extend([-1] * V)
+        tg.extend([IGNORE] * V)
+        ev = frame_events(world, i)
+        if i == start:
+            pass  # no context yet: no decision loss on the clip's first frame
+        elif ev:
+            tg[-1] = COMMENTARY
+            text([COMMENTARY] + tok.encode(commentary_line(ev)) + [EOS], loss_from=1)
+        else:
+            tg[-1] = SILENT
+        if i in q_frames:
+            kinds = list(QUESTIONS)
+            rng.shuffle(kinds)
+            for kind in kinds:
+                a = answer(world, kind, i / FPS, t0, FPS)
+                if a is not None:
+                    q = tok.encode(rng.choice(QUESTIONS[kind]))
+                    seq = [QUESTION] + q + [ANSWER] + tok.encode(a) + [EOS]
+                    text(seq, loss_from=len(q) + 2)
+                    break
+    if rng.random() < p_summary:
+        end = (start + n_frames - 1) / FPS
+        s = summary_text(world.events_between(t0, end))
+        text([SUMMARY, ANSWER] + tok.encode(s) + [EOS], loss_from=2)
+    return Sample(ids, tg, starts, np.asarray(frames[start:start + n_frames]))
+
+
+def collate(samples: List[Sample], V: int):
+    """-> ids (B,T) int64 (vision = 0), vis_mask, targets, pos, valid, frame_index (B,F,V), frames."""
+    import torch
+    B, T = len(samples), max(len(s.ids) for s in samples)
+    F = len(samples[0].frame_starts)
+    ids = torch.zeros(B, T, dtype=torch.long)
+    targets = torch.full((B, T), IGNORE, dtype=torch.long)
+    valid = torch.zeros(B, T, dtype=torch.bool)
+    fidx = torch.zeros(B, F, V, dtype=torch.long)
+    for b, s in enumerate(samples):
+        n = len(s.ids)
+        ids[b, :n] = torch.tensor([max(0, x) for x in s.ids])
+        targets[b, :n] = torch.tensor(s.targets)
+        valid[b, :n] = True
+        fidx[b] = torch.tensor(s.frame_starts).unsqueeze(1) + torch.arange(V)
+    pos = torch.arange(T).unsqueeze(0).expand(B, T).contiguous()
+    frames = torch.from_numpy(np.stack([s.frames for s in samples]))   # (B, F, H, W, 3) uint8
+    return ids, targets, pos, valid, fidx, frames

@@ -1,0 +1,182 @@
+"""Held-out evaluation with a streaming runner that mirrors the TypeScript runtime's contract:
+<bos> sink, one frame step per sampled frame with the per-layer cache, P(silent) decision, greedy
+text, a window of the last `cache.windowFrames` frames with positions renumbered after eviction.
+
+    PYTHONPATH=models /usr/bin/python3 -m kibitz_models.cli evaluate --checkpoint CKPT --data models/.cache/eval
+
+Metrics: commentary precision/recall/F1 (an event is caught when a line phrase equal to its
+description comes within 2 s after it; one phrase per event), spurious phrases per minute;
+QA exact-answer accuracy by type; summary coverage (share of the window's events named).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter, defaultdict
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint
+from .dataset import FPS, load_streams
+from .model import KibitzModel
+from .render import QUESTIONS, answer
+from .tokenizer import ANSWER, BOS, COMMENTARY, EOS, QUESTION, SILENT, SUMMARY, Tokenizer
+from .world import World
+
+CATCH_S = 2.0
+
+
+class Streamer:
+    """Per-stream state: a list of chunks (bos / frame / text), each with per-layer K/V and the
+    chunk-relative token index of every entry; positions are assigned contiguously on use."""
+
+    def __init__(self, model: KibitzModel, window_frames: int = 24, max_new: int = 64):
+        self.m, self.window, self.max_new = model, window_frames, max_new
+        self.chunks: List[dict] = []
+        self._text([BOS])
+
+    def copy(self) -> "Streamer":
+        c = Streamer.__new__(Streamer)
+        c.m, c.window, c.max_new, c.chunks = self.m, self.window, self.max_new, list(self.chunks)
+        return c
+
+    def _past(self):
+        L = self.m.cfg.n_layers
+        ks, vs, ps = [[] for _ in range(L)], [[] for _ in range(L)], [[] for _ in range(L)]
+        base = 0
+        for ch in self.chunks:
+            for l in range(L):
+                ks[l].append(ch["k"][l])
+                vs[l].append(ch["v"][l])
+                ps[l].append(ch["rel"][l] + base)
+            base += ch["n"]
+        past = []
+        for l in range(L):
+            p = torch.cat(ps[l]).unsqueeze(0)
+            past.append((torch.cat(ks[l], 2), torch.cat(vs[l], 2), p, torch.ones_like(p, dtype=torch.bool)))
+        return past, base
+
+    def _text(self, ids: List[int]) -> torch.Tensor:
+        past, base = self._past() if self.chunks else (self.m.empty_past(1), 0)
+        T = len(ids)
+        pos = torch.arange(base, base + T).unsqueeze(0)
+        logits, out = self.m.text_step(self.m.embed(torch.tensor([ids])), pos, past)
+        rel = torch.arange(T)
+        self.chunks.append({"kind": "text", "n": T, "k": [o[0] for o in out], "v": [o[1] for o in out],
+                            "rel": [rel] * len(out)})
+        return logits[0, -1]
+
+    def frame(self, vis: torch.Tensor) -> float:
+        """vis (V, d) -> P(silent); appends the frame, evicts beyond the window."""
+        past, base = self._past()
+        V = vis.shape[0]
+        logits, out = self.m.frame_step(vis.unsqueeze(0), torch.arange(base, base + V).unsqueeze(0), past)
+        self.chunks.append({"kind": "frame", "n": V, "k": [o[0] for o in out], "v": [o[1] for o in out],
+                            "rel": [o[2][0] for o in out]})
+        frames = [i for i, c in enumerate(self.chunks) if c["kind"] == "frame"]
+        if len(frames) > self.window:
+            cut = frames[len(frames) - self.window]   # keep bos (chunk 0) + chunks from this frame on
+            self.chunks = self.chunks[:1] + self.chunks[cut:]
+        return float(torch.softmax(logits[0], -1)[SILENT])
+
+    def generate(self, prompt: List[int]) -> List[int]:
+        logits = self._text(prompt)
+        out: List[int] = []
+        for _ in range(self.max_new):
+            nxt = int(torch.argmax(logits))
+            if nxt == EOS:
+                break
+            out.append(nxt)
+            logits = self._text([nxt])
+        self._text([EOS])
+        return out
+
+    def frames_in_cache(self) -> int:
+        return sum(1 for c in self.chunks if c["kind"] == "frame")
+
+
+def score_commentary(events, lines, seconds: float) -> dict:
+    """events: [(t, text)]; lines: [(t, text)] -> counts for precision/recall."""
+    phrases = [(t, p.strip()) for t, line in lines for p in line.split(" and ") if p.strip()]
+    used = [False] * len(phrases)
+    caught = 0
+    for et, etext in events:
+        for j, (pt, ptext) in enumerate(phrases):
+            if not used[j] and ptext == etext and et - 1e-6 <= pt <= et + CATCH_S + 1e-6:
+                used[j] = True
+                caught += 1
+                break
+    return {"events": len(events), "caught": caught, "phrases": len(phrases), "correct": sum(used),
+            "spurious": len(phrases) - sum(used), "minutes": seconds / 60.0}
+
+
+def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Optional[float] = None,
+             max_streams: Optional[int] = None) -> dict:
+    torch.set_num_threads(2)
+    model, meta = load_checkpoint(ckpt)
+    thr = threshold if threshold is not None else meta.get("threshold", 0.5)
+    window = meta.get("window_frames", 24)
+    tok = Tokenizer()
+    streams = load_streams(data_dir)[:max_streams]
+    com = Counter()
+    qa = defaultdict(lambda: [0, 0])
+    cov = [0, 0]
+    examples = []
+    with torch.no_grad():
+        for seed, frames in streams:
+            seconds = frames.shape[0] / FPS
+            world = World(seed, seconds)
+            st = Streamer(model, window)
+            lines = []
+            kinds = list(QUESTIONS)
+            qi = 0
+            for i in range(frames.shape[0]):
+                t = i / FPS
+                vis = model.vision(torch.from_numpy(np.ascontiguousarray(frames[i:i + 1])))[0]
+                p_silent = st.frame(vis)
+                if p_silent < thr:
+                    text = tok.decode(st.generate([COMMENTARY]))
+                    lines.append((t, text))
+                oldest = (i - st.frames_in_cache() + 1) / FPS
+                if i >= 8 and i % 6 == 0:        # a question every 3 s, cycling through the types
+                    for _ in range(len(kinds)):
+                        kind = kinds[qi % len(kinds)]
+                        qi += 1
+                        want = answer(world, kind, t, oldest, FPS)
+                        if want is None:
+                            continue
+                        got = tok.decode(st.copy().generate([QUESTION] + tok.encode(QUESTIONS[kind][0]) + [ANSWER]))
+                        qa[kind][0] += int(got == want)
+                        qa[kind][1] += 1
+                        if len(examples) < 40:
+                            examples.append({"seed": seed, "t": t, "q": QUESTIONS[kind][0], "want": want, "got": got})
+                        break
+                if i >= 20 and i % 20 == 0:       # summary of the cached window
+                    got = tok.decode(st.copy().generate([SUMMARY, ANSWER]))
+                    phrases = Counter(p.strip() for p in got.split(" then "))
+                    for e in world.events_between(oldest, t):
+                        cov[1] += 1
+                        if phrases[e.text] > 0:
+                            phrases[e.text] -= 1
+                            cov[0] += 1
+            ev = [(e.t, e.text) for e in world.events]
+            com.update(score_commentary(ev, lines, seconds))
+            examples.append({"seed": seed, "commentary": lines[:12], "events": ev[:12]})
+            print(f"eval: seed {seed} done, {len(lines)} lines", flush=True)
+    P = com["correct"] / max(1, com["phrases"])
+    R = com["caught"] / max(1, com["events"])
+    res = {
+        "checkpoint": ckpt, "data": data_dir, "streams": len(streams), "threshold": thr,
+        "commentary": {"precision": round(P, 3), "recall": round(R, 3), "f1": round(2 * P * R / max(1e-9, P + R), 3),
+                       "spurious_per_min": round(com["spurious"] / max(1e-9, com["minutes"]), 2),
+                       "events": com["events"], "phrases": com["phrases"]},
+        "qa": {k: {"accuracy": round(c / max(1, n), 3), "n": n} for k, (c, n) in sorted(qa.items())},
+        "qa_overall": round(sum(c for c, _ in qa.values()) / max(1, sum(n for _, n in qa.values())), 3),
+        "summary_coverage": round(cov[0] / max(1, cov[1]), 3), "summary_events": cov[1],
+    }
+    if out:
+        with open(out, "w") as f:
+            json.dump({"result": res, "examples": examples}, f, indent=1)
+    return res

@@ -1,0 +1,106 @@
+"""CPU training recipe with a wall-clock budget (the LR schedule is a function of elapsed time).
+
+    PYTHONPATH=models /usr/bin/python3 -m kibitz_models.cli train --data models/.cache/data \
+        --out models/.cache/mod.pt --minutes 40
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .dataset import FPS, IGNORE, build_clip, collate, load_streams
+from .model import KibitzModel, ModelConfig
+from .tokenizer import Tokenizer
+from .world import World
+
+CLIP_FRAMES = 16
+BATCH = 8
+LR = 1.5e-3
+WARMUP_STEPS = 60
+
+
+def batch_loss(model: KibitzModel, batch):
+    ids, targets, pos, valid, fidx, frames = batch
+    B, Fn = frames.shape[:2]
+    V = model.cfg.tokens_per_frame
+    vis = model.vision(frames.view(B * Fn, *frames.shape[2:])).view(B, Fn * V, -1)   # (B, F*V, d)
+    emb = model.embed(ids)                                                           # (B, T, d)
+    emb = emb.scatter(1, fidx.view(B, Fn * V, 1).expand(-1, -1, emb.shape[-1]), vis)
+    h = model.forward_sequence(emb, pos, valid, fidx)
+    logits = model.logits(h)
+    loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), ignore_index=IGNORE)
+    return loss
+
+
+def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed: int = 0, resume=None,
+          log_every: int = 10) -> None:
+    torch.set_num_threads(2)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    streams = load_streams(data_dir)
+    seconds = {s: fr.shape[0] / FPS for s, fr in streams}
+    worlds = {}
+    if resume:
+        model, meta = load_checkpoint(resume)
+        model.train()
+        step0 = meta.get("training", {}).get("steps", 0)
+    else:
+        model = KibitzModel(ModelConfig(keep_ratio=keep_ratio)).train()
+        step0 = 0
+    cfg = model.cfg
+    tok = Tokenizer()
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=0.05)
+    budget = minutes * 60.0
+    t_start = time.time()
+    step, ema, last_save = step0, None, time.time()
+    log_path = out + ".log.jsonl"
+    print(f"train: {len(streams)} streams, cfg keep_ratio={cfg.keep_ratio}, budget {minutes} min", flush=True)
+    while True:
+        elapsed = time.time() - t_start
+        if elapsed >= budget:
+            break
+        frac = elapsed / budget
+        lr = LR * min(1.0, (step - step0 + 1) / WARMUP_STEPS) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        samples = []
+        for _ in range(BATCH):
+            s, fr = streams[rng.randrange(len(streams))]
+            if s not in worlds:
+                worlds[s] = World(s, seconds[s])
+            start = rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1)
+            samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
+                                      n_questions=rng.choice([2, 3, 4, 5])))
+        loss = batch_loss(model, collate(samples, cfg.tokens_per_frame))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        if step % log_every == 0:
+            rec = {"step": step, "elapsed_s": round(time.time() - t_start, 1), "loss": round(loss.item(), 4),
+                   "ema": round(ema, 4), "lr": lr}
+            print(json.dumps(rec), flush=True)
+            with open(log_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        if time.time() - last_save > 300:
+            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes)
+            last_save = time.time()
+    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes)
+    print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
+
+
+def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes):
+    meta = {"fps": FPS, "window_frames": CLIP_FRAMES,
+            "training": {"steps": step, "wall_s": round(time.time() - t_start), "budget_min": minutes,
+                         "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
+                         "final_loss_ema": ema, "hardware": "CPU, 2 cores (shared), torch 1.13 + OpenBLAS, 2 threads"}}
+    save_checkpoint(out, model, meta)
