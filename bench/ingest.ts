@@ -1,0 +1,224 @@
+/**
+ * Ingest benchmark: N concurrent RTMP publishers of 720p30 H.264 (testsrc2, -bf 3, -g 60) into
+ * a kibitz process, sampled at the model rate. Prints sampled/decoded fps per stream, drops,
+ * CPU % per stream (kibitz + its decoder ffmpegs, from /proc; the publisher ffmpegs stand in
+ * for OBS and are excluded), time from publish to the first sampled frame, and RSS over time.
+ *
+ *   npx tsx bench/ingest.ts                      # N = 1, 4, 8 for 30 s each
+ *   npx tsx bench/ingest.ts --publishers 8 --duration 600 --every 60   # 10-minute soak
+ *   --live-encode: publishers encode with libx264 live instead of copying a pre-encoded clip
+ *                  (costs the machine ~0.3 core per publisher, which then competes with kibitz)
+ *
+ * The app runs in a child process (this file with --child), with one consumer per session that
+ * drains frames as a fast model would, so "dropped" counts real queue overflows.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const HERE = fileURLToPath(import.meta.url);
+const CLK_TCK = 100; // getconf CLK_TCK on Linux
+
+interface ChildSpec { dataDir: string; streams: { name: string; key: string }[] }
+
+/** The kibitz side: a real app on free ports, frames drained as they come. */
+async function child(spec: ChildSpec): Promise<void> {
+  const { createApp } = await import('../src/app.ts');
+  const { loadConfig } = await import('../src/config/load.ts');
+  const { createLogger } = await import('../src/log.ts');
+  const config = loadConfig({
+    noDefault: true, env: {},
+    overrides: { http: { port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, dataDir: spec.dataDir, streams: spec.streams, ingest: { graceMs: 2000 } },
+  });
+  const app = createApp(config, { log: createLogger({ level: 'warn', format: 'pretty', destination: process.stderr }) });
+  app.onSession((s) => {
+    void (async () => {
+      for await (const _f of s.frames(s.endSignal)) { /* a model would run here */ }
+    })();
+  });
+  await app.start();
+  process.stdout.write(JSON.stringify({ http: app.http.port, rtmp: app.rtmp.port }) + '\n');
+  const stop = () => void app.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  // The bench owns us through stdin: if it dies, we go too (and take the decoders with us).
+  process.stdin.on('end', stop);
+  process.stdin.resume();
+}
+
+async function parent(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      publishers: { type: 'string', default: '1,4,8' }, duration: { type: 'string', default: '30' },
+      every: { type: 'string' }, 'live-encode': { type: 'boolean', default: false },
+    },
+  });
+  const counts = values.publishers!.split(',').map(Number);
+  const durationS = Number(values.duration);
+  const everyS = Number(values.every ?? (durationS >= 120 ? 60 : 10));
+  const clip = values['live-encode'] ? null : fixture();
+  console.log(`kibitz ingest bench — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationS} s per run, publishers: ${values['live-encode'] ? 'live libx264' : 'pre-encoded clip, -c copy'}, 720p30 H.264 -bf 3 -g 60 -> 192x108 @ 2 fps`);
+  console.log('(shared machine: other processes may take CPU during the run)\n');
+  const rows: string[][] = [];
+  for (const n of counts) rows.push(await run(n, durationS, everyS, clip));
+  const head = ['publishers', 'sampled fps/stream (exp. 2)', 'decoded fps/stream (exp. 30)', 'dropped', 'CPU %/stream (node+ffmpeg)', 'node % total', 'ffmpeg % total', 'first frame ms avg/max', 'RSS node MB', 'RSS ffmpeg MB/stream'];
+  printTable(head, rows);
+}
+
+async function run(n: number, durationS: number, everyS: number, clip: string | null): Promise<string[]> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kibitz-bench-'));
+  const streams = Array.from({ length: n }, (_, i) => ({ name: `s${i}`, key: `bench-${i}-${process.pid}` }));
+  const app = spawn(process.execPath, ['--import', 'tsx', HERE, '--child', JSON.stringify({ dataDir, streams })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const ports = await new Promise<{ http: number; rtmp: number }>((resolve, reject) => {
+    let buf = '';
+    app.stdout!.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]!));
+    });
+    app.once('exit', (c) => reject(new Error(`app exited ${c}`)));
+  });
+  const api = `http://127.0.0.1:${ports.http}`;
+  const liveAt = new Map<string, number>();
+  const firstAt = new Map<string, number>();
+  const sse = streams.map((s) => http.get(`${api}/api/streams/${s.name}/events`, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => {
+      if (!liveAt.has(s.name) && d.includes('"status":"live"')) liveAt.set(s.name, performance.now());
+    });
+  }));
+  await new Promise((r) => setTimeout(r, 300));
+  const pubs: ChildProcess[] = streams.map((s) => spawn('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-re',
+    ...(clip ? ['-stream_loop', '-1', '-i', clip, '-c', 'copy'] : ['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '3', '-g', '60', '-pix_fmt', 'yuv420p']),
+    '-f', 'flv', `rtmp://127.0.0.1:${ports.rtmp}/live/${s.key}`,
+  ], { stdio: 'ignore' }));
+  const killPubs = () => pubs.forEach((p) => p.kill('SIGKILL'));
+  process.once('exit', killPubs);
+
+  const streamsNow = async () => ((await getJson(`${api}/api/streams`)) as { streams: { name: string; framesSampled: number; framesDecoded: number; framesDropped: number }[] }).streams;
+  const t0 = performance.now();
+  // First frames (poll fast for the first seconds).
+  while (firstAt.size < n && performance.now() - t0 < 15_000) {
+    for (const s of await streamsNow()) if (s.framesSampled > 0 && !firstAt.has(s.name)) firstAt.set(s.name, performance.now());
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  // Warm-up done: measure a steady window.
+  const warm = Math.max(0, 3000 - (performance.now() - t0));
+  await new Promise((r) => setTimeout(r, warm));
+  const c0 = await streamsNow();
+  const cpu0 = cpuTicks(app.pid!);
+  const w0 = performance.now();
+  const rssLog: string[] = [];
+  let lastRss = { node: 0, ffmpeg: 0 };
+  for (let t = everyS; ; t += everyS) {
+    const left = durationS * 1000 - (performance.now() - w0);
+    await new Promise((r) => setTimeout(r, Math.min(everyS * 1000, Math.max(0, left))));
+    lastRss = rss(app.pid!);
+    rssLog.push(`t=${Math.round((performance.now() - w0) / 1000)}s node ${mb(lastRss.node)} MB, decoders ${mb(lastRss.ffmpeg)} MB`);
+    if (performance.now() - w0 >= durationS * 1000 - 50) break;
+  }
+  const c1 = await streamsNow();
+  const cpu1 = cpuTicks(app.pid!);
+  const wallS = (performance.now() - w0) / 1000;
+  killPubs();
+  process.off('exit', killPubs);
+  for (const r of sse) r.destroy();
+  app.kill('SIGTERM');
+  await new Promise((r) => app.once('exit', r));
+  rmSync(dataDir, { recursive: true, force: true });
+
+  const per = (k: 'framesSampled' | 'framesDecoded' | 'framesDropped') => c1.map((s) => s[k] - (c0.find((x) => x.name === s.name)?.[k] ?? 0));
+  const sampledFps = per('framesSampled').map((v) => v / wallS);
+  const decodedFps = per('framesDecoded').map((v) => v / wallS);
+  const dropped = c1.reduce((a, s) => a + s.framesDropped, 0);
+  const nodePct = ((cpu1.node - cpu0.node) / CLK_TCK / wallS) * 100;
+  const ffPct = ((cpu1.ffmpeg - cpu0.ffmpeg) / CLK_TCK / wallS) * 100;
+  const lat = streams.map((s) => (firstAt.get(s.name) ?? NaN) - (liveAt.get(s.name) ?? NaN)).filter((x) => Number.isFinite(x));
+  console.log(`N=${n}: ${rssLog.join('; ')}`);
+  return [
+    String(n),
+    `${fmt(Math.min(...sampledFps))}..${fmt(Math.max(...sampledFps))}`,
+    `${fmt(Math.min(...decodedFps), 1)}..${fmt(Math.max(...decodedFps), 1)}`,
+    String(dropped),
+    fmt((nodePct + ffPct) / n, 1),
+    fmt(nodePct, 1),
+    fmt(ffPct, 1),
+    lat.length ? `${Math.round(lat.reduce((a, b) => a + b, 0) / lat.length)}/${Math.round(Math.max(...lat))}` : 'n/a',
+    mb(lastRss.node),
+    fmt(lastRss.ffmpeg / 1024 / 1024 / n, 1),
+  ];
+}
+
+/** utime+stime of the app process and, separately, of its ffmpeg children (live ones). */
+function cpuTicks(pid: number): { node: number; ffmpeg: number } {
+  const ticks = (p: number) => {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+    } catch {
+      return 0;
+    }
+  };
+  return { node: ticks(pid), ffmpeg: childrenOf(pid).reduce((a, p) => a + ticks(p), 0) };
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(st.split(') ')[1]!.split(' ')[1]) === pid) out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function rss(pid: number): { node: number; ffmpeg: number } {
+  const one = (p: number) => {
+    try {
+      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      return 0;
+    }
+  };
+  return { node: one(pid), ffmpeg: childrenOf(pid).reduce((a, p) => a + one(p), 0) };
+}
+
+function fixture(): string {
+  const dir = path.join(os.tmpdir(), 'kibitz-test-fixtures');
+  const file = path.join(dir, 'testsrc2-720p30-bf3-g60-10s.mp4');
+  if (existsSync(file)) return file;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp.mp4`;
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=10',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=10',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'high', '-bf', '3', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', tmp], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('fixture encode failed');
+  renameSync(tmp, file);
+  return file;
+}
+
+function getJson(url: string): Promise<unknown> {
+  return fetch(url).then((r) => r.json());
+}
+
+const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
+
+function printTable(head: string[], rows: string[][]): void {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
+  console.log('\n' + line(head));
+  console.log(`|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+if (process.argv.includes('--child')) {
+  await child(JSON.parse(process.argv[process.argv.indexOf('--child') + 1]!) as ChildSpec);
+} else {
+  await parent();
+}
