@@ -118,7 +118,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
     },
     close() {
       closing ??= (async () => {
-        // Reverse order of start: the attached parts, then HTTP, ingest, sessions (decoders), timeline.
+        // Reverse order of start: the attached parts, HTTP, sessions (decoders), ingest, timeline.
         for (const fn of closers.reverse()) {
           try {
             await fn();
@@ -127,8 +127,10 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
           }
         }
         await http.close().catch((err: unknown) => log.error({ err }, 'http close failed'));
-        await rtmp?.close();
+        // Sessions before the listener: publishers dropped by shutdown must not look like
+        // dropouts waiting for a reconnect.
         await sessions.close();
+        await rtmp?.close();
         await timeline.close();
       })();
       return closing;

@@ -48,6 +48,7 @@ declare module 'node-media-server/src/session/rtmp_session.js' {
     onClose: () => void;
     onError: (err: Error) => void;
     close(): void;
+    sendBuffer: (buffer: Buffer) => void;
   }
   export = RtmpSession;
 }

@@ -41,6 +41,9 @@ function captureNmsLogging(log: Logger): void {
   nmsLogger.log = (message: string) => nmsLogSink?.debug({ component: 'node-media-server' }, redactNms(String(message)));
 }
 
+/** ~10 s of a 10 Mbit/s stream. */
+const PLAYER_BUFFER_LIMIT = 12 * 1024 * 1024;
+
 const isLoopback = (addr: string | undefined) => !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
 
 /**
@@ -126,6 +129,18 @@ export class RtmpIngest {
         return;
       }
       session.onPlay();
+      // node-media-server writes to players without backpressure. If our decoder falls this far
+      // behind, drop its connection: it restarts from the latest keyframe instead of node
+      // buffering video without bound.
+      const send = session.sendBuffer;
+      session.sendBuffer = (buffer: Buffer) => {
+        if (socket.writableLength > PLAYER_BUFFER_LIMIT) {
+          log.warn({ ip, bufferedMB: Math.round(socket.writableLength / 1e6) }, 'RTMP player too slow (decoder overloaded?); dropping it');
+          socket.destroy();
+          return;
+        }
+        send(buffer);
+      };
     };
     session.rtmp.onPushCallback = () => {
       engaged = true;
