@@ -39,7 +39,7 @@ afterAll(async () => {
 
 describe('two workers, four streams', () => {
   it('each stream has exactly one owner, spread by load, and every stream gets commentary', async () => {
-    await waitFor(() => STREAMS.every((s) => host.eventsOf(s, 'commentary').length >= 2), 'commentary on every stream', 30_000);
+    await waitFor(() => STREAMS.every((s) => host.eventsOf(s, 'commentary').length >= 1), 'commentary on every stream', 60_000);
     const st = await ingest.refresh();
     const owners = st.streams.map((s) => s.owner);
     expect(owners.every((o) => o === 'w-a' || o === 'w-b')).toBe(true);

@@ -42,8 +42,14 @@ export class RedisBrain implements Brain {
   private readonly queues = new Map<string, Queue<AskJob>>();
   private readonly pending = new Map<string, Pending>();
   private closed = false;
+  /** Since when the command connection has been up (null while down). */
+  private readySince: number | null = null;
 
-  constructor(private readonly d: RedisBrainDeps) {}
+  constructor(private readonly d: RedisBrainDeps) {
+    if (d.redis.status === 'ready') this.readySince = Date.now();
+    d.redis.on('ready', () => (this.readySince = Date.now()));
+    d.redis.on('close', () => (this.readySince = null));
+  }
 
   async ask(req: AskRequest, signal?: AbortSignal): Promise<AnswerResult> {
     this.liveSession(req.stream);
@@ -120,7 +126,9 @@ export class RedisBrain implements Brain {
     if (redis.status === 'ready') {
       const prev = await redis.get(keys.answered(job.id));
       if (prev) return JSON.parse(prev) as JobResult;
-      const workers = await readWorkers(redis, keys, this.d.opts.leaseMs);
+      // Right after (re)connecting, workers may not have advertised yet: only a settled "none" is NO_MODEL.
+      const settled = this.readySince !== null && Date.now() - this.readySince > 2 * this.d.opts.leaseMs;
+      const workers = settled ? await readWorkers(redis, keys, this.d.opts.leaseMs) : [undefined];
       if (workers.length === 0) throw new BrainError('NO_MODEL', 'no kibitz worker is running: start one with `kibitz worker`');
     }
     let entry!: Pending;

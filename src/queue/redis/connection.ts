@@ -71,3 +71,11 @@ export function whenReady(r: Redis, signal?: AbortSignal): Promise<boolean> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** `p`, or undefined after `ms` (teardown must not wait for a Redis that is away). */
+export function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => {
+    t = setTimeout(() => r(undefined), ms);
+  })]).finally(() => clearTimeout(t));
+}

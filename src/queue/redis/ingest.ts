@@ -7,7 +7,7 @@ import type { KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
 import type { StreamSession } from '../../stream/session.ts';
 import { RedisBrain } from './brain.ts';
-import { connectRedis, whenReady } from './connection.ts';
+import { connectRedis, whenReady, within } from './connection.ts';
 import { Keys } from './keys.ts';
 import { registerQueueMetrics } from './metrics.ts';
 import { defaultNodeId, redisQueueOptions, type RedisQueueOptions } from './options.ts';
@@ -222,7 +222,7 @@ export class RedisIngest {
       await this.brain.close();
       this.sub.disconnect();
       await Promise.race([Promise.allSettled(this.tasks), sleep(2000)]);
-      for (const r of [this.pub, this.cmd]) await Promise.race([r.quit(), sleep(1000)]).catch(() => {});
+      for (const r of [this.pub, this.cmd]) await within(r.quit(), 1000);
       this.pub.disconnect();
       this.cmd.disconnect();
     })();

@@ -91,8 +91,11 @@ export class OwnedStream {
     this.reader?.disconnect();
     this.ctx.engine.end(this.name); // questions the model holds fail; process() sees `stopping` and hands them back
     const w = this.bullWorker;
-    if (w) await Promise.race([w.close(), sleep(3000).then(() => w.close(true))]).catch(() => {});
-    await this.loop;
+    if (w) {
+      const closed = await Promise.race([w.close().then(() => true, () => true), sleep(3000).then(() => false)]);
+      if (!closed) void w.close(true).catch(() => {});
+    }
+    await Promise.race([this.loop, sleep(3000)]);
   }
 
   private async readLoop(): Promise<void> {

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { EventBus } from '../../bus.ts';
 import type { Logger } from '../../log.ts';
 import type { ModelEngine } from '../../model/engine.ts';
-import { connectRedis } from './connection.ts';
+import { connectRedis, within } from './connection.ts';
 import { Keys } from './keys.ts';
 import { withScripts, type ScriptedRedis } from './lua.ts';
 import type { RedisQueueOptions } from './options.ts';
@@ -200,6 +200,10 @@ export class WorkerNode {
   private async claim(name: string, node: string): Promise<void> {
     const ok = await this.redis.set(this.keys.lease(name), this.id, 'PX', this.opts.leaseMs, 'NX');
     if (ok !== 'OK') return;
+    if (this.closed) {
+      await this.redis.leaseRelease(this.keys.lease(name), this.id).catch(() => {});
+      return;
+    }
     this.unownedSince.delete(name);
     const o = new OwnedStream(name, node, this.ctx);
     this.owned.set(name, o);
@@ -209,7 +213,7 @@ export class WorkerNode {
       await o.start();
       this.log.info({ stream: name, worker: this.id, node, rebuild: o.suppressUntilMs >= 0 }, o.suppressUntilMs >= 0 ? 'took over stream from a lost worker' : 'took stream');
     } catch (err) {
-      this.log.error({ err, stream: name }, 'could not start stream; releasing it');
+      if (!this.closed) this.log.error({ err, stream: name }, 'could not start stream; releasing it');
       await this.drop(name, 'start failed', true);
     }
   }
@@ -221,8 +225,8 @@ export class WorkerNode {
     if (reason === 'lease lost' || reason.startsWith('lease taken')) this.counters.lost++;
     this.log.info({ stream: name, worker: this.id, reason }, 'dropping stream');
     await o.stop();
-    if (release) await this.redis.leaseRelease(this.keys.lease(name), this.id).catch(() => {});
-    await this.advertise().catch(() => {});
+    if (release) await within(this.redis.leaseRelease(this.keys.lease(name), this.id), 1000);
+    if (!this.closed) await within(this.advertise(), 1000);
   }
 
   /** Graceful: gives every stream back at once (others take them within a poll), then leaves. Idempotent. */
@@ -232,9 +236,11 @@ export class WorkerNode {
     for (const t of this.timers) clearInterval(t);
     this.unsubscribe();
     await Promise.all([...this.owned.keys()].map((n) => this.drop(n, 'worker closing', true)));
-    await this.redis.multi().del(this.keys.worker(this.id)).zrem(this.keys.workers, this.id).exec().catch(() => {});
-    await this.bull.quit().catch(() => this.bull.disconnect());
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await within(this.redis.multi().del(this.keys.worker(this.id)).zrem(this.keys.workers, this.id).exec(), 1000);
+    await within(this.bull.quit(), 1000);
+    this.bull.disconnect();
+    await within(this.redis.quit(), 1000);
+    this.redis.disconnect();
   }
 
   toJSON() {

@@ -20,8 +20,9 @@ export function testLog(): Logger {
 }
 
 /** Config overrides for the Redis path with the bundled model; threshold 1.0 so the model always speaks. */
-export function redisOverrides(url: string, streams: string[], queue: Record<string, unknown> = {}): Record<string, unknown> {
+export function redisOverrides(url: string, streams: string[], queue: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
+    ...extra,
     log: { level: 'warn' },
     model: { package: PKG, threshold: 1.0, fps: FPS },
     decode: { width: W, height: H },
@@ -30,8 +31,8 @@ export function redisOverrides(url: string, streams: string[], queue: Record<str
   };
 }
 
-export function redisConfig(url: string, streams: string[], queue: Record<string, unknown> = {}): Config {
-  return loadConfig({ noDefault: true, env: {}, overrides: redisOverrides(url, streams, queue) });
+export function redisConfig(url: string, streams: string[], queue: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Config {
+  return loadConfig({ noDefault: true, env: {}, overrides: redisOverrides(url, streams, queue, extra) });
 }
 
 /** A frame of the model's size whose pixels depend on the stream and seq. */
