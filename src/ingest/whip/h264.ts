@@ -68,6 +68,8 @@ export interface AssemblerStats {
   broken: number;
   /** Access units that could not be depacketized (corrupt payload). */
   corrupt: number;
+  /** RTP packets never seen (sequence gaps). */
+  lostPackets: number;
 }
 
 /**
@@ -80,7 +82,7 @@ export class AccessUnitAssembler {
   private pending: RtpPacket[] = [];
   private pendingBroken = false;
   private lastSeq: number | undefined;
-  readonly stats: AssemblerStats = { accessUnits: 0, broken: 0, corrupt: 0 };
+  readonly stats: AssemblerStats = { accessUnits: 0, broken: 0, corrupt: 0, lostPackets: 0 };
 
   constructor(private readonly onLoss: () => void = () => {}, private readonly now: () => number = () => performance.now()) {}
 
@@ -90,6 +92,7 @@ export class AccessUnitAssembler {
     // A gap breaks the unit in progress (its tail is missing) and the next one (its head may be).
     const gap = this.lastSeq !== undefined && ((this.lastSeq + 1) & 0xffff) !== seq;
     if (gap) {
+      this.stats.lostPackets += (seq - this.lastSeq! - 1) & 0xffff;
       this.pendingBroken = true;
       this.onLoss();
     }

@@ -27,6 +27,7 @@ export interface PeerEvents {
 
 /** Ask the remote to wait for our answer's candidates only; gathering is host-only, so it is quick. */
 const GATHER_TIMEOUT_MS = 3000;
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /**
  * One publisher's werift peer connection: receive-only, H.264 (+ Opus), bundled, host
@@ -119,12 +120,36 @@ export class WhipPeer {
     await pc.setRemoteDescription({ type: 'offer', sdp: rewriteBundleOnlyPorts(offer) });
     await pc.setLocalDescription(await pc.createAnswer());
     await this.gathered();
+    this.enlargeReceiveBuffers();
     let sdp = pc.localDescription?.sdp;
     if (!sdp) throw new Error('werift produced no local description');
     if (!/^m=video [1-9]/m.test(sdp)) throw new Error('werift rejected the video m-line');
     if (this.cfg.ice.announcedIp) sdp = addAnnouncedCandidates(sdp, this.cfg.ice.announcedIp);
     this.connectTimer = setTimeout(() => this.end('connect-timeout'), this.cfg.connectTimeoutMs);
     return sdp;
+  }
+
+  /**
+   * A 720p publisher sends ~250 packets/s; with Linux's default 208 KiB receive buffer (about
+   * 100 full-size datagrams) a busy event loop stalled for well under a second already drops
+   * packets. Ask for more (the kernel caps it at net.core.rmem_max). werift keeps its sockets
+   * private, hence the reach-in, guarded: a werift change only loses the tuning.
+   */
+  private enlargeReceiveBuffers(): void {
+    try {
+      for (const t of this.pc.iceTransports) {
+        const protocols = (t.connection as unknown as { protocols?: { transport?: { socket?: { setRecvBufferSize?(n: number): void } } }[] }).protocols ?? [];
+        for (const p of protocols) {
+          try {
+            p.transport?.socket?.setRecvBufferSize?.(RECV_BUFFER_BYTES);
+          } catch {
+            /* not a UDP socket, or closed */
+          }
+        }
+      }
+    } catch {
+      /* werift internals changed */
+    }
   }
 
   private gathered(): Promise<void> {

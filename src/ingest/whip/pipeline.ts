@@ -49,8 +49,8 @@ export class VideoPipeline {
   private started = false;
   private ptsBase: number | undefined;
   private paramsSeen = false;
-  private readonly stats_: Omit<VideoPipelineStats, 'accessUnits' | 'broken'> = {
-    packets: 0, emitted: 0, droppedBeforeKeyframe: 0, lostPackets: 0, keyframes: 0,
+  private readonly stats_: Omit<VideoPipelineStats, 'accessUnits' | 'broken' | 'lostPackets'> = {
+    packets: 0, emitted: 0, droppedBeforeKeyframe: 0, keyframes: 0,
   };
 
   constructor(private readonly opts: VideoPipelineOptions) {
@@ -75,16 +75,14 @@ export class VideoPipeline {
   }
 
   get stats(): VideoPipelineStats {
-    return { ...this.stats_, accessUnits: this.assembler.stats.accessUnits, broken: this.assembler.stats.broken };
+    const a = this.assembler.stats;
+    return { ...this.stats_, accessUnits: a.accessUnits, broken: a.broken, lostPackets: a.lostPackets };
   }
 
   processRtp(rtp: RtpPacket): EmittedUnit[] {
     this.stats_.packets++;
     const out: EmittedUnit[] = [];
     for (const o of this.jitter.processInput({ rtp })) {
-      if (o.isPacketLost) {
-        this.stats_.lostPackets += ((o.isPacketLost.to - o.isPacketLost.from) & 0xffff) + 1;
-      }
       if (o.rtp) for (const au of this.assembler.processInput(o.rtp)) this.onUnit(au, out);
     }
     return out;

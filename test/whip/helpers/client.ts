@@ -87,7 +87,7 @@ export class WeriftWhipPublisher {
       });
       await new Promise<void>((resolve, reject) => {
         if (pc.connectionState === 'connected') return resolve();
-        const t = setTimeout(() => reject(new Error(`not connected after ${timeoutMs} ms`)), timeoutMs);
+        const t = setTimeout(() => reject(new Error(`not connected after ${timeoutMs} ms (ice ${pc.iceConnectionState}, connection ${pc.connectionState})`)), timeoutMs);
         pc.connectionStateChange.subscribe((s) => {
           if (s === 'connected') {
             clearTimeout(t);
@@ -97,6 +97,7 @@ export class WeriftWhipPublisher {
       });
       return pub;
     } catch (err) {
+      if (pub.resource) await fetch(pub.resource, { method: 'DELETE' }).catch(() => {});
       await pc.close();
       throw err;
     }
