@@ -54,6 +54,8 @@ async function parent(): Promise<void> {
     options: {
       publishers: { type: 'string', default: '1,4,8' }, duration: { type: 'string', default: '30' },
       every: { type: 'string' }, 'live-encode': { type: 'boolean', default: false },
+      /** Start publishers this many ms apart (0: all at once, the worst case). */
+      stagger: { type: 'string', default: '0' },
     },
   });
   const counts = values.publishers!.split(',').map(Number);
@@ -63,12 +65,12 @@ async function parent(): Promise<void> {
   console.log(`kibitz ingest bench — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationS} s per run, publishers: ${values['live-encode'] ? 'live libx264' : 'pre-encoded clip, -c copy'}, 720p30 H.264 -bf 3 -g 60 -> 192x108 @ 2 fps`);
   console.log('(shared machine: other processes may take CPU during the run)\n');
   const rows: string[][] = [];
-  for (const n of counts) rows.push(await run(n, durationS, everyS, clip));
-  const head = ['publishers', 'sampled fps/stream (exp. 2)', 'decoded fps/stream (exp. 30)', 'dropped', 'CPU %/stream (node+ffmpeg)', 'node % total', 'ffmpeg % total', 'first frame ms avg/max', 'RSS node MB', 'RSS ffmpeg MB/stream'];
+  for (const n of counts) rows.push(await run(n, durationS, everyS, clip, Number(values.stagger)));
+  const head = ['publishers', 'sampled fps/stream (exp. 2)', 'decoded fps/stream (exp. 30)', 'dropped', 'CPU %/stream (node+ffmpeg)', 'node % total', 'ffmpeg % total', 'first frame ms avg/max', 'RSS node MB', 'PSS ffmpeg MB/stream'];
   printTable(head, rows);
 }
 
-async function run(n: number, durationS: number, everyS: number, clip: string | null): Promise<string[]> {
+async function run(n: number, durationS: number, everyS: number, clip: string | null, staggerMs: number): Promise<string[]> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kibitz-bench-'));
   const streams = Array.from({ length: n }, (_, i) => ({ name: `s${i}`, key: `bench-${i}-${process.pid}` }));
   const app = spawn(process.execPath, ['--import', 'tsx', HERE, '--child', JSON.stringify({ dataDir, streams })], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -90,24 +92,31 @@ async function run(n: number, durationS: number, everyS: number, clip: string | 
     });
   }));
   await new Promise((r) => setTimeout(r, 300));
-  const pubs: ChildProcess[] = streams.map((s) => spawn('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-re',
-    ...(clip ? ['-stream_loop', '-1', '-i', clip, '-c', 'copy'] : ['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '3', '-g', '60', '-pix_fmt', 'yuv420p']),
-    '-f', 'flv', `rtmp://127.0.0.1:${ports.rtmp}/live/${s.key}`,
-  ], { stdio: 'ignore' }));
+  const streamsNow = async () => ((await getJson(`${api}/api/streams`)) as { streams: { name: string; framesSampled: number; framesDecoded: number; framesDropped: number }[] }).streams;
+  // First frames: poll from before the first publisher starts (measured from each stream's `live` event).
+  let polling = true;
+  const poller = (async () => {
+    while (polling && firstAt.size < n) {
+      for (const s of await streamsNow()) if (s.framesSampled > 0 && !firstAt.has(s.name)) firstAt.set(s.name, performance.now());
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  const pubs: ChildProcess[] = [];
   const killPubs = () => pubs.forEach((p) => p.kill('SIGKILL'));
   process.once('exit', killPubs);
-
-  const streamsNow = async () => ((await getJson(`${api}/api/streams`)) as { streams: { name: string; framesSampled: number; framesDecoded: number; framesDropped: number }[] }).streams;
-  const t0 = performance.now();
-  // First frames (poll fast for the first seconds).
-  while (firstAt.size < n && performance.now() - t0 < 15_000) {
-    for (const s of await streamsNow()) if (s.framesSampled > 0 && !firstAt.has(s.name)) firstAt.set(s.name, performance.now());
-    await new Promise((r) => setTimeout(r, 25));
+  for (const [i, s] of streams.entries()) {
+    if (i > 0 && staggerMs > 0) await new Promise((r) => setTimeout(r, staggerMs));
+    pubs.push(spawn('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-re',
+      ...(clip ? ['-stream_loop', '-1', '-i', clip, '-c', 'copy'] : ['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '3', '-g', '60', '-pix_fmt', 'yuv420p']),
+      '-f', 'flv', `rtmp://127.0.0.1:${ports.rtmp}/live/${s.key}`,
+    ], { stdio: 'ignore' }));
   }
+  const t0 = performance.now();
+  await Promise.race([poller, new Promise((r) => setTimeout(r, 15_000))]);
+  polling = false;
   // Warm-up done: measure a steady window.
-  const warm = Math.max(0, 3000 - (performance.now() - t0));
-  await new Promise((r) => setTimeout(r, warm));
+  await new Promise((r) => setTimeout(r, Math.max(0, 3000 - (performance.now() - t0))));
   const c0 = await streamsNow();
   const cpu0 = cpuTicks(app.pid!);
   const w0 = performance.now();
@@ -117,7 +126,7 @@ async function run(n: number, durationS: number, everyS: number, clip: string | 
     const left = durationS * 1000 - (performance.now() - w0);
     await new Promise((r) => setTimeout(r, Math.min(everyS * 1000, Math.max(0, left))));
     lastRss = rss(app.pid!);
-    rssLog.push(`t=${Math.round((performance.now() - w0) / 1000)}s node ${mb(lastRss.node)} MB, decoders ${mb(lastRss.ffmpeg)} MB`);
+    rssLog.push(`t=${Math.round((performance.now() - w0) / 1000)}s node ${mb(lastRss.node)} MB, decoders ${mb(lastRss.ffmpeg)} MB PSS`);
     if (performance.now() - w0 >= durationS * 1000 - 50) break;
   }
   const c1 = await streamsNow();
@@ -177,15 +186,16 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+/** RSS of the app; PSS of its decoders (their RSS counts the shared ffmpeg libraries once per process). */
 function rss(pid: number): { node: number; ffmpeg: number } {
-  const one = (p: number) => {
+  const read = (p: number, file: string, field: string) => {
     try {
-      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+      return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${p}/${file}`, 'utf8'))?.[1] ?? 0) * 1024;
     } catch {
       return 0;
     }
   };
-  return { node: one(pid), ffmpeg: childrenOf(pid).reduce((a, p) => a + one(p), 0) };
+  return { node: read(pid, 'status', 'VmRSS'), ffmpeg: childrenOf(pid).reduce((a, p) => a + read(p, 'smaps_rollup', 'Pss'), 0) };
 }
 
 function fixture(): string {
