@@ -169,7 +169,7 @@ async function push(args: string[]): Promise<void> {
 
 function tryConfigFfmpeg(file: string | undefined): string | undefined {
   try {
-    return loadConfig({ file }).ffmpeg.path;
+    return loadConfig({ file, generateKeys: false }).ffmpeg.path;
   } catch {
     return undefined;
   }

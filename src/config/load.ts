@@ -23,6 +23,8 @@ export interface LoadOptions {
   noDefault?: boolean;
   /** Base for relative paths; PROJECT_ROOT by default. */
   root?: string;
+  /** false: do not create missing "auto" key files (tools that only read the config). */
+  generateKeys?: boolean;
 }
 
 type Obj = Record<string, unknown>;
@@ -51,7 +53,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const dataDir = path.resolve(root, c.dataDir);
   const pkg = c.model.package ? path.resolve(root, c.model.package) : undefined;
   const frame = readManifestFrame(pkg);
-  const streams = c.streams.map((s, i) => ({ ...s, key: s.key === 'auto' ? autoKey(dataDir, s.name, `streams.${i}.key`) : s.key }));
+  const streams = c.streams.map((s, i) => ({ ...s, key: s.key === 'auto' && (opts.generateKeys !== false || existsSync(autoKeyFile(dataDir, s.name))) ? autoKey(dataDir, s.name, `streams.${i}.key`) : s.key }));
   checkUnique(streams.map((s) => s.name), 'name');
   checkUnique(streams.map((s) => s.key), 'key', true);
   return {
