@@ -169,7 +169,7 @@ export class OwnedStream {
     this.processedSeq = frame.seq;
     this.processedMs = Math.max(this.processedMs, frame.streamTimeMs);
     if (!this.stopping) {
-      ctx.redis.hset(ctx.keys.progress(name), 'worker', ctx.id, 'seq', String(frame.seq), 'ms', String(this.processedMs), 'at', String(Date.now()),
+      ctx.redis.hset(ctx.keys.progress(name), 'worker', ctx.id, 'seq', String(frame.seq), 'n', String(this.framesIn), 'ms', String(this.processedMs), 'at', String(Date.now()),
         'lat', (ctx.engine.stats(name)?.lastDecisionLatencyMs ?? 0).toFixed(1))
         .catch(() => {});
     }

@@ -10,11 +10,18 @@ import { runWorker } from '../../../src/worker.ts';
 const say = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
 const config = loadConfig({ noDefault: true, env: {}, overrides: JSON.parse(process.env.KQ_CONFIG!) });
 const slowMs = Number(process.env.KQ_SLOW_MS ?? 0);
+/** Frame hop latencies (decoded on the ingest node -> handed to the model here), ms; benches read them. */
+const hops: number[] = [];
 const w = await runWorker(config, {
   log: createLogger({ level: process.env.KIBITZ_TEST_LOG ?? 'warn', format: 'json', destination: process.stderr }),
   queue: { workerId: process.env.KQ_WORKER_ID, capacity: Number(process.env.KQ_CAPACITY ?? 4) },
   engine: JSON.parse(process.env.KQ_ENGINE ?? '{}'),
   hooks: {
+    onFrame(_s, f, replay) {
+      if (replay) return;
+      hops.push(performance.now() - f.decodedAt);
+      if (hops.length > 5000) hops.shift();
+    },
     async beforeAnswer(job) {
       say({ answering: job.id });
       if (slowMs > 0 && job.question?.includes('slow')) await new Promise((r) => setTimeout(r, slowMs));
@@ -22,6 +29,12 @@ const w = await runWorker(config, {
   },
 });
 say({ ready: w.id, pid: process.pid });
+const reportMs = Number(process.env.KQ_REPORT_MS ?? 0);
+if (reportMs > 0) {
+  setInterval(() => {
+    say({ report: { id: w.id, at: Date.now(), cpu: process.cpuUsage(), lat: w.engine.latencies.slice(-2000), hops: hops.slice(-2000), node: w.node.toJSON() } });
+  }, reportMs).unref();
+}
 const stop = async () => {
   await w.close();
   process.exit(0);

@@ -1,0 +1,195 @@
+/**
+ * Redis queue benchmarks (issue 7). Prints tables; `npx tsx bench/queue.ts --help`.
+ *
+ *   latency  the Redis path vs embedded on this machine: per-frame latency (decoded -> handed to
+ *            the model, and decoded -> decision), per-ask round trip, CPU per stream, Redis memory
+ *   scale    streams (2 fps) served by 1, 2, 3 worker processes, ramping the stream count
+ *
+ * The worker runs in a child process (as `kibitz worker` would); the ingest side runs here with
+ * sessions fed synthetic frames of the model's size (no ffmpeg: decode cost is the same on both
+ * paths). The model is told never to speak (threshold 0) so a frame costs one vision + decoder
+ * step; speaking adds the text decode (~20 ms/token here) on either path alike.
+ */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { EventBus } from '../src/bus.ts';
+import { ModelEngine } from '../src/model/engine.ts';
+import { Model } from '../src/model/model.ts';
+import { startRedisIngest, type RedisIngest } from '../src/queue/redis/ingest.ts';
+import { ChildWorker } from '../test/queue/helpers/child.ts';
+import { FakeHost, PKG, redisConfig, redisOverrides } from '../test/queue/helpers/host.ts';
+import { RedisServer } from '../test/queue/helpers/redis.ts';
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'latency,scale' },
+    seconds: { type: 'string', default: '20' },
+    streams: { type: 'string', default: '2' },
+    asks: { type: 'string', default: '10' },
+    workers: { type: 'string', default: '1,2,3' },
+    ramp: { type: 'string', default: '2,4,6,8,10,12' },
+    fps: { type: 'string', default: '2' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log('npx tsx bench/queue.ts [--mode latency,scale] [--seconds 20] [--streams 2] [--asks 10] [--workers 1,2,3] [--ramp 2,4,6,8] [--fps 2]');
+  process.exit(0);
+}
+
+const FPS = Number(values.fps);
+const ENGINE = { threshold: 0, maxResponseTokens: 8 };
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
+};
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = pino({ level: 'warn' });
+
+function table(head: string[], rows: (string | number)[][]): void {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const w = head.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
+  console.log(line(head));
+  console.log('|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|');
+  for (const r of cells.slice(1)) console.log(line(r));
+  console.log();
+}
+
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+const names = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `b${from + i}`);
+
+interface Report { at: number; cpu: NodeJS.CpuUsage; lat: number[]; hops: number[]; node: { streams: { name: string; framesIn: number }[] } }
+const lastReport = (c: ChildWorker) => [...c.lines].reverse().find((l) => l.report)?.report as Report | undefined;
+async function freshReport(c: ChildWorker): Promise<Report> {
+  const n = c.lines.length;
+  await c.waitLine((l) => !!l.report && c.lines.indexOf(l) >= n, 5000);
+  return lastReport(c)!;
+}
+
+async function asks(ask: (q: string, id: string) => Promise<unknown>, n: number, stream: string): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await ask(`what is on screen, ${i}?`, `${stream}-bench-${Date.now()}-${i}`);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+async function latencyBench(): Promise<void> {
+  const seconds = Number(values.seconds);
+  const n = Number(values.streams);
+  const nAsks = Number(values.asks);
+  const streams = names(n);
+
+  // Embedded: the same sessions feed a ModelEngine in this process.
+  const model = await Model.load({ packageDir: PKG });
+  const embHost = new FakeHost(redisConfig('redis://unused:1', streams));
+  const bus = new EventBus();
+  const engine = new ModelEngine(model, bus, log, ENGINE);
+  embHost.onSession((s) => void engine.consume(s.name, s.frames(s.endSignal), s.endSignal));
+  streams.forEach((s, i) => embHost.startStream(s, i, FPS));
+  await sleep(3000);
+  const c0 = process.cpuUsage();
+  const l0 = engine.latencies.length;
+  await sleep(seconds * 1000);
+  const embCpu = cpuMs(process.cpuUsage(c0)) / seconds / n;
+  const embLat = engine.latencies.slice(-(engine.latencies.length - l0 || 1));
+  const embAsk = await asks((q, id) => engine.ask({ stream: streams[0]!, question: q, id }), nAsks, streams[0]!);
+  await embHost.close();
+  await engine.close();
+  await model.close();
+
+  // Redis: ingest here, one worker process.
+  const redis = await RedisServer.start();
+  const worker = await ChildWorker.start('bench-w1', redisOverrides(redis.url, streams), { KQ_ENGINE: JSON.stringify(ENGINE), KQ_REPORT_MS: '1000', KQ_CAPACITY: '16' });
+  const host = new FakeHost(redisConfig(redis.url, streams));
+  const ingest = startRedisIngest(host);
+  streams.forEach((s, i) => host.startStream(s, i, FPS));
+  while ((await ingest.refresh()).streams.some((s) => !s.owner)) await sleep(200);
+  await sleep(3000);
+  const r0 = await freshReport(worker);
+  const c1 = process.cpuUsage();
+  await sleep(seconds * 1000);
+  const ingestCpu = cpuMs(process.cpuUsage(c1)) / seconds / n;
+  const r1 = await freshReport(worker);
+  const workerCpu = (cpuMs(r1.cpu) - cpuMs(r0.cpu)) / seconds / n;
+  const st = await ingest.refresh();
+  const xadd = streams.flatMap((s) => ingest.xaddTimes(s));
+  const redisAsk = await asks((q, id) => host.brain!.ask({ stream: streams[0]!, question: q, id }), nAsks, streams[0]!);
+  const mem = st.usedMemoryBytes ?? NaN;
+  await host.close();
+  await worker.stop();
+  await redis.stop();
+
+  const hops = r1.hops.slice(-Math.round(seconds * FPS * n));
+  const lat = r1.lat.slice(-Math.round(seconds * FPS * n));
+  console.log(`\n## Redis path vs embedded: ${n} streams at ${FPS} fps, ${seconds} s, ${model.manifest.frame.width}x${model.manifest.frame.height} RGB frames (${(model.frameBytes / 1024).toFixed(0)} KiB)\n`);
+  table(['path', 'decoded->model p50 ms', 'p95 ms', 'decoded->decision p50 ms', 'p95 ms', 'ask p50 ms', 'ask p95 ms', 'CPU ms/s per stream'], [
+    ['embedded', '~0', '~0', f1(pct(embLat, 50)), f1(pct(embLat, 95)), f1(pct(embAsk, 50)), f1(pct(embAsk, 95)), f1(embCpu)],
+    ['redis (1 worker process)', f1(pct(hops, 50)), f1(pct(hops, 95)), f1(pct(lat, 50)), f1(pct(lat, 95)), f1(pct(redisAsk, 50)), f1(pct(redisAsk, 95)), `${f1(ingestCpu)} ingest + ${f1(workerCpu)} worker`],
+    ['added by Redis', f1(pct(hops, 50)), f1(pct(hops, 95)), f1(pct(lat, 50) - pct(embLat, 50)), f1(pct(lat, 95) - pct(embLat, 95)), f1(pct(redisAsk, 50) - pct(embAsk, 50)), f1(pct(redisAsk, 95) - pct(embAsk, 95)), f1(ingestCpu + workerCpu - embCpu)],
+  ]);
+  table(['XADD p50 ms', 'XADD p95 ms', 'Redis used_memory', 'per stream (framesMaxLen 16)'], [
+    [f1(pct(xadd, 50)), f1(pct(xadd, 95)), `${(mem / 1048576).toFixed(1)} MiB`, `${(mem / 1048576 / n).toFixed(1)} MiB`],
+  ]);
+}
+
+async function scaleBench(): Promise<void> {
+  const ramp = values.ramp!.split(',').map(Number);
+  const rows: (string | number)[][] = [];
+  for (const k of values.workers!.split(',').map(Number)) {
+    const all = names(Math.max(...ramp));
+    const redis = await RedisServer.start();
+    const env = { KQ_ENGINE: JSON.stringify(ENGINE), KQ_REPORT_MS: '1000', KQ_CAPACITY: '64' };
+    const workers = await Promise.all(Array.from({ length: k }, (_, i) => ChildWorker.start(`scale-w${i + 1}`, redisOverrides(redis.url, all), env)));
+    const host = new FakeHost(redisConfig(redis.url, all));
+    const ingest: RedisIngest = startRedisIngest(host);
+    while ((await ingest.refresh()).workers.length < k) await sleep(200);
+    let started = 0;
+    let best = 0;
+    for (const n of ramp) {
+      while (started < n) host.startStream(all[started]!, started++, FPS);
+      while ((await ingest.refresh()).streams.some((s) => !s.owner)) await sleep(200);
+      await sleep(3000);
+      const sent0 = new Map(all.slice(0, n).map((s) => [s, host.sessions.get(s)!.counters.framesSampled]));
+      const r0 = await Promise.all(workers.map(freshReport));
+      const t0 = Date.now();
+      await sleep(8000);
+      const r1 = await Promise.all(workers.map(freshReport));
+      const secs = (Date.now() - t0) / 1000;
+      // Frames per second each stream's owner handed to the model, between its two reports.
+      const rate = new Map<string, number>();
+      r1.forEach((r, i) => {
+        const dt = (r.at - r0[i]!.at) / 1000;
+        for (const s of r.node.streams) rate.set(s.name, (s.framesIn - (r0[i]!.node.streams.find((x) => x.name === s.name)?.framesIn ?? 0)) / dt);
+      });
+      let served = 0;
+      for (const s of all.slice(0, n)) {
+        const sentRate = (host.sessions.get(s)!.counters.framesSampled - sent0.get(s)!) / secs;
+        if ((rate.get(s) ?? 0) >= 0.9 * Math.min(FPS, sentRate)) served++;
+        if (process.env.KQ_DEBUG) console.error(s, sentRate, rate.get(s));
+      }
+      const cpu = r1.reduce((a, r, i) => a + cpuMs(r.cpu) - cpuMs(r0[i]!.cpu), 0) / secs;
+      const lat = r1.flatMap((r) => r.lat.slice(-Math.round(secs * FPS * n / k)));
+      const st = await ingest.refresh();
+      rows.push([k, n, served, f1(cpu / 10) + ' %', f1(pct(lat, 50)), f1(pct(lat, 95)), st.workers.map((w) => w.load).join('/'), `${((st.usedMemoryBytes ?? 0) / 1048576).toFixed(1)} MiB`]);
+      console.error(`workers ${k}, streams ${n}: served ${served}`);
+      if (served === n) best = n;
+      if (served < n) break;
+    }
+    rows.push([k, 'max', best, '', '', '', '', '']);
+    await host.close();
+    await Promise.all(workers.map((w) => w.stop()));
+    await redis.stop();
+  }
+  console.log(`\n## Streams (${FPS} fps) served by worker processes on this machine (served: >= 90% of frames reach the model)\n`);
+  table(['workers', 'streams', 'served', 'worker CPU (of 1 core)', 'decision p50 ms', 'p95 ms', 'load per worker', 'Redis memory'], rows);
+}
+
+const modes = values.mode!.split(',');
+if (modes.includes('latency')) await latencyBench();
+if (modes.includes('scale')) await scaleBench();
+process.exit(0);
