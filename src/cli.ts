@@ -110,7 +110,8 @@ function printStartup(config: Config, rtmpPort: number, httpPort: number, ffmpeg
   log.info(`kibitz is running — HTTP http://${httpHost}:${httpPort} (streams: /api/streams, metrics: /metrics)`);
   log.info(`point OBS at: Settings > Stream > Service "Custom...", Server ${hosts.map((h) => `rtmp://${h}:${rtmpPort}/live`).join(' or ')}, Stream Key = the stream's key`);
   for (const s of config.streams) {
-    const auto = path.relative(process.cwd(), autoKeyFile(config.dataDir, s.name));
+    const rel = path.relative(process.cwd(), autoKeyFile(config.dataDir, s.name));
+    const auto = rel.startsWith('..') ? autoKeyFile(config.dataDir, s.name) : rel;
     const keyFrom = existsSync(autoKeyFile(config.dataDir, s.name)) && readFileSync(autoKeyFile(config.dataDir, s.name), 'utf8').trim() === s.key
       ? `its key is in ${auto}` : 'its key is in your config';
     log.info(`stream "${s.name}": ${keyFrom}; events at http://${httpHost}:${httpPort}/api/streams/${s.name}/events`);
