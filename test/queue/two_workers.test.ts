@@ -55,7 +55,8 @@ describe('two workers, four streams', () => {
   });
 
   it('frames reach the owner in order, and only the owner', async () => {
-    await sleep(1500);
+    const count = (s: string) => [...seen.values()].reduce((a, m) => a + (m.get(s)?.length ?? 0), 0);
+    await waitFor(() => STREAMS.every((s) => count(s) >= 4), 'four frames per stream at the owners', 30_000);
     for (const s of STREAMS) {
       const byWorker = [...seen.entries()].filter(([, m]) => (m.get(s)?.length ?? 0) > 0);
       expect(byWorker.length).toBe(1);
@@ -94,5 +95,20 @@ describe('two workers, four streams', () => {
     expect(new Set(ids).size).toBe(ids.length);
     host.endStream('s3');
     await waitFor(() => !workers.some((w) => w.node.streams.includes('s3')), 'owner lets s3 go', 10_000);
+  });
+});
+
+describe('a stream restarts under the same name', () => {
+  it('starts over with a fresh context and frames from seq 0, even when it comes back at once', async () => {
+    host.startStream('s3', 3);
+    await waitFor(() => workers.some((w) => w.node.streams.includes('s3')), 's3 owned again', 15_000);
+    await waitFor(() => workers.some((w) => (w.node.owner('s3')?.framesIn ?? 0) >= 2), 's3 frames flowing', 15_000);
+    const t = Date.now();
+    host.endStream('s3');
+    host.startStream('s3', 3); // within one poll: the worker sees a new session id, not an end
+    await waitFor(() => host.eventsOf('s3', 'commentary').some((e) => Date.parse(e.wallTime) > t + 200 && e.streamTimeMs < 3000), 'commentary on the new s3', 30_000);
+    const o = workers.map((w) => w.node.owner('s3')).find(Boolean)!;
+    expect(o.outOfOrder).toBe(0);
+    expect(o.lastSeq).toBeLessThan(20);
   });
 });

@@ -126,11 +126,15 @@ export class RedisIngest {
   private async forward(session: StreamSession, f: Forwarding): Promise<void> {
     const key = this.keys.frames(session.name);
     const signal = AbortSignal.any([session.endSignal, this.stop.signal]);
+    let fresh = true;
     try {
       for await (const frame of session.frames(signal)) {
         if (this.pub.status !== 'ready' && !(await whenReady(this.pub, signal))) break;
         const t0 = performance.now();
         try {
+          // Frames left from an earlier session under this name must not reach the new one's owner.
+          if (fresh) await this.pub.del(key);
+          fresh = false;
           await this.pub.xadd(key, 'MAXLEN', this.opts.framesMaxLen, '*', ...frameFields(frame));
           f.sent++;
           f.lastSeq = frame.seq;

@@ -10,7 +10,8 @@ import type { RedisQueueOptions } from './options.ts';
 import { parseFrame, type AskJob, type JobResult } from './wire.ts';
 
 export const NODE_EVENTS_MAXLEN = 10_000;
-const ANSWERED_TTL_S = 24 * 3600;
+/** As long as BullMQ keeps finished jobs (their ids dedupe repeats), so Redis memory stays bounded. */
+const ANSWERED_TTL_S = 3600;
 
 /** Test and bench hooks of a worker. */
 export interface WorkerHooks {
@@ -59,7 +60,7 @@ export class OwnedStream {
   private bullWorker: Worker | null = null;
   private loop: Promise<void> | null = null;
 
-  constructor(readonly name: string, node: string, private readonly ctx: WorkerContext) {
+  constructor(readonly name: string, node: string, readonly sid: string, private readonly ctx: WorkerContext) {
     this.node = node;
   }
 

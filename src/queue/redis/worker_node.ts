@@ -153,13 +153,13 @@ export class WorkerNode {
     for (const n of this.owned.keys()) if (!names.includes(n)) names.push(n);
     if (names.length === 0) return;
     const p = this.redis.pipeline();
-    for (const n of names) p.hget(this.keys.stream(n), 'node').get(this.keys.lease(n));
+    for (const n of names) p.hmget(this.keys.stream(n), 'node', 'startedAt').get(this.keys.lease(n));
     const rows = (await p.exec()) ?? [];
     const unowned: string[] = [];
     const now = Date.now();
     for (let i = 0; i < names.length; i++) {
       const n = names[i]!;
-      const node = rows[2 * i]?.[1] as string | null;
+      const [node, sid] = (rows[2 * i]?.[1] as (string | null)[] | undefined) ?? [null, null];
       const lease = rows[2 * i + 1]?.[1] as string | null;
       const mine = this.owned.get(n);
       if (!node) {
@@ -169,8 +169,14 @@ export class WorkerNode {
           await this.drop(n, 'stream ended', true);
           await this.redis.del(this.keys.progress(n));
         }
-        await this.redis.srem(this.keys.streams, n);
+        await this.redis.multi().srem(this.keys.streams, n).del(this.keys.progress(n)).exec();
         this.unownedSince.delete(n);
+        continue;
+      }
+      if (mine && mine.sid !== sid) {
+        // A new session under the same name (or its ingest node restarted): start over with a fresh context.
+        await this.drop(n, 'stream restarted', true);
+        await this.redis.del(this.keys.progress(n));
         continue;
       }
       if (mine) {
@@ -194,10 +200,12 @@ export class WorkerNode {
     const best = candidates[0]!;
     // The least-loaded worker takes it; anyone with room does when that one has not for 3 polls.
     const name = unowned.find((n) => best.id === this.id || now - this.unownedSince.get(n)! > 3 * this.opts.pollMs);
-    if (name) await this.claim(name, rows[2 * names.indexOf(name)]?.[1] as string);
+    if (!name) return;
+    const [node, sid] = rows[2 * names.indexOf(name)]?.[1] as string[];
+    await this.claim(name, node!, sid ?? '');
   }
 
-  private async claim(name: string, node: string): Promise<void> {
+  private async claim(name: string, node: string, sid: string): Promise<void> {
     const ok = await this.redis.set(this.keys.lease(name), this.id, 'PX', this.opts.leaseMs, 'NX');
     if (ok !== 'OK') return;
     if (this.closed) {
@@ -205,7 +213,7 @@ export class WorkerNode {
       return;
     }
     this.unownedSince.delete(name);
-    const o = new OwnedStream(name, node, this.ctx);
+    const o = new OwnedStream(name, node, sid, this.ctx);
     this.owned.set(name, o);
     this.counters.claims++;
     await this.advertise().catch(() => {});
