@@ -59,7 +59,9 @@ async function child(spec: ChildSpec): Promise<void> {
   });
   const log = createLogger({ level: 'warn', format: 'pretty', destination: process.stderr });
   const app = createApp(config, { log });
-  const whip = registerWhip(app.http, { config: { streams: config.streams, whip: { maxPublishers: 64 } }, sessions: app.sessions, log });
+  // createApp may wire WHIP itself one day (as `app.whip`); until then register it here.
+  type WhipLike = { list(): unknown[] };
+  const whip: WhipLike = (app as unknown as { whip?: WhipLike }).whip ?? registerWhip(app.http, { config: { streams: config.streams, whip: { maxPublishers: 64 } }, sessions: app.sessions, log });
   app.onSession((s) => {
     void (async () => {
       for await (const f of s.frames(s.endSignal)) {
