@@ -60,7 +60,7 @@ function table(head: string[], rows: (string | number)[][]): void {
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 const names = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `b${from + i}`);
 
-interface Report { at: number; cpu: NodeJS.CpuUsage; lat: number[]; hops: number[]; node: { streams: { name: string; framesIn: number }[] } }
+interface Report { at: number; cpu: NodeJS.CpuUsage; lat: number[]; hops: number[]; node: { streams: { name: string; framesProcessed: number }[] } }
 const lastReport = (c: ChildWorker) => [...c.lines].reverse().find((l) => l.report)?.report as Report | undefined;
 async function freshReport(c: ChildWorker): Promise<Report> {
   const n = c.lines.length;
@@ -127,7 +127,7 @@ async function latencyBench(): Promise<void> {
   const hops = r1.hops.slice(-Math.round(seconds * FPS * n));
   const lat = r1.lat.slice(-Math.round(seconds * FPS * n));
   console.log(`\n## Redis path vs embedded: ${n} streams at ${FPS} fps, ${seconds} s, ${model.manifest.frame.width}x${model.manifest.frame.height} RGB frames (${(model.frameBytes / 1024).toFixed(0)} KiB)\n`);
-  table(['path', 'decoded->model p50 ms', 'p95 ms', 'decoded->decision p50 ms', 'p95 ms', 'ask p50 ms', 'ask p95 ms', 'CPU ms/s per stream'], [
+  table(['path', 'decoded->out of Redis p50 ms', 'p95 ms', 'decoded->decision p50 ms', 'p95 ms', 'ask p50 ms', 'ask p95 ms', 'CPU ms/s per stream'], [
     ['embedded', '~0', '~0', f1(pct(embLat, 50)), f1(pct(embLat, 95)), f1(pct(embAsk, 50)), f1(pct(embAsk, 95)), f1(embCpu)],
     ['redis (1 worker process)', f1(pct(hops, 50)), f1(pct(hops, 95)), f1(pct(lat, 50)), f1(pct(lat, 95)), f1(pct(redisAsk, 50)), f1(pct(redisAsk, 95)), `${f1(ingestCpu)} ingest + ${f1(workerCpu)} worker`],
     ['added by Redis', f1(pct(hops, 50)), f1(pct(hops, 95)), f1(pct(lat, 50) - pct(embLat, 50)), f1(pct(lat, 95) - pct(embLat, 95)), f1(pct(redisAsk, 50) - pct(embAsk, 50)), f1(pct(redisAsk, 95) - pct(embAsk, 95)), f1(ingestCpu + workerCpu - embCpu)],
@@ -160,11 +160,11 @@ async function scaleBench(): Promise<void> {
       await sleep(8000);
       const r1 = await Promise.all(workers.map(freshReport));
       const secs = (Date.now() - t0) / 1000;
-      // Frames per second each stream's owner handed to the model, between its two reports.
+      // Frames per second the model stepped for each stream, between its worker's two reports.
       const rate = new Map<string, number>();
       r1.forEach((r, i) => {
         const dt = (r.at - r0[i]!.at) / 1000;
-        for (const s of r.node.streams) rate.set(s.name, (s.framesIn - (r0[i]!.node.streams.find((x) => x.name === s.name)?.framesIn ?? 0)) / dt);
+        for (const s of r.node.streams) rate.set(s.name, (s.framesProcessed - (r0[i]!.node.streams.find((x) => x.name === s.name)?.framesProcessed ?? 0)) / dt);
       });
       let served = 0;
       for (const s of all.slice(0, n)) {
@@ -185,7 +185,7 @@ async function scaleBench(): Promise<void> {
     await Promise.all(workers.map((w) => w.stop()));
     await redis.stop();
   }
-  console.log(`\n## Streams (${FPS} fps) served by worker processes on this machine (served: >= 90% of frames reach the model)\n`);
+  console.log(`\n## Streams (${FPS} fps) served by worker processes on this machine (served: the model steps >= 90% of its frames)\n`);
   table(['workers', 'streams', 'served', 'worker CPU (of 1 core)', 'decision p50 ms', 'p95 ms', 'load per worker', 'Redis memory'], rows);
 }
 

@@ -15,8 +15,11 @@ const ANSWERED_TTL_S = 3600;
 
 /** Test and bench hooks of a worker. */
 export interface WorkerHooks {
-  /** Every frame handed to the model, in order (`replay`: rebuilding context after a takeover). */
-  onFrame?(stream: string, frame: Frame, replay: boolean): void;
+  /**
+   * Every frame handed to the model, in order (`replay`: rebuilding context after a takeover);
+   * `receivedAt`: performance.now() when it came out of Redis here.
+   */
+  onFrame?(stream: string, frame: Frame, replay: boolean, receivedAt: number): void;
   /** Runs after the model answered and before the answer is published (tests kill the worker here). */
   beforeAnswer?(job: AskJob): Promise<void>;
 }
@@ -52,8 +55,9 @@ export class OwnedStream {
   outOfOrder = 0;
   framesIn = 0;
   framesSkipped = 0;
-  processedSeq = -1;
-  processedMs = -1;
+  /** Newest frame handed to the model (it may still skip it when it is behind). */
+  handedSeq = -1;
+  handedMs = -1;
   readonly since = Date.now();
   private readonly abort = new AbortController();
   private reader: Redis | null = null;
@@ -107,12 +111,21 @@ export class OwnedStream {
     let lastId = '0-0';
     // Rebuild context from the newest buffered frames (all of them for a new stream).
     const replayN = Math.max(1, ctx.opts.replayFrames);
-    const recent = (await r.xrevrangeBuffer(key, '+', '-', 'COUNT', replayN)).reverse();
+    let recent: [Buffer, Buffer[]][] = [];
+    for (;;) {
+      try {
+        recent = (await r.xrevrangeBuffer(key, '+', '-', 'COUNT', replayN)).reverse();
+        break;
+      } catch {
+        if (signal.aborted) return;
+        await sleep(200); // Redis is away; the lease decides whether this stream is still ours when it returns
+      }
+    }
     if (recent.length > 0) lastId = recent[recent.length - 1]![0].toString();
     for (const [, fields] of recent.slice(-ctx.opts.replayFrames || recent.length)) {
       if (signal.aborted) return;
       const f = parseFrame(name, fields);
-      if (f) await this.feed(f, f.streamTimeMs <= this.suppressUntilMs);
+      if (f) await this.feed(f, true, f.streamTimeMs <= this.suppressUntilMs, performance.now());
     }
     while (!signal.aborted) {
       let res: [Buffer, [Buffer, Buffer[]][]][] | null;
@@ -125,6 +138,7 @@ export class OwnedStream {
       }
       const entries = res?.[0]?.[1];
       if (!entries || entries.length === 0) continue;
+      const receivedAt = performance.now();
       lastId = entries[entries.length - 1]![0].toString();
       let list = entries;
       if (list.length > ctx.opts.maxBacklog) {
@@ -135,13 +149,17 @@ export class OwnedStream {
       for (const [, fields] of list) {
         if (signal.aborted) return;
         const f = parseFrame(name, fields);
-        if (f) await this.feed(f, false);
+        if (f) await this.feed(f, false, false, receivedAt);
       }
     }
   }
 
-  /** Hands one frame to the model and waits until the model has taken it (in-order, one at a time). */
-  private async feed(frame: Frame, replay: boolean): Promise<void> {
+  /**
+   * Hands one frame to the model, in order. Live frames are offered without waiting (the engine
+   * keeps the newest one per stream and counts the ones it had to skip); context-rebuild frames
+   * wait until the model has taken each, so all of them enter the context.
+   */
+  private async feed(frame: Frame, rebuild: boolean, replay: boolean, receivedAt: number): Promise<void> {
     const { ctx, name } = this;
     if (frame.seq <= this.lastSeq) {
       this.outOfOrder++;
@@ -149,7 +167,7 @@ export class OwnedStream {
     }
     this.lastSeq = frame.seq;
     this.framesIn++;
-    ctx.hooks.onFrame?.(name, frame, replay);
+    ctx.hooks.onFrame?.(name, frame, replay, receivedAt);
     const count = () => {
       const s = ctx.engine.stats(name);
       return s ? s.framesProcessed + s.framesRejected + s.framesSkipped : -1;
@@ -157,21 +175,16 @@ export class OwnedStream {
     const base = count();
     if (base < 0) return;
     ctx.engine.offer(frame);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const c = count();
-      if (c < 0 || c > base || this.abort.signal.aborted) break;
-      if (Date.now() > deadline) {
-        ctx.log.warn({ stream: name }, 'the model took no frame for 30 s');
-        break;
-      }
-      await sleep(3);
+    if (rebuild) {
+      const deadline = Date.now() + 30_000;
+      while (count() === base && !this.abort.signal.aborted && Date.now() < deadline) await sleep(5);
     }
-    this.processedSeq = frame.seq;
-    this.processedMs = Math.max(this.processedMs, frame.streamTimeMs);
+    this.handedSeq = frame.seq;
+    this.handedMs = Math.max(this.handedMs, frame.streamTimeMs);
     if (!this.stopping) {
-      ctx.redis.hset(ctx.keys.progress(name), 'worker', ctx.id, 'seq', String(frame.seq), 'n', String(this.framesIn), 'ms', String(this.processedMs), 'at', String(Date.now()),
-        'lat', (ctx.engine.stats(name)?.lastDecisionLatencyMs ?? 0).toFixed(1))
+      const st = ctx.engine.stats(name);
+      ctx.redis.hset(ctx.keys.progress(name), 'worker', ctx.id, 'seq', String(frame.seq), 'ms', String(this.handedMs), 'at', String(Date.now()),
+        'n', String(this.framesIn), 'p', String(st?.framesProcessed ?? 0), 'lat', (st?.lastDecisionLatencyMs ?? 0).toFixed(1))
         .catch(() => {});
     }
   }
@@ -209,7 +222,8 @@ export class OwnedStream {
   toJSON() {
     return {
       name: this.name, node: this.node, framesIn: this.framesIn, framesSkipped: this.framesSkipped, outOfOrder: this.outOfOrder,
-      processedSeq: this.processedSeq, processedMs: this.processedMs, lagMs: this.ctx.engine.stats(this.name)?.lastDecisionLatencyMs ?? 0,
+      handedSeq: this.handedSeq, handedMs: this.handedMs, framesProcessed: this.ctx.engine.stats(this.name)?.framesProcessed ?? 0,
+      decisionLatencyMs: this.ctx.engine.stats(this.name)?.lastDecisionLatencyMs ?? 0,
     };
   }
 }

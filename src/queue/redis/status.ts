@@ -7,11 +7,11 @@ export interface StreamQueueInfo {
   name: string;
   /** Worker id holding the lease, null while none does (starting, failing over, no workers). */
   owner: string | null;
-  /** Frames this node sent to Redis that the owner has not processed yet. */
+  /** Frames this node sent to Redis that the owner has not handed to its model yet. */
   lagFrames: number | null;
-  /** Stream time between the newest frame sent and the newest frame the owner processed. */
+  /** Stream time between the newest frame sent and the newest the owner handed to its model. */
   lagMs: number | null;
-  /** The owner's last decode -> decision latency, ms. */
+  /** The owner's last decode -> decision latency, ms: how far behind live the commentary is. */
   decisionLatencyMs: number | null;
   framesSent: number;
 }

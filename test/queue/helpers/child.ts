@@ -39,9 +39,18 @@ export class ChildWorker {
   waitLine(pred: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<void> {
     if (this.lines.some(pred)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.id}: timed out waiting for a line`)), timeoutMs);
-      this.waiters.push({ pred, resolve: () => (clearTimeout(t), resolve()) });
-      this.proc.once('exit', (code) => reject(new Error(`${this.id} exited (${code})`)));
+      const onExit = (code: number | null) => finish(new Error(`${this.id} exited (${code})`));
+      const t = setTimeout(() => finish(new Error(`${this.id}: timed out waiting for a line`)), timeoutMs);
+      const finish = (err?: Error) => {
+        clearTimeout(t);
+        this.proc.off('exit', onExit);
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        if (err) reject(err);
+        else resolve();
+      };
+      const waiter = { pred, resolve: () => finish() };
+      this.waiters.push(waiter);
+      this.proc.once('exit', onExit);
     });
   }
 

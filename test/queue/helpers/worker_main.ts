@@ -10,16 +10,16 @@ import { runWorker } from '../../../src/worker.ts';
 const say = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
 const config = loadConfig({ noDefault: true, env: {}, overrides: JSON.parse(process.env.KQ_CONFIG!) });
 const slowMs = Number(process.env.KQ_SLOW_MS ?? 0);
-/** Frame hop latencies (decoded on the ingest node -> handed to the model here), ms; benches read them. */
+/** Frame hop latencies (decoded on the ingest node -> out of Redis here), ms; benches read them. */
 const hops: number[] = [];
 const w = await runWorker(config, {
   log: createLogger({ level: process.env.KIBITZ_TEST_LOG ?? 'warn', format: 'json', destination: process.stderr }),
   queue: { workerId: process.env.KQ_WORKER_ID, capacity: Number(process.env.KQ_CAPACITY ?? 4) },
   engine: JSON.parse(process.env.KQ_ENGINE ?? '{}'),
   hooks: {
-    onFrame(_s, f, replay) {
+    onFrame(_s, f, replay, receivedAt) {
       if (replay) return;
-      hops.push(performance.now() - f.decodedAt);
+      hops.push(receivedAt - f.decodedAt);
       if (hops.length > 5000) hops.shift();
     },
     async beforeAnswer(job) {
