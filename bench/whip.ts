@@ -1,7 +1,7 @@
 /**
  * WHIP ingest benchmark (issue 6). Prints two tables.
  *
- *   npx tsx bench/whip.ts                         # latency (WHIP vs RTMP) + concurrency 1,2,4,6,8
+ *   npx tsx bench/whip.ts                         # latency (WHIP vs RTMP) + concurrency 1,2,4,6,8,10
  *   npx tsx bench/whip.ts --mode latency --seconds 20
  *   npx tsx bench/whip.ts --mode concurrency --publishers 1,6 --seconds 20
  *
@@ -13,7 +13,7 @@
  * ingest. kibitz reads the index back from each sampled 192x108 RGB frame.
  *
  * Concurrency: N werift WHIP publishers replay a pre-encoded 720p30 H.264 clip (testsrc2,
- * no B-frames, GOP 2 s) in real time. A publisher has sampled-frame loss when its sampled
+ * x264 veryfast High like OBS, no B-frames, 4 Mb/s, GOP 2 s) in real time. A publisher has sampled-frame loss when its sampled
  * rate falls below 95 % of the model rate, frames are dropped for backpressure, or access
  * units are broken (expected rate: the media time the publishers actually sent, since their
  * pacing loop can lag on a loaded machine). CPU: the kibitz process + its decoder ffmpegs (from /proc), per publisher;
@@ -215,14 +215,15 @@ async function latencyRun(kind: 'whip' | 'rtmp', seconds: number, fps: number): 
 
 const CLIP_DIR = path.join(os.tmpdir(), 'kibitz-test-fixtures');
 
-/** 720p30 H.264 without B-frames (what OBS sends over WHIP), as access units; encoded once and cached. */
+/** 720p30 H.264 as OBS sends it over WHIP (x264 veryfast, High, no B-frames, 4 Mb/s CBR-ish), as access units; encoded once and cached. */
 function clipAccessUnits(seconds = 10): Buffer[] {
-  const file = path.join(CLIP_DIR, `testsrc2-720p30-bf0-g60-aud-${seconds}s.h264`);
+  const file = path.join(CLIP_DIR, `testsrc2-720p30-veryfast-high-bf0-g60-4M-aud-${seconds}s.h264`);
   if (!existsSync(file)) {
     mkdirSync(CLIP_DIR, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${W}x${H}:rate=${FPS}:duration=${seconds}`,
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', String(FPS * 2), '-b:v', '2500k', '-x264-params', 'aud=1', '-pix_fmt', 'yuv420p', '-f', 'h264', tmp]);
+      '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-bf', '0', '-g', String(FPS * 2), '-b:v', '4000k', '-maxrate', '4000k', '-bufsize', '4000k',
+      '-x264-params', 'aud=1', '-pix_fmt', 'yuv420p', '-f', 'h264', tmp]);
     if (r.status !== 0) throw new Error(`clip encode failed: ${r.stderr}`);
     renameSync(tmp, file);
   }
@@ -271,13 +272,20 @@ async function concurrencyRun(n: number, seconds: number, fps: number, aus: Buff
   })));
   let running = true;
   let sent = 0;
+  let sendErrors = 0;
   const t0 = performance.now();
   // One pacing loop for all publishers, each offset by a fraction of a frame.
   const loop = (async () => {
     for (let i = 0; running; i++) {
       const wait = t0 + (i * 1000) / FPS - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      for (const p of pubs) p.send(aus[i % aus.length]!, i * (90_000 / FPS));
+      for (const p of pubs) {
+        try {
+          p.send(aus[i % aus.length]!, i * (90_000 / FPS));
+        } catch (err) {
+          if (sendErrors++ === 0) console.error(`(send failed: ${(err as Error).message})`);
+        }
+      }
       sent = i + 1;
     }
   })();
@@ -324,7 +332,7 @@ async function parent(): Promise<void> {
     options: {
       mode: { type: 'string', default: 'all' },
       seconds: { type: 'string', default: '20' },
-      publishers: { type: 'string', default: '1,2,4,6,8' },
+      publishers: { type: 'string', default: '1,2,4,6,8,10' },
       fps: { type: 'string', default: '' },
     },
   });
@@ -345,7 +353,7 @@ async function parent(): Promise<void> {
   if (values.mode === 'all' || values.mode === 'concurrency') {
     const fps = Number(values.fps || 2);
     const aus = clipAccessUnits();
-    console.log(`Concurrency: N WHIP publishers, 720p30 H.264 (testsrc2, bf 0, ~2.5 Mb/s) -> 192x108 @ ${fps} fps, ${seconds} s measured after 4 s warm-up`);
+    console.log(`Concurrency: N WHIP publishers, 720p30 H.264 (testsrc2, x264 veryfast High, bf 0, 4 Mb/s) -> 192x108 @ ${fps} fps, ${seconds} s measured after 4 s warm-up`);
     console.log('| publishers | sampled fps (mean / min) / expected from frames sent | streams with loss | AUs dropped (backpressure/broken/lost pkts) | kibitz CPU % (node + ffmpeg) | CPU % per publisher | publishers\' CPU % (werift, this process) |');
     console.log('|-----------:|-------------------------:|------------------:|------:|-----------------------------:|--------------------:|-----------------------------------------:|');
     for (const n of values.publishers.split(',').map(Number)) {

@@ -25,7 +25,7 @@ export interface PeerEvents {
   onEnd(reason: PeerEndReason): void;
 }
 
-/** Ask the remote to wait for our answer's candidates only; gathering is host-only, so it is quick. */
+/** The answer carries every candidate (no trickle); host-only gathering normally ends in milliseconds. */
 const GATHER_TIMEOUT_MS = 3000;
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
