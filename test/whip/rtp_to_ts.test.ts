@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { RtpHeader, RtpPacket } from 'werift/nonstandard';
 import { AccessUnitAssembler, RtpClock, nalTypes, NAL_IDR } from '../../src/ingest/whip/h264.ts';
 import { TsMuxer } from '../../src/ingest/whip/mpegts.ts';
 import { VideoPipeline } from '../../src/ingest/whip/pipeline.ts';
@@ -76,6 +77,22 @@ describe('VideoPipeline -> MPEG-TS', () => {
     expect(out.length).toBe(aus.length - 30);
     expect(p.stats.broken).toBe(0);
     expect(asks).toBe(0); // joining mid-stream is no loss; the owner's PLI timer covers the wait
+  });
+
+  it('survives garbage payloads (bad FU-A, STAP-A sizes, empty) without throwing', () => {
+    const p = new VideoPipeline({ jitterBufferMs: 50 });
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const good = packetize(aus.slice(0, 40), { fps: FPS }).flat();
+    let seq = 0;
+    for (let i = 0; i < 2000; i++) {
+      const base = good[i % good.length]!;
+      const payload = Buffer.from(Array.from({ length: Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256)));
+      if (payload.length > 0 && rnd() < 0.5) payload[0] = [24, 28, 5, 7][Math.floor(rnd() * 4)]!; // STAP-A, FU-A, IDR, SPS
+      const rtp = new RtpPacket(new RtpHeader({ ...base.header, sequenceNumber: seq++ & 0xffff, timestamp: Math.floor(i / 3) * 3000, marker: i % 3 === 2 }), payload);
+      expect(() => p.processRtp(rtp)).not.toThrow();
+    }
+    expect(() => p.flush()).not.toThrow();
   });
 
   it('muxes a unit larger than a PES length field allows', () => {

@@ -77,6 +77,7 @@ interface Resource {
   pliSent: number;
   audioPackets: number;
   droppedForBackpressure: number;
+  badPackets: number;
   ended: boolean;
 }
 
@@ -151,7 +152,7 @@ export class WhipIngest {
         parameterSets: spropToAnnexB(fmtpParams(choice.h264.fmtp)['sprop-parameter-sets']),
         onNeedKeyframe: () => this.requestKeyframe(res, false),
       }),
-      stdin: null, decoderRuns: 0, lastPliAt: -Infinity, pliSent: 0, audioPackets: 0, droppedForBackpressure: 0, ended: false,
+      stdin: null, decoderRuns: 0, lastPliAt: -Infinity, pliSent: 0, audioPackets: 0, droppedForBackpressure: 0, badPackets: 0, ended: false,
     };
     this.pending++;
     this.negotiating.add(stream.name);
@@ -225,7 +226,14 @@ export class WhipIngest {
 
   private onVideoRtp(res: Resource, rtp: RtpPacket): void {
     if (res.ended) return;
-    const units = res.pipeline.processRtp(rtp);
+    let units;
+    try {
+      units = res.pipeline.processRtp(rtp);
+    } catch (err) {
+      // A malformed packet must cost one packet, never the publisher or the process.
+      if (res.badPackets++ === 0) this.opts.log.warn({ stream: res.stream, err }, 'dropping a malformed RTP packet (logged once)');
+      return;
+    }
     if (units.length === 0) return;
     const stdin = res.stdin;
     if (!stdin || !res.handle?.active) return;
