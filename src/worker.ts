@@ -16,6 +16,8 @@ export interface RunWorkerOptions {
   /** A model already loaded (benches); loaded from config.model.package otherwise, and then closed by close(). */
   model?: Model;
   hooks?: WorkerHooks;
+  /** Aborting it closes the worker (as close() does). */
+  signal?: AbortSignal;
 }
 
 export interface RunningWorker {
@@ -50,7 +52,7 @@ export async function runWorker(config: Config, opts: RunWorkerOptions = {}): Pr
   node.start();
   log.info({ worker: id, capacity: q.capacity, redis: safeUrl(q.url) }, `worker ${id} ready for ${q.capacity} streams`);
   let closing: Promise<void> | null = null;
-  return {
+  const running: RunningWorker = {
     id, node, engine,
     close() {
       closing ??= (async () => {
@@ -61,4 +63,6 @@ export async function runWorker(config: Config, opts: RunWorkerOptions = {}): Pr
       return closing;
     },
   };
+  opts.signal?.addEventListener('abort', () => void running.close(), { once: true });
+  return running;
 }

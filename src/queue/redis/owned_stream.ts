@@ -59,6 +59,7 @@ export class OwnedStream {
   handedSeq = -1;
   handedMs = -1;
   readonly since = Date.now();
+  private progressMark = { processed: 0, framesIn: 0, at: Date.now() };
   private readonly abort = new AbortController();
   private reader: Redis | null = null;
   private bullWorker: Worker | null = null;
@@ -217,6 +218,24 @@ export class OwnedStream {
     // Exactly once across owners: the first result for this id is stored and published, atomically.
     const prev = await ctx.redis.answerOnce(marker, ctx.keys.nodeEvents(d.node), d.id, JSON.stringify(result), ANSWERED_TTL_S, NODE_EVENTS_MAXLEN);
     return prev === null ? 'answered' : 'answered before';
+  }
+
+  /**
+   * True when frames keep arriving but the model has stepped none of them for `ms` (a model stuck
+   * while the event loop, and so the lease, lives on).
+   */
+  stalled(ms: number): boolean {
+    const processed = this.ctx.engine.stats(this.name)?.framesProcessed ?? 0;
+    const now = Date.now();
+    if (processed !== this.progressMark.processed) {
+      this.progressMark = { processed, framesIn: this.framesIn, at: now };
+      return false;
+    }
+    if (this.framesIn - this.progressMark.framesIn < 2) {
+      this.progressMark.at = now; // no new input: nothing to be late with
+      return false;
+    }
+    return now - this.progressMark.at > ms;
   }
 
   toJSON() {

@@ -53,6 +53,8 @@ export class WorkerNode {
   private closed = false;
   private ticking = false;
   private beating = false;
+  /** A stuck model gives its streams up and takes none until then. */
+  private pausedUntil = 0;
   private readonly ctx: WorkerContext;
   private readonly unsubscribe: () => void;
   /** Streams taken over from another worker, and lost to one (metrics, tests). */
@@ -115,6 +117,12 @@ export class WorkerNode {
       await this.advertise();
       for (const [name, o] of [...this.owned]) {
         if (o.stopping) continue;
+        if (o.stalled(3 * this.opts.leaseMs)) {
+          this.log.error({ stream: name, worker: this.id }, `the model has stepped no frame of ${name} for ${3 * this.opts.leaseMs} ms; giving the stream to another worker`);
+          this.pausedUntil = Date.now() + 10 * this.opts.leaseMs;
+          await this.drop(name, 'model stalled', true);
+          continue;
+        }
         const ok = await this.redis.leaseRenew(this.keys.lease(name), this.id, this.opts.leaseMs);
         if (!ok) await this.drop(name, 'lease taken by another worker', false);
       }
@@ -128,7 +136,7 @@ export class WorkerNode {
   private async advertise(): Promise<void> {
     const now = Date.now();
     await this.redis.multi()
-      .hset(this.keys.worker(this.id), 'capacity', String(this.opts.capacity), 'load', String(this.owned.size), 'streams', this.streams.join(','),
+      .hset(this.keys.worker(this.id), 'capacity', String(this.opts.capacity), 'load', String(Date.now() < this.pausedUntil ? this.opts.capacity : this.owned.size), 'streams', this.streams.join(','),
         'pid', String(process.pid), 'host', hostname(), 'beat', String(now))
       .pexpire(this.keys.worker(this.id), this.opts.leaseMs)
       .zadd(this.keys.workers, now, this.id)
@@ -191,7 +199,7 @@ export class WorkerNode {
       unowned.push(n);
     }
     for (const n of this.unownedSince.keys()) if (!names.includes(n)) this.unownedSince.delete(n);
-    if (unowned.length === 0 || this.owned.size >= this.opts.capacity) return;
+    if (unowned.length === 0 || this.owned.size >= this.opts.capacity || Date.now() < this.pausedUntil) return;
     unowned.sort((a, b) => this.unownedSince.get(a)! - this.unownedSince.get(b)!);
     const workers = await readWorkers(this.redis, this.keys, this.opts.leaseMs);
     const me = { id: this.id, capacity: this.opts.capacity, load: this.owned.size };
