@@ -10,6 +10,8 @@ import type { Config } from './config/schema.ts';
 import { FfmpegNotFoundError, resolveFfmpeg } from './ffmpeg.ts';
 import { PortInUseError } from './ingest/rtmp.ts';
 import { createLogger } from './log.ts';
+import { startPlugins } from './plugins/host.ts';
+import { startEmbeddedModel } from './queue/embedded.ts';
 
 const USAGE = `usage: kibitz <command> [options]
 
@@ -17,7 +19,9 @@ const USAGE = `usage: kibitz <command> [options]
   push FILE [--key KEY] [--url rtmp://HOST:PORT/live] [--loop] [--config FILE]
                                    stream a video file in real time, like OBS would
                                    (default key: the first configured stream's)
-  demo | worker | bench            (coming soon)
+  demo [FILE]                      start kibitz, stream the bundled sample broadcast (or FILE)
+                                   into it and print the live commentary, then a summary
+  worker | bench                   (coming soon)
 
 config: config/default.yaml, then --config FILE, then KIBITZ_* environment variables
         (KIBITZ_HTTP_PORT=9000, KIBITZ_STREAMS_0_KEY=...)`;
@@ -32,6 +36,7 @@ export async function main(argv: string[]): Promise<void> {
       case 'push':
         return await push(rest);
       case 'demo':
+        return await demo(rest);
       case 'worker':
       case 'bench':
         console.error(`not implemented yet: kibitz ${command}`);
@@ -85,7 +90,11 @@ async function serve(args: string[]): Promise<void> {
   const config = loadConfig({ file: values.config as string | undefined });
   const log = createLogger({ level: config.log.level, format: config.log.format });
   const app = createApp(config, { log });
-  // The model and plugins are attached here (app.attachBrain, app.onSession, app.bus.subscribe).
+  // Plugins register routes (the overlay page), so they start before the server listens.
+  const plugins = await startPlugins({
+    config: app.config, bus: app.bus, brain: () => app.brain, http: app.http, log: app.log.child({ component: 'plugins' }),
+  });
+  app.onClose(() => plugins.close());
 
   let stopping = false;
   const stop = (sig: string) => {
@@ -102,6 +111,8 @@ async function serve(args: string[]): Promise<void> {
 
   await app.start();
   printStartup(config, app.rtmp.port, app.http.port, app.ffmpeg?.version ?? '?', log);
+  if (config.model.package) await startEmbeddedModel(app);
+  else log.warn('no model.package configured: streams are ingested but nobody comments on them');
 }
 
 function printStartup(config: Config, rtmpPort: number, httpPort: number, ffmpegVersion: string, log: ReturnType<typeof createLogger>): void {
@@ -117,7 +128,7 @@ function printStartup(config: Config, rtmpPort: number, httpPort: number, ffmpeg
     log.info(`stream "${s.name}": ${keyFrom}; events at http://${httpHost}:${httpPort}/api/streams/${s.name}/events`);
   }
   if (config.streams.length === 0) log.warn('no streams configured: every publish will be refused (add streams: [{ name, key }] to the config)');
-  const plugins = Object.keys(config.plugins);
+  const plugins = Object.keys(config.plugins).filter((p) => p !== 'questions');
   log.info(`plugins configured: ${plugins.length ? plugins.join(', ') : 'none'}`);
   log.info(`model: ${config.model.package ? `${path.relative(PROJECT_ROOT, config.model.package) || config.model.package} (provider ${config.model.provider}, ${config.model.fps} fps, frames ${config.decode.width}x${config.decode.height})` : `none — ingest only (set model.package); frames ${config.decode.width}x${config.decode.height} at ${config.model.fps} fps`}`);
   log.info(`ffmpeg: ${ffmpegVersion}`);
@@ -166,6 +177,15 @@ async function push(args: string[]): Promise<void> {
   process.on('SIGTERM', kill);
   const code = await new Promise<number>((resolve) => child.on('close', (c, sig) => resolve(c ?? (sig ? 0 : 1))));
   process.exit(code);
+}
+
+async function demo(args: string[]): Promise<void> {
+  const { positionals } = parse(args, {}, true);
+  const { runDemo } = await import('./demo.ts');
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  await runDemo({ file: positionals[0], signal: ac.signal });
+  process.exit(0);
 }
 
 function tryConfigFfmpeg(file: string | undefined): string | undefined {
