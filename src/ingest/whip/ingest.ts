@@ -56,6 +56,9 @@ export interface WhipResourceInfo {
   id: string;
   stream: string;
   connected: boolean;
+  /** werift's view: ICE state / peer connection state (for diagnostics). */
+  iceState: string;
+  connectionState: string;
   createdAt: string;
   video: VideoPipelineStats;
   audioPackets: number;
@@ -112,7 +115,8 @@ export class WhipIngest {
     const r = this.resources.get(id);
     if (!r) return undefined;
     return {
-      id: r.id, stream: r.stream, connected: r.peer?.isConnected ?? false, createdAt: r.createdAt.toISOString(),
+      id: r.id, stream: r.stream, connected: r.peer?.isConnected ?? false,
+      iceState: r.peer?.pc.iceConnectionState ?? 'new', connectionState: r.peer?.pc.connectionState ?? 'new', createdAt: r.createdAt.toISOString(),
       video: r.pipeline.stats, audioPackets: r.audioPackets, droppedForBackpressure: r.droppedForBackpressure, pliSent: r.pliSent,
     };
   }
