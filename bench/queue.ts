@@ -11,6 +11,7 @@
  * step; speaking adds the text decode (~20 ms/token here) on either path alike.
  */
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { EventBus } from '../src/bus.ts';
 import { ModelEngine } from '../src/model/engine.ts';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     streams: { type: 'string', default: '2' },
     asks: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
     workers: { type: 'string', default: '1,2,3' },
     ramp: { type: 'string', default: '2,4,6,8,10,12' },
     fps: { type: 'string', default: '2' },
@@ -33,7 +35,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('npx tsx bench/queue.ts [--mode latency,scale] [--seconds 20] [--streams 2] [--asks 10] [--workers 1,2,3] [--ramp 2,4,6,8] [--fps 2]');
+  console.log('npx tsx bench/queue.ts [--mode latency,scale] [--seconds 20] [--streams 2] [--asks 10] [--rounds 2] [--workers 1,2,3] [--ramp 2,4,6,8] [--fps 2]');
   process.exit(0);
 }
 
@@ -82,58 +84,74 @@ async function latencyBench(): Promise<void> {
   const seconds = Number(values.seconds);
   const n = Number(values.streams);
   const nAsks = Number(values.asks);
-  const streams = names(n);
+  const rounds = Number(values.rounds);
+  const per = seconds / rounds;
 
-  // Embedded: the same sessions feed a ModelEngine in this process.
+  // Both set up at once; rounds alternate embedded / Redis so load from elsewhere hits both alike.
   const model = await Model.load({ packageDir: PKG });
-  const embHost = new FakeHost(redisConfig('redis://unused:1', streams));
-  const bus = new EventBus();
-  const engine = new ModelEngine(model, bus, log, ENGINE);
+  const all = names(2 * n * rounds);
+  const embHost = new FakeHost(redisConfig('redis://unused:1', all));
+  const engine = new ModelEngine(model, new EventBus(), log, ENGINE);
   embHost.onSession((s) => void engine.consume(s.name, s.frames(s.endSignal), s.endSignal));
-  streams.forEach((s, i) => embHost.startStream(s, i, FPS));
-  await sleep(3000);
-  const c0 = process.cpuUsage();
-  const l0 = engine.latencies.length;
-  await sleep(seconds * 1000);
-  const embCpu = cpuMs(process.cpuUsage(c0)) / seconds / n;
-  const embLat = engine.latencies.slice(-(engine.latencies.length - l0 || 1));
-  const embAsk = await asks((q, id) => engine.ask({ stream: streams[0]!, question: q, id }), nAsks, streams[0]!);
+  const redis = await RedisServer.start();
+  const worker = await ChildWorker.start('bench-w1', redisOverrides(redis.url, all), { KQ_ENGINE: JSON.stringify(ENGINE), KQ_REPORT_MS: '1000', KQ_CAPACITY: '64' });
+  const host = new FakeHost(redisConfig(redis.url, all));
+  const ingest = startRedisIngest(host);
+  while ((await ingest.refresh()).workers.length < 1) await sleep(200);
+
+  const emb = { lat: [] as number[], ask: [] as number[], cpu: 0 };
+  const red = { hops: [] as number[], lat: [] as number[], ask: [] as number[], ingestCpu: 0, workerCpu: 0, xadd: [] as number[], mem: 0, keyBytes: [] as number[], xlen: [] as number[] };
+  let next = 0;
+  for (let r = 0; r < rounds; r++) {
+    const e = all.slice(next, (next += n));
+    e.forEach((s, i) => embHost.startStream(s, i, FPS));
+    await sleep(2000);
+    const l0 = engine.latencies.length;
+    const c0 = process.cpuUsage();
+    await sleep(per * 1000);
+    emb.cpu += cpuMs(process.cpuUsage(c0)) / per / n / rounds;
+    emb.lat.push(...engine.latencies.slice(l0 >= 1000 ? -Math.round(per * FPS * n) : l0));
+    emb.ask.push(...(await asks((q, id) => engine.ask({ stream: e[0]!, question: q, id }), Math.ceil(nAsks / rounds), e[0]!)));
+    for (const s of e) embHost.endStream(s);
+
+    const rs = all.slice(next, (next += n));
+    rs.forEach((s, i) => host.startStream(s, i, FPS));
+    while ((await ingest.refresh()).streams.some((s) => !s.owner)) await sleep(200);
+    await sleep(2000);
+    const r0 = await freshReport(worker);
+    const c1 = process.cpuUsage();
+    await sleep(per * 1000);
+    red.ingestCpu += cpuMs(process.cpuUsage(c1)) / per / n / rounds;
+    const r1 = await freshReport(worker);
+    red.workerCpu += (cpuMs(r1.cpu) - cpuMs(r0.cpu)) / ((r1.at - r0.at) / 1000) / n / rounds;
+    const k = Math.round(per * FPS * n);
+    red.hops.push(...r1.hops.slice(-k));
+    red.lat.push(...r1.lat.slice(-k));
+    red.xadd.push(...rs.flatMap((s) => ingest.xaddTimes(s)));
+    red.mem = Math.max(red.mem, (await ingest.refresh()).usedMemoryBytes ?? 0);
+    const probe = new Redis(redis.url);
+    for (const s of rs) red.keyBytes.push(Number(await probe.call('MEMORY', 'USAGE', ingest.keys.frames(s), 'SAMPLES', '0')));
+    red.xlen.push(...(await Promise.all(rs.map((s) => probe.xlen(ingest.keys.frames(s))))));
+    probe.disconnect();
+    red.ask.push(...(await asks((q, id) => host.brain!.ask({ stream: rs[0]!, question: q, id }), Math.ceil(nAsks / rounds), rs[0]!)));
+    for (const s of rs) host.endStream(s);
+  }
+  await host.close();
+  await worker.stop();
+  await redis.stop();
   await embHost.close();
   await engine.close();
   await model.close();
 
-  // Redis: ingest here, one worker process.
-  const redis = await RedisServer.start();
-  const worker = await ChildWorker.start('bench-w1', redisOverrides(redis.url, streams), { KQ_ENGINE: JSON.stringify(ENGINE), KQ_REPORT_MS: '1000', KQ_CAPACITY: '16' });
-  const host = new FakeHost(redisConfig(redis.url, streams));
-  const ingest = startRedisIngest(host);
-  streams.forEach((s, i) => host.startStream(s, i, FPS));
-  while ((await ingest.refresh()).streams.some((s) => !s.owner)) await sleep(200);
-  await sleep(3000);
-  const r0 = await freshReport(worker);
-  const c1 = process.cpuUsage();
-  await sleep(seconds * 1000);
-  const ingestCpu = cpuMs(process.cpuUsage(c1)) / seconds / n;
-  const r1 = await freshReport(worker);
-  const workerCpu = (cpuMs(r1.cpu) - cpuMs(r0.cpu)) / seconds / n;
-  const st = await ingest.refresh();
-  const xadd = streams.flatMap((s) => ingest.xaddTimes(s));
-  const redisAsk = await asks((q, id) => host.brain!.ask({ stream: streams[0]!, question: q, id }), nAsks, streams[0]!);
-  const mem = st.usedMemoryBytes ?? NaN;
-  await host.close();
-  await worker.stop();
-  await redis.stop();
-
-  const hops = r1.hops.slice(-Math.round(seconds * FPS * n));
-  const lat = r1.lat.slice(-Math.round(seconds * FPS * n));
-  console.log(`\n## Redis path vs embedded: ${n} streams at ${FPS} fps, ${seconds} s, ${model.manifest.frame.width}x${model.manifest.frame.height} RGB frames (${(model.frameBytes / 1024).toFixed(0)} KiB)\n`);
+  console.log(`\n## Redis path vs embedded: ${n} streams at ${FPS} fps, ${seconds} s each in ${rounds} alternating rounds, ${model.manifest.frame.width}x${model.manifest.frame.height} RGB frames (${(model.frameBytes / 1024).toFixed(0)} KiB)\n`);
   table(['path', 'decoded->out of Redis p50 ms', 'p95 ms', 'decoded->decision p50 ms', 'p95 ms', 'ask p50 ms', 'ask p95 ms', 'CPU ms/s per stream'], [
-    ['embedded', '~0', '~0', f1(pct(embLat, 50)), f1(pct(embLat, 95)), f1(pct(embAsk, 50)), f1(pct(embAsk, 95)), f1(embCpu)],
-    ['redis (1 worker process)', f1(pct(hops, 50)), f1(pct(hops, 95)), f1(pct(lat, 50)), f1(pct(lat, 95)), f1(pct(redisAsk, 50)), f1(pct(redisAsk, 95)), `${f1(ingestCpu)} ingest + ${f1(workerCpu)} worker`],
-    ['added by Redis', f1(pct(hops, 50)), f1(pct(hops, 95)), f1(pct(lat, 50) - pct(embLat, 50)), f1(pct(lat, 95) - pct(embLat, 95)), f1(pct(redisAsk, 50) - pct(embAsk, 50)), f1(pct(redisAsk, 95) - pct(embAsk, 95)), f1(ingestCpu + workerCpu - embCpu)],
+    ['embedded', '-', '-', f1(pct(emb.lat, 50)), f1(pct(emb.lat, 95)), f1(pct(emb.ask, 50)), f1(pct(emb.ask, 95)), f1(emb.cpu)],
+    ['redis (1 worker process)', f1(pct(red.hops, 50)), f1(pct(red.hops, 95)), f1(pct(red.lat, 50)), f1(pct(red.lat, 95)), f1(pct(red.ask, 50)), f1(pct(red.ask, 95)), `${f1(red.ingestCpu)} ingest + ${f1(red.workerCpu)} worker`],
+    ['added by Redis', f1(pct(red.hops, 50)), f1(pct(red.hops, 95)), f1(pct(red.lat, 50) - pct(emb.lat, 50)), f1(pct(red.lat, 95) - pct(emb.lat, 95)), f1(pct(red.ask, 50) - pct(emb.ask, 50)), f1(pct(red.ask, 95) - pct(emb.ask, 95)), f1(red.ingestCpu + red.workerCpu - emb.cpu)],
   ]);
-  table(['XADD p50 ms', 'XADD p95 ms', 'Redis used_memory', 'per stream (framesMaxLen 16)'], [
-    [f1(pct(xadd, 50)), f1(pct(xadd, 95)), `${(mem / 1048576).toFixed(1)} MiB`, `${(mem / 1048576 / n).toFixed(1)} MiB`],
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  table(['frames', 'XADD p50 ms', 'XADD p95 ms', 'frames key per live stream (MEMORY USAGE)', 'XLEN', 'Redis used_memory (peak, incl. ended streams kept 60 s)'], [
+    [red.hops.length, f1(pct(red.xadd, 50)), f1(pct(red.xadd, 95)), `${(avg(red.keyBytes) / 1048576).toFixed(2)} MiB`, Math.max(...red.xlen), `${(red.mem / 1048576).toFixed(1)} MiB`],
   ]);
 }
 
@@ -166,6 +184,8 @@ async function scaleBench(): Promise<void> {
         const dt = (r.at - r0[i]!.at) / 1000;
         for (const s of r.node.streams) rate.set(s.name, (s.framesProcessed - (r0[i]!.node.streams.find((x) => x.name === s.name)?.framesProcessed ?? 0)) / dt);
       });
+      let stepped = 0;
+      for (const v of rate.values()) stepped += v;
       let served = 0;
       for (const s of all.slice(0, n)) {
         const sentRate = (host.sessions.get(s)!.counters.framesSampled - sent0.get(s)!) / secs;
@@ -175,18 +195,18 @@ async function scaleBench(): Promise<void> {
       const cpu = r1.reduce((a, r, i) => a + cpuMs(r.cpu) - cpuMs(r0[i]!.cpu), 0) / secs;
       const lat = r1.flatMap((r) => r.lat.slice(-Math.round(secs * FPS * n / k)));
       const st = await ingest.refresh();
-      rows.push([k, n, served, f1(cpu / 10) + ' %', f1(pct(lat, 50)), f1(pct(lat, 95)), st.workers.map((w) => w.load).join('/'), `${((st.usedMemoryBytes ?? 0) / 1048576).toFixed(1)} MiB`]);
+      rows.push([k, n, served, f1(stepped), f1(cpu / stepped), f1(cpu / 10) + ' %', f1(pct(lat, 50)), f1(pct(lat, 95)), st.workers.map((w) => w.load).join('/'), `${((st.usedMemoryBytes ?? 0) / 1048576).toFixed(1)} MiB`]);
       console.error(`workers ${k}, streams ${n}: served ${served}`);
       if (served === n) best = n;
       if (served < n) break;
     }
-    rows.push([k, 'max', best, '', '', '', '', '']);
+    rows.push([k, 'max', best, '', '', '', '', '', '', '']);
     await host.close();
     await Promise.all(workers.map((w) => w.stop()));
     await redis.stop();
   }
   console.log(`\n## Streams (${FPS} fps) served by worker processes on this machine (served: the model steps >= 90% of its frames)\n`);
-  table(['workers', 'streams', 'served', 'worker CPU (of 1 core)', 'decision p50 ms', 'p95 ms', 'load per worker', 'Redis memory'], rows);
+  table(['workers', 'streams', 'served', 'frames stepped/s', 'CPU ms/frame', 'worker CPU (% of 1 core)', 'decision p50 ms', 'p95 ms', 'load per worker', 'Redis memory'], rows);
 }
 
 const modes = values.mode!.split(',');
