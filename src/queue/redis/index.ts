@@ -1,0 +1,13 @@
+/**
+ * The Redis path's public surface. An ingest node (`kibitz serve` with `queue.kind: redis`):
+ *
+ *   const ingest = startRedisIngest(app);          // frames out, RedisBrain attached, closes with the app
+ *   ingest.streamInfo(name)                        // { owner, lagFrames, lagMs, decisionLatencyMs } for /api/streams
+ *   ingest.status()                                // { redis, workers: [{ id, capacity, load, streams }], streams, usedMemoryBytes }
+ *
+ * /metrics gets kibitz_queue_* gauges by itself (app.metrics.registry). A worker: runWorker() in src/worker.ts.
+ */
+export { startRedisIngest, RedisIngest, type IngestHost } from './ingest.ts';
+export { redisQueueOptions, redisQueueSchema, type RedisQueueOptions } from './options.ts';
+export type { QueueStatus, StreamQueueInfo } from './status.ts';
+export type { WorkerInfo } from './worker_node.ts';
