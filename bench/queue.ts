@@ -10,6 +10,7 @@
  * paths). The model is told never to speak (threshold 0) so a frame costs one vision + decoder
  * step; speaking adds the text decode (~20 ms/token here) on either path alike.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -60,6 +61,11 @@ function table(head: string[], rows: (string | number)[][]): void {
 }
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+/** CPU ms a process has used (Linux /proc, 100 ticks/s). */
+const procCpuMs = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
 const names = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `b${from + i}`);
 
 interface Report { at: number; cpu: NodeJS.CpuUsage; lat: number[]; hops: number[]; node: { streams: { name: string; framesProcessed: number }[] } }
@@ -100,7 +106,7 @@ async function latencyBench(): Promise<void> {
   while ((await ingest.refresh()).workers.length < 1) await sleep(200);
 
   const emb = { lat: [] as number[], ask: [] as number[], cpu: 0 };
-  const red = { hops: [] as number[], lat: [] as number[], ask: [] as number[], ingestCpu: 0, workerCpu: 0, xadd: [] as number[], mem: 0, keyBytes: [] as number[], xlen: [] as number[] };
+  const red = { hops: [] as number[], lat: [] as number[], ask: [] as number[], ingestCpu: 0, workerCpu: 0, xadd: [] as number[], redisCpu: 0, mem: 0, keyBytes: [] as number[], xlen: [] as number[] };
   let next = 0;
   for (let r = 0; r < rounds; r++) {
     const e = all.slice(next, (next += n));
@@ -120,8 +126,10 @@ async function latencyBench(): Promise<void> {
     await sleep(2000);
     const r0 = await freshReport(worker);
     const c1 = process.cpuUsage();
+    const rc0 = procCpuMs(redis.pid!);
     await sleep(per * 1000);
     red.ingestCpu += cpuMs(process.cpuUsage(c1)) / per / n / rounds;
+    red.redisCpu += (procCpuMs(redis.pid!) - rc0) / per / n / rounds;
     const r1 = await freshReport(worker);
     red.workerCpu += (cpuMs(r1.cpu) - cpuMs(r0.cpu)) / ((r1.at - r0.at) / 1000) / n / rounds;
     const k = Math.round(per * FPS * n);
@@ -146,8 +154,8 @@ async function latencyBench(): Promise<void> {
   console.log(`\n## Redis path vs embedded: ${n} streams at ${FPS} fps, ${seconds} s each in ${rounds} alternating rounds, ${model.manifest.frame.width}x${model.manifest.frame.height} RGB frames (${(model.frameBytes / 1024).toFixed(0)} KiB)\n`);
   table(['path', 'decoded->out of Redis p50 ms', 'p95 ms', 'decoded->decision p50 ms', 'p95 ms', 'ask p50 ms', 'ask p95 ms', 'CPU ms/s per stream'], [
     ['embedded', '-', '-', f1(pct(emb.lat, 50)), f1(pct(emb.lat, 95)), f1(pct(emb.ask, 50)), f1(pct(emb.ask, 95)), f1(emb.cpu)],
-    ['redis (1 worker process)', f1(pct(red.hops, 50)), f1(pct(red.hops, 95)), f1(pct(red.lat, 50)), f1(pct(red.lat, 95)), f1(pct(red.ask, 50)), f1(pct(red.ask, 95)), `${f1(red.ingestCpu)} ingest + ${f1(red.workerCpu)} worker`],
-    ['added by Redis', f1(pct(red.hops, 50)), f1(pct(red.hops, 95)), f1(pct(red.lat, 50) - pct(emb.lat, 50)), f1(pct(red.lat, 95) - pct(emb.lat, 95)), f1(pct(red.ask, 50) - pct(emb.ask, 50)), f1(pct(red.ask, 95) - pct(emb.ask, 95)), f1(red.ingestCpu + red.workerCpu - emb.cpu)],
+    ['redis (1 worker process)', f1(pct(red.hops, 50)), f1(pct(red.hops, 95)), f1(pct(red.lat, 50)), f1(pct(red.lat, 95)), f1(pct(red.ask, 50)), f1(pct(red.ask, 95)), `${f1(red.ingestCpu)} ingest + ${f1(red.workerCpu)} worker + ${f1(red.redisCpu)} redis-server`],
+    ['added by Redis', f1(pct(red.hops, 50)), f1(pct(red.hops, 95)), f1(pct(red.lat, 50) - pct(emb.lat, 50)), f1(pct(red.lat, 95) - pct(emb.lat, 95)), f1(pct(red.ask, 50) - pct(emb.ask, 50)), f1(pct(red.ask, 95) - pct(emb.ask, 95)), f1(red.ingestCpu + red.workerCpu + red.redisCpu - emb.cpu)],
   ]);
   const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   table(['frames', 'XADD p50 ms', 'XADD p95 ms', 'frames key per live stream (MEMORY USAGE)', 'XLEN', 'Redis used_memory (peak, incl. ended streams kept 60 s)'], [
