@@ -58,7 +58,7 @@ async function child(spec: ChildSpec): Promise<void> {
       model: { fps: spec.fps }, ingest: { graceMs: 0, frameQueueCapacity: 64 },
     },
   });
-  const log = createLogger({ level: 'warn', format: 'pretty', destination: process.stderr });
+  const log = createLogger({ level: process.env.WHIP_BENCH_LOG ?? 'warn', format: 'pretty', destination: process.stderr });
   const app = createApp(config, { log });
   // createApp may wire WHIP itself one day (as `app.whip`); until then register it here.
   type WhipLike = { list(): unknown[] };

@@ -59,6 +59,8 @@ describe('WHIP bad input', () => {
     r = await fetch(`${t.base}/whip/main`, { method: 'POST', headers: { 'Content-Type': 'text/plain', ...bearer(KEYS.main) }, body: h264Offer });
     expect(r.status).toBe(415);
     expect(t.whip.openPeers).toBe(0);
+    const metrics = await (await fetch(`${t.base}/metrics`)).text();
+    expect(metrics).toMatch(/kibitz_publishes_refused_total\{reason="unknown-key",protocol="whip"\} 3/);
   });
 
   it('refuses malformed SDP, SDP without video and a VP8-only offer (400), a 1 MB body (413)', async () => {

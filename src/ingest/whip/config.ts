@@ -24,6 +24,12 @@ export const whipConfigSchema = z
          */
         hostAddresses: list(ipLiteral).default([]),
         ipv6: bool().default(false),
+        /**
+         * ICE-lite (RFC 8445 §2.5): kibitz only answers the publisher's connectivity checks and
+         * sends none of its own. A WHIP server has reachable addresses, so this is enough, and
+         * it keeps a busy server from failing ICE because its own check timers ran late.
+         */
+        lite: bool().default(true),
         /** UDP ports for ICE, inclusive; one port per publisher (bundle). Open these on a firewall. */
         portRange: z
           .preprocess(nullIfEmpty, z
@@ -37,7 +43,7 @@ export const whipConfigSchema = z
          */
         announcedIp: z.preprocess(nullIfEmpty, ipLiteral.nullable()).default(null),
       })
-      .default({ hostAddresses: [], ipv6: false, portRange: null, announcedIp: null }),
+      .default({ hostAddresses: [], ipv6: false, lite: true, portRange: null, announcedIp: null }),
     /** ICE + DTLS must be up this long after the answer, or the publish is dropped. */
     connectTimeoutMs: num().pipe(z.number().int().min(1000).max(120_000)).default(15_000),
     /** ICE `disconnected` this long (consent lost, publisher vanished) ends the publish. */
@@ -55,7 +61,7 @@ export const whipConfigSchema = z
   })
   .default({
     enabled: true,
-    ice: { hostAddresses: [], ipv6: false, portRange: null, announcedIp: null },
+    ice: { hostAddresses: [], ipv6: false, lite: true, portRange: null, announcedIp: null },
     connectTimeoutMs: 15_000,
     disconnectTimeoutMs: 5_000,
     maxPublishers: 16,

@@ -31,6 +31,9 @@ export const WHIP_ERROR_HTTP: Record<WhipErrorCode, number> = {
 };
 
 export class WhipError extends Error {
+  /** The registry refused (and counted) it; the ingest must not count it again. */
+  countedByRegistry = false;
+
   constructor(readonly code: WhipErrorCode, message: string) {
     super(message);
     this.name = 'WhipError';
@@ -38,5 +41,18 @@ export class WhipError extends Error {
 
   get status(): number {
     return WHIP_ERROR_HTTP[this.code];
+  }
+}
+
+/** The `reason` label of kibitz_publishes_refused_total, shared with RTMP where they mean the same. */
+export function refusedReason(code: WhipErrorCode): string {
+  switch (code) {
+    case 'UNKNOWN_STREAM':
+    case 'UNAUTHORIZED':
+      return 'unknown-key';
+    case 'ALREADY_PUBLISHING':
+      return 'busy';
+    default:
+      return code.toLowerCase().replace(/_/g, '-');
   }
 }

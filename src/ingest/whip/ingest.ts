@@ -191,7 +191,9 @@ export class WhipIngest {
       } catch (err) {
         await res.peer.close();
         if (err instanceof PublishError) {
-          throw new WhipError(err.code === 'UNKNOWN_STREAM' ? 'UNKNOWN_STREAM' : err.code === 'SHUTTING_DOWN' ? 'SHUTTING_DOWN' : 'ALREADY_PUBLISHING', err.message);
+          const e = new WhipError(err.code === 'UNKNOWN_STREAM' ? 'UNKNOWN_STREAM' : err.code === 'SHUTTING_DOWN' ? 'SHUTTING_DOWN' : 'ALREADY_PUBLISHING', err.message);
+          e.countedByRegistry = err.code === 'ALREADY_PUBLISHING';
+          throw e;
         }
         throw err;
       }

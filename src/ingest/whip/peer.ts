@@ -66,6 +66,7 @@ export class WhipPeer {
       codecs: { video, audio },
       headerExtensions: { video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()], audio: [useSdesMid()] },
       iceServers: [],
+      iceLite: ice.lite,
       bundlePolicy: 'max-bundle',
       // Listed addresses only, when given: werift then gathers nothing else (loopback included).
       iceUseIpv4: !only,

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from '../../log.ts';
 import { parseWhipConfig, type WhipConfig } from './config.ts';
-import { WhipError } from './errors.ts';
+import { refusedReason, WhipError } from './errors.ts';
 import { PUBLISH_PAGE } from './page.ts';
 import { WhipIngest, type WhipPublishTarget, type WhipStreamConfig } from './ingest.ts';
 
@@ -13,6 +13,8 @@ export interface RegisterWhipOptions {
   /** The session registry. */
   sessions: WhipPublishTarget;
   log: Logger;
+  /** Refused publishes are counted in kibitz_publishes_refused_total{protocol="whip"} when given. */
+  metrics?: { refused: { inc(labels: { reason: string; protocol: string }): void } };
 }
 
 /**
@@ -88,7 +90,13 @@ export function registerWhip(http: FastifyInstance, opts: RegisterWhipOptions): 
       const ct = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (ct !== 'application/sdp') throw new WhipError('UNSUPPORTED_MEDIA_TYPE', 'send the offer as Content-Type: application/sdp');
       if (typeof req.body !== 'string' || req.body.length === 0) throw new WhipError('MALFORMED_SDP', 'the body must be an SDP offer');
-      const r = await ingest.publish({ target: req.params.streamKey, authorization: req.headers.authorization, offer: req.body, ip: req.ip });
+      let r;
+      try {
+        r = await ingest.publish({ target: req.params.streamKey, authorization: req.headers.authorization, offer: req.body, ip: req.ip });
+      } catch (err) {
+        if (err instanceof WhipError && !err.countedByRegistry) opts.metrics?.refused.inc({ reason: refusedReason(err.code), protocol: 'whip' });
+        throw err;
+      }
       return cors(reply)
         .code(201)
         .header('Content-Type', 'application/sdp')

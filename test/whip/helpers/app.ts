@@ -46,7 +46,7 @@ export async function startWhipApp(opts: { streams: { name: string; key: string 
   const app = createApp(config, { log });
   // Until createApp wires WHIP itself (exposing it as `app.whip`), register the routes here.
   const wired = (app as unknown as { whip?: WhipIngest }).whip;
-  const whip = wired ?? registerWhip(app.http, { config: { streams: config.streams, whip: inSchema ? (config as unknown as { whip: unknown }).whip : whipCfg }, sessions: app.sessions, log });
+  const whip = wired ?? registerWhip(app.http, { config: { streams: config.streams, whip: inSchema ? (config as unknown as { whip: unknown }).whip : whipCfg }, sessions: app.sessions, log, metrics: app.metrics });
   await app.start();
   return {
     app,
