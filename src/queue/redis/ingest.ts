@@ -63,6 +63,7 @@ export class RedisIngest {
   private snapshot: QueueStatus;
   private closing: Promise<void> | null = null;
   private readonly offSession: () => void;
+  private readonly unownedSince = new Map<string, number>();
 
   constructor(private readonly host: IngestHost, overrides: Partial<RedisQueueOptions> = {}) {
     this.opts = redisQueueOptions(host.config, overrides);
@@ -181,8 +182,30 @@ export class RedisIngest {
   private async heartbeat(): Promise<void> {
     if (this.stop.signal.aborted) return;
     await this.register(this.host.sessions.list().filter((s) => s.state !== 'ended'));
-    if (this.cmd.status === 'ready') await this.refresh().catch(() => {});
-    else this.snapshot = { ...this.snapshot, redis: this.cmd.status };
+    if (this.cmd.status === 'ready') {
+      await this.refresh().catch(() => {});
+      this.warnUnowned();
+    } else this.snapshot = { ...this.snapshot, redis: this.cmd.status };
+  }
+
+  /** Says once per episode when a live stream has had no worker for a while, and why. */
+  private warnUnowned(): void {
+    const now = Date.now();
+    for (const st of this.snapshot.streams) {
+      if (st.owner) {
+        this.unownedSince.delete(st.name);
+        continue;
+      }
+      const since = this.unownedSince.get(st.name);
+      if (since === undefined) this.unownedSince.set(st.name, now);
+      else if (since > 0 && now - since > 3 * this.opts.leaseMs) {
+        this.unownedSince.set(st.name, -1); // warned
+        const w = this.snapshot.workers;
+        const why = w.length === 0 ? 'no worker is running (start one with `kibitz worker`)'
+          : `all ${w.length} workers are at capacity (${w.map((x) => `${x.id} ${x.load}/${x.capacity}`).join(', ')}); add a worker or raise queue.capacity`;
+        this.log.warn({ stream: st.name }, `stream ${st.name} has no model worker: ${why}`);
+      }
+    }
   }
 
   private publishOnce(ev: KibitzEvent): KibitzEvent {
