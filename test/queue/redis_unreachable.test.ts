@@ -35,7 +35,7 @@ describe('Redis unreachable at start', () => {
   });
 
   it('rejects a bad queue slice naming the key', () => {
-    expect(() => redisQueueOptions({ queue: { kind: 'redis', url: 'redis://x', capacity: 0 } as never })).toThrow(/^config queue\.capacity: /);
+    expect(() => redisQueueOptions({ queue: { kind: 'redis', url: 'redis://x', capacity: 0 } as never })).toThrow(/^queue\.capacity: /);
     expect(() => redisQueueOptions({ queue: { kind: 'redis', url: 'http://x' } as never })).toThrow(/queue\.url: must start with redis:\/\//);
   });
 });

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { ConfigError } from '../../config/errors.ts';
 import type { Config } from '../../config/schema.ts';
 
 const num = () => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number());
@@ -38,12 +39,12 @@ export const redisQueueSchema = z.object({
 
 export type RedisQueueOptions = z.output<typeof redisQueueSchema>;
 
-/** Validates `config.queue` for the Redis path; throws one line naming the key. */
+/** Validates `config.queue` for the Redis path; throws a ConfigError naming the key (the CLI exits 2). */
 export function redisQueueOptions(config: Pick<Config, 'queue'>, overrides: Partial<RedisQueueOptions> = {}): RedisQueueOptions {
   const r = redisQueueSchema.safeParse({ ...config.queue, ...overrides });
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new Error(`config queue.${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`queue.${i.path.join('.')}`, i.message);
   }
   return r.data;
 }
