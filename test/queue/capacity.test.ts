@@ -3,7 +3,7 @@ import { createLogger } from '../../src/log.ts';
 import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest.ts';
 import { runWorker, type RunningWorker } from '../../src/worker.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, testLog } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 let redis: RedisServer;
@@ -15,7 +15,7 @@ const lines: string[] = [];
 beforeAll(async () => {
   redis = await RedisServer.start();
   const config = redisConfig(redis.url, ['s0', 's1'], { leaseMs: 1000, pollMs: 100 });
-  workers.push(await runWorker(config, { engine: ENGINE, queue: { workerId: 'w-one', capacity: 1 } }));
+  workers.push(await runWorker(config, { log: testLog(), engine: ENGINE, queue: { workerId: 'w-one', capacity: 1 } }));
   host = new FakeHost(config, createLogger({ level: 'warn', format: 'json', destination: { write: (s: string) => lines.push(s) } }));
   ingest = startRedisIngest(host);
 });
@@ -34,8 +34,8 @@ describe('capacity', () => {
     const st = await ingest.refresh();
     expect(st.streams.find((s) => s.name === 's1')?.owner).toBeNull();
     expect(st.workers).toMatchObject([{ id: 'w-one', capacity: 1, load: 1 }]);
-    workers.push(await runWorker(host.config, { engine: ENGINE, queue: { workerId: 'w-two', capacity: 1 } }));
-    await waitFor(async () => (await ingest.refresh()).streams.find((s) => s.name === 's1')?.owner === 'w-two', 's1 on w-two', 15_000);
+    workers.push(await runWorker(host.config, { log: testLog(), engine: ENGINE, queue: { workerId: 'w-two', capacity: 1 } }));
+    await waitFor(async () => (await ingest.refresh()).streams.find((s) => s.name === 's1')?.owner === 'w-two', 's1 on w-two', 30_000);
     await sleep(500);
     expect(workers[0]!.node.streams).toEqual(['s0']);
   });

@@ -157,7 +157,9 @@ export class WorkerNode {
   }
 
   private async claimOnce(): Promise<void> {
-    const names = await this.redis.smembers(this.keys.streams);
+    // A full (or paused) worker only checks its own streams: polling stays O(streams) per worker with room.
+    const full = this.owned.size >= this.opts.capacity || Date.now() < this.pausedUntil;
+    const names = full ? [] : await this.redis.smembers(this.keys.streams);
     for (const n of this.owned.keys()) if (!names.includes(n)) names.push(n);
     if (names.length === 0) return;
     const p = this.redis.pipeline();
