@@ -32,9 +32,13 @@ def main(argv=None) -> int:
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
     s.add_argument("--minutes", type=float, default=40.0); s.add_argument("--keep-ratio", type=float, default=0.2)
     s.add_argument("--seed", type=int, default=0); s.add_argument("--resume", default=None)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--lr", type=float, default=1.5e-3); s.add_argument("--warmup", type=int, default=60)
+    s.add_argument("--decision-weight", type=float, default=1.0)
     s = sub.add_parser("evaluate")
     s.add_argument("--checkpoint", required=True); s.add_argument("--data", default="models/.cache/eval")
     s.add_argument("--out", default=None); s.add_argument("--threshold", type=float, default=None)
+    s.add_argument("--max-streams", type=int, default=None); s.add_argument("--threads", type=int, default=2)
     s = sub.add_parser("cost")
     a = p.parse_args(argv)
     try:
@@ -52,7 +56,7 @@ def main(argv=None) -> int:
 
 def _run(a) -> int:
     import torch
-    torch.set_num_threads(2)
+    torch.set_num_threads(getattr(a, "threads", 2))
     if a.cmd == "init":
         from .checkpoint import save_checkpoint
         from .model import KibitzModel, ModelConfig
@@ -71,18 +75,19 @@ def _run(a) -> int:
         write_samples(a.out)
     elif a.cmd == "train":
         from .train import train
-        train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume)
+        train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume, threads=a.threads,
+              lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight)
     elif a.cmd == "evaluate":
         from .evaluate import evaluate
-        print(json.dumps(evaluate(a.checkpoint, a.data, a.out, a.threshold), indent=2))
+        print(json.dumps(evaluate(a.checkpoint, a.data, a.out, a.threshold, a.max_streams, threads=a.threads), indent=2))
     elif a.cmd == "cost":
         from .model import KibitzModel, ModelConfig
         rows = {}
         for name, r in (("mod", 0.2), ("dense", 1.0)):
             m = KibitzModel(ModelConfig(keep_ratio=r))
             L, V, k = m.cfg.n_layers, m.cfg.tokens_per_frame, m.cfg.kept_per_frame
-            ctx = [24 * (k if m.cfg.is_routed(l) else V) + 60 for l in range(L)]  # a 24-frame window + text
-            rows[name] = {"no_context": m.decoder_cost_per_frame(), "window_24_frames": m.decoder_cost_per_frame(ctx)}
+            ctx = [16 * (k if m.cfg.is_routed(l) else V) + 40 for l in range(L)]  # a 16-frame window + text
+            rows[name] = {"no_context": m.decoder_cost_per_frame(), "window_16_frames": m.decoder_cost_per_frame(ctx)}
         print(json.dumps(rows, indent=2))
     return 0
 

@@ -113,8 +113,8 @@ def score_commentary(events, lines, seconds: float) -> dict:
 
 
 def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Optional[float] = None,
-             max_streams: Optional[int] = None) -> dict:
-    torch.set_num_threads(2)
+             max_streams: Optional[int] = None, threads: int = 2) -> dict:
+    torch.set_num_threads(threads)
     model, meta = load_checkpoint(ckpt)
     thr = threshold if threshold is not None else meta.get("threshold", 0.5)
     window = meta.get("window_frames", 24)
