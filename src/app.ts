@@ -35,6 +35,8 @@ export interface KibitzApp {
   /** `cb` runs for every new stream session; attach a frame consumer with `session.frames(signal)`. */
   onSession(cb: (session: StreamSession) => void): () => void;
   attachBrain(brain: Brain | undefined): void;
+  /** Adds the model side's per-stream fields to /api/streams (model counters, owner, lag). */
+  setStreamInfo(fn: ((name: string) => Record<string, unknown> | undefined) | undefined): void;
   readonly brain: Brain | undefined;
   /** Run `fn` during close(), before the parts started here stop (plugins, model). */
   onClose(fn: () => unknown): void;
@@ -55,6 +57,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
   const timeline = new Timeline({ dataDir: config.dataDir, bus, log });
   let ffmpeg: FfmpegInfo | null = opts.ffmpeg ?? null;
   let brain = opts.brain;
+  let streamInfo: ((name: string) => Record<string, unknown> | undefined) | undefined;
   const closers: (() => unknown)[] = [];
   // The ffmpeg path is known for sure only after start() has probed it.
   const sessions = new SessionRegistry({ config, ffmpegPath: ffmpeg?.path ?? 'ffmpeg', bus, metrics, log });
@@ -62,6 +65,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
 
   const http = createHttpServer({
     registry: sessions, timeline, metrics, bus, log, getBrain: () => brain, sseHeartbeatMs: opts.sseHeartbeatMs,
+    streamInfo: (name) => streamInfo?.(name),
     health: () => ({ ffmpeg: ffmpeg?.version ?? null, model: config.model.package ?? null, brain: brain !== undefined }),
   }) as KibitzApp['http'];
   let httpPort = 0;
@@ -86,6 +90,9 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
     },
     attachBrain(b) {
       brain = b;
+    },
+    setStreamInfo(fn) {
+      streamInfo = fn;
     },
     get brain() {
       return brain;

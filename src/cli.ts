@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ import { PortInUseError } from './ingest/rtmp.ts';
 import { createLogger } from './log.ts';
 import { startPlugins } from './plugins/host.ts';
 import { startEmbeddedModel } from './queue/embedded.ts';
+import { startRedisIngest } from './queue/redis/index.ts';
 
 const USAGE = `usage: kibitz <command> [options]
 
@@ -21,7 +22,9 @@ const USAGE = `usage: kibitz <command> [options]
                                    (default key: the first configured stream's)
   demo [FILE]                      start kibitz, stream the bundled sample broadcast (or FILE)
                                    into it and print the live commentary, then a summary
-  worker | bench                   (coming soon)
+  worker [--config FILE]           run the model for streams of "serve" nodes that use
+                                   queue: { kind: redis, url } (scale-out; one per GPU)
+  bench NAME [ARGS]                run bench/NAME.ts (ingest, model, queue, whip); prints a table
 
 config: config/default.yaml, then --config FILE, then KIBITZ_* environment variables
         (KIBITZ_HTTP_PORT=9000, KIBITZ_STREAMS_0_KEY=...)`;
@@ -38,10 +41,9 @@ export async function main(argv: string[]): Promise<void> {
       case 'demo':
         return await demo(rest);
       case 'worker':
+        return await worker(rest);
       case 'bench':
-        console.error(`not implemented yet: kibitz ${command}`);
-        process.exit(1);
-        return;
+        return await bench(rest);
       case undefined:
       case '-h':
       case '--help':
@@ -95,6 +97,11 @@ async function serve(args: string[]): Promise<void> {
     config: app.config, bus: app.bus, brain: () => app.brain, http: app.http, log: app.log.child({ component: 'plugins' }),
   });
   app.onClose(() => plugins.close());
+  if (config.queue.kind === 'redis') {
+    // Scale-out: this process ingests; `kibitz worker` processes run the model.
+    const queue = startRedisIngest(app);
+    app.setStreamInfo((name) => queue.streamInfo(name) as Record<string, unknown> | undefined);
+  }
 
   let stopping = false;
   const stop = (sig: string) => {
@@ -111,7 +118,8 @@ async function serve(args: string[]): Promise<void> {
 
   await app.start();
   printStartup(config, app.rtmp.port, app.http.port, app.ffmpeg?.version ?? '?', log);
-  if (config.model.package) await startEmbeddedModel(app);
+  if (config.queue.kind === 'redis') log.info('queue: redis — start `kibitz worker` processes (same config) to run the model');
+  else if (config.model.package) await startEmbeddedModel(app);
   else log.warn('no model.package configured: streams are ingested but nobody comments on them');
 }
 
@@ -177,6 +185,28 @@ async function push(args: string[]): Promise<void> {
   process.on('SIGTERM', kill);
   const code = await new Promise<number>((resolve) => child.on('close', (c, sig) => resolve(c ?? (sig ? 0 : 1))));
   process.exit(code);
+}
+
+async function bench(args: string[]): Promise<void> {
+  const [name, ...rest] = args;
+  const dir = path.join(PROJECT_ROOT, 'bench');
+  const names = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort();
+  if (!name || !names.includes(name)) throw new UsageError(`bench needs one of: ${names.join(', ')}`);
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', path.join(dir, `${name}.ts`), ...rest], { stdio: 'inherit', cwd: PROJECT_ROOT });
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  process.exit(code);
+}
+
+async function worker(args: string[]): Promise<void> {
+  const { values } = parse(args, { config: { type: 'string', short: 'c' } });
+  const config = loadConfig({ file: values.config as string | undefined });
+  if (config.queue.kind !== 'redis') throw new UsageError('kibitz worker needs queue: { kind: redis, url: redis://HOST:6379 } in the config (or KIBITZ_QUEUE_KIND=redis KIBITZ_QUEUE_URL=...)');
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+  const { runWorker } = await import('./worker.ts');
+  const w = await runWorker(config, { log });
+  const stop = () => void w.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
 
 async function demo(args: string[]): Promise<void> {

@@ -19,6 +19,8 @@ export interface ApiDeps {
   sseHeartbeatMs?: number;
   /** Extra /healthz fields (ffmpeg version, model). */
   health?: () => Record<string, unknown>;
+  /** Extra per-stream fields from the model side (model counters, owning worker, lag). */
+  streamInfo?: (name: string) => Record<string, unknown> | undefined;
 }
 
 const MAX_QUESTION = 2000;
@@ -44,12 +46,13 @@ export function createHttpServer(deps: ApiDeps): FastifyInstance {
 
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
-  app.get('/api/streams', async () => ({ streams: registry.list().map((s) => s.toJSON()), configured: registry.streamNames }));
+  const withInfo = (s: ReturnType<SessionRegistry['list']>[number]) => ({ ...s.toJSON(), ...deps.streamInfo?.(s.name) });
+  app.get('/api/streams', async () => ({ streams: registry.list().map(withInfo), configured: registry.streamNames }));
 
   app.get<{ Params: { name: string } }>('/api/streams/:name', async (req, reply) => {
     const s = registry.get(req.params.name);
     if (!s) return knownStream(req.params.name) ? fail(reply, 404, 'NOT_LIVE', `stream "${req.params.name}" has not been published since kibitz started`) : unknown(reply, req.params.name);
-    return s.toJSON();
+    return withInfo(s);
   });
 
   app.get<{ Params: { name: string } }>('/api/streams/:name/events', (req, reply) => {

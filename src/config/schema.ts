@@ -85,4 +85,11 @@ export const KNOWN_KEYS = [
   'frameQueueCapacity', 'restartMinMs', 'restartMaxMs', 'firstFrameTimeoutMs', 'allowRemotePlay', 'streams',
   'name', 'key', 'discord', 'twitch', 'channelId', 'channel', 'plugins', 'console', 'overlay', 'webhook', 'token',
   'apiBase', 'guildId',
+  // queue (redis)
+  'prefix', 'nodeId', 'workerId', 'capacity', 'leaseMs', 'pollMs', 'framesMaxLen', 'replayFrames', 'maxBacklog',
+  'askTimeoutMs', 'maxPendingAsks',
+  // plugins with multi-word options
+  'messageCommands', 'summaryOnEnd', 'summaryOnEndMinutes', 'summaryMinutes', 'channelRate', 'maxQueuedReplies',
+  'connectTimeoutMs', 'moderator', 'rateLimit', 'duplicateWindowMs', 'timeoutMs', 'maxAttempts', 'backoffMs',
+  'maxBackoffMs', 'queueSize', 'cooldownMs', 'dedupeWindowMs', 'maxQuestionChars', 'maxSummaryMinutes', 'questions',
 ];

@@ -272,19 +272,27 @@ export class ModelEngine implements Brain {
 
   private async loop(): Promise<void> {
     while (!this.closed) {
-      const ready = [...this.slots.values()].filter((s) => s.pending || s.jobs.length > 0);
+      const all = [...this.slots.values()];
+      const ready = all.filter((s) => s.pending || s.jobs.length > 0);
       if (ready.length === 0) {
         await new Promise<void>((r) => (this.wake = r));
         continue;
       }
+      // Rotate where the vision batch starts, so that beyond maxVisionBatch streams every
+      // stream still gets its turn (skipping frames evenly) instead of the first few starving.
+      const withFrames = ready.filter((s) => s.pending);
+      const start = withFrames.length ? this.turn++ % withFrames.length : 0;
+      const batch = [...withFrames.slice(start), ...withFrames.slice(0, start)].slice(0, this.opts.maxVisionBatch);
       try {
-        await this.runFrames(ready.filter((s) => s.pending).slice(0, this.opts.maxVisionBatch));
-        for (const s of ready) if (this.slots.get(s.name) === s && s.jobs.length > 0) await this.runJob(s, s.jobs[0]!);
+        await this.runFrames(batch);
       } catch (err) {
-        this.log.error({ err }, 'model step failed');
+        this.log.error({ err }, 'vision encoder failed; the frames of this batch are skipped');
       }
+      for (const s of ready) if (this.slots.get(s.name) === s && s.jobs.length > 0) await this.runJob(s, s.jobs[0]!);
     }
   }
+
+  private turn = 0;
 
   private async runFrames(slots: Slot[]): Promise<void> {
     if (slots.length === 0) return;
@@ -294,28 +302,36 @@ export class ModelEngine implements Brain {
     const per = this.model.manifest.vision.tokensPerFrame * this.model.manifest.decoder.dModel;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
-      const frame = frames[i]!;
       if (this.slots.get(slot.name) !== slot) continue; // ended meanwhile
-      const t0 = performance.now();
-      const pSilent = await slot.ctx.stepFrame(embeds.subarray(i * per, (i + 1) * per));
-      const now = performance.now();
-      slot.stats.lastStepMs = now - t0;
-      slot.stats.framesProcessed++;
-      slot.stats.lastPSilent = pSilent;
-      slot.lastStreamTimeMs = frame.streamTimeMs;
-      slot.firstContextMs.push(frame.streamTimeMs);
-      if (slot.firstContextMs.length > slot.ctx.cache.framesKept) slot.firstContextMs.splice(0, slot.firstContextMs.length - slot.ctx.cache.framesKept);
-      slot.stats.lastDecisionLatencyMs = now - frame.decodedAt;
-      this.recordLatency(now - frame.decodedAt);
-      const threshold = this.opts.thresholds[slot.name] ?? this.opts.threshold ?? this.model.manifest.decision?.threshold ?? 0.5;
-      if (pSilent >= threshold) continue;
-      const ids = await slot.ctx.generate([this.model.manifest.tokens.commentary]);
-      const text = this.model.codec.decode(ids);
-      if (text.length === 0) continue;
-      slot.said.add({ streamTimeMs: frame.streamTimeMs, text });
-      slot.stats.lines++;
-      this.bus.publish({ stream: slot.name, kind: 'commentary', text, streamTimeMs: frame.streamTimeMs });
+      try {
+        await this.stepOne(slot, frames[i]!, embeds.subarray(i * per, (i + 1) * per));
+      } catch (err) {
+        // One stream's failure (or its end racing a step) never touches another stream.
+        if (this.slots.get(slot.name) === slot) this.log.error({ err, stream: slot.name }, 'model step failed; frame skipped');
+      }
     }
+  }
+
+  private async stepOne(slot: Slot, frame: Frame, embeds: Float32Array): Promise<void> {
+    const t0 = performance.now();
+    const pSilent = await slot.ctx.stepFrame(embeds);
+    const now = performance.now();
+    slot.stats.lastStepMs = now - t0;
+    slot.stats.framesProcessed++;
+    slot.stats.lastPSilent = pSilent;
+    slot.lastStreamTimeMs = frame.streamTimeMs;
+    slot.firstContextMs.push(frame.streamTimeMs);
+    if (slot.firstContextMs.length > slot.ctx.cache.framesKept) slot.firstContextMs.splice(0, slot.firstContextMs.length - slot.ctx.cache.framesKept);
+    slot.stats.lastDecisionLatencyMs = now - frame.decodedAt;
+    this.recordLatency(now - frame.decodedAt);
+    const threshold = this.opts.thresholds[slot.name] ?? this.opts.threshold ?? this.model.manifest.decision?.threshold ?? 0.5;
+    if (pSilent >= threshold) return;
+    const ids = await slot.ctx.generate([this.model.manifest.tokens.commentary]);
+    const text = this.model.codec.decode(ids);
+    if (text.length === 0 || this.slots.get(slot.name) !== slot) return;
+    slot.said.add({ streamTimeMs: frame.streamTimeMs, text });
+    slot.stats.lines++;
+    this.bus.publish({ stream: slot.name, kind: 'commentary', text, streamTimeMs: frame.streamTimeMs });
   }
 
   private async runJob(slot: Slot, job: Job): Promise<void> {

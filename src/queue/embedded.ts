@@ -35,9 +35,14 @@ export async function startEmbeddedModel(app: KibitzApp, overrides: Partial<Engi
     }
   }
   app.attachBrain(engine);
+  app.setStreamInfo((name) => {
+    const st = engine.stats(name);
+    return st && { model: { framesProcessed: st.framesProcessed, framesSkipped: st.framesSkipped, lines: st.lines, answers: st.answers, lastStepMs: round(st.lastStepMs), decisionLatencyMs: round(st.lastDecisionLatencyMs) } };
+  });
   app.onClose(async () => {
     stopConsuming();
     app.attachBrain(undefined);
+    app.setStreamInfo(undefined);
     await engine.close();
     await model.close();
   });
@@ -45,3 +50,5 @@ export async function startEmbeddedModel(app: KibitzApp, overrides: Partial<Engi
   log.info(`model ${m.name} loaded on ${model.sessions.provider}: ${m.vision.tokensPerFrame} vision tokens/frame, MoD keep ${m.decoder.keepRatio} on layers ${m.decoder.routedLayers.join(',')}`);
   return engine;
 }
+
+const round = (x: number) => Math.round(x * 10) / 10;

@@ -31,7 +31,10 @@ describe('config', () => {
     expect(c.model.provider).toBe('cpu');
     expect(c.queue.kind).toBe('embedded');
     expect(c.ingest.graceMs).toBe(60_000);
-    expect(c.decode).toEqual({ width: 192, height: 108 });
+    // the bundled model package is the default, and its manifest sets the frame size
+    expect(c.model.package).toBe(path.resolve('models/kibitz-demo'));
+    const manifest = JSON.parse(readFileSync('models/kibitz-demo/manifest.json', 'utf8'));
+    expect(c.decode).toEqual({ width: manifest.frame.width, height: manifest.frame.height });
     expect(Object.keys(c.plugins)).toEqual(['console', 'overlay']);
     expect(c.streams[0]!.name).toBe('main');
     const keyFile = path.join(dir, 'keys', 'main.key');

@@ -172,4 +172,16 @@ describe('ModelEngine', () => {
     expect(s.framesProcessed + s.framesSkipped).toBe(50);
     await engine.close();
   });
+
+  it('serves every stream when there are more streams than the vision batch (no starvation)', async () => {
+    const engine = new ModelEngine(model, new EventBus(), log, { maxVisionBatch: 2 });
+    const names = Array.from({ length: 6 }, (_, i) => `s${i}`);
+    names.forEach((n) => engine.open(n));
+    for (let round = 0; round < 8; round++) {
+      names.forEach((n) => engine.offer(frame(n, round, round % 3)));
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    await until(() => names.every((n) => engine.stats(n)!.framesProcessed > 0));
+    await engine.close();
+  });
 });
