@@ -14,7 +14,7 @@ import type { WhipConfig } from './config.ts';
 import { addAnnouncedCandidates, rewriteBundleOnlyPorts, type OfferChoice } from './sdp.ts';
 
 /** Why a publisher's peer connection ended. */
-export type PeerEndReason = 'closed' | 'connect-timeout' | 'ice-failed' | 'ice-disconnected' | 'media-timeout' | 'dtls-closed';
+export type PeerEndReason = 'closed' | 'connect-timeout' | 'failed' | 'ice-failed' | 'ice-disconnected' | 'media-timeout' | 'dtls-closed';
 
 export interface PeerEvents {
   onVideoRtp(rtp: RtpPacket): void;
@@ -114,7 +114,7 @@ export class WhipPeer {
     pc.iceConnectionStateChange.subscribe((s) => this.onIceState(s));
     pc.connectionStateChange.subscribe((s) => {
       if (s === 'connected') this.onConnected();
-      else if (s === 'failed') this.end('ice-failed');
+      else if (s === 'failed') this.end('failed'); // ICE or the DTLS handshake
       else if (s === 'closed') this.end('dtls-closed');
     });
 
