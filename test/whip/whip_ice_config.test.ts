@@ -36,4 +36,26 @@ describe('WHIP ICE config', () => {
     await waitFor(() => t.whip.list()[0]?.connected, 'connected on the server side');
     expect(await pub.stop()).toBe(200);
   });
+
+  it('answers 503 when the port range is used up, and frees the port when a publisher ends', async () => {
+    const small = await startWhipApp({
+      streams: [{ name: 'a', key: 'key-a-1' }, { name: 'b', key: 'key-b-1' }, { name: 'c', key: 'key-c-1' }],
+      whip: { ice: { portRange: { min: MIN + 100, max: MIN + 101 } } },
+    });
+    try {
+      const offer = await makeOffer();
+      const postTo = (name: string) => fetch(`${small.base}/whip/${name}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer key-${name}-1` }, body: offer });
+      const a = await postTo('a');
+      const b = await postTo('b');
+      expect([a.status, b.status]).toEqual([201, 201]);
+      const c = await postTo('c');
+      expect(c.status).toBe(503);
+      expect((await c.json()).message).toMatch(/portRange/);
+      expect(small.whip.openPeers).toBe(2);
+      expect((await fetch(new URL(a.headers.get('location')!, small.base), { method: 'DELETE' })).status).toBe(200);
+      expect((await postTo('c')).status).toBe(201);
+    } finally {
+      await small.close();
+    }
+  });
 });

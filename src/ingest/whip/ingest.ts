@@ -8,7 +8,7 @@ import { matchStreamKey } from '../keys.ts';
 import type { WhipConfig } from './config.ts';
 import { WhipError } from './errors.ts';
 import { spropToAnnexB } from './h264.ts';
-import { WhipPeer, type PeerEndReason } from './peer.ts';
+import { NoCandidatesError, WhipPeer, type PeerEndReason } from './peer.ts';
 import { VideoPipeline, type VideoPipelineStats } from './pipeline.ts';
 import { SdpError, chooseOfferCodecs, fmtpParams } from './sdp.ts';
 
@@ -170,6 +170,7 @@ export class WhipIngest {
           onEnd: (reason) => this.onPeerEnd(res, reason),
         });
       } catch (err) {
+        if (err instanceof NoCandidatesError) throw new WhipError('TOO_MANY_PUBLISHERS', err.message);
         throw new WhipError('NEGOTIATION_FAILED', `could not negotiate the offer: ${(err as Error).message}`);
       }
       res.peer = answered.peer;

@@ -13,6 +13,14 @@ import {
 import type { WhipConfig } from './config.ts';
 import { addAnnouncedCandidates, rewriteBundleOnlyPorts, type OfferChoice } from './sdp.ts';
 
+/** No UDP socket could be opened for ICE: the port range is used up, or no host address works. */
+export class NoCandidatesError extends Error {
+  constructor() {
+    super('no UDP port for ICE: whip.ice.portRange is used up (one port per publisher) or whip.ice.hostAddresses lists no usable address');
+    this.name = 'NoCandidatesError';
+  }
+}
+
 /** Why a publisher's peer connection ended. */
 export type PeerEndReason = 'closed' | 'connect-timeout' | 'failed' | 'ice-failed' | 'ice-disconnected' | 'media-timeout' | 'dtls-closed';
 
@@ -125,6 +133,7 @@ export class WhipPeer {
     let sdp = pc.localDescription?.sdp;
     if (!sdp) throw new Error('werift produced no local description');
     if (!/^m=video [1-9]/m.test(sdp)) throw new Error('werift rejected the video m-line');
+    if (!/^a=candidate:/m.test(sdp)) throw new NoCandidatesError();
     if (this.cfg.ice.announcedIp) sdp = addAnnouncedCandidates(sdp, this.cfg.ice.announcedIp);
     this.connectTimer = setTimeout(() => this.end('connect-timeout'), this.cfg.connectTimeoutMs);
     return sdp;
