@@ -198,6 +198,7 @@ export class WhipIngest {
         }
         throw err;
       }
+      if (res.ended) throw new WhipError('NEGOTIATION_FAILED', 'the peer connection failed while the publish was starting; publish again');
       this.resources.set(res.id, res);
       res.pliTimer = setInterval(() => {
         if (res.pipeline.waitingForKeyframe) this.requestKeyframe(res, true);
