@@ -6,6 +6,7 @@ import { EventBus } from './bus.ts';
 import type { Config } from './config/schema.ts';
 import { resolveFfmpeg, type FfmpegInfo } from './ffmpeg.ts';
 import { PortInUseError, RtmpIngest } from './ingest/rtmp.ts';
+import { registerWhip, type WhipIngest } from './ingest/whip/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { SessionRegistry } from './stream/registry.ts';
@@ -30,6 +31,8 @@ export interface KibitzApp {
   readonly timeline: Timeline;
   readonly http: FastifyInstance & { readonly port: number };
   readonly rtmp: { readonly port: number };
+  /** WebRTC ingest: POST /whip/:streamKey (OBS 30+ WHIP output, browsers). */
+  readonly whip: WhipIngest;
   /** Resolved at start(). */
   ffmpeg: FfmpegInfo | null;
   /** `cb` runs for every new stream session; attach a frame consumer with `session.frames(signal)`. */
@@ -68,6 +71,8 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
     streamInfo: (name) => streamInfo?.(name),
     health: () => ({ ffmpeg: ffmpeg?.version ?? null, model: config.model.package ?? null, brain: brain !== undefined }),
   }) as KibitzApp['http'];
+  // WHIP adds its routes now: fastify takes no new routes once it listens.
+  const whip = registerWhip(http, { config, sessions, log, metrics });
   let httpPort = 0;
   Object.defineProperty(http, 'port', { get: () => httpPort });
 
@@ -76,7 +81,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
   let closing: Promise<void> | null = null;
 
   const app: KibitzApp = {
-    config, log, bus, metrics, timeline, http,
+    config, log, bus, metrics, timeline, http, whip,
     sessions,
     rtmp: { get port() { return rtmp?.port ?? 0; } },
     get ffmpeg() {

@@ -105,7 +105,7 @@ function interpolate(v: unknown, env: NodeJS.ProcessEnv, at: string): unknown {
 
 const upperSnake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 const camel = (tokens: string[]) => tokens.map((t, i) => (i === 0 ? t.toLowerCase() : t[0]! + t.slice(1).toLowerCase())).join('');
-const TOP_LEVEL = new Set(['http', 'rtmp', 'dataDir', 'log', 'ffmpeg', 'model', 'queue', 'decode', 'ingest', 'streams', 'plugins']);
+const TOP_LEVEL = new Set(['http', 'rtmp', 'dataDir', 'log', 'ffmpeg', 'model', 'queue', 'decode', 'ingest', 'streams', 'plugins', 'whip']);
 
 /**
  * KIBITZ_HTTP_PORT=9000 -> http.port; KIBITZ_STREAMS_0_KEY -> streams[0].key;

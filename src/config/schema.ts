@@ -1,3 +1,4 @@
+import { whipConfigSchema } from '../ingest/whip/config.ts';
 import { z } from 'zod';
 
 /** Env values arrive as strings; accept "9000" where a number is meant (YAML gives numbers). */
@@ -65,6 +66,8 @@ export const configSchema = z.object({
   streams: z.array(streamSchema).default([]),
   /** Per-plugin options (console, overlay, discord, twitch, webhook), validated by the plugin host. */
   plugins: z.record(z.string(), z.unknown()).default({}),
+  /** WebRTC ingest (OBS 30+ "WHIP" service); see src/ingest/whip/README.md. */
+  whip: whipConfigSchema,
 }).strict();
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -92,4 +95,7 @@ export const KNOWN_KEYS = [
   'messageCommands', 'summaryOnEnd', 'summaryOnEndMinutes', 'summaryMinutes', 'channelRate', 'maxQueuedReplies',
   'connectTimeoutMs', 'moderator', 'rateLimit', 'duplicateWindowMs', 'timeoutMs', 'maxAttempts', 'backoffMs',
   'maxBackoffMs', 'queueSize', 'cooldownMs', 'dedupeWindowMs', 'maxQuestionChars', 'maxSummaryMinutes', 'questions',
+  // whip
+  'whip', 'enabled', 'ice', 'hostAddresses', 'ipv6', 'lite', 'portRange', 'min', 'max', 'announcedIp',
+  'disconnectTimeoutMs', 'maxPublishers', 'maxOfferBytes', 'jitterBufferMs', 'pliIntervalMs', 'corsOrigin',
 ];
