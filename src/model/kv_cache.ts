@@ -11,6 +11,12 @@ export interface CacheLimits {
   textBudget: number;
   /** The longest single text step (prompt) the runtime will feed. */
   maxStepTokens: number;
+  /**
+   * Keep text older than the oldest kept frame (within textBudget). Off by default: the demo
+   * model was trained on `bos` + the window's frames with the text between them, so text leaves
+   * the cache with the frames around it.
+   */
+  keepOldText?: boolean;
 }
 
 /** One layer's K/V in fixed slots: [kvHeads, capacity, headDim], so ORT reads it in place. */
@@ -129,7 +135,12 @@ export class KvCache {
   /** Makes room for a step of T tokens and returns their positions. */
   prepare(kind: 'frame' | 'text', T: number): BigInt64Array {
     if (kind === 'text' && T > this.limits.maxStepTokens) throw new Error(`text step of ${T} tokens exceeds maxStepTokens ${this.limits.maxStepTokens}`);
-    if (kind === 'frame') while (this.frames >= this.limits.windowFrames) this.evictOldest('frame');
+    if (kind === 'frame') {
+      while (this.frames >= this.limits.windowFrames) {
+        this.evictOldest('frame');
+        if (!this.limits.keepOldText) this.evictTextBeforeFirstFrame();
+      }
+    }
     if (kind === 'text') while (this.textTokens + T > this.limits.textBudget + this.limits.maxStepTokens && this.evictOldest('text'));
     const base = this.kept.length;
     const pos = new BigInt64Array(T);
@@ -166,6 +177,16 @@ export class KvCache {
       else this.groups.push({ kind, lo, hi });
       if (kind === 'frame') this.frames++; // a frame wholly inside the sinks is never evicted, so not counted
       else this.textTokens += hi - lo;
+    }
+  }
+
+  private evictTextBeforeFirstFrame(): void {
+    const firstFrame = this.groups.find((g) => g.kind === 'frame');
+    if (!firstFrame) return;
+    while (true) {
+      const t = this.groups.find((g) => g.kind === 'text');
+      if (!t || t.hi > firstFrame.lo) return;
+      this.evictOldest('text');
     }
   }
 

@@ -80,4 +80,26 @@ describe('KvCache', () => {
     const cache = new KvCache(manifest, { sinkTokens: 0, windowFrames: 2, textBudget: 4, maxStepTokens: 4 });
     expect(() => cache.prepare('text', 5)).toThrow(/maxStepTokens/);
   });
+
+  it('drops text older than the window with its frames, unless keepOldText', () => {
+    for (const keepOldText of [false, true]) {
+      const cache = new KvCache(manifest, { sinkTokens: 1, windowFrames: 2, textBudget: 8, maxStepTokens: 4, keepOldText });
+      let serial = 0;
+      const frame = () => {
+        cache.prepare('frame', 5);
+        cache.append('frame', 5, outputs(5, [1, 3], serial), new Map([[1, BigInt64Array.from([1n, 3n])]]));
+        serial += 5;
+      };
+      frame(); // serials 0..4 (0 is the sink)
+      cache.prepare('text', 2);
+      cache.append('text', 2, outputs(2, [0, 1], serial)); // 5, 6: said after frame 0
+      serial += 2;
+      frame(); // 7..11
+      frame(); // 12..16: frame 0 leaves the window
+      const kept = validEntries(cache, 0).map((e) => e.serial);
+      expect(kept.includes(5), `keepOldText=${keepOldText}`).toBe(keepOldText);
+      expect(kept[0]).toBe(0);
+      expect(kept.slice(-10)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+    }
+  });
 });
