@@ -18,8 +18,21 @@ export interface DemoOptions {
   /** A question asked this far into the stream (ms); 0 to skip. */
   askAtMs?: number;
   question?: string;
+  /** Questions asked when the stream reaches `atMs` (instead of the single demo question). */
+  questions?: { atMs: number; question: string }[];
   out?: (line: string) => void;
   signal?: AbortSignal;
+}
+
+export interface DemoResult {
+  events: KibitzEvent[];
+  summary: string;
+  /** ms from asking to the answer, per question asked. */
+  askLatencies: number[];
+  /** ms from a frame leaving the decoder to its commentary line being published. */
+  commentaryLatencies: number[];
+  framesProcessed: number;
+  framesSkipped: number;
 }
 
 export function defaultSample(): string {
@@ -33,7 +46,7 @@ export function defaultSample(): string {
  * into it over RTMP in real time like OBS would, prints the live commentary, asks one question,
  * then prints a summary and stops. Needs nothing else running.
  */
-export async function runDemo(opts: DemoOptions = {}): Promise<{ events: KibitzEvent[]; summary: string }> {
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const out = opts.out ?? ((l: string) => console.log(l));
   const file = opts.file ?? defaultSample();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kibitz-demo-'));
@@ -68,24 +81,36 @@ export async function runDemo(opts: DemoOptions = {}): Promise<{ events: KibitzE
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     const askAt = opts.askAtMs ?? 20_000;
-    let asked: Promise<void> | null = null;
-    const askTimer = askAt > 0 ? setTimeout(() => {
-      asked = engine.ask({ stream: 'demo', question: opts.question ?? 'what is the score?', user: 'demo-viewer', source: 'demo' })
-        .then(() => undefined, (err: Error) => out(`(question not answered: ${err.message})`));
-    }, askAt) : null;
+    const questions = opts.questions ?? (askAt > 0 ? [{ atMs: askAt, question: opts.question ?? 'what is the score?' }] : []);
+    const pendingQ = [...questions].sort((a, b) => a.atMs - b.atMs);
+    const asked: Promise<void>[] = [];
+    const askLatencies: number[] = [];
+    // Questions go in when the stream (media time) reaches their moment.
+    const askTimer = setInterval(() => {
+      const now = app.sessions.get('demo')?.streamTimeMs ?? -1;
+      while (pendingQ.length > 0 && pendingQ[0]!.atMs <= now) {
+        const q = pendingQ.shift()!;
+        const t0 = performance.now();
+        asked.push(engine.ask({ stream: 'demo', question: q.question, user: 'demo-viewer', source: 'demo' })
+          .then(() => void askLatencies.push(performance.now() - t0), (err: Error) => out(`(question not answered: ${err.message})`)));
+      }
+    }, 50);
 
     const code = await new Promise<number>((resolve) => ffmpeg.on('close', (c) => resolve(c ?? 1)));
-    if (askTimer) clearTimeout(askTimer);
+    clearInterval(askTimer);
     opts.signal?.removeEventListener('abort', onAbort);
     if (code !== 0 && !opts.signal?.aborted) throw new Error(`ffmpeg could not stream ${file}: ${stderr.trim() || `exit ${code}`}`);
-    await asked;
+    await Promise.all(asked);
     // Let the last sampled frames reach the model.
     await new Promise((r) => setTimeout(r, 1500));
     const s = await engine.summary('demo', 60);
     out(`\nsummary (${formatClock(s.from)}-${formatClock(s.to)}): ${s.summary}`);
     const stats = engine.stats('demo');
     if (stats) out(`\n${stats.framesProcessed} frames seen by the model, ${stats.framesSkipped} skipped, ${stats.lines} lines said, ${stats.answers} questions answered`);
-    return { events, summary: s.summary };
+    return {
+      events, summary: s.summary, askLatencies, commentaryLatencies: [...engine.commentaryLatencies],
+      framesProcessed: stats?.framesProcessed ?? 0, framesSkipped: stats?.framesSkipped ?? 0,
+    };
   } finally {
     await app.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -102,6 +102,7 @@ export class ModelEngine implements Brain {
   private closed = false;
   private readonly loopDone: Promise<void>;
   private readonly decisionLatencies: number[] = [];
+  private readonly lineLatencies: number[] = [];
 
   constructor(private readonly model: Model, private readonly bus: EventBus, private readonly log: Logger, opts: Partial<EngineOptions> = {}) {
     this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts, limits: { ...DEFAULT_ENGINE_OPTIONS.limits, ...opts.limits } };
@@ -179,6 +180,11 @@ export class ModelEngine implements Brain {
   /** Recent frame->decision latencies (ms), newest last, at most 1000. */
   get latencies(): readonly number[] {
     return this.decisionLatencies;
+  }
+
+  /** Recent frame->commentary-published latencies (ms): decision plus generating the line. */
+  get commentaryLatencies(): readonly number[] {
+    return this.lineLatencies;
   }
 
   async ask(req: AskRequest, signal?: AbortSignal): Promise<AnswerResult> {
@@ -332,6 +338,8 @@ export class ModelEngine implements Brain {
     slot.said.add({ streamTimeMs: frame.streamTimeMs, text });
     slot.stats.lines++;
     this.bus.publish({ stream: slot.name, kind: 'commentary', text, streamTimeMs: frame.streamTimeMs });
+    this.lineLatencies.push(performance.now() - frame.decodedAt);
+    if (this.lineLatencies.length > 1000) this.lineLatencies.shift();
   }
 
   private async runJob(slot: Slot, job: Job): Promise<void> {

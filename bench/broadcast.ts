@@ -1,0 +1,58 @@
+/**
+ * End-to-end quality and latency of the embedded model on held-out sample broadcasts: each is
+ * pushed over RTMP in real time into a fresh kibitz, its ground-truth questions are asked at their
+ * moments, and commentary/answers are scored like the toolkit's evaluator. Prints tables.
+ *
+ *   npx tsx bench/broadcast.ts [models/samples/broadcast1.mp4 ...]
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { runDemo, SAMPLES_DIR } from '../src/demo.ts';
+import { scoreAnswers, scoreCommentary, type Broadcast } from '../src/model/evaluate.ts';
+
+const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.mp4')).sort().map((f) => path.join(SAMPLES_DIR, f));
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
+};
+const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+const rows: string[][] = [];
+const qaRows = new Map<string, { correct: number; n: number }>();
+const allCommentaryLat: number[] = [];
+const allAskLat: number[] = [];
+for (const file of files) {
+  const truth = JSON.parse(readFileSync(file.replace(/\.mp4$/, '.json'), 'utf8')) as Broadcast;
+  const res = await runDemo({ file, questions: truth.qa.map((q) => ({ atMs: q.t * 1000, question: q.question })), out: () => {} });
+  const lines = res.events.filter((e) => e.kind === 'commentary');
+  const c = scoreCommentary(truth.events, lines, truth.seconds);
+  const answers = res.events.filter((e) => e.kind === 'answer');
+  const asked = truth.qa.map((q) => ({ kind: q.kind, want: q.answer, got: answers.find((a) => a.question === q.question && Math.abs(a.streamTimeMs - q.t * 1000) < 5000)?.text ?? '' }));
+  const a = scoreAnswers(asked);
+  for (const [k, v] of Object.entries(a.byKind)) {
+    const r = qaRows.get(k) ?? { correct: 0, n: 0 };
+    r.correct += v.correct;
+    r.n += v.n;
+    qaRows.set(k, r);
+  }
+  allCommentaryLat.push(...res.commentaryLatencies);
+  allAskLat.push(...res.askLatencies);
+  rows.push([path.basename(file), String(c.events), String(c.phrases), f(c.precision), f(c.recall), f(c.f1), f(c.spuriousPerMin, 1), f(a.overall),
+    `${res.framesProcessed}/${res.framesSkipped}`]);
+}
+table(['broadcast', 'events', 'phrases', 'precision', 'recall', 'F1', 'spurious/min', 'QA acc', 'frames seen/skipped'], rows);
+console.log();
+table(['question kind', 'correct', 'asked', 'accuracy'], [...qaRows.entries()].map(([k, v]) => [k, String(v.correct), String(v.n), f(v.correct / Math.max(1, v.n))]));
+console.log();
+table(['latency', 'n', 'p50 ms', 'p95 ms'], [
+  ['frame -> commentary event', String(allCommentaryLat.length), f(pct(allCommentaryLat, 50), 0), f(pct(allCommentaryLat, 95), 0)],
+  ['ask -> answer', String(allAskLat.length), f(pct(allAskLat, 50), 0), f(pct(allAskLat, 95), 0)],
+]);
+
+function table(head: string[], body: string[][]): void {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
+  console.log(line(head));
+  console.log('|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|');
+  body.forEach((r) => console.log(line(r)));
+}

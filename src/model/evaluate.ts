@@ -1,0 +1,76 @@
+/**
+ * Scoring of commentary and answers against a broadcast's ground truth, with the same rules as
+ * the toolkit's evaluator (models/kibitz_models/evaluate.py): an event is caught when a phrase of
+ * a line (lines are split at " and ") equal to its description comes within 2 s after it; each
+ * phrase counts for one event; answers must match exactly.
+ */
+export const CATCH_MS = 2000;
+
+export interface TruthEvent {
+  /** Seconds of stream time. */
+  t: number;
+  kind: string;
+  text: string;
+}
+
+export interface TruthQa {
+  t: number;
+  kind: string;
+  question: string;
+  answer: string;
+}
+
+export interface Broadcast {
+  seed: number;
+  seconds: number;
+  events: TruthEvent[];
+  qa: TruthQa[];
+}
+
+export interface CommentaryScore {
+  events: number;
+  caught: number;
+  phrases: number;
+  correct: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  spuriousPerMin: number;
+}
+
+export function scoreCommentary(truth: TruthEvent[], lines: { streamTimeMs: number; text: string }[], seconds: number): CommentaryScore {
+  const phrases = lines.flatMap((l) => l.text.split(' and ').map((p) => ({ ms: l.streamTimeMs, text: p.trim() }))).filter((p) => p.text.length > 0);
+  const used = new Array<boolean>(phrases.length).fill(false);
+  let caught = 0;
+  for (const e of truth) {
+    const ems = e.t * 1000;
+    const j = phrases.findIndex((p, i) => !used[i] && p.text === e.text && p.ms >= ems - 1 && p.ms <= ems + CATCH_MS + 1);
+    if (j >= 0) {
+      used[j] = true;
+      caught++;
+    }
+  }
+  const correct = used.filter(Boolean).length;
+  const precision = correct / Math.max(1, phrases.length);
+  const recall = caught / Math.max(1, truth.length);
+  return {
+    events: truth.length, caught, phrases: phrases.length, correct, precision, recall,
+    f1: (2 * precision * recall) / Math.max(1e-9, precision + recall),
+    spuriousPerMin: (phrases.length - correct) / Math.max(1e-9, seconds / 60),
+  };
+}
+
+/** Exact-answer accuracy per question kind, and overall. */
+export function scoreAnswers(asked: { kind: string; want: string; got: string }[]): { byKind: Record<string, { correct: number; n: number }>; overall: number } {
+  const byKind: Record<string, { correct: number; n: number }> = {};
+  for (const a of asked) {
+    const k = (byKind[a.kind] ??= { correct: 0, n: 0 });
+    k.n++;
+    if (normalise(a.got) === normalise(a.want)) k.correct++;
+  }
+  const n = asked.length;
+  const correct = Object.values(byKind).reduce((s, k) => s + k.correct, 0);
+  return { byKind, overall: correct / Math.max(1, n) };
+}
+
+const normalise = (s: string) => s.toLowerCase().replace(/\s+/g, ' ').replace(/\s+([?.,!])/g, '$1').trim();
