@@ -53,6 +53,7 @@ export class TextCodec {
   }
 
   decode(ids: number[]): string {
+    if (ids.length === 0) return ''; // the library throws on an empty list; a model may say nothing
     return this.tok.decode(ids, { skip_special_tokens: true }).replace(/\s+([?.,!])/g, '$1').trim();
   }
 }
