@@ -9,13 +9,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runDemo, SAMPLES_DIR } from '../src/demo.ts';
 import { scoreAnswers, scoreCommentary, type Broadcast } from '../src/model/evaluate.ts';
+import { fmt, pct, table } from './table.ts';
 
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.mp4')).sort().map((f) => path.join(SAMPLES_DIR, f));
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
-};
-const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const f = (x: number, d = 2) => fmt(x, d);
 
 const rows: string[][] = [];
 const qaRows = new Map<string, { correct: number; n: number }>();
@@ -48,11 +45,3 @@ table(['latency', 'n', 'p50 ms', 'p95 ms'], [
   ['frame -> commentary event', String(allCommentaryLat.length), f(pct(allCommentaryLat, 50), 0), f(pct(allCommentaryLat, 95), 0)],
   ['ask -> answer', String(allAskLat.length), f(pct(allAskLat, 50), 0), f(pct(allAskLat, 95), 0)],
 ]);
-
-function table(head: string[], body: string[][]): void {
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
-  console.log(line(head));
-  console.log('|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|');
-  body.forEach((r) => console.log(line(r)));
-}

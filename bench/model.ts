@@ -14,6 +14,7 @@ import { ModelEngine } from '../src/model/engine.ts';
 import { KvCache } from '../src/model/kv_cache.ts';
 import { Model } from '../src/model/model.ts';
 import { StreamContext } from '../src/model/stream_context.ts';
+import { fmt, pct, table } from './table.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,11 +34,7 @@ if (values.help) {
   process.exit(0);
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
-};
-const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const f1 = (x: number) => fmt(x, 1);
 const log = pino({ level: 'warn' });
 
 function noiseFrame(m: Model, seed: number): Uint8Array {
@@ -151,13 +148,6 @@ async function soakBench(): Promise<void> {
   await model.close();
 }
 
-function table(head: string[], rows: string[][]): void {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
-  console.log(line(head));
-  console.log('|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|');
-  rows.forEach((r) => console.log(line(r)));
-}
 
 const mode = values.mode;
 if (mode === 'step') await stepBench();

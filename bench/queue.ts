@@ -21,6 +21,7 @@ import { startRedisIngest, type RedisIngest } from '../src/queue/redis/ingest.ts
 import { ChildWorker } from '../test/queue/helpers/child.ts';
 import { FakeHost, PKG, redisConfig, redisOverrides } from '../test/queue/helpers/host.ts';
 import { RedisServer } from '../test/queue/helpers/redis.ts';
+import { fmt, pct, table as printTable } from './table.ts';
 
 const { values } = parseArgs({
   options: {
@@ -42,21 +43,12 @@ if (values.help) {
 
 const FPS = Number(values.fps);
 const ENGINE = { threshold: 0, maxResponseTokens: 8 };
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
-};
-const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const f1 = (x: number) => fmt(x, 1);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = pino({ level: 'warn' });
 
 function table(head: string[], rows: (string | number)[][]): void {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const w = head.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  const line = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
-  console.log(line(head));
-  console.log('|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|');
-  for (const r of cells.slice(1)) console.log(line(r));
+  printTable(head, rows);
   console.log();
 }
 

@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RtpPacket } from 'werift/nonstandard';
 import { WeriftWhipPublisher } from '../test/whip/helpers/client.ts';
+import { pct } from './table.ts';
 
 const HERE = fileURLToPath(import.meta.url);
 const CLK_TCK = 100;
@@ -167,10 +168,6 @@ async function startKibitz(streams: { name: string; key: string }[], fps: number
   };
 }
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-}
 
 async function latencyRun(kind: 'whip' | 'rtmp', seconds: number, fps: number): Promise<number[]> {
   const key = `lat-${kind}-${process.pid}`;

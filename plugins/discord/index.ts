@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { bool, list, num } from '../../src/plugins/zod.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { DiscordBot } from './bot.ts';
+import { startBot } from '../../src/plugins/bot.ts';
 
 const options = z.object({
   /** Bot token. Env: KIBITZ_PLUGINS_DISCORD_TOKEN. */
@@ -27,17 +28,7 @@ export type DiscordOptions = z.infer<typeof options>;
 export const discordPlugin = definePlugin({
   name: 'discord',
   options,
-  async setup(ctx) {
-    const bot = new DiscordBot(ctx);
-    try {
-      await bot.start();
-    } catch (err) {
-      // The host only tears down what setup returned; a half-started client is ours to stop.
-      await bot.stop();
-      throw err;
-    }
-    return () => bot.stop();
-  },
+  setup: (ctx) => startBot(new DiscordBot(ctx)),
 });
 
 export default discordPlugin;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { bool, list, num } from '../../src/plugins/zod.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { TwitchBot } from './bot.ts';
+import { startBot } from '../../src/plugins/bot.ts';
 
 const options = z.object({
   /** Login name the token belongs to. */
@@ -30,17 +31,7 @@ export type TwitchOptions = z.infer<typeof options>;
 export const twitchPlugin = definePlugin({
   name: 'twitch',
   options,
-  async setup(ctx) {
-    const bot = new TwitchBot(ctx);
-    try {
-      await bot.start();
-    } catch (err) {
-      // The host only tears down what setup returned; a half-started client is ours to stop.
-      await bot.stop();
-      throw err;
-    }
-    return () => bot.stop();
-  },
+  setup: (ctx) => startBot(new TwitchBot(ctx)),
 });
 
 export default twitchPlugin;
