@@ -6,6 +6,7 @@
   data      render + encode + decode training data   train     train a checkpoint on CPU
   samples   write held-out sample broadcasts         evaluate  score a checkpoint on held-out seeds
   cost      per-frame decoder FLOPs / KV for MoD vs dense
+  baseline  QA accuracy of always answering the most common training answer
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def main(argv=None) -> int:
     s = sub.add_parser("export")
     s.add_argument("--checkpoint", required=True); s.add_argument("--out", required=True)
     s.add_argument("--name", default="kibitz-demo"); s.add_argument("--no-parity", action="store_true")
+    s.add_argument("--threshold", type=float, default=None, help="decision threshold written to the manifest")
     s = sub.add_parser("data")
     s.add_argument("--out", default="models/.cache/data"); s.add_argument("--streams", type=int, default=160)
     s.add_argument("--seconds", type=float, default=60.0); s.add_argument("--first-seed", type=int, default=1000)
@@ -40,6 +42,7 @@ def main(argv=None) -> int:
     s.add_argument("--out", default=None); s.add_argument("--threshold", type=float, default=None)
     s.add_argument("--max-streams", type=int, default=None); s.add_argument("--threads", type=int, default=2)
     s = sub.add_parser("cost")
+    s = sub.add_parser("baseline", help="QA accuracy of always giving the most common training answer")
     a = p.parse_args(argv)
     try:
         return _run(a)
@@ -64,7 +67,7 @@ def _run(a) -> int:
         save_checkpoint(a.out, KibitzModel(ModelConfig()), {"training": {"steps": 0, "note": "untrained"}})
     elif a.cmd == "export":
         from .export import export_checkpoint
-        m = export_checkpoint(a.checkpoint, a.out, a.name, check_parity=not a.no_parity)
+        m = export_checkpoint(a.checkpoint, a.out, a.name, check_parity=not a.no_parity, threshold=a.threshold)
         print(json.dumps(m.get("parity", {"parity": "not checked"})))
     elif a.cmd == "data":
         from .dataset import build_dataset
@@ -80,6 +83,10 @@ def _run(a) -> int:
     elif a.cmd == "evaluate":
         from .evaluate import evaluate
         print(json.dumps(evaluate(a.checkpoint, a.data, a.out, a.threshold, a.max_streams, threads=a.threads), indent=2))
+    elif a.cmd == "baseline":
+        from .baseline import prior_baseline
+        from .render import EVAL_FIRST_SEED
+        print(json.dumps(prior_baseline(range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + 6), range(1000, 1240)), indent=1))
     elif a.cmd == "cost":
         from .model import KibitzModel, ModelConfig
         rows = {}

@@ -271,6 +271,9 @@ def run_parity(pkg_dir: str) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def export_checkpoint(ckpt_path: str, out_dir: str, name: str, check_parity: bool = True) -> dict:
+def export_checkpoint(ckpt_path: str, out_dir: str, name: str, check_parity: bool = True,
+                      threshold: Optional[float] = None) -> dict:
     model, meta = load_checkpoint(ckpt_path)
+    if threshold is not None:
+        meta = dict(meta, threshold=threshold)
     return export_package(model, out_dir, name, meta, check_parity)
