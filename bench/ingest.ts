@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = fileURLToPath(import.meta.url);
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
-interface ChildSpec { dataDir: string; streams: { name: string; key: string }[] }
+interface ChildSpec { dataDir: string; streams: { name: string; key: string }[]; model?: boolean }
 
 /** The kibitz side: a real app on free ports, frames drained as they come. */
 async function child(spec: ChildSpec): Promise<void> {
@@ -32,15 +32,21 @@ async function child(spec: ChildSpec): Promise<void> {
   const { createLogger } = await import('../src/log.ts');
   const config = loadConfig({
     noDefault: true, env: {},
-    overrides: { http: { port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, dataDir: spec.dataDir, streams: spec.streams, ingest: { graceMs: 2000 } },
+    overrides: {
+      http: { port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, dataDir: spec.dataDir, streams: spec.streams, ingest: { graceMs: 2000 },
+      ...(spec.model ? { model: { package: 'models/kibitz-demo' } } : {}),
+    },
   });
   const app = createApp(config, { log: createLogger({ level: 'warn', format: 'pretty', destination: process.stderr }) });
-  app.onSession((s) => {
-    void (async () => {
-      for await (const _f of s.frames(s.endSignal)) { /* a model would run here */ }
-    })();
-  });
+  if (!spec.model) {
+    app.onSession((s) => {
+      void (async () => {
+        for await (const _f of s.frames(s.endSignal)) { /* --model runs the bundled model here */ }
+      })();
+    });
+  }
   await app.start();
+  if (spec.model) await (await import('../src/queue/embedded.ts')).startEmbeddedModel(app);
   process.stdout.write(JSON.stringify({ http: app.http.port, rtmp: app.rtmp.port }) + '\n');
   const stop = () => void app.close().then(() => process.exit(0));
   process.on('SIGTERM', stop);
@@ -56,6 +62,8 @@ async function parent(): Promise<void> {
       every: { type: 'string' }, 'live-encode': { type: 'boolean', default: false },
       /** Start publishers this many ms apart (0: all at once, the worst case). */
       stagger: { type: 'string', default: '0' },
+      /** Run the bundled model on every stream (full path: RTMP -> decode -> model). */
+      model: { type: 'boolean', default: false },
     },
   });
   const counts = values.publishers!.split(',').map(Number);
@@ -65,15 +73,16 @@ async function parent(): Promise<void> {
   console.log(`kibitz ingest bench — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationS} s per run, publishers: ${values['live-encode'] ? 'live libx264' : 'pre-encoded clip, -c copy'}, 720p30 H.264 -bf 3 -g 60 -> 192x108 @ 2 fps`);
   console.log('(shared machine: other processes may take CPU during the run)\n');
   const rows: string[][] = [];
-  for (const n of counts) rows.push(await run(n, durationS, everyS, clip, Number(values.stagger)));
+  for (const n of counts) rows.push(await run(n, durationS, everyS, clip, Number(values.stagger), values.model!));
   const head = ['publishers', 'sampled fps/stream (exp. 2)', 'decoded fps/stream (exp. 30)', 'dropped', 'CPU %/stream (node+ffmpeg)', 'node % total', 'ffmpeg % total', 'first frame ms avg/max', 'RSS node MB', 'PSS ffmpeg MB/stream'];
+  if (values.model) head.push('model stepped % (min stream)', 'model skipped');
   printTable(head, rows);
 }
 
-async function run(n: number, durationS: number, everyS: number, clip: string | null, staggerMs: number): Promise<string[]> {
+async function run(n: number, durationS: number, everyS: number, clip: string | null, staggerMs: number, model: boolean): Promise<string[]> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kibitz-bench-'));
   const streams = Array.from({ length: n }, (_, i) => ({ name: `s${i}`, key: `bench-${i}-${process.pid}` }));
-  const app = spawn(process.execPath, ['--import', 'tsx', HERE, '--child', JSON.stringify({ dataDir, streams })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const app = spawn(process.execPath, ['--import', 'tsx', HERE, '--child', JSON.stringify({ dataDir, streams, model })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const ports = await new Promise<{ http: number; rtmp: number }>((resolve, reject) => {
     let buf = '';
     app.stdout!.on('data', (d) => {
@@ -92,7 +101,8 @@ async function run(n: number, durationS: number, everyS: number, clip: string | 
     });
   }));
   await new Promise((r) => setTimeout(r, 300));
-  const streamsNow = async () => ((await getJson(`${api}/api/streams`)) as { streams: { name: string; framesSampled: number; framesDecoded: number; framesDropped: number }[] }).streams;
+  type Row = { name: string; framesSampled: number; framesDecoded: number; framesDropped: number; model?: { framesProcessed: number; framesSkipped: number } };
+  const streamsNow = async () => ((await getJson(`${api}/api/streams`)) as { streams: Row[] }).streams;
   // First frames: poll from before the first publisher starts (measured from each stream's `live` event).
   let polling = true;
   const poller = (async () => {
@@ -147,6 +157,11 @@ async function run(n: number, durationS: number, everyS: number, clip: string | 
   const ffPct = ((cpu1.ffmpeg - cpu0.ffmpeg) / CLK_TCK / wallS) * 100;
   const lat = streams.map((s) => (firstAt.get(s.name) ?? NaN) - (liveAt.get(s.name) ?? NaN)).filter((x) => Number.isFinite(x));
   console.log(`N=${n}: ${rssLog.join('; ')}`);
+  const modelCols: string[] = [];
+  if (model) {
+    const stepped = c1.map((s, i) => ((s.model?.framesProcessed ?? 0) - (c0.find((x) => x.name === s.name)?.model?.framesProcessed ?? 0)) / Math.max(1, per('framesSampled')[i]!));
+    modelCols.push(fmt(100 * Math.min(...stepped), 0), String(c1.reduce((a, s) => a + (s.model?.framesSkipped ?? 0), 0)));
+  }
   return [
     String(n),
     `${fmt(Math.min(...sampledFps))}..${fmt(Math.max(...sampledFps))}`,
@@ -158,6 +173,7 @@ async function run(n: number, durationS: number, everyS: number, clip: string | 
     lat.length ? `${Math.round(lat.reduce((a, b) => a + b, 0) / lat.length)}/${Math.round(Math.max(...lat))}` : 'n/a',
     mb(lastRss.node),
     fmt(lastRss.ffmpeg / 1024 / 1024 / n, 1),
+    ...modelCols,
   ];
 }
 
