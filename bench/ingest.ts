@@ -70,7 +70,7 @@ async function parent(): Promise<void> {
   const durationS = Number(values.duration);
   const everyS = Number(values.every ?? (durationS >= 120 ? 60 : 10));
   const clip = values['live-encode'] ? null : fixture();
-  console.log(`kibitz ingest bench — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationS} s per run, publishers: ${values['live-encode'] ? 'live libx264' : 'pre-encoded clip, -c copy'}, 720p30 H.264 -bf 3 -g 60 -> 192x108 @ 2 fps`);
+  console.log(`kibitz ingest bench — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationS} s per run, publishers: ${values['live-encode'] ? 'live libx264' : 'pre-encoded clip, -c copy'}, 720p30 H.264 -bf 3 -g 60 -> model frame size @ 2 fps${values.model ? ", bundled model on every stream" : ""}`);
   console.log('(shared machine: other processes may take CPU during the run)\n');
   const rows: string[][] = [];
   for (const n of counts) rows.push(await run(n, durationS, everyS, clip, Number(values.stagger), values.model!));
