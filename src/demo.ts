@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createApp } from './app.ts';
 import { loadConfig, PROJECT_ROOT } from './config/load.ts';
-import type { KibitzEvent } from './events.ts';
+import { formatStreamTime as formatClock, type KibitzEvent } from './events.ts';
 import { createLogger } from './log.ts';
-import { formatClock } from './model/summary.ts';
 import { startEmbeddedModel } from './queue/embedded.ts';
 
 export const SAMPLES_DIR = path.join(PROJECT_ROOT, 'models', 'samples');

@@ -28,3 +28,12 @@ export function newEventId(now = Date.now()): string {
   return now.toString(36).padStart(9, '0') + counter.toString(36).padStart(4, '0') +
     Math.floor(Math.random() * 1_679_616).toString(36).padStart(4, '0');
 }
+
+/** Stream time as mm:ss, or h:mm:ss past the first hour. */
+export function formatStreamTime(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bool, list, num } from '../../src/plugins/zod.ts';
-import type { KibitzEvent } from '../../src/events.ts';
+import { formatStreamTime, type KibitzEvent } from '../../src/events.ts';
 import { EVENT_KINDS } from '../../src/plugins/routes.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 
@@ -11,14 +11,7 @@ const options = z.object({
   streams: list(z.string()).optional(),
 });
 
-/** Stream time as m:ss or h:mm:ss. */
-export function formatStreamTime(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
-  const ss = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-}
+export { formatStreamTime };
 
 /** `[main 01:23] commentary: the goalkeeper dives left` */
 export function formatLine(ev: KibitzEvent): string {

@@ -1,3 +1,5 @@
+import { formatStreamTime } from '../events.ts';
+
 /** A line the model said, kept (bounded) so summaries reach back further than the KV cache. */
 export interface SaidLine {
   streamTimeMs: number;
@@ -19,13 +21,7 @@ export class SaidLog {
   }
 }
 
-export function formatClock(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
-  const ss = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-}
+const formatClock = formatStreamTime;
 
 /** "a (x3); b; c (x2)": repeated lines counted, in order of first appearance. */
 export function condense(lines: SaidLine[], maxItems = 12): string {
