@@ -50,7 +50,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const file = opts.file ?? defaultSample();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kibitz-demo-'));
   const key = randomBytes(12).toString('hex');
-  const base = loadConfig();
+  const base = loadConfig({ generateKeys: false });
   const config = loadConfig({
     overrides: {
       model: { package: base.model.package ?? 'models/kibitz-demo' },
