@@ -51,19 +51,16 @@ async function child(spec: ChildSpec): Promise<void> {
   const { createApp } = await import('../src/app.ts');
   const { loadConfig } = await import('../src/config/load.ts');
   const { createLogger } = await import('../src/log.ts');
-  const { registerWhip } = await import('../src/ingest/whip/routes.ts');
   const config = loadConfig({
     noDefault: true, env: {},
     overrides: {
       http: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, dataDir: spec.dataDir, streams: spec.streams,
-      model: { fps: spec.fps }, ingest: { graceMs: 0, frameQueueCapacity: 64 },
+      model: { fps: spec.fps }, ingest: { graceMs: 0, frameQueueCapacity: 64 }, whip: { maxPublishers: 64 },
     },
   });
   const log = createLogger({ level: process.env.WHIP_BENCH_LOG ?? 'warn', format: 'pretty', destination: process.stderr });
   const app = createApp(config, { log });
-  // createApp may wire WHIP itself one day (as `app.whip`); until then register it here.
-  type WhipLike = { list(): unknown[] };
-  const whip: WhipLike = (app as unknown as { whip?: WhipLike }).whip ?? registerWhip(app.http, { config: { streams: config.streams, whip: { maxPublishers: 64 } }, sessions: app.sessions, log });
+  const whip = app.whip;
   app.onSession((s) => {
     void (async () => {
       for await (const f of s.frames(s.endSignal)) {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createApp } from './app.ts';
 import { loadConfig, PROJECT_ROOT } from './config/load.ts';
-import { formatStreamTime as formatClock, type KibitzEvent } from './events.ts';
+import { formatStreamTime, type KibitzEvent } from './events.ts';
 import { createLogger } from './log.ts';
 import { startEmbeddedModel } from './queue/embedded.ts';
 
@@ -68,7 +68,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       if (ev.kind === 'status') return;
       events.push(ev);
       const who = ev.kind === 'answer' ? ` (asked by ${ev.user}: "${ev.question}")` : '';
-      if (ev.kind !== 'summary') out(`[${formatClock(ev.streamTimeMs)}] ${ev.kind}${who}: ${ev.text}`);
+      if (ev.kind !== 'summary') out(`[${formatStreamTime(ev.streamTimeMs)}] ${ev.kind}${who}: ${ev.text}`);
     });
     out(`kibitz demo: streaming ${path.relative(process.cwd(), file)} over RTMP to rtmp://127.0.0.1:${app.rtmp.port}/live in real time (Ctrl-C stops)`);
     out(`watch it live: http://127.0.0.1:${app.http.port}/api/streams/demo/events`);
@@ -103,7 +103,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     // Let the last sampled frames reach the model.
     await new Promise((r) => setTimeout(r, 1500));
     const s = await engine.summary('demo', 60);
-    out(`\nsummary (${formatClock(s.from)}-${formatClock(s.to)}): ${s.summary}`);
+    out(`\nsummary (${formatStreamTime(s.from)}-${formatStreamTime(s.to)}): ${s.summary}`);
     const stats = engine.stats('demo');
     if (stats) out(`\n${stats.framesProcessed} frames seen by the model, ${stats.framesSkipped} skipped, ${stats.lines} lines said, ${stats.answers} questions answered`);
     return {

@@ -1,7 +1,7 @@
 import { EventBus } from './bus.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger, type Logger } from './log.ts';
-import { ModelEngine, type EngineOptions } from './model/engine.ts';
+import { engineOptionsFromConfig, ModelEngine, type EngineOptions } from './model/engine.ts';
 import { Model } from './model/model.ts';
 import { defaultNodeId, redisQueueOptions, safeUrl, type RedisQueueOptions } from './queue/redis/options.ts';
 import type { WorkerHooks } from './queue/redis/owned_stream.ts';
@@ -39,15 +39,10 @@ export async function runWorker(config: Config, opts: RunWorkerOptions = {}): Pr
   const id = q.workerId ?? defaultNodeId('worker');
   let model = opts.model;
   const ownModel = !model;
-  if (!model) {
-    if (!config.model.package) throw new Error('model.package is not set: a worker needs a model package (models/kibitz-demo)');
-    model = await Model.load({ packageDir: config.model.package, provider: config.model.provider, onFallback: (m) => log.warn(m) });
-  }
-  const thresholds: Record<string, number> = {};
-  for (const s of config.streams) if (s.threshold !== undefined) thresholds[s.name] = s.threshold;
+  model ??= await Model.fromConfig(config.model, log);
   // The engine's own bus: what it says is forwarded to the stream's ingest node, never published here.
   const bus = new EventBus((err) => log.error({ err }, 'event listener failed'));
-  const engine = new ModelEngine(model, bus, log, { threshold: config.model.threshold, thresholds, ...opts.engine });
+  const engine = new ModelEngine(model, bus, log, { ...engineOptionsFromConfig(config), ...opts.engine });
   const node = new WorkerNode(id, q.url, q, engine, bus, log, opts.hooks);
   node.start();
   log.info({ worker: id, capacity: q.capacity, redis: safeUrl(q.url) }, `worker ${id} ready for ${q.capacity} streams`);

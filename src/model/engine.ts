@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { BrainError, type AnswerResult, type AskRequest, type Brain, type SummaryResult } from '../brain.ts';
 import type { EventBus } from '../bus.ts';
+import type { Config } from '../config/schema.ts';
 import { newEventId } from '../events.ts';
 import type { Frame } from '../frames.ts';
 import type { CacheLimits } from './kv_cache.ts';
@@ -35,6 +36,13 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxVisionBatch: 8,
   askTimeoutMs: 15_000,
 };
+
+/** The engine options the config sets: the decision threshold and its per-stream overrides. */
+export function engineOptionsFromConfig(config: Pick<Config, 'model' | 'streams'>): Partial<EngineOptions> {
+  const thresholds: Record<string, number> = {};
+  for (const s of config.streams) if (s.threshold !== undefined) thresholds[s.name] = s.threshold;
+  return { threshold: config.model.threshold, thresholds };
+}
 
 /**
  * Cache limits for a model: the manifest's sinks and window, and as much retained text as fits

@@ -34,6 +34,12 @@ export class Model {
     return new Model(pkg, sessions, codec);
   }
 
+  /** Loads `config.model` (package, provider); a provider fallback is logged as a warning. */
+  static async fromConfig(model: { package?: string; provider: Provider }, log: { warn(msg: string): void }): Promise<Model> {
+    if (!model.package) throw new Error('model.package is not set: point it at a model package folder (models/kibitz-demo)');
+    return Model.load({ packageDir: model.package, provider: model.provider, onFallback: (message) => log.warn(message) });
+  }
+
   get manifest(): Manifest {
     return this.pkg.manifest;
   }

@@ -21,7 +21,7 @@ export class SaidLog {
   }
 }
 
-const formatClock = formatStreamTime;
+
 
 /** "a (x3); b; c (x2)": repeated lines counted, in order of first appearance. */
 export function condense(lines: SaidLine[], maxItems = 12): string {
@@ -40,11 +40,11 @@ export function condense(lines: SaidLine[], maxItems = 12): string {
 export function composeSummary(opts: { fromMs: number; toMs: number; contextStartMs: number; older: SaidLine[]; recent: string | null; recentLines: SaidLine[] }): string {
   const parts: string[] = [];
   if (opts.older.length > 0) {
-    parts.push(`${formatClock(opts.fromMs)}-${formatClock(Math.min(opts.contextStartMs, opts.toMs))}: ${condense(opts.older)}.`);
+    parts.push(`${formatStreamTime(opts.fromMs)}-${formatStreamTime(Math.min(opts.contextStartMs, opts.toMs))}: ${condense(opts.older)}.`);
   }
   const recentFrom = Math.max(opts.fromMs, opts.contextStartMs);
-  if (opts.recent && opts.recent.length > 0) parts.push(`${formatClock(recentFrom)}-${formatClock(opts.toMs)}: ${opts.recent}.`);
-  else if (opts.recentLines.length > 0) parts.push(`${formatClock(recentFrom)}-${formatClock(opts.toMs)}: ${condense(opts.recentLines)}.`);
+  if (opts.recent && opts.recent.length > 0) parts.push(`${formatStreamTime(recentFrom)}-${formatStreamTime(opts.toMs)}: ${opts.recent}.`);
+  else if (opts.recentLines.length > 0) parts.push(`${formatStreamTime(recentFrom)}-${formatStreamTime(opts.toMs)}: ${condense(opts.recentLines)}.`);
   if (parts.length === 0) return 'Nothing notable happened.';
   return parts.join(' ');
 }

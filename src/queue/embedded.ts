@@ -1,5 +1,6 @@
 import type { KibitzApp } from '../app.ts';
-import { ModelEngine, type EngineOptions } from '../model/engine.ts';
+import type { StreamSession } from '../stream/session.ts';
+import { engineOptionsFromConfig, ModelEngine, type EngineOptions } from '../model/engine.ts';
 import { Model } from '../model/model.ts';
 
 /**
@@ -9,31 +10,21 @@ import { Model } from '../model/model.ts';
 export async function startEmbeddedModel(app: KibitzApp, overrides: Partial<EngineOptions> = {}): Promise<ModelEngine> {
   const { config } = app;
   const log = app.log.child({ part: 'model' });
-  if (!config.model.package) throw new Error('model.package is not set: point it at a model package folder (models/kibitz-demo)');
-  const model = await Model.load({
-    packageDir: config.model.package,
-    provider: config.model.provider,
-    onFallback: (message) => log.warn(message),
-  });
-  const thresholds: Record<string, number> = {};
-  for (const s of config.streams) if (s.threshold !== undefined) thresholds[s.name] = s.threshold;
-  const engine = new ModelEngine(model, app.bus, log, { threshold: config.model.threshold, thresholds, ...overrides });
+  const model = await Model.fromConfig(config.model, log);
+  const engine = new ModelEngine(model, app.bus, log, { ...engineOptionsFromConfig(config), ...overrides });
 
-  const stopConsuming = app.onSession((session) => {
-    engine.consume(session.name, session.frames(session.endSignal), session.endSignal).catch((err: unknown) => {
-      log.error({ err, stream: session.name }, 'model stopped consuming frames');
-    });
-  });
-  // Sessions that began while the model was loading.
-  for (const s of app.sessions.list()) {
-    if (s.state !== 'ended') {
-      try {
-        engine.consume(s.name, s.frames(s.endSignal), s.endSignal).catch((err: unknown) => log.error({ err, stream: s.name }, 'model stopped consuming frames'));
-      } catch (err) {
-        log.warn({ err, stream: s.name }, 'could not attach the model to a running stream');
-      }
+  const attach = (session: StreamSession) => {
+    try {
+      engine.consume(session.name, session.frames(session.endSignal), session.endSignal).catch((err: unknown) => {
+        log.error({ err, stream: session.name }, 'model stopped consuming frames');
+      });
+    } catch (err) {
+      log.warn({ err, stream: session.name }, 'could not attach the model to the stream');
     }
-  }
+  };
+  const stopConsuming = app.onSession(attach);
+  // Sessions that began while the model was loading.
+  for (const s of app.sessions.list()) if (s.state !== 'ended') attach(s);
   app.attachBrain(engine);
   app.setStreamInfo((name) => {
     const st = engine.stats(name);
