@@ -37,6 +37,14 @@ def main(argv=None) -> int:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--lr", type=float, default=1.5e-3); s.add_argument("--warmup", type=int, default=60)
     s.add_argument("--decision-weight", type=float, default=1.0)
+    s.add_argument("--vision", default=None, help="start from this pretrained vision encoder (`cli vision`)")
+    s.add_argument("--freeze-vision", action="store_true", help="keep the encoder fixed; train projector + decoder")
+    s = sub.add_parser("vision", help="stage 1: pretrain the vision encoder on per-frame ground truth")
+    s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
+    s.add_argument("--eval", default=None, help="held-out frames to report per-target accuracy on")
+    s.add_argument("--minutes", type=float, default=20.0); s.add_argument("--batch", type=int, default=96)
+    s.add_argument("--lr", type=float, default=2e-3); s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=2)
     s = sub.add_parser("evaluate")
     s.add_argument("--checkpoint", required=True); s.add_argument("--data", default="models/.cache/eval")
     s.add_argument("--out", default=None); s.add_argument("--threshold", type=float, default=None)
@@ -79,7 +87,11 @@ def _run(a) -> int:
     elif a.cmd == "train":
         from .train import train
         train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume, threads=a.threads,
-              lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight)
+              lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight,
+              vision=a.vision, freeze_vision=a.freeze_vision)
+    elif a.cmd == "vision":
+        from .vision_pretrain import pretrain_vision
+        pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)
     elif a.cmd == "evaluate":
         from .evaluate import evaluate
         print(json.dumps(evaluate(a.checkpoint, a.data, a.out, a.threshold, a.max_streams, threads=a.threads), indent=2))

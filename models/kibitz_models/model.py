@@ -125,6 +125,10 @@ class VisionEncoder(nn.Module):
         self.proj = nn.Sequential(nn.Linear(c3, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.d_model))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.tokens(frames))                                # (N, V, d)
+
+    def tokens(self, frames: torch.Tensor) -> torch.Tensor:
+        """Pre-projector tokens (N, V, C): what the vision pretraining heads read."""
         x = frames.permute(0, 3, 1, 2).float() / 255.0                      # (N, 3, H, W)
         x = (x - self.mean) / self.std
         x = F.gelu(self.stem(x))
@@ -132,8 +136,7 @@ class VisionEncoder(nn.Module):
         x = F.gelu(self.conv2(x))                                            # (N, C, fh, fw)
         g = self.pool(x).flatten(2).transpose(1, 2)                          # (N, gh*gw, C)
         s = self.summary(x.mean(dim=(2, 3))).unsqueeze(1)                    # (N, 1, C)
-        tok = torch.cat([s, g], dim=1) + self.pos                            # (N, V, C)
-        return self.proj(tok)                                                # (N, V, d)
+        return torch.cat([s, g], dim=1) + self.pos                           # (N, V, C)
 
 
 # ----------------------------------------------------------------------------- decoder parts

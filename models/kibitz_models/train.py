@@ -27,13 +27,23 @@ WARMUP_STEPS = 60
 # The speak/stay-silent targets (one per frame) are the only ones that need the pixels to change;
 # the templated text tokens are easy and otherwise dominate the loss. 1.0 = plain mean.
 DECISION_WEIGHT = 1.0
+# Questions per 16-frame clip and the chance of a closing summary. More answers per clip = more
+# QA signal per (expensive) decoder pass; recipe v2 raised these from 2-5 and 0.35.
+QUESTIONS_PER_CLIP = (3, 4, 5, 6)
+P_SUMMARY = 0.5
 
 
-def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIGHT):
+def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIGHT, freeze_vision: bool = False):
     ids, targets, pos, valid, fidx, frames = batch
     B, Fn = frames.shape[:2]
     V = model.cfg.tokens_per_frame
-    vis = model.vision(frames.view(B * Fn, *frames.shape[2:])).view(B, Fn * V, -1)   # (B, F*V, d)
+    flat = frames.view(B * Fn, *frames.shape[2:])
+    if freeze_vision:   # pretrained encoder (stage 1) kept fixed: only its projector learns here
+        with torch.no_grad():
+            tok = model.vision.tokens(flat)
+        vis = model.vision.proj(tok).view(B, Fn * V, -1)
+    else:
+        vis = model.vision(flat).view(B, Fn * V, -1)                                    # (B, F*V, d)
     emb = model.embed(ids)                                                           # (B, T, d)
     emb = emb.scatter(1, fidx.view(B, Fn * V, 1).expand(-1, -1, emb.shape[-1]), vis)
     h = model.forward_sequence(emb, pos, valid, fidx)
@@ -50,7 +60,7 @@ def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIG
 
 def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed: int = 0, resume=None,
           log_every: int = 10, threads: int = 2, lr_max: float = LR, warmup: int = WARMUP_STEPS,
-          decision_weight: float = DECISION_WEIGHT) -> None:
+          decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False) -> None:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -61,12 +71,21 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
         model, meta = load_checkpoint(resume)
         model.train()
         step0 = meta.get("training", {}).get("steps", 0)
+    elif vision:   # stage 2: start from the pretrained vision encoder (cli vision), fresh decoder
+        model, _ = load_checkpoint(vision)
+        if model.cfg.keep_ratio != keep_ratio:
+            model = _with_keep_ratio(model, keep_ratio)
+        model.train()
+        step0 = 0
     else:
         model = KibitzModel(ModelConfig(keep_ratio=keep_ratio)).train()
         step0 = 0
+    if freeze_vision:
+        for name, p in model.vision.named_parameters():
+            p.requires_grad_(name.startswith("proj."))
     cfg = model.cfg
     tok = Tokenizer()
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=0.05)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR, betas=(0.9, 0.95), weight_decay=0.05)
     budget = minutes * 60.0
     t_start = time.time()
     step, ema, last_save = step0, None, time.time()
@@ -87,8 +106,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
                 worlds[s] = World(s, seconds[s])
             start = rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1)
             samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
-                                      n_questions=rng.choice([2, 3, 4, 5])))
-        loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight)
+                                      n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY))
+        loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -102,15 +121,22 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         if time.time() - last_save > 300:
-            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight)
+            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision)
             last_save = time.time()
-    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight)
+    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision)
     print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
 
 
-def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0):
+def _with_keep_ratio(model: KibitzModel, keep_ratio: float) -> KibitzModel:
+    cfg = ModelConfig.from_dict({**model.cfg.to_dict(), "keep_ratio": keep_ratio})
+    m = KibitzModel(cfg)
+    m.vision.load_state_dict(model.vision.state_dict())
+    return m
+
+
+def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0, vision=None):
     meta = {"fps": FPS, "window_frames": CLIP_FRAMES,
             "training": {"steps": step, "wall_s": round(time.time() - t_start), "budget_min": minutes,
-                         "resumed_from": resume, "decision_weight": decision_weight, "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
+                         "resumed_from": resume, "vision_from": vision, "decision_weight": decision_weight, "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
                          "final_loss_ema": ema, "hardware": f"CPU, 2 cores (shared with other jobs), torch {torch.__version__} + OpenBLAS, {torch.get_num_threads()} threads"}}
     save_checkpoint(out, model, meta)
