@@ -97,6 +97,7 @@ async function serve(args: string[]): Promise<void> {
     config: app.config, bus: app.bus, brain: () => app.brain, http: app.http, log: app.log.child({ component: 'plugins' }),
   });
   app.onClose(() => plugins.close());
+  app.metrics.addPluginCounters(() => plugins.counters());
   if (config.queue.kind === 'redis') {
     // Scale-out: this process ingests; `kibitz worker` processes run the model.
     const queue = startRedisIngest(app);

@@ -1,5 +1,16 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** What the model engine counts per stream (src/model/engine.ts EngineStreamStats). */
+export interface ModelStreamStats {
+  framesProcessed: number;
+  framesSkipped: number;
+  framesRejected: number;
+  lines: number;
+  answers: number;
+  lastStepMs: number;
+  lastDecisionLatencyMs: number;
+}
+
 /**
  * One Prometheus registry per app (not prom-client's global one), so several apps in one
  * process (tests) never collide. Per-stream series carry the stream NAME, never its key.
@@ -38,6 +49,49 @@ export class Metrics {
       buckets: [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
     });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'kibitz_' });
+  }
+
+  /** Export the model's per-stream counters (embedded engine or a worker), read at scrape time. */
+  addModelStats(read: () => Iterable<[string, ModelStreamStats]>): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'kibitz_model_frames', help: 'Frames per stream by what the model did with them (processed, skipped when behind, rejected for a wrong size)',
+      labelNames: ['stream', 'result'], registers,
+      collect() {
+        this.reset();
+        for (const [stream, s] of read()) {
+          this.set({ stream, result: 'processed' }, s.framesProcessed);
+          this.set({ stream, result: 'skipped' }, s.framesSkipped);
+          this.set({ stream, result: 'rejected' }, s.framesRejected);
+        }
+      },
+    });
+    const each = (name: string, help: string, pick: (s: ModelStreamStats) => number) =>
+      new Gauge({
+        name, help, labelNames: ['stream'], registers,
+        collect() {
+          this.reset();
+          for (const [stream, s] of read()) this.set({ stream }, pick(s));
+        },
+      });
+    each('kibitz_model_lines', 'Commentary lines spoken per stream', (s) => s.lines);
+    each('kibitz_model_answers', 'Questions answered per stream', (s) => s.answers);
+    each('kibitz_model_step_seconds', 'Last frame step (vision share + decoder + decision) per stream', (s) => s.lastStepMs / 1000);
+    each('kibitz_model_decision_latency_seconds', 'Last frame decoded -> decision made, per stream', (s) => s.lastDecisionLatencyMs / 1000);
+  }
+
+  /** Export plugin counters (the plugin host's), read at scrape time. */
+  addPluginCounters(read: () => { plugin: string; counter: string; value: number }[]): void {
+    new Gauge({
+      name: 'kibitz_plugin_counter',
+      help: 'Plugin counters since the plugin last (re)started: messages sent/merged/dropped, webhook deliveries/failures',
+      labelNames: ['plugin', 'counter'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of read()) this.set({ plugin: c.plugin, counter: c.counter }, c.value);
+      },
+    });
   }
 
   text(): Promise<string> {

@@ -4,7 +4,7 @@ import {
 } from 'discord.js';
 import type { KibitzEvent } from '../../src/events.ts';
 import { userMessage } from '../../src/plugins/errors.ts';
-import { Outbox, SlidingWindow } from '../../src/plugins/ratelimit.ts';
+import { Outbox, SlidingWindow, sumOutboxStats } from '../../src/plugins/ratelimit.ts';
 import { cleanOutgoing, neutraliseDiscordMentions, splitText } from '../../src/plugins/sanitize.ts';
 import type { PluginContext } from '../../src/plugins/types.ts';
 import { commandDefinitions } from './commands.ts';
@@ -37,6 +37,7 @@ export class DiscordBot {
       allowedMentions: NO_MENTIONS,
     });
     for (const s of ctx.streams) for (const id of s.discord?.channelIds ?? []) this.channelToStream.set(id, s.name);
+    ctx.counters(() => sumOutboxStats(this.outboxes.values()));
   }
 
   async start(): Promise<void> {

@@ -1,7 +1,7 @@
 import { ChatClient } from '@twurple/chat';
 import type { KibitzEvent } from '../../src/events.ts';
 import { GateError, userMessage } from '../../src/plugins/errors.ts';
-import { Outbox, SlidingWindow } from '../../src/plugins/ratelimit.ts';
+import { Outbox, SlidingWindow, sumOutboxStats } from '../../src/plugins/ratelimit.ts';
 import { oneLine, splitText } from '../../src/plugins/sanitize.ts';
 import type { PluginContext } from '../../src/plugins/types.ts';
 import type { TwitchOptions } from './index.ts';
@@ -37,6 +37,7 @@ export class TwitchBot {
   constructor(private readonly ctx: PluginContext<TwitchOptions>) {
     const o = ctx.options;
     for (const s of ctx.streams) for (const c of s.twitch?.channels ?? []) this.channelToStream.set(c, s.name);
+    ctx.counters(() => sumOutboxStats(this.outboxes.values()));
     const rate = o.rateLimit ?? { messages: o.moderator ? 100 : 20, windowMs: 30_000 };
     // twurple's own limiter counts 32 s windows; match it so it never has to queue behind ours.
     this.window = new SlidingWindow(rate.messages, Math.max(rate.windowMs, o.rateLimit ? 0 : 32_000));

@@ -33,6 +33,11 @@ export const webhookPlugin = definePlugin({
     const kinds = new Set(o.kinds);
     const streams = o.streams ? new Set(o.streams) : undefined;
     const deliverers = o.urls.map((url) => new Deliverer(url, o, ctx.log.child({ url }), ctx.signal));
+    ctx.counters(() => {
+      const sum = { delivered: 0, failed: 0, droppedOldest: 0, attempts: 0 };
+      for (const d of deliverers) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += d.stats[k];
+      return sum;
+    });
     ctx.subscribe((ev: KibitzEvent) => {
       if (!kinds.has(ev.kind) || (streams && !streams.has(ev.stream))) return;
       const body = JSON.stringify(ev);

@@ -181,6 +181,11 @@ export class ModelEngine implements Brain {
     return this.slots.get(stream)?.stats;
   }
 
+  /** Every open stream's stats (for /metrics). */
+  *allStats(): Iterable<[string, EngineStreamStats]> {
+    for (const [name, slot] of this.slots) yield [name, slot.stats];
+  }
+
   get liveStreams(): string[] {
     return [...this.slots.keys()];
   }

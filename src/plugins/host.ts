@@ -35,6 +35,8 @@ export interface PluginHost {
   close(): Promise<void>;
   /** Names of plugins whose setup has completed and that have not died since. */
   running(): string[];
+  /** Every running plugin's counters (see PluginContext.counters), for /metrics. */
+  counters(): { plugin: string; counter: string; value: number }[];
   gate: QuestionGate;
 }
 
@@ -86,6 +88,7 @@ export async function startPlugins(opts: HostOptions): Promise<PluginHost> {
   return {
     gate,
     running: () => runners.filter((r) => r.isUp).map((r) => r.plugin.name),
+    counters: () => runners.flatMap((r) => r.counters()),
     close: () => {
       closing ??= (async () => {
         unsubscribeStatus();
@@ -109,12 +112,27 @@ class Runner {
   isUp = false;
   private attempt = 0;
   private stopped = false;
-  private current: { ac: AbortController; unsubs: Set<() => void>; teardown?: Teardown; dead: boolean } | undefined;
+  private current:
+    | { ac: AbortController; unsubs: Set<() => void>; teardown?: Teardown; dead: boolean; counters?: () => Record<string, number> }
+    | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
   constructor(readonly plugin: KibitzPlugin<any>, private readonly options: unknown, private readonly deps: RunnerDeps) {
     this.log = deps.log.child({ plugin: plugin.name });
+  }
+
+  counters(): { plugin: string; counter: string; value: number }[] {
+    const read = this.isUp ? this.current?.counters : undefined;
+    if (!read) return [];
+    try {
+      return Object.entries(read())
+        .filter(([, v]) => typeof v === 'number' && Number.isFinite(v))
+        .map(([counter, value]) => ({ plugin: this.plugin.name, counter, value }));
+    } catch (err) {
+      this.log.error({ err }, 'plugin counters threw');
+      return [];
+    }
   }
 
   async start(): Promise<void> {
@@ -167,6 +185,9 @@ class Runner {
       summary: (req, signal) => deps.gate.summary(req, anySignal(run.ac.signal, signal)),
       status: (stream) => deps.status.get(stream),
       limits: deps.gate.opts,
+      counters: (read) => {
+        run.counters = read;
+      },
       http: deps.http.scoped(this.plugin.name, run.ac.signal),
       fail: (err) => {
         if (run.dead || run.ac.signal.aborted || this.current !== run) return;

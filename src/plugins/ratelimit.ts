@@ -55,6 +55,15 @@ export interface OutboxStats {
   droppedReplies: number;
   droppedNotices: number;
   duplicatesSkipped: number;
+  /** Sends the chat service refused or that failed in transit (logged by the plugin). */
+  sendFailures: number;
+}
+
+/** The counters of several outboxes added up (a plugin's, for /metrics). */
+export function sumOutboxStats(outboxes: Iterable<Outbox>): Record<keyof OutboxStats, number> {
+  const sum: OutboxStats = { sent: 0, mergedCommentary: 0, droppedReplies: 0, droppedNotices: 0, duplicatesSkipped: 0, sendFailures: 0 };
+  for (const o of outboxes) for (const k of Object.keys(sum) as (keyof OutboxStats)[]) sum[k] += o.stats[k];
+  return sum;
 }
 
 /**
@@ -63,7 +72,7 @@ export interface OutboxStats {
  * notices (busy, errors) only when nothing waits and more than half the budget is left.
  */
 export class Outbox {
-  readonly stats: OutboxStats = { sent: 0, mergedCommentary: 0, droppedReplies: 0, droppedNotices: 0, duplicatesSkipped: 0 };
+  readonly stats: OutboxStats = { sent: 0, mergedCommentary: 0, droppedReplies: 0, droppedNotices: 0, duplicatesSkipped: 0, sendFailures: 0 };
   private readonly replies: { text: string; notice: boolean }[] = [];
   private pending: { text: string; count: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -167,7 +176,10 @@ export class Outbox {
       this.recent.set(text, Date.now());
       if (raw !== undefined) this.recent.set(raw, Date.now());
       this.stats.sent++;
-      const p = this.opts.send(text).catch((err) => this.opts.onError?.(err));
+      const p = this.opts.send(text).catch((err) => {
+        this.stats.sendFailures++;
+        this.opts.onError?.(err);
+      });
       this.sending = this.sending.then(() => p);
     }
   }

@@ -40,6 +40,12 @@ export interface PluginContext<O> {
   /** Aborted when the plugin is torn down (shutdown or restart). */
   signal: AbortSignal;
   /**
+   * Publish this plugin's counters (messages sent/merged/dropped, deliveries failed, ...): read on
+   * every /metrics scrape as `kibitz_plugin_counter{plugin,counter}`. They restart from 0 when the
+   * plugin restarts. A later call replaces the earlier source.
+   */
+  counters(read: () => Record<string, number>): void;
+  /**
    * Report that the plugin died after setup (lost its connection for good, ...): the host tears
    * it down and sets it up again with backoff. Other plugins are unaffected.
    */

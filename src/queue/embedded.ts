@@ -26,6 +26,7 @@ export async function startEmbeddedModel(app: KibitzApp, overrides: Partial<Engi
   // Sessions that began while the model was loading.
   for (const s of app.sessions.list()) if (s.state !== 'ended') attach(s);
   app.attachBrain(engine);
+  app.metrics.addModelStats(() => engine.allStats());
   app.setStreamInfo((name) => {
     const st = engine.stats(name);
     return st && { model: { framesProcessed: st.framesProcessed, framesSkipped: st.framesSkipped, lines: st.lines, answers: st.answers, lastStepMs: round(st.lastStepMs), decisionLatencyMs: round(st.lastDecisionLatencyMs) } };

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrainError } from '../../src/brain.ts';
 import { EventBus } from '../../src/bus.ts';
+import { Metrics } from '../../src/metrics.ts';
 import type { KibitzEvent } from '../../src/events.ts';
 import type { Frame } from '../../src/frames.ts';
 import { cacheLimitsFor, ModelEngine } from '../../src/model/engine.ts';
@@ -169,6 +170,11 @@ describe('ModelEngine', () => {
     // a frame of the wrong size is dropped and counted
     engine.offer({ ...frame('main', 1, 1), data: new Uint8Array(10) });
     expect(engine.stats('main')!.framesRejected).toBe(1);
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.addModelStats(() => engine.allStats());
+    const text = await metrics.text();
+    expect(text).toContain('kibitz_model_frames{stream="main",result="rejected"} 1');
+    expect(text).toMatch(/kibitz_model_frames\{stream="main",result="processed"\} [1-9]/);
 
     engine.end('main');
     await expect(engine.ask({ stream: 'main', question: 'hi' })).rejects.toMatchObject({ code: 'STREAM_ENDED' });

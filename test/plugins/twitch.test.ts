@@ -114,5 +114,8 @@ describe('twitch rate limit under a burst of 100 questions', () => {
     expect(brain.asked.length).toBeLessThan(100);
     // and no message repeats
     expect(new Set(sent.map((l) => l.text)).size).toBe(sent.length);
+    // what the operator sees on /metrics (kibitz_plugin_counter): 20 sent, none failed
+    const c = Object.fromEntries(host.counters().map((x) => [x.counter, x.value]));
+    expect(c).toMatchObject({ sent: 20, sendFailures: 0 });
   }, 20_000);
 });

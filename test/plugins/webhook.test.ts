@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/bus.ts';
+import { Metrics } from '../../src/metrics.ts';
 import { startPlugins, type PluginHost } from '../../src/plugins/host.ts';
 import { verifySignature } from '../../plugins/webhook/index.ts';
 import { FakeBrain, silentLog, waitFor } from './helpers.ts';
@@ -54,6 +55,12 @@ describe('webhook plugin', () => {
       expect(Number(h.headers['x-kibitz-timestamp'])).toBeGreaterThan(1_700_000_000);
     }
     expect(rx.hits.map((h) => h.headers['x-kibitz-attempt'])).toEqual(['1', '2', '3']);
+    // the plugin's counters reach /metrics through the host
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.addPluginCounters(() => host!.counters());
+    const text = await metrics.text();
+    expect(text).toContain('kibitz_plugin_counter{plugin="webhook",counter="delivered"} 1');
+    expect(text).toContain('kibitz_plugin_counter{plugin="webhook",counter="attempts"} 3');
   });
 
   it('keeps a bounded queue, dropping the oldest', async () => {
@@ -76,5 +83,6 @@ describe('webhook plugin', () => {
     await new Promise((r) => setTimeout(r, 100));
     // the one in flight, then the newest three
     expect(rx.hits.map((h) => JSON.parse(h.body).text)).toEqual(['line 0', 'line 17', 'line 18', 'line 19']);
+    expect(host.counters()).toContainEqual({ plugin: 'webhook', counter: 'droppedOldest', value: 16 });
   });
 });
