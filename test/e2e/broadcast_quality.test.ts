@@ -12,8 +12,12 @@ import { scoreAnswers, scoreCommentary, type Broadcast } from '../../src/model/e
  * (positions, cache, decoding, frame filter) rather than asserting the issue's targets.
  */
 const SAMPLE = 'models/samples/broadcast2.mp4';
-/** Measured with the shipped package; see the closing note / models/README.md. */
+/**
+ * Measured with the shipped package (recipe v2) on this broadcast: QA 0.38 (3/8), commentary F1
+ * 0.33 (`npx tsx bench/broadcast.ts`); the floors leave room for a skipped frame on a loaded CI box.
+ */
 const QA_FLOOR = Number(process.env.KIBITZ_E2E_QA_FLOOR ?? 0.25);
+const F1_FLOOR = Number(process.env.KIBITZ_E2E_F1_FLOOR ?? 0.2);
 
 describe('held-out sample broadcast over RTMP', () => {
   it('answers the ground-truth questions from the stream and comments on it', async () => {
@@ -39,6 +43,7 @@ describe('held-out sample broadcast over RTMP', () => {
     const expectedFrames = truth.seconds * 2;
     expect(res.framesProcessed).toBeGreaterThan(expectedFrames * 0.8);
     expect(qa.overall).toBeGreaterThanOrEqual(QA_FLOOR);
+    expect(c.f1).toBeGreaterThanOrEqual(F1_FLOOR);
     // lines are stamped with stream time inside the broadcast
     for (const l of lines) expect(l.streamTimeMs).toBeLessThanOrEqual(truth.seconds * 1000 + 1000);
     expect(res.summary.length).toBeGreaterThan(0);
