@@ -1,15 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-
-/** What the model engine counts per stream (src/model/engine.ts EngineStreamStats). */
-export interface ModelStreamStats {
-  framesProcessed: number;
-  framesSkipped: number;
-  framesRejected: number;
-  lines: number;
-  answers: number;
-  lastStepMs: number;
-  lastDecisionLatencyMs: number;
-}
+import type { EngineStreamStats } from './model/engine.ts';
 
 /**
  * One Prometheus registry per app (not prom-client's global one), so several apps in one
@@ -52,7 +42,7 @@ export class Metrics {
   }
 
   /** Export the model's per-stream counters (embedded engine or a worker), read at scrape time. */
-  addModelStats(read: () => Iterable<[string, ModelStreamStats]>): void {
+  addModelStats(read: () => Iterable<[string, EngineStreamStats]>): void {
     const registers = [this.registry];
     new Gauge({
       name: 'kibitz_model_frames', help: 'Frames per stream by what the model did with them (processed, skipped when behind, rejected for a wrong size)',
@@ -66,7 +56,7 @@ export class Metrics {
         }
       },
     });
-    const each = (name: string, help: string, pick: (s: ModelStreamStats) => number) =>
+    const each = (name: string, help: string, pick: (s: EngineStreamStats) => number) =>
       new Gauge({
         name, help, labelNames: ['stream'], registers,
         collect() {

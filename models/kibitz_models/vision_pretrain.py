@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 from typing import Dict, List, Tuple
 
@@ -29,7 +28,7 @@ import torch.nn.functional as F
 from .checkpoint import save_checkpoint
 from .dataset import FPS, load_streams
 from .model import KibitzModel, ModelConfig
-from .world import COLOURS, H, HUD_H, W, World
+from .world import World
 
 # target name -> number of classes (values are clipped into range)
 HEADS: Dict[str, int] = {
@@ -45,11 +44,9 @@ BANNERS = {"level": 1, "game_over": 2, "new_game": 3}
 def frame_targets(world: World, t: float) -> List[int]:
     st = world.state_at(t)
     clip = lambda v, n: int(min(max(v, 0), n - 1))
-    pops = {p.kind: p for p in st.popups}
+    kinds = {p.kind for p in st.popups}
     colours = {p.colour for p in st.popups if p.kind == "points"}
-    banner = 0
-    for p in st.popups:
-        banner = max(banner, BANNERS.get(p.kind, 0))
+    banner = max((BANNERS.get(k, 0) for k in kinds), default=0)
     secs = int(t)
     vals = {
         "score_100s": (st.score // 100) % 10, "score_10s": (st.score // 10) % 10, "score_1000s": st.score // 1000,
@@ -57,7 +54,7 @@ def frame_targets(world: World, t: float) -> List[int]:
         "enemies": world.visible_enemies(t), "gems": len(st.gems),
         "pop_red": "red" in colours, "pop_green": "green" in colours, "pop_blue": "blue" in colours,
         "pop_yellow": "yellow" in colours,
-        "spawn_marks": sum(1 for p in st.popups if p.kind == "spawn"), "hit": "hit" in pops,
+        "spawn_marks": sum(1 for p in st.popups if p.kind == "spawn"), "hit": "hit" in kinds,
         "banner": banner, "player": not st.over,
     }
     return [clip(int(vals[k]), n) for k, n in HEADS.items()]

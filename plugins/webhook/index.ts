@@ -4,6 +4,7 @@ import type { KibitzEvent } from '../../src/events.ts';
 import { EVENT_KINDS } from '../../src/plugins/routes.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { Deliverer } from './deliverer.ts';
+import { sumCounters } from '../../src/plugins/counters.ts';
 
 const options = z.object({
   /** Receivers; each event is POSTed to every one as JSON. */
@@ -33,11 +34,7 @@ export const webhookPlugin = definePlugin({
     const kinds = new Set(o.kinds);
     const streams = o.streams ? new Set(o.streams) : undefined;
     const deliverers = o.urls.map((url) => new Deliverer(url, o, ctx.log.child({ url }), ctx.signal));
-    ctx.counters(() => {
-      const sum = { delivered: 0, failed: 0, droppedOldest: 0, attempts: 0 };
-      for (const d of deliverers) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += d.stats[k];
-      return sum;
-    });
+    ctx.counters(() => sumCounters(deliverers.map((d) => d.stats), { delivered: 0, failed: 0, droppedOldest: 0, attempts: 0 }));
     ctx.subscribe((ev: KibitzEvent) => {
       if (!kinds.has(ev.kind) || (streams && !streams.has(ev.stream))) return;
       const body = JSON.stringify(ev);

@@ -3,6 +3,7 @@
  * Replies to askers wait (bounded); commentary that does not fit is merged into the next line
  * that does ("(+3 more)") and never queued without bound.
  */
+import { sumCounters } from './counters.ts';
 
 /** Sliding-window counter: at most `limit` takes in any `windowMs`. */
 export class SlidingWindow {
@@ -49,7 +50,7 @@ export interface OutboxOptions {
   onError?: (err: unknown) => void;
 }
 
-export interface OutboxStats {
+export type OutboxStats = {
   sent: number;
   mergedCommentary: number;
   droppedReplies: number;
@@ -57,13 +58,14 @@ export interface OutboxStats {
   duplicatesSkipped: number;
   /** Sends the chat service refused or that failed in transit (logged by the plugin). */
   sendFailures: number;
-}
+};
+
+export const emptyOutboxStats = (): OutboxStats =>
+  ({ sent: 0, mergedCommentary: 0, droppedReplies: 0, droppedNotices: 0, duplicatesSkipped: 0, sendFailures: 0 });
 
 /** The counters of several outboxes added up (a plugin's, for /metrics). */
-export function sumOutboxStats(outboxes: Iterable<Outbox>): Record<keyof OutboxStats, number> {
-  const sum: OutboxStats = { sent: 0, mergedCommentary: 0, droppedReplies: 0, droppedNotices: 0, duplicatesSkipped: 0, sendFailures: 0 };
-  for (const o of outboxes) for (const k of Object.keys(sum) as (keyof OutboxStats)[]) sum[k] += o.stats[k];
-  return sum;
+export function sumOutboxStats(outboxes: Iterable<Outbox>): OutboxStats {
+  return sumCounters([...outboxes].map((o) => o.stats), emptyOutboxStats());
 }
 
 /**
@@ -72,7 +74,7 @@ export function sumOutboxStats(outboxes: Iterable<Outbox>): Record<keyof OutboxS
  * notices (busy, errors) only when nothing waits and more than half the budget is left.
  */
 export class Outbox {
-  readonly stats: OutboxStats = { sent: 0, mergedCommentary: 0, droppedReplies: 0, droppedNotices: 0, duplicatesSkipped: 0, sendFailures: 0 };
+  readonly stats = emptyOutboxStats();
   private readonly replies: { text: string; notice: boolean }[] = [];
   private pending: { text: string; count: number } | undefined;
   private timer: NodeJS.Timeout | undefined;

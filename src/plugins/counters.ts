@@ -1,0 +1,5 @@
+/** Adds up counter records of one shape (a plugin's per-channel or per-URL counters, for /metrics). */
+export function sumCounters<K extends string>(items: Iterable<Readonly<Record<K, number>>>, zero: Record<K, number>): Record<K, number> {
+  for (const item of items) for (const k of Object.keys(zero) as K[]) zero[k] += item[k];
+  return zero;
+}
