@@ -13,10 +13,11 @@ import { scoreAnswers, scoreCommentary, type Broadcast } from '../../src/model/e
  */
 const SAMPLE = 'models/samples/broadcast2.mp4';
 /**
- * Measured with the shipped package (recipe v2: 22-min vision + 55 + 17 + 115-min decoder runs) on this broadcast:
- * QA 0.88 (7/8), commentary F1 0.90 (`npx tsx bench/broadcast.ts`); the floors leave room for
- * skipped frames on a loaded CI box while still failing the previous package (QA 0.38, F1 0.35)
- * or a frame filter that shows frames ahead of their timestamps (F1 0.39 vs 0.68 in the toolkit).
+ * Measured with the shipped package (recipe v2: 22-min vision + 55 + 17 + 115-min decoder runs)
+ * on this broadcast: QA 0.88 (7/8), commentary F1 0.90 (`npx tsx bench/broadcast.ts`). The floors
+ * leave room for skipped frames on a loaded CI box while still failing the previous package
+ * (QA 0.38, F1 0.35) or a frame filter that shows frames ahead of their timestamps (toolkit F1
+ * 0.39 vs 0.68).
  */
 const QA_FLOOR = Number(process.env.KIBITZ_E2E_QA_FLOOR ?? 0.6);
 const F1_FLOOR = Number(process.env.KIBITZ_E2E_F1_FLOOR ?? 0.6);
