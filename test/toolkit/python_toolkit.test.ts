@@ -10,8 +10,8 @@ const PYTHON = process.env.KIBITZ_PYTHON ?? '/usr/bin/python3';
 
 describe('model toolkit (Python)', () => {
   it('passes its unittest suite', () => {
-    const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx, numpy'], { encoding: 'utf8' });
-    expect(probe.status, `the toolkit needs ${PYTHON} with torch, onnx and numpy (apt-get install python3-torch python3-onnx python3-numpy): ${probe.stderr}`).toBe(0);
+    const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx, numpy, PIL'], { encoding: 'utf8' });
+    expect(probe.status, `the toolkit needs ${PYTHON} with torch, onnx, numpy and PIL (the python3-* lines of .ci/apt-packages.txt): ${probe.stderr}`).toBe(0);
     const r = spawnSync(PYTHON, ['-m', 'unittest', 'discover', '-s', 'models/tests'], {
       encoding: 'utf8', env: { ...process.env, PYTHONPATH: 'models' }, timeout: 600_000,
     });
