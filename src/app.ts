@@ -9,6 +9,7 @@ import { PortInUseError, RtmpIngest } from './ingest/rtmp.ts';
 import { registerWhip, type WhipIngest } from './ingest/whip/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { ContentStates } from './stream/content_state.ts';
 import { SessionRegistry } from './stream/registry.ts';
 import type { StreamSession } from './stream/session.ts';
 import { Timeline } from './timeline/timeline.ts';
@@ -16,7 +17,7 @@ import { Timeline } from './timeline/timeline.ts';
 export interface AppOptions {
   brain?: Brain;
   log?: Logger;
-  /** Resolved ffmpeg (tests pass it to skip the `-version` probe); resolved from config otherwise. */
+  /** Resolved ffmpeg (tests and the demo resolve their own); resolved from config otherwise. */
   ffmpeg?: FfmpegInfo;
   /** SSE heartbeat interval (tests shorten it). */
   sseHeartbeatMs?: number;
@@ -58,17 +59,18 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
   const bus = new EventBus((err) => log.error({ err }, 'event listener failed'));
   const metrics = new Metrics();
   const timeline = new Timeline({ dataDir: config.dataDir, bus, log });
+  const contentStates = new ContentStates(bus);
   let ffmpeg: FfmpegInfo | null = opts.ffmpeg ?? null;
   let brain = opts.brain;
   let streamInfo: ((name: string) => Record<string, unknown> | undefined) | undefined;
   const closers: (() => unknown)[] = [];
-  // The ffmpeg path is known for sure only after start() has probed it.
-  const sessions = new SessionRegistry({ config, ffmpegPath: ffmpeg?.path ?? 'ffmpeg', bus, metrics, log });
+  // ffmpeg is known for sure only after start() has probed it.
+  const sessions = new SessionRegistry({ config, bus, metrics, log });
   sessions.onBeforeNewSession((name) => timeline.beginSession(name));
 
   const http = createHttpServer({
     registry: sessions, timeline, metrics, bus, log, getBrain: () => brain, sseHeartbeatMs: opts.sseHeartbeatMs,
-    streamInfo: (name) => streamInfo?.(name),
+    streamInfo: (name) => ({ content: contentStates.get(name), ...streamInfo?.(name) }),
     health: () => ({ ffmpeg: ffmpeg?.version ?? null, model: config.model.package ?? null, brain: brain !== undefined }),
   }) as KibitzApp['http'];
   // WHIP adds its routes now: fastify takes no new routes once it listens.
@@ -110,7 +112,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
       started = true;
       signal?.addEventListener('abort', () => void app.close(), { once: true });
       if (!ffmpeg) ffmpeg = await resolveFfmpeg({ configPath: config.ffmpeg.path });
-      sessions.useFfmpeg(ffmpeg.path);
+      sessions.useFfmpeg(ffmpeg);
       await mkdir(config.dataDir, { recursive: true });
       await timeline.start();
       rtmp = new RtmpIngest({
@@ -144,6 +146,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
         await sessions.close();
         await rtmp?.close();
         await timeline.close();
+        contentStates.close();
       })();
       return closing;
     },

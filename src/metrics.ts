@@ -45,7 +45,7 @@ export class Metrics {
   addModelStats(read: () => Iterable<[string, EngineStreamStats]>): void {
     const registers = [this.registry];
     new Gauge({
-      name: 'kibitz_model_frames', help: 'Frames per stream by what the model did with them (processed, skipped when behind, rejected for a wrong size)',
+      name: 'kibitz_model_frames', help: 'Frames per stream by what the model did with them (processed, skipped when behind, rejected for a wrong size, out_of_world: processed but outside the package\'s world)',
       labelNames: ['stream', 'result'], registers,
       collect() {
         this.reset();
@@ -53,6 +53,7 @@ export class Metrics {
           this.set({ stream, result: 'processed' }, s.framesProcessed);
           this.set({ stream, result: 'skipped' }, s.framesSkipped);
           this.set({ stream, result: 'rejected' }, s.framesRejected);
+          this.set({ stream, result: 'out_of_world' }, s.framesOutOfWorld);
         }
       },
     });
@@ -65,6 +66,16 @@ export class Metrics {
         },
       });
     each('kibitz_model_lines', 'Commentary lines spoken per stream', (s) => s.lines);
+    new Gauge({
+      name: 'kibitz_model_lines_dropped', help: 'Generated lines the guards did not let out, per stream and rule (repetition, too_long, low_confidence, duplicate, out_of_world)',
+      labelNames: ['stream', 'reason'], registers,
+      collect() {
+        this.reset();
+        for (const [stream, s] of read()) for (const [reason, n] of Object.entries(s.linesDropped)) this.set({ stream, reason }, n);
+      },
+    });
+    each('kibitz_model_in_world', '1 while the stream shows the model package\'s world, 0 while it does not recognise it', (s) => (s.content === 'recognised' ? 1 : 0));
+    each('kibitz_model_in_world_score', 'The last frame\'s in-world score', (s) => s.inWorldScore);
     each('kibitz_model_answers', 'Questions answered per stream', (s) => s.answers);
     each('kibitz_model_step_seconds', 'Last frame step (vision share + decoder + decision) per stream', (s) => s.lastStepMs / 1000);
     each('kibitz_model_decision_latency_seconds', 'Last frame decoded -> decision made, per stream', (s) => s.lastDecisionLatencyMs / 1000);

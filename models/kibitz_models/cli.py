@@ -6,6 +6,8 @@
   data      render + encode + decode training data   train     train a checkpoint on CPU
   samples   write held-out sample broadcasts         evaluate  score a checkpoint on held-out seeds
   cost      per-frame decoder FLOPs / KV for MoD vs dense
+  outworld  render + decode out-of-world clips (train / val / heldout families)
+  world     train the in-world head on a package's frozen encoder, choose its threshold, export world.onnx
   baseline  QA accuracy of always answering the most common training answer
 """
 from __future__ import annotations
@@ -50,6 +52,16 @@ def main(argv=None) -> int:
     s.add_argument("--out", default=None); s.add_argument("--threshold", type=float, default=None)
     s.add_argument("--max-streams", type=int, default=None); s.add_argument("--threads", type=int, default=2)
     s = sub.add_parser("cost")
+    s = sub.add_parser("outworld", help="out-of-world clips for the in-world head (outworld.py)")
+    s.add_argument("--out", required=True); s.add_argument("--split", required=True, choices=["train", "val", "heldout", "train_x", "val_x", "heldout_x"])
+    s.add_argument("--clips", type=int, default=8, help="clips per family"); s.add_argument("--seconds", type=float, default=30.0)
+    s = sub.add_parser("world", help="train + calibrate + export the in-world head (inworld.py)")
+    s.add_argument("--package", required=True, help="package whose vision encoder the head reads (world.onnx is written there)")
+    s.add_argument("--in-train", required=True); s.add_argument("--out-train", required=True)
+    s.add_argument("--in-val", required=True); s.add_argument("--out-val", required=True)
+    s.add_argument("--minutes", type=float, default=4.0); s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--min-in-recall", type=float, default=0.995)
+    s.add_argument("--save", default=None, help="also save the head's weights here (.pt)")
     s = sub.add_parser("baseline", help="QA accuracy of always giving the most common training answer")
     a = p.parse_args(argv)
     try:
@@ -99,6 +111,16 @@ def _run(a) -> int:
         from .baseline import prior_baseline
         from .render import EVAL_FIRST_SEED
         print(json.dumps(prior_baseline(range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + 6), range(1000, 1240)), indent=1))
+    elif a.cmd == "outworld":
+        from .outworld import build_outworld
+        build_outworld(a.out, a.split, a.clips, a.seconds)
+    elif a.cmd == "world":
+        from .inworld import export_world, train_world_head
+        head, meta = train_world_head(a.package, a.in_train, a.out_train, a.in_val, a.out_val, a.minutes, a.seed, a.min_in_recall)
+        if a.save:
+            torch.save({"format": "kibitz-world/1", "head": head.state_dict(), "meta": meta}, a.save)
+        export_world(head, a.package, meta)
+        print(json.dumps(meta, indent=1))
     elif a.cmd == "cost":
         from .model import KibitzModel, ModelConfig
         rows = {}

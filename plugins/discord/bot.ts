@@ -190,8 +190,11 @@ export class DiscordBot {
     let o = this.outboxes.get(channelId);
     if (!o) {
       const { messages, windowMs } = this.ctx.options.channelRate;
+      // Commentary reaches a chat only at its stream's opt-in rate (routes.ts).
+      const perMinute = this.ctx.streams.find((s) => s.discord?.channelIds.includes(channelId))?.discord?.commentaryPerMinute ?? 1;
       o = new Outbox({
         windows: [new SlidingWindow(messages, windowMs)],
+        commentaryWindow: new SlidingWindow(perMinute, 60_000),
         maxQueuedReplies: this.ctx.options.maxQueuedReplies,
         send: (text) => this.send(channelId, text),
         onError: (err) => this.ctx.log.warn({ err, channel: channelId }, 'discord send failed'),

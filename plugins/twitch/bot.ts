@@ -176,8 +176,11 @@ export class TwitchBot {
   private outbox(channel: string): Outbox {
     let o = this.outboxes.get(channel);
     if (!o) {
+      // Commentary reaches a chat only at its stream's opt-in rate (routes.ts).
+      const perMinute = this.ctx.streams.find((s) => s.twitch?.channels.includes(channel))?.twitch?.commentaryPerMinute ?? 1;
       o = new Outbox({
         windows: [this.window],
+        commentaryWindow: new SlidingWindow(perMinute, 60_000),
         dedupeMs: this.ctx.options.duplicateWindowMs,
         maxQueuedReplies: this.ctx.options.maxQueuedReplies,
         send: (text) => this.chat.say(channel, text),

@@ -5,9 +5,11 @@ import type { Config } from '../config/schema.ts';
 import { newEventId } from '../events.ts';
 import type { Frame } from '../frames.ts';
 import type { CacheLimits } from './kv_cache.ts';
+import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type LineGuardRules, type LineKind } from './line_guard.ts';
 import type { Model } from './model.ts';
 import { StreamContext } from './stream_context.ts';
 import { composeSummary, SaidLog } from './summary.ts';
+import { DEFAULT_WORLD_WATCH, WorldWatch, type Recognition, type WorldWatchOptions } from './world_watch.ts';
 
 /** Options of the embedded model engine; every field has a default in DEFAULT_ENGINE_OPTIONS. */
 export interface EngineOptions {
@@ -25,6 +27,12 @@ export interface EngineOptions {
   /** Frames encoded together by the vision graph (across streams). */
   maxVisionBatch: number;
   askTimeoutMs: number;
+  /** When a stream counts as outside / back inside the package's world; threshold from the manifest. */
+  world: Partial<WorldWatchOptions>;
+  /** Guard overrides (config); the rest comes from the manifest (line_guard.ts). */
+  guards: Partial<Pick<LineGuardRules, 'repeatWindowMs' | 'minMeanLogprob'>>;
+  /** The answer to every question while the stream shows something the model does not know. */
+  honestAnswer: string;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -35,7 +43,13 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   questionQueue: 20,
   maxVisionBatch: 8,
   askTimeoutMs: 15_000,
+  world: {},
+  guards: {},
+  honestAnswer: "I can't see that in this stream: what is on screen is not something this model knows.",
 };
+
+/** Said to an asker when the model's own answer did not pass the guards. */
+const UNSURE_ANSWER = "I can't tell from what I have seen.";
 
 /** The engine options the config sets: the decision threshold and its per-stream overrides. */
 export function engineOptionsFromConfig(config: Pick<Config, 'model' | 'streams'>): Partial<EngineOptions> {
@@ -81,6 +95,14 @@ export interface EngineStreamStats {
   lastDecisionLatencyMs: number;
   /** The model's P(silent) after the last frame. */
   lastPSilent: number;
+  /** Frames outside the package's world (counted in framesProcessed too; not fed to the decoder). */
+  framesOutOfWorld: number;
+  /** Whether the stream shows the package's world; always 'recognised' for a package without an in-world score. */
+  content: Recognition;
+  /** The last frame's in-world score (1 for a package without one). */
+  inWorldScore: number;
+  /** Generated lines that were not said, by the guard rule that stopped them. */
+  linesDropped: Record<DropReason, number>;
 }
 
 interface Slot {
@@ -93,6 +115,11 @@ interface Slot {
   firstContextMs: number[];
   stats: EngineStreamStats;
   warnedSize: boolean;
+  /** Null when the package has no in-world score. */
+  watch: WorldWatch | null;
+  guard: StreamLineGuard;
+  /** Wall time of the last "line dropped" log line (at most one a minute per stream). */
+  lastDropLogMs: number;
 }
 
 /**
@@ -103,6 +130,8 @@ interface Slot {
 export class ModelEngine implements Brain {
   private readonly opts: EngineOptions;
   private readonly limits: CacheLimits;
+  private readonly guardRules: LineGuardRules;
+  private readonly watchOptions: WorldWatchOptions | null;
   private readonly slots = new Map<string, Slot>();
   private readonly ended = new Set<string>();
   private readonly answered = new Map<string, Promise<AnswerResult>>();
@@ -117,6 +146,10 @@ export class ModelEngine implements Brain {
     this.limits = cacheLimitsFor(model, this.opts.limits);
     const gen = (model.manifest as { generation?: { maxNewTokens?: number } }).generation?.maxNewTokens;
     if (gen) this.opts.maxResponseTokens = Math.min(this.opts.maxResponseTokens, gen);
+    this.guardRules = guardRulesFor(model.manifest, this.opts.guards);
+    const w = model.manifest.world;
+    this.watchOptions = model.knowsItsWorld && w ? { ...DEFAULT_WORLD_WATCH, threshold: w.threshold, ...this.opts.world } : null;
+    if (!this.watchOptions) log.warn(`model package ${model.manifest.name} has no in-world score: it cannot tell when a stream shows something it does not know (the line guards still apply)`);
     this.loopDone = this.loop();
   }
 
@@ -124,11 +157,16 @@ export class ModelEngine implements Brain {
   open(stream: string): void {
     if (this.slots.has(stream)) return;
     this.ended.delete(stream);
-    const ctx = new StreamContext(stream, this.model, { limits: this.limits, maxResponseTokens: this.opts.maxResponseTokens });
     this.slots.set(stream, {
-      name: stream, ctx, pending: null, jobs: [], said: new SaidLog(), lastStreamTimeMs: 0, firstContextMs: [],
-      stats: { framesProcessed: 0, framesSkipped: 0, framesRejected: 0, lines: 0, answers: 0, lastStepMs: 0, lastDecisionLatencyMs: 0, lastPSilent: 1 },
+      name: stream, ctx: this.newContext(stream), pending: null, jobs: [], said: new SaidLog(), lastStreamTimeMs: 0, firstContextMs: [],
+      stats: {
+        framesProcessed: 0, framesSkipped: 0, framesRejected: 0, lines: 0, answers: 0, lastStepMs: 0, lastDecisionLatencyMs: 0, lastPSilent: 1,
+        framesOutOfWorld: 0, content: 'recognised', inWorldScore: 1, linesDropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
+      },
       warnedSize: false,
+      watch: this.watchOptions && new WorldWatch(this.watchOptions),
+      guard: new StreamLineGuard(this.guardRules, (id) => this.model.digitMask[id] === 1),
+      lastDropLogMs: -Infinity,
     });
   }
 
@@ -208,10 +246,18 @@ export class ModelEngine implements Brain {
     if (question.length === 0) throw new BrainError('BAD_REQUEST', 'question is empty');
     if (question.length > this.opts.maxQuestionChars) throw new BrainError('BAD_REQUEST', `question is longer than ${this.opts.maxQuestionChars} characters`);
     const slot = this.liveSlot(req.stream);
+    if (slot.watch && !slot.watch.trusted) {
+      // Nothing the model could say about this picture is worth hearing: answer honestly, at once.
+      const event = this.bus.publish({ stream: req.stream, kind: 'answer', text: this.opts.honestAnswer, streamTimeMs: slot.lastStreamTimeMs, question, user: req.user, source: req.source, id: `a-${id}` });
+      slot.stats.answers++;
+      const p = Promise.resolve({ answer: this.opts.honestAnswer, t: slot.lastStreamTimeMs, event });
+      this.answered.set(id, p);
+      return p;
+    }
     const words = this.model.codec.encodeUntrusted(question).slice(0, this.limits.maxStepTokens - 2);
     const t = this.model.manifest.tokens;
     const p = this.enqueue(slot, { kind: 'ask', prompt: [t.question, ...words, t.answer], req: { ...req, id, question } }, signal).then(({ text, streamTimeMs }) => {
-      const answer = text.length > 0 ? text : "I can't tell from what I have seen.";
+      const answer = text.length > 0 ? text : UNSURE_ANSWER;
       const event = this.bus.publish({ stream: req.stream, kind: 'answer', text: answer, streamTimeMs, question, user: req.user, source: req.source, id: `a-${id}` });
       slot.stats.answers++;
       return { answer, t: streamTimeMs, event };
@@ -236,7 +282,10 @@ export class ModelEngine implements Brain {
       return { summary, from, to: ended.lastMs };
     }
     const t = this.model.manifest.tokens;
-    const { text, streamTimeMs } = await this.enqueue(slot, { kind: 'summary', prompt: [t.summary, t.answer] }, signal);
+    // Outside its world the model's own recap of the window would be invented: summarise what was said.
+    const { text, streamTimeMs } = slot.watch && !slot.watch.trusted
+      ? { text: '', streamTimeMs: slot.lastStreamTimeMs }
+      : await this.enqueue(slot, { kind: 'summary', prompt: [t.summary, t.answer] }, signal);
     const from = Math.max(0, streamTimeMs - windowMs);
     const contextStartMs = slot.firstContextMs[0] ?? 0;
     const summary = composeSummary({
@@ -318,12 +367,13 @@ export class ModelEngine implements Brain {
     const frames = slots.map((s) => s.pending!);
     for (const s of slots) s.pending = null;
     const embeds = await this.model.encodeFrames(frames.map((f) => f.data));
+    const scores = this.watchOptions ? await this.model.scoreWorld(embeds, frames.length) : null;
     const per = this.model.manifest.vision.tokensPerFrame * this.model.manifest.decoder.dModel;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
       if (this.slots.get(slot.name) !== slot) continue; // ended meanwhile
       try {
-        await this.stepOne(slot, frames[i]!, embeds.subarray(i * per, (i + 1) * per));
+        await this.stepOne(slot, frames[i]!, embeds.subarray(i * per, (i + 1) * per), scores?.[i]);
       } catch (err) {
         // One stream's failure (or its end racing a step) never touches another stream.
         if (this.slots.get(slot.name) === slot) this.log.error({ err, stream: slot.name }, 'model step failed; frame skipped');
@@ -331,23 +381,46 @@ export class ModelEngine implements Brain {
     }
   }
 
-  private async stepOne(slot: Slot, frame: Frame, embeds: Float32Array): Promise<void> {
+  private async stepOne(slot: Slot, frame: Frame, embeds: Float32Array, inWorld: number | undefined): Promise<void> {
     const t0 = performance.now();
+    slot.lastStreamTimeMs = frame.streamTimeMs;
+    if (slot.watch && inWorld !== undefined) {
+      const changed = slot.watch.observe(frame.streamTimeMs, inWorld);
+      slot.stats.inWorldScore = slot.watch.lastScore;
+      if (changed) this.recognitionChanged(slot, changed, frame.streamTimeMs);
+      if (!slot.watch.frameInWorld) {
+        // Not the model's world: nothing to learn from it, and it would fill the cache with noise.
+        slot.stats.framesProcessed++;
+        slot.stats.framesOutOfWorld++;
+        slot.stats.lastStepMs = performance.now() - t0;
+        this.recordLatency(performance.now() - frame.decodedAt);
+        return;
+      }
+    }
     const pSilent = await slot.ctx.stepFrame(embeds);
     const now = performance.now();
     slot.stats.lastStepMs = now - t0;
     slot.stats.framesProcessed++;
     slot.stats.lastPSilent = pSilent;
-    slot.lastStreamTimeMs = frame.streamTimeMs;
     slot.firstContextMs.push(frame.streamTimeMs);
     if (slot.firstContextMs.length > slot.ctx.cache.framesKept) slot.firstContextMs.splice(0, slot.firstContextMs.length - slot.ctx.cache.framesKept);
     slot.stats.lastDecisionLatencyMs = now - frame.decodedAt;
     this.recordLatency(now - frame.decodedAt);
     const threshold = this.opts.thresholds[slot.name] ?? this.opts.threshold ?? this.model.manifest.decision?.threshold ?? 0.5;
-    if (pSilent >= threshold) return;
-    const ids = await slot.ctx.generate([this.model.manifest.tokens.commentary]);
-    const text = this.model.codec.decode(ids);
+    if (pSilent >= threshold) {
+      slot.guard.silentFrame();
+      return;
+    }
+    if (slot.watch && slot.watch.state === 'unrecognised') {
+      // Back in the world, but not for long enough yet: the cache warms up, nobody hears it.
+      this.dropped(slot, 'commentary', 'out_of_world', '');
+      return;
+    }
+    const gen = await slot.ctx.generate([this.model.manifest.tokens.commentary]);
+    const text = this.model.codec.decode(gen.ids);
     if (text.length === 0 || this.slots.get(slot.name) !== slot) return;
+    const bad = slot.guard.check('commentary', { ...gen, text }, frame.streamTimeMs);
+    if (bad) return this.dropped(slot, 'commentary', bad, text);
     slot.said.add({ streamTimeMs: frame.streamTimeMs, text });
     slot.stats.lines++;
     this.bus.publish({ stream: slot.name, kind: 'commentary', text, streamTimeMs: frame.streamTimeMs });
@@ -357,11 +430,48 @@ export class ModelEngine implements Brain {
 
   private async runJob(slot: Slot, job: Job): Promise<void> {
     try {
-      const ids = await slot.ctx.generate(job.prompt);
-      job.resolve(this.model.codec.decode(ids), slot.lastStreamTimeMs);
+      const gen = await slot.ctx.generate(job.prompt);
+      const kind: LineKind = job.kind === 'ask' ? 'answer' : 'summary';
+      const text = this.model.codec.decode(gen.ids);
+      const bad = slot.guard.check(kind, { ...gen, text }, slot.lastStreamTimeMs);
+      if (bad) this.dropped(slot, kind, bad, text);
+      job.resolve(bad ? '' : text, slot.lastStreamTimeMs);
     } catch (err) {
       job.reject(err as Error);
     }
+  }
+
+  private newContext(stream: string): StreamContext {
+    return new StreamContext(stream, this.model, { limits: this.limits, maxResponseTokens: this.opts.maxResponseTokens });
+  }
+
+  /** One status event and one log line per change; the cache starts over when the world is left. */
+  private recognitionChanged(slot: Slot, now: Recognition, streamTimeMs: number): void {
+    slot.stats.content = now;
+    const name = this.model.manifest.name;
+    if (now === 'unrecognised') {
+      slot.ctx.dispose();
+      slot.ctx = this.newContext(slot.name);
+      slot.firstContextMs = [];
+      const text = `${name} does not recognise what is on this stream: commentary is paused and questions get an honest "I can't see that" until it does. ` +
+        `This model only knows the world it was trained on; for other content use a package trained for it (models/README.md, "teach kibitz your game").`;
+      this.log.warn({ stream: slot.name, inWorldScore: round2(slot.watch!.lastScore), threshold: this.watchOptions!.threshold }, text);
+      this.bus.publish({ stream: slot.name, kind: 'status', status: 'unrecognised', text, streamTimeMs });
+    } else {
+      const text = `${name} recognises this stream again: commentary resumes.`;
+      this.log.info({ stream: slot.name }, text);
+      this.bus.publish({ stream: slot.name, kind: 'status', status: 'recognised', text, streamTimeMs });
+    }
+  }
+
+  /** Counts a line the guards stopped; logs at most one a minute per stream. */
+  private dropped(slot: Slot, kind: LineKind, reason: DropReason, text: string): void {
+    slot.stats.linesDropped[reason]++;
+    const now = Date.now();
+    if (now - slot.lastDropLogMs < 60_000) return;
+    slot.lastDropLogMs = now;
+    this.log.info({ stream: slot.name, kind, reason, text: text.slice(0, 80), dropped: slot.stats.linesDropped },
+      `a generated ${kind} was not said (${reason.replace(/_/g, ' ')}); counted in kibitz_model_lines_dropped (logged at most once a minute per stream)`);
   }
 
   private recordLatency(ms: number): void {
@@ -369,3 +479,5 @@ export class ModelEngine implements Brain {
     if (this.decisionLatencies.length > 1000) this.decisionLatencies.shift();
   }
 }
+
+const round2 = (x: number) => Math.round(x * 100) / 100;

@@ -33,6 +33,20 @@ export const ManifestSchema = z.object({
     commentary: z.number().int().nonnegative(),
   }).passthrough(),
   decision: z.object({ threshold: z.number().min(0).max(1) }).passthrough().optional(),
+  /** The in-world score (models/README.md "Knowing its world"): absent = the package cannot tell. */
+  world: z.object({
+    input: z.literal('vision_embeds'),
+    output: z.string().min(1),
+    /** Frames scoring under this are outside the package's world. */
+    threshold: z.number().min(0).max(1),
+  }).passthrough().optional(),
+  /** What a usable line looks like; every generated line is checked against it (src/model/line_guard.ts). */
+  guards: z.object({
+    /** Longest line, in tokens, per kind. */
+    maxTokens: z.object({ commentary: z.number().int().positive(), answer: z.number().int().positive(), summary: z.number().int().positive() }).partial().optional(),
+    /** Mean log-probability of a line's tokens under which it is not said. */
+    minMeanLogprob: z.number().max(0).optional(),
+  }).passthrough().optional(),
   cache: z.object({
     sinkTokens: z.number().int().nonnegative().optional(),
     windowFrames: z.number().int().positive().optional(),
@@ -56,7 +70,7 @@ export interface ModelPackage {
   /** Token embedding table, [vocab, dModel] row-major. */
   embedTokens: Float32Array;
   tokenizerJson: unknown;
-  file(name: (typeof PACKAGE_FILES)[number]): string;
+  file(name: (typeof PACKAGE_FILES)[number] | 'world.onnx'): string;
 }
 
 /** Reads and checks a package folder; every failure names the file and what to do. */
@@ -85,6 +99,9 @@ export function loadModelPackage(dirArg: string): ModelPackage {
   if (d.routedLayers.some((l) => l >= d.layers)) throw new ModelPackageError(`${join(dir, 'manifest.json')}: decoder.routedLayers names a layer >= decoder.layers (${d.layers})`);
   if (d.routedLayers.includes(0)) throw new ModelPackageError(`${join(dir, 'manifest.json')}: layer 0 must not be routed (the runtime reads token order from it)`);
 
+  if (manifest.world && !existsSync(join(dir, 'world.onnx'))) {
+    throw new ModelPackageError(`model package ${dir} has a world block in manifest.json but no world.onnx: re-export it with the toolkit (cli world)`);
+  }
   const embPath = join(dir, 'embed_tokens.bin');
   const buf = readFileSync(embPath);
   const expected = d.vocab * d.dModel * 4;

@@ -18,6 +18,8 @@ export interface ModelLoadOptions {
 export class Model {
   /** 1 where generation may choose the token (words and eos). */
   readonly outputMask: Uint8Array;
+  /** 1 where the token is a digit piece (numbers are spelled digit by digit). */
+  readonly digitMask: Uint8Array;
 
   private constructor(
     readonly pkg: ModelPackage,
@@ -25,6 +27,7 @@ export class Model {
     readonly codec: TextCodec,
   ) {
     this.outputMask = codec.outputMask(pkg.manifest.decoder.vocab, pkg.manifest.tokens.eos);
+    this.digitMask = codec.digitMask(pkg.manifest.decoder.vocab);
   }
 
   static async load(opts: ModelLoadOptions): Promise<Model> {
@@ -70,6 +73,20 @@ export class Model {
     });
     const out = await this.sessions.vision.run({ frames: new ort.Tensor('uint8', batch, [frames.length, height, width, 3]) });
     return out['vision_embeds']!.data as Float32Array;
+  }
+
+  /** True when the package exports an in-world score (world.onnx). */
+  get knowsItsWorld(): boolean {
+    return this.sessions.world !== undefined;
+  }
+
+  /** P(in world) for N frames' vision embeddings ([N, V, d] from encodeFrames). */
+  async scoreWorld(embeds: Float32Array, n: number): Promise<Float32Array> {
+    const w = this.manifest.world;
+    if (!this.sessions.world || !w) throw new Error(`model package ${this.manifest.name} has no in-world score`);
+    const { tokensPerFrame: V } = this.manifest.vision;
+    const out = await this.sessions.world.run({ [w.input]: new ort.Tensor('float32', embeds.subarray(0, n * V * this.manifest.decoder.dModel), [n, V, this.manifest.decoder.dModel]) });
+    return out[w.output]!.data as Float32Array;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,8 @@ export interface ModelSessions {
   vision: ort.InferenceSession;
   frame: ort.InferenceSession;
   text: ort.InferenceSession;
+  /** The in-world score (world.onnx), when the package has one; always on the CPU (a few kFLOP a frame). */
+  world?: ort.InferenceSession;
   /** The provider actually in use after any fallback. */
   provider: Provider;
 }
@@ -70,6 +72,15 @@ async function createAll(pkg: ModelPackage, opts: SessionOptions, provider: Prov
   return { vision, frame, text, provider };
 }
 
+async function createWorld(pkg: ModelPackage): Promise<ort.InferenceSession | undefined> {
+  const w = pkg.manifest.world;
+  if (!w) return undefined;
+  const file = pkg.file('world.onnx');
+  const session = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  checkIo('world', file, session, { inputs: [w.input], outputs: [w.output] });
+  return session;
+}
+
 /** Loads the graphs on the requested provider, falling back to CPU with a clear message. */
 export async function loadSessions(pkg: ModelPackage, opts: SessionOptions): Promise<ModelSessions> {
   let sessions: ModelSessions;
@@ -90,9 +101,10 @@ export async function loadSessions(pkg: ModelPackage, opts: SessionOptions): Pro
   checkIo('vision', pkg.file('vision.onnx'), sessions.vision, io.vision);
   checkIo('decoder_frame', pkg.file('decoder_frame.onnx'), sessions.frame, io.frame);
   checkIo('decoder_text', pkg.file('decoder_text.onnx'), sessions.text, io.text);
+  sessions.world = await createWorld(pkg);
   return sessions;
 }
 
 export async function releaseSessions(s: ModelSessions): Promise<void> {
-  await Promise.allSettled([s.vision.release(), s.frame.release(), s.text.release()]);
+  await Promise.allSettled([s.vision.release(), s.frame.release(), s.text.release(), s.world?.release()]);
 }

@@ -51,23 +51,31 @@ export class StreamContext {
 
   /**
    * Feeds `prompt` (special and word tokens), then greedily generates until `eos` or the length
-   * cap, feeding each chosen token and finally `eos`. Returns the generated ids (without eos).
+   * cap, feeding each chosen token and finally `eos`. Returns the generated ids (without eos),
+   * their mean log-probability (eos included: choosing to stop is part of the line) and whether
+   * the model chose to stop.
    */
-  async generate(prompt: number[], signal?: AbortSignal): Promise<number[]> {
+  async generate(prompt: number[], signal?: AbortSignal): Promise<Generated> {
     this.assertOpen();
     await this.start();
     const { eos } = this.model.manifest.tokens;
     let logits = await this.stepText(prompt);
-    const out: number[] = [];
-    while (out.length < this.opts.maxResponseTokens) {
+    const ids: number[] = [];
+    let logprobSum = 0;
+    let finished = false;
+    while (ids.length < this.opts.maxResponseTokens) {
       signal?.throwIfAborted();
       const next = argmax(logits, this.model.outputMask);
-      if (next === eos) break;
-      out.push(next);
+      logprobSum += logProbability(logits, next, this.model.outputMask);
+      if (next === eos) {
+        finished = true;
+        break;
+      }
+      ids.push(next);
       logits = await this.stepText([next]);
     }
     await this.stepText([eos]);
-    return out;
+    return { ids, meanLogprob: logprobSum / (ids.length + (finished ? 1 : 0) || 1), finished };
   }
 
   /** One text step; returns the logits after the last token. */
@@ -93,6 +101,23 @@ export class StreamContext {
   private assertOpen(): void {
     if (this.disposed) throw new Error(`stream context ${this.stream} is disposed`);
   }
+}
+
+/** What `generate` returns. */
+export interface Generated {
+  ids: number[];
+  meanLogprob: number;
+  /** False when the length cap stopped it, not the model's own eos. */
+  finished: boolean;
+}
+
+/** log softmax(logits)[id] over the allowed entries (mask[i] = 1). */
+export function logProbability(logits: Float32Array, id: number, mask?: Uint8Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if ((!mask || mask[i]) && logits[i]! > max) max = logits[i]!;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) if (!mask || mask[i]) sum += Math.exp(logits[i]! - max);
+  return logits[id]! - max - Math.log(sum);
 }
 
 export function silentProbability(logits: Float32Array, silent: number): number {

@@ -42,6 +42,14 @@ export class TextCodec {
     return allowed;
   }
 
+  /** 1 for vocabulary entries that are digits (`7`, `##3`): a number's pieces may repeat. */
+  digitMask(vocab: number): Uint8Array {
+    const mask = new Uint8Array(vocab);
+    const v = (this.json.model as { vocab?: Record<string, number> } | undefined)?.vocab ?? {};
+    for (const [tok, id] of Object.entries(v)) if (id < vocab && /^(##)?\d+$/.test(tok)) mask[id] = 1;
+    return mask;
+  }
+
   /** Encodes viewer text: no special tokens, unknown words dropped (they carry nothing the model knows). */
   encodeUntrusted(text: string): number[] {
     let clean = text.toLowerCase();

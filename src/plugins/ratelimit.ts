@@ -42,6 +42,11 @@ export type Priority = 'reply' | 'commentary' | 'notice';
 export interface OutboxOptions {
   /** All must have room for a message to go out (e.g. per-channel and per-connection). */
   windows: SlidingWindow[];
+  /**
+   * Commentary also needs room here (the stream's chat opt-in rate, a few lines a minute):
+   * a chat is for people, and bots that talk unprompted get banned.
+   */
+  commentaryWindow?: SlidingWindow;
   send: (text: string) => Promise<void>;
   /** Replies waiting for budget; beyond this the oldest is dropped (and counted). */
   maxQueuedReplies?: number;
@@ -93,6 +98,11 @@ export class Outbox {
         this.replies.shift();
         this.stats.droppedReplies++;
       }
+      // Commentary may be waiting on its own (slower) lane; a reply must not wait behind it.
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
     } else if (priority === 'commentary') {
       if (this.pending) {
         this.pending = { text, count: this.pending.count + 1 };
@@ -141,7 +151,8 @@ export class Outbox {
   private pump(): void {
     if (this.closed || this.timer) return;
     while (this.replies.length > 0 || this.pending) {
-      const wait = Math.max(0, ...this.opts.windows.map((w) => w.waitMs()));
+      const lanes = this.replies.length === 0 && this.opts.commentaryWindow ? [...this.opts.windows, this.opts.commentaryWindow] : this.opts.windows;
+      const wait = Math.max(0, ...lanes.map((w) => w.waitMs()));
       if (wait > 0) {
         this.timer = setTimeout(() => {
           this.timer = undefined;
@@ -175,6 +186,7 @@ export class Outbox {
         }
       }
       for (const w of this.opts.windows) w.tryTake();
+      if (raw !== undefined) this.opts.commentaryWindow?.tryTake();
       this.recent.set(text, Date.now());
       if (raw !== undefined) this.recent.set(raw, Date.now());
       this.stats.sent++;

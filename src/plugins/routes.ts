@@ -8,7 +8,7 @@ import type { EventKind } from '../events.ts';
  * streams:
  *   - name: main
  *     key: "..."
- *     discord: { channelId: "123", gets: [commentary, answer, summary] }
+ *     discord: { channelId: "123", gets: [commentary, answer, summary], commentaryPerMinute: 4 }
  *     twitch:  { channel: mychannel }
  * ```
  * `gets` says which event kinds the channel receives (answers to questions asked on the same
@@ -16,21 +16,30 @@ import type { EventKind } from '../events.ts';
  * `streamRoutesShape` so these keys validate with the rest of the config.
  */
 export const EVENT_KINDS = ['commentary', 'answer', 'summary', 'status'] as const satisfies readonly EventKind[];
-const DEFAULT_GETS: EventKind[] = ['commentary', 'answer', 'summary'];
+/**
+ * Chats get answers and summaries; proactive commentary only when the stream opts in (add
+ * `commentary` to `gets`), and then at most `commentaryPerMinute` lines (the rest are merged).
+ * The overlay and webhooks are where commentary goes by default.
+ */
+const DEFAULT_GETS: EventKind[] = ['answer', 'summary'];
+export const DEFAULT_COMMENTARY_PER_MINUTE = 4;
 
 const gets = z.array(z.enum(EVENT_KINDS)).default(DEFAULT_GETS);
+const commentaryPerMinute = z.number().int().min(1).max(60).default(DEFAULT_COMMENTARY_PER_MINUTE);
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 export const discordRouteSchema = z.object({
   /** Channel id(s) (snowflakes) that belong to this stream. */
   channelId: oneOrMany,
   gets,
+  commentaryPerMinute,
 });
 
 export const twitchRouteSchema = z.object({
   /** Channel name(s) without '#'. */
   channel: oneOrMany,
   gets,
+  commentaryPerMinute,
 });
 
 export const streamRoutesShape = {
@@ -41,8 +50,8 @@ export const streamRoutesShape = {
 /** A stream as plugins see it: its name and, per platform, where its events go. */
 export interface PluginStream {
   name: string;
-  discord?: { channelIds: string[]; gets: ReadonlySet<EventKind> };
-  twitch?: { channels: string[]; gets: ReadonlySet<EventKind> };
+  discord?: { channelIds: string[]; gets: ReadonlySet<EventKind>; commentaryPerMinute: number };
+  twitch?: { channels: string[]; gets: ReadonlySet<EventKind>; commentaryPerMinute: number };
 }
 
 /** What the host accepts: the config's streams (extra keys such as `key` are ignored). */
@@ -61,12 +70,12 @@ export function toPluginStreams(streams: readonly StreamConfigLike[], fail: (key
     if (s.discord !== undefined) {
       const r = discordRouteSchema.safeParse(s.discord);
       if (!r.success) fail(`streams[${i}].discord.${r.error.issues[0]!.path.join('.')}`.replace(/\.$/, ''), r.error.issues[0]!.message);
-      else out.discord = { channelIds: list(r.data.channelId), gets: new Set(r.data.gets) };
+      else out.discord = { channelIds: list(r.data.channelId), gets: new Set(r.data.gets), commentaryPerMinute: r.data.commentaryPerMinute };
     }
     if (s.twitch !== undefined) {
       const r = twitchRouteSchema.safeParse(s.twitch);
       if (!r.success) fail(`streams[${i}].twitch.${r.error.issues[0]!.path.join('.')}`.replace(/\.$/, ''), r.error.issues[0]!.message);
-      else out.twitch = { channels: list(r.data.channel).map((c) => c.replace(/^#/, '').toLowerCase()), gets: new Set(r.data.gets) };
+      else out.twitch = { channels: list(r.data.channel).map((c) => c.replace(/^#/, '').toLowerCase()), gets: new Set(r.data.gets), commentaryPerMinute: r.data.commentaryPerMinute };
     }
     return out;
   });

@@ -17,7 +17,7 @@ describe('discord plugin against a fake Discord (real discord.js)', () => {
     host = await startPlugins({
       config: {
         plugins: { discord: { token: 'fake-token', apiBase: fake.apiBase, messageCommands: 'true', channelRate: { messages: 5, windowMs: 1500 } }, questions: { cooldownMs: 30_000 } },
-        streams: [{ name: 'main', discord: { channelId: fake.channelId, gets: ['commentary', 'answer', 'summary', 'status'] } }],
+        streams: [{ name: 'main', discord: { channelId: fake.channelId, gets: ['commentary', 'answer', 'summary', 'status'], commentaryPerMinute: 60 } }],
       },
       bus, brain, log: silentLog,
     });

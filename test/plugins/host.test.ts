@@ -5,6 +5,7 @@ import { ConfigError, GateError } from '../../src/plugins/errors.ts';
 import { QuestionGate, DEFAULT_GATE_OPTIONS } from '../../src/plugins/gate.ts';
 import { startPlugins } from '../../src/plugins/host.ts';
 import { Outbox, SlidingWindow } from '../../src/plugins/ratelimit.ts';
+import { DEFAULT_COMMENTARY_PER_MINUTE, toPluginStreams } from '../../src/plugins/routes.ts';
 import { cleanQuestion, neutraliseDiscordMentions, cleanOutgoing, splitText } from '../../src/plugins/sanitize.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { formatLine } from '../../plugins/console/index.ts';
@@ -127,6 +128,30 @@ describe('question gate', () => {
     expect(sent).toEqual(['line 0', 'line 1', 'answer', 'line 5 (+3 more)']);
     expect(ob.stats.mergedCommentary).toBe(3);
     expect(ob.stats.droppedNotices).toBe(1);
+  });
+
+  it('chats get commentary only by opt-in, and then at the route\'s rate; replies are never held back by it', async () => {
+    const fail = (k: string, p: string): never => { throw new Error(`${k}: ${p}`); };
+    const [plain, opted] = toPluginStreams([
+      { name: 'a', twitch: { channel: 'x' }, discord: { channelId: '1' } },
+      { name: 'b', twitch: { channel: 'y', gets: ['commentary', 'answer'], commentaryPerMinute: 2 } },
+    ], fail);
+    expect([...plain!.twitch!.gets]).toEqual(['answer', 'summary']);
+    expect([...plain!.discord!.gets]).toEqual(['answer', 'summary']);
+    expect(plain!.twitch!.commentaryPerMinute).toBe(DEFAULT_COMMENTARY_PER_MINUTE);
+    expect(opted!.twitch!.gets.has('commentary')).toBe(true);
+    expect(() => toPluginStreams([{ name: 'c', twitch: { channel: 'z', commentaryPerMinute: 1000 } }], fail)).toThrow(/streams\[0\]\.twitch\.commentaryPerMinute/);
+
+    const sent: string[] = [];
+    const ob = new Outbox({ windows: [new SlidingWindow(100, 1000)], commentaryWindow: new SlidingWindow(opted!.twitch!.commentaryPerMinute, 60_000), send: async (t) => void sent.push(t) });
+    for (let i = 0; i < 5; i++) ob.push(`line ${i}`, 'commentary');
+    ob.push('an answer', 'reply');
+    await waitFor(() => sent.length >= 3, 1000);
+    await new Promise((r) => setTimeout(r, 100));
+    // two lines in the minute, the answer right away, the rest waits (merged) for the next minute
+    expect(sent).toEqual(['line 0', 'line 1', 'an answer']);
+    expect(ob.queued).toBe(1);
+    ob.close();
   });
 
   it('formats console lines', () => {

@@ -13,7 +13,7 @@ async function startBot(bus: EventBus, brain: FakeBrain, nick: string, channel: 
   const host = await startPlugins({
     config: {
       plugins: { twitch: { username: nick, token: IRC_PASSWORD, host: '127.0.0.1', port: String(ircd.port), connectTimeoutMs: 8000, ...extra }, questions },
-      streams: [{ name: 'main', twitch: { channel } }],
+      streams: [{ name: 'main', twitch: { channel, gets: ['commentary', 'answer', 'summary'], commentaryPerMinute: 60 } }],
     },
     bus, brain, log: silentLog, startWaitMs: 10_000,
   });
