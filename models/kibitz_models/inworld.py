@@ -109,10 +109,15 @@ def _embed_split(enc, dirs: List[str], every: int = 1) -> torch.Tensor:
 
 
 def choose_threshold(p_in: np.ndarray, p_out: np.ndarray, min_in_recall: float) -> float:
-    """The highest threshold that still accepts `min_in_recall` of in-world frames: keeps the
-    model's own world (nearly) untouched and rejects as much else as that allows."""
-    q = float(np.quantile(p_in, 1.0 - min_in_recall))
-    return max(0.05, min(0.95, q))
+    """Halfway (in logit space) between the in-world frames' `1 - min_in_recall` quantile and
+    the out-of-world frames' 99th percentile: a margin on both sides for content that differs a
+    little from validation (another encoder, another bitrate). When the two overlap, the
+    in-world quantile wins: the model's own world stays (nearly) untouched."""
+    logit = lambda p: float(np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6))))
+    lo_in = logit(np.quantile(p_in, 1.0 - min_in_recall))
+    hi_out = logit(np.quantile(p_out, 0.99))
+    z = (lo_in + hi_out) / 2 if lo_in > hi_out else lo_in
+    return float(min(0.99, max(0.01, 1 / (1 + np.exp(-z)))))
 
 
 def rates(p_in: np.ndarray, p_out: np.ndarray, thr: float) -> Dict[str, float]:
@@ -153,6 +158,8 @@ def train_world_head(pkg_dir: str, in_train: str, out_train: str, in_val: str, o
         pv_in = torch.sigmoid(head(_embed_split(enc, [in_val]))).numpy()
         pv_out = torch.sigmoid(head(_embed_split(enc, [out_val]))).numpy()
     thr = choose_threshold(pv_in, pv_out, min_in_recall)
+    q = lambda a: [round(float(x), 4) for x in np.quantile(a, [0.001, 0.005, 0.01, 0.5, 0.99, 0.999])]
+    print(f"world: validation quantiles (0.1%, 0.5%, 1%, 50%, 99%, 99.9%) in-world {q(pv_in)} out-of-world {q(pv_out)}", flush=True)
     meta = {"steps": steps, "train_s": round(time.time() - t1), "threshold": thr,
             "val": rates(pv_in, pv_out, thr), "trainFrames": {"in": len(e_in), "out": len(e_out)}, "minInRecall": min_in_recall}
     print(f"world: threshold {thr:.4f}; validation {json.dumps(meta['val'])}", flush=True)
@@ -176,7 +183,7 @@ def export_world(head: WorldHead, pkg_dir: str, meta: dict) -> None:
     with torch.no_grad():
         y = WorldGraph(head)(ex)
     with open(fx, "w") as f:
-        json.dump({"graph": "world", "note": "random vision_embeds -> P(in world)", "tolerance": 1e-4,
+        json.dump({"graph": WORLD_FILE, "note": "random vision_embeds -> P(in world)", "tolerance": 1e-4,
                    "inputs": {"vision_embeds": t2j(ex)}, "outputs": {"in_world": t2j(y)}}, f)
     man.setdefault("files", {})["world"] = WORLD_FILE
     man["world"] = {

@@ -33,6 +33,19 @@ export interface EngineOptions {
   guards: Partial<Pick<LineGuardRules, 'repeatWindowMs' | 'minMeanLogprob'>>;
   /** The answer to every question while the stream shows something the model does not know. */
   honestAnswer: string;
+  /** Sees every generated line with its guard verdict (calibration and benches; must not block). */
+  observeLine?: (line: ObservedLine) => void;
+}
+
+export interface ObservedLine {
+  stream: string;
+  kind: LineKind;
+  text: string;
+  meanLogprob: number;
+  tokens: number;
+  streamTimeMs: number;
+  /** Why it was not said; null when it was. */
+  dropped: DropReason | null;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -420,6 +433,7 @@ export class ModelEngine implements Brain {
     const text = this.model.codec.decode(gen.ids);
     if (text.length === 0 || this.slots.get(slot.name) !== slot) return;
     const bad = slot.guard.check('commentary', { ...gen, text }, frame.streamTimeMs);
+    this.opts.observeLine?.({ stream: slot.name, kind: 'commentary', text, meanLogprob: gen.meanLogprob, tokens: gen.ids.length, streamTimeMs: frame.streamTimeMs, dropped: bad });
     if (bad) return this.dropped(slot, 'commentary', bad, text);
     slot.said.add({ streamTimeMs: frame.streamTimeMs, text });
     slot.stats.lines++;
@@ -434,6 +448,7 @@ export class ModelEngine implements Brain {
       const kind: LineKind = job.kind === 'ask' ? 'answer' : 'summary';
       const text = this.model.codec.decode(gen.ids);
       const bad = slot.guard.check(kind, { ...gen, text }, slot.lastStreamTimeMs);
+      this.opts.observeLine?.({ stream: slot.name, kind, text, meanLogprob: gen.meanLogprob, tokens: gen.ids.length, streamTimeMs: slot.lastStreamTimeMs, dropped: bad });
       if (bad) this.dropped(slot, kind, bad, text);
       job.resolve(bad ? '' : text, slot.lastStreamTimeMs);
     } catch (err) {
