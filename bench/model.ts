@@ -48,7 +48,7 @@ function noiseFrame(m: Model, seed: number): Uint8Array {
 }
 
 async function load(dir: string): Promise<Model> {
-  return Model.load({ packageDir: dir, provider: values.provider as 'cpu', intraOpThreads: Number(values.threads) || undefined, onFallback: (m) => console.error(m) });
+  return Model.load({ packageDir: dir, provider: values.provider as 'cpu', threading: Number(values.threads) ? { intraOp: Number(values.threads) } : {}, onFallback: (m) => console.error(m) });
 }
 
 async function stepBench(): Promise<void> {

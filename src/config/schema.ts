@@ -40,6 +40,12 @@ export const configSchema = z.object({
     /** Sampling rate of frames fed to the model. */
     fps: num().pipe(z.number().positive().max(30)).default(2),
     threshold: num().pipe(z.number().min(0).max(1)).optional(),
+    /** ONNX Runtime threads (src/model/threading.ts has the measured trade-off). */
+    threads: z.object({
+      intraOp: z.union([z.literal('auto'), num().pipe(z.number().int().min(1).max(256))]).default('auto'),
+      interOp: z.union([z.literal('auto'), num().pipe(z.number().int().min(1).max(256))]).default('auto'),
+      spinning: bool().default(false),
+    }).prefault({}),
   }).loose().prefault({}),
   queue: z.object({
     kind: z.enum(['embedded', 'redis']).default('embedded'),
@@ -84,7 +90,7 @@ export type Config = Omit<ParsedConfig, 'decode'> & {
 /** camelCase keys the env mapper knows, so KIBITZ_DATA_DIR finds dataDir. */
 export const KNOWN_KEYS = [
   'http', 'rtmp', 'host', 'port', 'dataDir', 'log', 'level', 'format', 'ffmpeg', 'path', 'model', 'package',
-  'provider', 'fps', 'threshold', 'queue', 'kind', 'url', 'decode', 'width', 'height', 'ingest', 'graceMs',
+  'provider', 'fps', 'threshold', 'threads', 'intraOp', 'interOp', 'spinning', 'queue', 'kind', 'url', 'decode', 'width', 'height', 'ingest', 'graceMs',
   'frameQueueCapacity', 'restartMinMs', 'restartMaxMs', 'firstFrameTimeoutMs', 'allowRemotePlay', 'streams',
   'name', 'key', 'discord', 'twitch', 'channelId', 'channel', 'plugins', 'console', 'overlay', 'webhook', 'token',
   'apiBase', 'guildId',

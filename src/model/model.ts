@@ -1,13 +1,15 @@
 import * as ort from 'onnxruntime-node';
 import { loadModelPackage, type Manifest, type ModelPackage } from './manifest.ts';
 import { loadSessions, releaseSessions, type ModelSessions, type Provider } from './onnx.ts';
+import { resolveThreading, type Threading, type ThreadingConfig } from './threading.ts';
 import { TextCodec } from './tokenizer.ts';
 
 export interface ModelLoadOptions {
   /** Folder of the model package (models/<name>). */
   packageDir: string;
   provider?: Provider;
-  intraOpThreads?: number;
+  /** CPU threads; defaults to resolveThreading() for this machine and provider. */
+  threading?: Partial<ThreadingConfig>;
   onFallback?: (message: string) => void;
 }
 
@@ -25,6 +27,8 @@ export class Model {
     readonly pkg: ModelPackage,
     readonly sessions: ModelSessions,
     readonly codec: TextCodec,
+    /** The CPU threads its sessions were created with. */
+    readonly threading: Threading,
   ) {
     this.outputMask = codec.outputMask(pkg.manifest.decoder.vocab, pkg.manifest.tokens.eos);
     this.digitMask = codec.digitMask(pkg.manifest.decoder.vocab);
@@ -33,14 +37,16 @@ export class Model {
   static async load(opts: ModelLoadOptions): Promise<Model> {
     const pkg = loadModelPackage(opts.packageDir);
     const codec = new TextCodec(pkg);
-    const sessions = await loadSessions(pkg, { provider: opts.provider ?? 'cpu', intraOpThreads: opts.intraOpThreads, onFallback: opts.onFallback });
-    return new Model(pkg, sessions, codec);
+    const provider = opts.provider ?? 'cpu';
+    const threading = resolveThreading(opts.threading, provider);
+    const sessions = await loadSessions(pkg, { provider, threading, onFallback: opts.onFallback });
+    return new Model(pkg, sessions, codec, threading);
   }
 
   /** Loads `config.model` (package, provider); a provider fallback is logged as a warning. */
-  static async fromConfig(model: { package?: string; provider: Provider }, log: { warn(msg: string): void }): Promise<Model> {
+  static async fromConfig(model: { package?: string; provider: Provider; threads?: Partial<ThreadingConfig> }, log: { warn(msg: string): void }): Promise<Model> {
     if (!model.package) throw new Error('model.package is not set: point it at a model package folder (models/kibitz-demo)');
-    return Model.load({ packageDir: model.package, provider: model.provider, onFallback: (message) => log.warn(message) });
+    return Model.load({ packageDir: model.package, provider: model.provider, threading: model.threads, onFallback: (message) => log.warn(message) });
   }
 
   get manifest(): Manifest {

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { ModelPackageError, type Manifest, type ModelPackage } from './manifest.ts';
+import { resolveThreading, type Threading } from './threading.ts';
 
 export type Provider = 'cpu' | 'webgpu' | 'cuda';
 
@@ -16,8 +17,8 @@ export interface ModelSessions {
 
 export interface SessionOptions {
   provider: Provider;
-  /** Threads for one run; 0 lets onnxruntime decide. */
-  intraOpThreads?: number;
+  /** CPU threads (threading.ts); omitted = resolveThreading()'s defaults for this machine. */
+  threading?: Threading;
   /** Called once when the requested provider is unavailable and the CPU is used instead. */
   onFallback?: (message: string) => void;
 }
@@ -55,11 +56,16 @@ function checkIo(name: string, file: string, session: ort.InferenceSession, want
 }
 
 async function create(file: string, opts: SessionOptions, provider: Provider): Promise<ort.InferenceSession> {
+  const t = opts.threading ?? resolveThreading({}, provider);
+  const spin = t.spinning ? '1' : '0';
   const o: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: t.intraOp,
+    interOpNumThreads: t.interOp,
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   };
-  if (opts.intraOpThreads) o.intraOpNumThreads = opts.intraOpThreads;
   return ort.InferenceSession.create(file, o);
 }
 

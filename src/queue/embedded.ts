@@ -39,7 +39,8 @@ export async function startEmbeddedModel(app: KibitzApp, overrides: Partial<Engi
     await model.close();
   });
   const m = model.manifest;
-  log.info(`model ${m.name} loaded on ${model.sessions.provider}: ${m.vision.tokensPerFrame} vision tokens/frame, MoD keep ${m.decoder.keepRatio} on layers ${m.decoder.routedLayers.join(',')}`);
+  const th = model.threading;
+  log.info(`model ${m.name} loaded on ${model.sessions.provider} (${th.intraOp} intra-op thread${th.intraOp === 1 ? '' : 's'}, spinning ${th.spinning ? 'on' : 'off'}; model.threads): ${m.vision.tokensPerFrame} vision tokens/frame, MoD keep ${m.decoder.keepRatio} on layers ${m.decoder.routedLayers.join(',')}${model.knowsItsWorld ? `, in-world score threshold ${m.world!.threshold}` : ''}`);
   return engine;
 }
 
