@@ -7,7 +7,7 @@ import { createApp } from './app.ts';
 import { ConfigError } from './config/errors.ts';
 import { autoKeyFile, loadConfig, PROJECT_ROOT } from './config/load.ts';
 import type { Config } from './config/schema.ts';
-import { FfmpegNotFoundError, resolveFfmpeg } from './ffmpeg.ts';
+import { describeFfmpeg, FfmpegNotFoundError, resolveFfmpeg, type FfmpegInfo } from './ffmpeg.ts';
 import { PortInUseError } from './ingest/rtmp.ts';
 import { createLogger } from './log.ts';
 import { startPlugins } from './plugins/host.ts';
@@ -118,13 +118,13 @@ async function serve(args: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 
   await app.start();
-  printStartup(config, app.rtmp.port, app.http.port, app.ffmpeg?.version ?? '?', log);
+  printStartup(config, app.rtmp.port, app.http.port, app.ffmpeg!, log);
   if (config.queue.kind === 'redis') log.info('queue: redis — start `kibitz worker` processes (same config) to run the model');
   else if (config.model.package) await startEmbeddedModel(app);
   else log.warn('no model.package configured: streams are ingested but nobody comments on them');
 }
 
-function printStartup(config: Config, rtmpPort: number, httpPort: number, ffmpegVersion: string, log: ReturnType<typeof createLogger>): void {
+function printStartup(config: Config, rtmpPort: number, httpPort: number, ffmpeg: FfmpegInfo, log: ReturnType<typeof createLogger>): void {
   const hosts = config.rtmp.host === '0.0.0.0' || config.rtmp.host === '::' ? lanAddresses() : [config.rtmp.host];
   const httpHost = config.http.host === '0.0.0.0' ? hosts[0] ?? '127.0.0.1' : config.http.host;
   log.info(`kibitz is running — HTTP http://${httpHost}:${httpPort} (streams: /api/streams, metrics: /metrics)`);
@@ -140,7 +140,8 @@ function printStartup(config: Config, rtmpPort: number, httpPort: number, ffmpeg
   const plugins = Object.keys(config.plugins).filter((p) => p !== 'questions');
   log.info(`plugins configured: ${plugins.length ? plugins.join(', ') : 'none'}`);
   log.info(`model: ${config.model.package ? `${path.relative(PROJECT_ROOT, config.model.package) || config.model.package} (provider ${config.model.provider}, ${config.model.fps} fps, frames ${config.decode.width}x${config.decode.height})` : `none — ingest only (set model.package); frames ${config.decode.width}x${config.decode.height} at ${config.model.fps} fps`}`);
-  log.info(`ffmpeg: ${ffmpegVersion}`);
+  for (const s of ffmpeg.skipped) log.warn(`ffmpeg: not using ${s}`);
+  log.info(`ffmpeg: ${describeFfmpeg(ffmpeg)}`);
 }
 
 function lanAddresses(): string[] {
@@ -167,9 +168,12 @@ async function push(args: string[]): Promise<void> {
       console.error(`using the key of stream "${config.streams[0]!.name}" from the config`);
     }
   }
-  const ffmpeg = await resolveFfmpeg({ configPath: process.env.FFMPEG_PATH ? undefined : tryConfigFfmpeg(values.config as string | undefined) });
+  const ffmpeg = await resolveFfmpeg({ configPath: tryConfigFfmpeg(values.config as string | undefined), jobs: ['publish'] });
   const vcodec = probeVideoCodec(ffmpeg.path, file);
   if (vcodec === null) throw new UsageError(`${file} has no video stream`);
+  if (vcodec !== 'h264' && !ffmpeg.caps.encoders.has('libx264')) {
+    throw new UsageError(`${file} is ${vcodec}, and ffmpeg at ${ffmpeg.path} has no libx264 to convert it to H.264: convert the file to H.264, or set FFMPEG_PATH to a build with libx264`);
+  }
   const url = `${base.replace(/\/+$/, '')}/${key}`;
   const ffArgs = [
     '-hide_banner', '-loglevel', 'error', '-stats', '-re', ...(values.loop ? ['-stream_loop', '-1'] : []), '-i', file,
@@ -177,6 +181,8 @@ async function push(args: string[]): Promise<void> {
     ...(vcodec === 'h264' ? ['-c:v', 'copy'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-pix_fmt', 'yuv420p']),
     '-c:a', 'aac', '-b:a', '128k', '-f', 'flv', url,
   ];
+  for (const s of ffmpeg.skipped) console.error(`ffmpeg: not using ${s}`);
+  console.error(`ffmpeg: ${describeFfmpeg(ffmpeg)}`);
   console.error(`pushing ${file} (${vcodec === 'h264' ? 'H.264, copied' : `${vcodec} -> H.264`}) to ${base.replace(/\/+$/, '')}/*** in real time${values.loop ? ', looping' : ''}; Ctrl-C stops`);
   const child = spawn(ffmpeg.path, ffArgs, { stdio: ['ignore', 'inherit', 'pipe'] });
   // ffmpeg repeats the output URL in its errors: keep the key off the terminal (screen shares).

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createApp } from './app.ts';
 import { loadConfig, PROJECT_ROOT } from './config/load.ts';
 import { formatStreamTime, type KibitzEvent } from './events.ts';
+import { resolveFfmpeg } from './ffmpeg.ts';
 import { createLogger } from './log.ts';
 import { startEmbeddedModel } from './queue/embedded.ts';
 
@@ -48,9 +49,11 @@ export function defaultSample(): string {
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const out = opts.out ?? ((l: string) => console.log(l));
   const file = opts.file ?? defaultSample();
+  const base = loadConfig({ generateKeys: false });
+  // The same ffmpeg decodes and plays OBS (publishes the sample), so it must do both.
+  const ffmpeg = await resolveFfmpeg({ configPath: base.ffmpeg.path, jobs: ['decode', 'publish'] });
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kibitz-demo-'));
   const key = randomBytes(12).toString('hex');
-  const base = loadConfig({ generateKeys: false });
   const config = loadConfig({
     overrides: {
       model: { package: base.model.package ?? 'models/kibitz-demo' },
@@ -59,7 +62,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     },
   });
   const log = createLogger({ level: 'warn' });
-  const app = createApp(config, { log });
+  const app = createApp(config, { log, ffmpeg });
   const events: KibitzEvent[] = [];
   try {
     await app.start(opts.signal);
@@ -73,10 +76,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     out(`kibitz demo: streaming ${path.relative(process.cwd(), file)} over RTMP to rtmp://127.0.0.1:${app.rtmp.port}/live in real time (Ctrl-C stops)`);
     out(`watch it live: http://127.0.0.1:${app.http.port}/api/streams/demo/events`);
 
-    const ffmpeg = spawn(app.ffmpeg!.path, ['-hide_banner', '-loglevel', 'error', '-re', '-i', file, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${app.rtmp.port}/live/${key}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const publisher = spawn(ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-re', '-i', file, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${app.rtmp.port}/live/${key}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    ffmpeg.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    const onAbort = () => ffmpeg.kill('SIGTERM');
+    publisher.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const onAbort = () => publisher.kill('SIGTERM');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     const askAt = opts.askAtMs ?? 20_000;
@@ -95,7 +98,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       }
     }, 50);
 
-    const code = await new Promise<number>((resolve) => ffmpeg.on('close', (c) => resolve(c ?? 1)));
+    const code = await new Promise<number>((resolve) => publisher.on('close', (c) => resolve(c ?? 1)));
     clearInterval(askTimer);
     opts.signal?.removeEventListener('abort', onAbort);
     if (code !== 0 && !opts.signal?.aborted) throw new Error(`ffmpeg could not stream ${file}: ${stderr.trim() || `exit ${code}`}`);

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import type { FfmpegInfo } from '../ffmpeg.ts';
+import type { FfmpegCaps } from '../ffmpeg_probe.ts';
 import { FrameAssembler } from './assembler.ts';
 import { frameFilter } from './filter.ts';
 
@@ -16,7 +18,7 @@ export interface DecoderInput {
 }
 
 export interface DecoderOptions {
-  ffmpegPath: string;
+  ffmpeg: Pick<FfmpegInfo, 'path' | 'caps'>;
   input: DecoderInput;
   fps: number;
   width: number;
@@ -48,7 +50,7 @@ export interface DecoderEvents {
  * timestamp (it duplicates or drops input frames to follow the *media* timestamps, not the
  * arrival time). So output frame n is media time n / fps after this run's first frame — no
  * stderr parsing (showinfo) needed, and it stays right when ffmpeg stalls, bursts or B-frames
- * reorder. `-fps_mode passthrough` keeps the muxer from adding or dropping frames again.
+ * reorder. Passthrough (`-fps_mode`/`-vsync`) keeps the muxer from adding or dropping frames again.
  */
 export class Decoder {
   private child: ChildProcess | null = null;
@@ -59,7 +61,8 @@ export class Decoder {
 
   constructor(private readonly opts: DecoderOptions, private readonly events: DecoderEvents) {}
 
-  static args(opts: Omit<DecoderOptions, 'ffmpegPath'>): string[] {
+  /** The command line for this build (`caps`); every build gets the same frame timing. */
+  static args(opts: Omit<DecoderOptions, 'ffmpeg'>, caps: FfmpegCaps): string[] {
     return [
       '-hide_banner', '-nostats', '-loglevel', 'error',
       // One decode thread per stream: many streams share few cores, and frame threads add latency.
@@ -71,7 +74,9 @@ export class Decoder {
       '-map', '0:v:0', '-an', '-sn', '-dn',
       '-filter_threads', '1',
       '-vf', frameFilter(opts.fps, opts.width, opts.height),
-      '-fps_mode', 'passthrough',
+      // -fps_mode came with ffmpeg 5.1 and deprecates -vsync; older builds (the bundled one)
+      // only have -vsync, with the same meaning.
+      caps.options.has('fps_mode') ? '-fps_mode' : '-vsync', 'passthrough',
       '-flush_packets', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
     ];
   }
@@ -83,7 +88,7 @@ export class Decoder {
   start(): void {
     const { opts } = this;
     const assembler = new FrameAssembler(opts.width * opts.height * 3);
-    const child = spawn(opts.ffmpegPath, Decoder.args(opts), { stdio: [opts.input.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(opts.ffmpeg.path, Decoder.args(opts, opts.ffmpeg.caps), { stdio: [opts.input.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     this.child = child;
     if (opts.input.stdin && child.stdin) {
       child.stdin.on('error', () => {}); // EPIPE when ffmpeg exits first; the exit handler reports it

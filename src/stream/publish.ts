@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { Decoder, type DecoderExit, type DecoderInput } from '../decode/decoder.ts';
+import type { FfmpegInfo } from '../ffmpeg.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { StreamSession } from './session.ts';
 
 export interface PublishSettings {
-  ffmpegPath: string;
+  ffmpeg: FfmpegInfo;
   restartMinMs: number;
   restartMaxMs: number;
   firstFrameTimeoutMs: number;
@@ -54,7 +55,7 @@ export class Publish {
     this.runStartedAt = performance.now();
     const input = this.input();
     const decoder = new Decoder(
-      { ffmpegPath: this.settings.ffmpegPath, input, fps: s.fps, width: s.width, height: s.height },
+      { ffmpeg: this.settings.ffmpeg, input, fps: s.fps, width: s.width, height: s.height },
       {
         onFrame: (data, _i, relMs) => {
           const now = performance.now();

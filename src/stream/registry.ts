@@ -1,6 +1,7 @@
 import type { EventBus } from '../bus.ts';
 import type { Config } from '../config/schema.ts';
 import type { DecoderInput } from '../decode/decoder.ts';
+import type { FfmpegInfo } from '../ffmpeg.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { Publish, type PublishFailure } from './publish.ts';
@@ -42,7 +43,8 @@ export interface PublishHandle {
 
 export interface RegistryOptions {
   config: Config;
-  ffmpegPath: string;
+  /** Known once the app has probed it (start()); set later with useFfmpeg(). */
+  ffmpeg?: FfmpegInfo;
   bus: EventBus;
   metrics: Metrics;
   log: Logger;
@@ -68,8 +70,8 @@ export class SessionRegistry {
   constructor(private readonly opts: RegistryOptions) {}
 
   /** Set once ffmpeg has been resolved (before the first publish). */
-  useFfmpeg(path: string): void {
-    this.opts.ffmpegPath = path;
+  useFfmpeg(ffmpeg: FfmpegInfo): void {
+    this.opts.ffmpeg = ffmpeg;
   }
 
   /** The running decoder's pid for a stream (diagnostics, tests). */
@@ -111,7 +113,8 @@ export class SessionRegistry {
    * new one. Throws PublishError ALREADY_PUBLISHING while another publisher is connected.
    */
   startPublish(req: PublishRequest): PublishHandle {
-    const { config, bus, metrics, log } = this.opts;
+    const { config, bus, metrics, log, ffmpeg } = this.opts;
+    if (!ffmpeg) throw new Error('no ffmpeg yet: the app accepts publishes only after start()');
     if (this.closed) throw new PublishError('SHUTTING_DOWN', 'kibitz is shutting down');
     if (!this.isConfigured(req.stream)) throw new PublishError('UNKNOWN_STREAM', `no stream named "${req.stream}"`);
     let entry = this.entries.get(req.stream);
@@ -145,7 +148,7 @@ export class SessionRegistry {
     e.disconnect = req.disconnect;
     metrics.publishes.inc({ stream: req.stream, protocol: req.protocol });
     const publish = new Publish(session, req.input, {
-      ffmpegPath: this.opts.ffmpegPath, restartMinMs: config.ingest.restartMinMs, restartMaxMs: config.ingest.restartMaxMs,
+      ffmpeg, restartMinMs: config.ingest.restartMinMs, restartMaxMs: config.ingest.restartMaxMs,
       firstFrameTimeoutMs: config.ingest.firstFrameTimeoutMs,
     }, {
       log, metrics,

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -60,4 +60,23 @@ export function publishAudioOnly(url: string, seconds = 5): Publisher {
     '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
     '-c:a', 'aac', '-f', 'flv', url,
   ], { stdio: ['ignore', 'ignore', 'ignore'] }));
+}
+
+/**
+ * process.env as on a machine without a system ffmpeg: no PATH directory that holds one, no
+ * FFMPEG_PATH / KIBITZ_FFMPEG_PATH. Only for kibitz: the test publishers still use the system one.
+ */
+export function envWithoutSystemFfmpeg(): NodeJS.ProcessEnv {
+  const hasFfmpeg = (dir: string) => {
+    try {
+      accessSync(path.join(dir, 'ffmpeg'), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: (process.env.PATH ?? '').split(path.delimiter).filter((d) => d && !hasFfmpeg(d)).join(path.delimiter) };
+  delete env.FFMPEG_PATH;
+  delete env.KIBITZ_FFMPEG_PATH;
+  return env;
 }
