@@ -73,7 +73,7 @@ const degenerate = (text: string) =>
 
 function clipsIn(dir: string): { family: string; file: string }[] {
   if (!existsSync(dir)) throw new Error(`${dir} not found: build it with the toolkit (models/README.md, "Knowing its world")`);
-  return readdirSync(dir).filter((f) => f.endsWith('.npy') && !f.includes('.tmp')).sort()
+  return readdirSync(dir).filter((f) => f.endsWith('.npy') && !f.includes('.tmp') && !f.includes('.emb-')).sort()
     .map((f) => ({ family: f.replace(/_\d+\.npy$/, '').replace(/^\d+\.npy$/, 'in-world'), file: path.join(dir, f) }));
 }
 

@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     s.add_argument("--in-val", required=True); s.add_argument("--out-val", required=True)
     s.add_argument("--minutes", type=float, default=4.0); s.add_argument("--seed", type=int, default=0)
     s.add_argument("--min-in-recall", type=float, default=0.995)
+    s.add_argument("--hud-rows", type=int, default=0, help="in-world frames with their top N rows painted over are negatives too (the demo world: 20)")
     s.add_argument("--save", default=None, help="also save the head's weights here (.pt)")
     s = sub.add_parser("baseline", help="QA accuracy of always giving the most common training answer")
     a = p.parse_args(argv)
@@ -116,7 +117,7 @@ def _run(a) -> int:
         build_outworld(a.out, a.split, a.clips, a.seconds)
     elif a.cmd == "world":
         from .inworld import export_world, train_world_head
-        head, meta = train_world_head(a.package, a.in_train, a.out_train, a.in_val, a.out_val, a.minutes, a.seed, a.min_in_recall)
+        head, meta = train_world_head(a.package, a.in_train, a.out_train, a.in_val, a.out_val, a.minutes, a.seed, a.min_in_recall, hud_rows=a.hud_rows)
         if a.save:
             torch.save({"format": "kibitz-world/1", "head": head.state_dict(), "meta": meta}, a.save)
         export_world(head, a.package, meta)

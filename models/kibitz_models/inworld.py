@@ -35,19 +35,20 @@ class WorldHead(nn.Module):
 
     Inputs are standardised with the in-world training frames' per-channel mean/std (fixed
     buffers), so content unlike the world shows up as large values rather than being normalised
-    away."""
+    away. The head sees where each token is (a world has its HUD in one place), not only a pool."""
 
-    def __init__(self, d_model: int, hidden: int = 64):
+    def __init__(self, d_model: int, hidden: int = 64, tokens: int = 25, per_token: int = 8):
         super().__init__()
         self.register_buffer("mu", torch.zeros(d_model))
         self.register_buffer("sd", torch.ones(d_model))
         self.tok = nn.Sequential(nn.Linear(d_model, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU())
-        self.out = nn.Linear(2 * hidden, 1)
+        self.where = nn.Linear(hidden, per_token)
+        self.out = nn.Sequential(nn.Linear(2 * hidden + tokens * per_token, hidden), nn.GELU(), nn.Linear(hidden, 1))
 
     def forward(self, embeds: torch.Tensor) -> torch.Tensor:
         x = (embeds - self.mu) / self.sd                                      # (N, V, d)
         x = self.tok(x.clamp(-20, 20))                                        # (N, V, h)
-        z = torch.cat([x.mean(dim=1), x.amax(dim=1)], dim=-1)                 # (N, 2h)
+        z = torch.cat([x.mean(dim=1), x.amax(dim=1), self.where(x).flatten(1)], dim=-1)  # (N, 2h + V*p)
         return self.out(z).squeeze(-1)                                        # (N,)
 
 
@@ -83,6 +84,9 @@ def vision_from_package(pkg_dir: str) -> VisionEncoder:
     if missing:
         raise ValueError(f"{pkg_dir}/vision.onnx: cannot map {missing} onto the toolkit's VisionEncoder")
     enc.load_state_dict(loaded)
+    import hashlib
+    with open(os.path.join(pkg_dir, "vision.onnx"), "rb") as f:
+        enc.cache_tag = hashlib.sha1(f.read()).hexdigest()[:10]
     return enc.eval()
 
 
@@ -96,7 +100,7 @@ def _load_frames(pattern_dirs: List[str], every: int = 1) -> np.ndarray:
     arrs = []
     for d in pattern_dirs:
         for p in sorted(glob.glob(os.path.join(d, "*.npy"))):
-            if p.endswith(".tmp.npy"):
+            if p.endswith(".tmp.npy") or ".emb-" in p:
                 continue
             arrs.append(np.load(p)[::every])
     if not arrs:
@@ -105,7 +109,25 @@ def _load_frames(pattern_dirs: List[str], every: int = 1) -> np.ndarray:
 
 
 def _embed_split(enc, dirs: List[str], every: int = 1) -> torch.Tensor:
-    return embed_frames(enc, _load_frames(dirs, every))
+    """Embeddings of every clip under `dirs`, cached next to each clip (`.emb-<encoder>.npy`,
+    float16) so retraining the head does not re-run the encoder."""
+    tag = getattr(enc, "cache_tag", None)
+    out = []
+    for d in dirs:
+        for p in sorted(glob.glob(os.path.join(d, "*.npy"))):
+            if p.endswith(".tmp.npy") or ".emb-" in p:
+                continue
+            cache = f"{p[:-4]}.emb-{tag}.npy" if tag else None
+            if cache and os.path.exists(cache):
+                e = torch.from_numpy(np.load(cache).astype(np.float32))
+            else:
+                e = embed_frames(enc, np.load(p))
+                if cache:
+                    np.save(cache, e.numpy().astype(np.float16))
+            out.append(e[::every])
+    if not out:
+        raise FileNotFoundError(f"no .npy frames under {dirs}")
+    return torch.cat(out)
 
 
 def choose_threshold(p_in: np.ndarray, p_out: np.ndarray, min_in_recall: float) -> float:
@@ -125,16 +147,27 @@ def rates(p_in: np.ndarray, p_out: np.ndarray, thr: float) -> Dict[str, float]:
             "inFrames": int(len(p_in)), "outFrames": int(len(p_out))}
 
 
+def paint_over_rows(frames: np.ndarray, rows: int) -> np.ndarray:
+    """The frames with their top `rows` painted in the colour just below: the world without its
+    HUD, a negative the world itself provides (a stream cropped, or another game on the same
+    kind of background)."""
+    out = frames.copy()
+    out[:, :rows] = out[:, rows + 10:rows + 11]
+    return out
+
+
 def train_world_head(pkg_dir: str, in_train: str, out_train: str, in_val: str, out_val: str,
                      minutes: float = 5.0, seed: int = 0, min_in_recall: float = 0.995,
-                     hidden: int = 64) -> Tuple[WorldHead, dict]:
+                     hidden: int = 64, hud_rows: int = 0) -> Tuple[WorldHead, dict]:
     torch.manual_seed(seed)
     enc = vision_from_package(pkg_dir)
     t0 = time.time()
     e_in = _embed_split(enc, [in_train])
     e_out = _embed_split(enc, [out_train])
+    if hud_rows > 0:
+        e_out = torch.cat([e_out, embed_frames(enc, paint_over_rows(_load_frames([in_train], 4), hud_rows))])
     print(f"world: embedded {len(e_in)} in-world and {len(e_out)} out-of-world training frames in {time.time() - t0:.0f} s", flush=True)
-    head = WorldHead(e_in.shape[-1], hidden)
+    head = WorldHead(e_in.shape[-1], hidden, tokens=e_in.shape[1])
     head.mu.copy_(e_in.mean(dim=(0, 1)))
     head.sd.copy_(e_in.std(dim=(0, 1)).clamp_min(1e-3))
     x = torch.cat([e_in, e_out])
@@ -160,7 +193,7 @@ def train_world_head(pkg_dir: str, in_train: str, out_train: str, in_val: str, o
     thr = choose_threshold(pv_in, pv_out, min_in_recall)
     q = lambda a: [round(float(x), 4) for x in np.quantile(a, [0.001, 0.005, 0.01, 0.5, 0.99, 0.999])]
     print(f"world: validation quantiles (0.1%, 0.5%, 1%, 50%, 99%, 99.9%) in-world {q(pv_in)} out-of-world {q(pv_out)}", flush=True)
-    meta = {"steps": steps, "train_s": round(time.time() - t1), "threshold": thr,
+    meta = {"steps": steps, "train_s": round(time.time() - t1), "threshold": thr, "hudRows": hud_rows,
             "val": rates(pv_in, pv_out, thr), "trainFrames": {"in": len(e_in), "out": len(e_out)}, "minInRecall": min_in_recall}
     print(f"world: threshold {thr:.4f}; validation {json.dumps(meta['val'])}", flush=True)
     return head, meta
@@ -190,7 +223,7 @@ def export_world(head: WorldHead, pkg_dir: str, meta: dict) -> None:
         "score": "P(frame belongs to the world this package was trained on), from world.onnx on vision_embeds",
         "input": "vision_embeds", "output": "in_world",
         "threshold": round(meta["threshold"], 4),
-        "training": {k: meta[k] for k in ("steps", "train_s", "trainFrames", "minInRecall", "val") if k in meta},
+        "training": {k: meta[k] for k in ("steps", "train_s", "trainFrames", "minInRecall", "hudRows", "val") if k in meta},
     }
     with open(os.path.join(pkg_dir, "manifest.json"), "w") as f:
         json.dump(man, f, indent=2)

@@ -194,7 +194,8 @@ def _xvfb(argv: Callable[[random.Random], List[str]]) -> Callable[[int, float, s
         prog = None
         try:
             time.sleep(0.8)
-            prog = subprocess.Popen(argv(rng), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # cwd: a scratch folder (xboard writes log files where it runs)
+            prog = subprocess.Popen(argv(rng), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=os.path.dirname(mp4))
             time.sleep(3.0)
             subprocess.run([ffmpeg_bin(), "-v", "error", "-y", "-f", "x11grab", "-video_size", "1280x720",
                             "-framerate", str(SRC_FPS), "-i", disp, "-t", f"{seconds}", "-vf", f"scale={SRC_W}:{SRC_H}",

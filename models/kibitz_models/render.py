@@ -103,7 +103,7 @@ def decode(path: str, width: int, height: int, fps: int) -> np.ndarray:
     """Decode like the service: fps, scale (keep aspect, bilinear), pad (letterbox), rgb24."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"video not found: {path}")
-    vf = (f"fps={fps}:round=up,scale={width}:{height}:force_original_aspect_ratio=decrease:flags=bilinear,"
+    vf = (f"setpts=PTS-STARTPTS,fps={fps}:round=up,scale={width}:{height}:force_original_aspect_ratio=decrease:flags=bilinear,"
           f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black,format=rgb24")
     out = subprocess.run([ffmpeg_bin(), "-v", "error", "-i", path, "-vf", vf, "-f", "rawvideo", "-"],
                          capture_output=True, check=True).stdout

@@ -28,7 +28,7 @@ const QUESTIONS = ['what is the score?', 'how many lives are left?', 'what level
 const model = await Model.load({ packageDir: values.pkg });
 const observed: ObservedLine[] = [];
 const engine = new ModelEngine(model, new EventBus(), pino({ level: 'error' }), { observeLine: (l) => void observed.push(l), guards: { minMeanLogprob: -Infinity } });
-const files = readdirSync(values.data).filter((f) => f.endsWith('.npy') && !f.includes('.tmp')).sort();
+const files = readdirSync(values.data).filter((f) => f.endsWith('.npy') && !f.includes('.tmp') && !f.includes('.emb-')).sort();
 for (const f of files) {
   const { frames, width, height } = readFramesNpy(path.join(values.data, f));
   engine.open(f);
