@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     s.add_argument("--size", default="640x360", help="render size before H.264 (eval: 1280x720)")
     s.add_argument("--src-fps", type=int, default=4, help="render/encode fps (eval: 30)")
     s = sub.add_parser("samples"); s.add_argument("--out", default="models/samples")
+    s.add_argument("--seeds", default=None, help="comma-separated seeds instead of the bundled samples' (e.g. more held-out broadcasts)")
     s = sub.add_parser("train")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
     s.add_argument("--minutes", type=float, default=40.0); s.add_argument("--keep-ratio", type=float, default=0.2)
@@ -96,7 +97,7 @@ def _run(a) -> int:
         build_dataset(a.out, list(range(a.first_seed, a.first_seed + a.streams)), a.seconds, a.jobs, w, h, a.src_fps)
     elif a.cmd == "samples":
         from .render import write_samples
-        write_samples(a.out)
+        write_samples(a.out, seeds=[int(x) for x in a.seeds.split(",")] if a.seeds else None)
     elif a.cmd == "train":
         from .train import train
         train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume, threads=a.threads,

@@ -160,9 +160,10 @@ def summary_text(events) -> str:
 
 # ----------------------------------------------------------------------------- samples
 
-def write_samples(out_dir: str, seconds: float = 75.0, window_s: float = 8.0) -> None:
+def write_samples(out_dir: str, seconds: float = 75.0, window_s: float = 8.0, seeds: Optional[List[int]] = None) -> None:
+    """The bundled sample broadcasts (SAMPLE_SEEDS), or more held-out ones from other seeds."""
     os.makedirs(out_dir, exist_ok=True)
-    for n, seed in enumerate(SAMPLE_SEEDS, 1):
+    for n, seed in enumerate(seeds or SAMPLE_SEEDS, 1):
         world = World(seed, seconds)
         mp4 = os.path.join(out_dir, f"broadcast{n}.mp4")
         if not os.path.exists(mp4):   # deterministic: an existing file is the same video
