@@ -65,6 +65,7 @@ export class TwitchBot {
     const { chat, ctx } = this;
     const o = ctx.options;
     if (!o.token) ctx.log.warn('no plugins.twitch.token: connecting anonymously, read-only (commands are heard, not answered)');
+    if (o.token && !o.ssl && !/^(127\.|localhost$|::1$)/.test(o.host)) ctx.log.warn({ host: o.host }, 'plugins.twitch.ssl is false: the chat token crosses the network in clear text; remove ssl: false unless this is a local test server');
     if (this.channelToStream.size === 0) ctx.log.warn('no stream has a twitch channel (streams[].twitch.channel); nothing to join');
 
     chat.onMessage((channel, user, text) => void this.onMessage(channel.toLowerCase(), user, text));

@@ -9,10 +9,11 @@ const options = z.object({
   username: z.string().min(1).optional(),
   /** OAuth token (with or without "oauth:"). Env: KIBITZ_PLUGINS_TWITCH_TOKEN. Without one, chat is read-only. */
   token: z.string().min(1).optional(),
-  /** IRC server; plain IRC unless `ssl`. Tests point this at a local ngircd. */
+  /** IRC server. Tests point this at a local ngircd (with `ssl: false`). */
   host: z.string().min(1).default('irc.chat.twitch.tv'),
   port: num(z.number().int().min(1).max(65535)).optional(),
-  ssl: bool().default(false),
+  /** IRC over TLS (port 6697): the OAuth token must not cross the internet in clear text. */
+  ssl: bool().default(true),
   /** The bot is a moderator (or VIP/broadcaster) in its channels: Twitch allows 100 msgs / 30 s instead of 20. */
   moderator: bool().default(false),
   /** Override the outgoing budget (shared by all channels on the connection). */

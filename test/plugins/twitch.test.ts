@@ -12,7 +12,7 @@ afterAll(() => ircd.stop());
 async function startBot(bus: EventBus, brain: FakeBrain, nick: string, channel: string, extra: Record<string, unknown>, questions: Record<string, unknown> = {}): Promise<PluginHost> {
   const host = await startPlugins({
     config: {
-      plugins: { twitch: { username: nick, token: IRC_PASSWORD, host: '127.0.0.1', port: String(ircd.port), connectTimeoutMs: 8000, ...extra }, questions },
+      plugins: { twitch: { username: nick, token: IRC_PASSWORD, host: '127.0.0.1', port: String(ircd.port), ssl: false, connectTimeoutMs: 8000, ...extra }, questions },
       streams: [{ name: 'main', twitch: { channel, gets: ['commentary', 'answer', 'summary'], commentaryPerMinute: 60 } }],
     },
     bus, brain, log: silentLog, startWaitMs: 10_000,
