@@ -8,6 +8,10 @@
  *   npx tsx bench/ingest.ts --publishers 8 --duration 600 --every 60   # 10-minute soak
  *   --live-encode: publishers encode with libx264 live instead of copying a pre-encoded clip
  *                  (costs the machine ~0.3 core per publisher, which then competes with kibitz)
+ *   --model: the bundled model on every stream, publishers looping the sample broadcast (content
+ *            the model knows and talks about: testsrc2 is outside its world and would cost
+ *            almost nothing); adds frames stepped, lines/min and p95 latencies
+ *   --model-threads INTRA[,spin]: override model.threads (e.g. 2,spin = onnxruntime's defaults)
  *
  * The app runs in a child process (this file with --child), with one consumer per session that
  * drains frames as a fast model would, so "dropped" counts real queue overflows.
@@ -23,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = fileURLToPath(import.meta.url);
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
-interface ChildSpec { dataDir: string; streams: { name: string; key: string }[]; model?: boolean }
+interface ChildSpec { dataDir: string; streams: { name: string; key: string }[]; model?: boolean; threads?: { intraOp: number; spinning: boolean } }
 
 /** The kibitz side: a real app on free ports, frames drained as they come. */
 async function child(spec: ChildSpec): Promise<void> {
@@ -34,7 +38,7 @@ async function child(spec: ChildSpec): Promise<void> {
     noDefault: true, env: {},
     overrides: {
       http: { port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, dataDir: spec.dataDir, streams: spec.streams, ingest: { graceMs: 2000 },
-      ...(spec.model ? { model: { package: 'models/kibitz-demo' } } : {}),
+      ...(spec.model ? { model: { package: 'models/kibitz-demo', ...(spec.threads ? { threads: spec.threads } : {}) } } : {}),
     },
   });
   const app = createApp(config, { log: createLogger({ level: 'warn', format: 'pretty', destination: process.stderr }) });
@@ -46,9 +50,14 @@ async function child(spec: ChildSpec): Promise<void> {
     });
   }
   await app.start();
-  if (spec.model) await (await import('../src/queue/embedded.ts')).startEmbeddedModel(app);
+  const engine = spec.model ? await (await import('../src/queue/embedded.ts')).startEmbeddedModel(app) : null;
   process.stdout.write(JSON.stringify({ http: app.http.port, rtmp: app.rtmp.port }) + '\n');
-  const stop = () => void app.close().then(() => process.exit(0));
+  // The parent reads the engine's latency samples after we exit.
+  const { writeFileSync } = await import('node:fs');
+  const stop = () => {
+    if (engine) writeFileSync(path.join(spec.dataDir, 'latencies.json'), JSON.stringify({ decision: engine.latencies, commentary: engine.commentaryLatencies }));
+    void app.close().then(() => process.exit(0));
+  };
   process.on('SIGTERM', stop);
   // The bench owns us through stdin: if it dies, we go too (and take the decoders with us).
   process.stdin.on('end', stop);
@@ -64,25 +73,28 @@ async function parent(): Promise<void> {
       stagger: { type: 'string', default: '0' },
       /** Run the bundled model on every stream (full path: RTMP -> decode -> model). */
       model: { type: 'boolean', default: false },
+      'model-threads': { type: 'string' },
     },
   });
+  const mt = values['model-threads']?.split(',');
+  const threads = mt ? { intraOp: Number(mt[0]), spinning: mt[1] === 'spin' } : undefined;
   const counts = values.publishers!.split(',').map(Number);
   const durationS = Number(values.duration);
   const everyS = Number(values.every ?? (durationS >= 120 ? 60 : 10));
-  const clip = values['live-encode'] ? null : fixture();
-  console.log(`kibitz ingest bench — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationS} s per run, publishers: ${values['live-encode'] ? 'live libx264' : 'pre-encoded clip, -c copy'}, 720p30 H.264 -bf 3 -g 60 -> model frame size @ 2 fps${values.model ? ", bundled model on every stream" : ""}`);
+  const clip = values['live-encode'] ? null : values.model ? SAMPLE : fixture();
+  console.log(`kibitz ingest bench — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationS} s per run, publishers: ${values['live-encode'] ? 'live libx264' : 'pre-encoded clip, -c copy'}, 720p30 H.264 -bf 3 -g 60 -> model frame size @ 2 fps${values.model ? `, bundled model on every stream (publishers loop ${SAMPLE}; model.threads ${threads ? JSON.stringify(threads) : 'auto'})` : ''}`);
   console.log('(shared machine: other processes may take CPU during the run)\n');
   const rows: string[][] = [];
-  for (const n of counts) rows.push(await run(n, durationS, everyS, clip, Number(values.stagger), values.model!));
+  for (const n of counts) rows.push(await run(n, durationS, everyS, clip, Number(values.stagger), values.model!, threads));
   const head = ['publishers', 'sampled fps/stream (exp. 2)', 'decoded fps/stream (exp. 30)', 'dropped', 'CPU %/stream (node+ffmpeg)', 'node % total', 'ffmpeg % total', 'first frame ms avg/max', 'RSS node MB', 'PSS ffmpeg MB/stream'];
-  if (values.model) head.push('model stepped % (min stream)', 'model skipped');
+  if (values.model) head.push('model stepped % (min stream)', 'model skipped', 'lines/min/stream', 'p95 frame->decision ms', 'p95 frame->commentary ms');
   printTable(head, rows);
 }
 
-async function run(n: number, durationS: number, everyS: number, clip: string | null, staggerMs: number, model: boolean): Promise<string[]> {
+async function run(n: number, durationS: number, everyS: number, clip: string | null, staggerMs: number, model: boolean, threads?: ChildSpec['threads']): Promise<string[]> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kibitz-bench-'));
   const streams = Array.from({ length: n }, (_, i) => ({ name: `s${i}`, key: `bench-${i}-${process.pid}` }));
-  const app = spawn(process.execPath, ['--import', 'tsx', HERE, '--child', JSON.stringify({ dataDir, streams, model })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const app = spawn(process.execPath, ['--import', 'tsx', HERE, '--child', JSON.stringify({ dataDir, streams, model, threads })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const ports = await new Promise<{ http: number; rtmp: number }>((resolve, reject) => {
     let buf = '';
     app.stdout!.on('data', (d) => {
@@ -101,7 +113,7 @@ async function run(n: number, durationS: number, everyS: number, clip: string | 
     });
   }));
   await new Promise((r) => setTimeout(r, 300));
-  type Row = { name: string; framesSampled: number; framesDecoded: number; framesDropped: number; model?: { framesProcessed: number; framesSkipped: number } };
+  type Row = { name: string; framesSampled: number; framesDecoded: number; framesDropped: number; model?: { framesProcessed: number; framesSkipped: number; lines: number } };
   const streamsNow = async () => ((await getJson(`${api}/api/streams`)) as { streams: Row[] }).streams;
   // First frames: poll from before the first publisher starts (measured from each stream's `live` event).
   let polling = true;
@@ -147,6 +159,8 @@ async function run(n: number, durationS: number, everyS: number, clip: string | 
   for (const r of sse) r.destroy();
   app.kill('SIGTERM');
   await new Promise((r) => app.once('exit', r));
+  const latFile = path.join(dataDir, 'latencies.json');
+  const lats = existsSync(latFile) ? JSON.parse(readFileSync(latFile, 'utf8')) as { decision: number[]; commentary: number[] } : { decision: [], commentary: [] };
   rmSync(dataDir, { recursive: true, force: true });
 
   const per = (k: 'framesSampled' | 'framesDecoded' | 'framesDropped') => c1.map((s) => s[k] - (c0.find((x) => x.name === s.name)?.[k] ?? 0));
@@ -160,7 +174,9 @@ async function run(n: number, durationS: number, everyS: number, clip: string | 
   const modelCols: string[] = [];
   if (model) {
     const stepped = c1.map((s, i) => ((s.model?.framesProcessed ?? 0) - (c0.find((x) => x.name === s.name)?.model?.framesProcessed ?? 0)) / Math.max(1, per('framesSampled')[i]!));
-    modelCols.push(fmt(100 * Math.min(...stepped), 0), String(c1.reduce((a, s) => a + (s.model?.framesSkipped ?? 0), 0)));
+    const lines = c1.reduce((a, s) => a + (s.model?.lines ?? 0) - (c0.find((x) => x.name === s.name)?.model?.lines ?? 0), 0);
+    modelCols.push(fmt(100 * Math.min(...stepped), 0), String(c1.reduce((a, s) => a + (s.model?.framesSkipped ?? 0), 0)),
+      fmt(lines / n / (wallS / 60), 1), fmt(p95(lats.decision), 0), fmt(p95(lats.commentary), 0));
   }
   return [
     String(n),
@@ -232,6 +248,8 @@ function getJson(url: string): Promise<unknown> {
   return fetch(url).then((r) => r.json());
 }
 
+const SAMPLE = 'models/samples/broadcast1.mp4';
+const p95 = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.ceil(0.95 * xs.length) - 1]! : NaN);
 const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
 

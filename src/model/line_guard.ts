@@ -11,7 +11,7 @@ export type LineKind = 'commentary' | 'answer' | 'summary';
 export type DropReason =
   /** The same word (or token) three times in a row: "blue blue blue". */
   | 'repetition'
-  /** Longer than the package allows for this kind, or cut off at the generation cap. */
+  /** Longer than the package allows for this kind, or cut off by the generation cap at that length. */
   | 'too_long'
   /** Mean token log-probability under the package's floor: the model is guessing. */
   | 'low_confidence'
@@ -79,7 +79,9 @@ const norm = (x: unknown) => (typeof x === 'string' ? x.toLowerCase() : x);
  * are not digits, so a score such as 1110 (digit pieces 1 ##1 ##1 ##0) is not "repetition".
  */
 export function checkLine(kind: LineKind, line: GeneratedLine, rules: LineGuardRules, isDigitToken: (id: number) => boolean = () => false): DropReason | null {
-  if (!line.finished || line.ids.length > rules.maxTokens[kind]) return 'too_long';
+  // Cut off by the generation cap at or past the limit: the model was not going to stop. (A cap
+  // set below the limit by the operator cuts lines short; that alone is not degenerate.)
+  if (line.ids.length > rules.maxTokens[kind] || (!line.finished && line.ids.length >= rules.maxTokens[kind])) return 'too_long';
   const words = line.text.split(/\s+/).filter((w) => w.length > 0);
   if (longestRun(words) >= rules.maxRun) return 'repetition';
   const pieces = line.ids.map((id, i) => (isDigitToken(id) ? `digit@${i}` : id)); // digits never form a run

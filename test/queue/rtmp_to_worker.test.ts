@@ -4,7 +4,7 @@ import { startRedisIngest, type IngestHost, type RedisIngest } from '../../src/q
 import type { KibitzApp } from '../../src/app.ts';
 import { runWorker, type RunningWorker } from '../../src/worker.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
-import { h264Fixture, publishFile } from '../helpers/ffmpeg.ts';
+import { publishFile } from '../helpers/ffmpeg.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { ENGINE, PKG } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
@@ -37,7 +37,8 @@ describe('the real app as an ingest node: RTMP -> ffmpeg -> Redis -> worker -> a
   });
 
   it('commentary from the worker reaches the app; /metrics shows the owner; ask over HTTP is answered', async () => {
-    const pub = publishFile(t.url(key), h264Fixture(6), { loop: true });
+    // the model's own world (a held-out sample): on anything else it rightly stays silent
+    const pub = publishFile(t.url(key), 'models/samples/broadcast1.mp4', { loop: true });
     try {
       await waitFor(() => events.some((e) => e.kind === 'commentary' && e.stream === 'main'), 'commentary on main', 30_000);
       await ingest.refresh();

@@ -75,8 +75,9 @@ export class WorkerNode {
     this.bull = connectRedis(url, { log, name: `${id}-bull` });
     this.ctx = { id, opts, keys: this.keys, redis: this.redis, bull: this.bull, engine, log, hooks };
     this.unsubscribe = bus.subscribe((ev) => {
-      // Answers and summaries go out once per question id through the job (answerOnce).
-      if (ev.kind !== 'commentary') return;
+      // Answers and summaries go out once per question id through the job (answerOnce). Commentary
+      // and the model's own status (the stream left / came back to the package's world) go here.
+      if (ev.kind !== 'commentary' && !(ev.kind === 'status' && (ev.status === 'unrecognised' || ev.status === 'recognised'))) return;
       const o = this.owned.get(ev.stream);
       if (!o || o.stopping || ev.streamTimeMs <= o.suppressUntilMs) return;
       this.redis.publishFenced(this.keys.lease(ev.stream), this.keys.nodeEvents(o.node), id, NODE_EVENTS_MAXLEN, JSON.stringify(ev))
@@ -87,7 +88,7 @@ export class WorkerNode {
             void this.drop(ev.stream, 'lease lost', false);
           }
         })
-        .catch((err: unknown) => log.warn({ err, stream: ev.stream }, 'could not publish commentary'));
+        .catch((err: unknown) => log.warn({ err, stream: ev.stream, kind: ev.kind }, 'could not publish a model event'));
     });
   }
 

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { Registry } from 'prom-client';
+import { frameFilter } from '../../../src/decode/filter.ts';
 import type { Brain } from '../../../src/brain.ts';
 import { EventBus } from '../../../src/bus.ts';
 import type { Config } from '../../../src/config/schema.ts';
@@ -12,7 +14,7 @@ export const PKG = 'models/kibitz-demo';
 export const W = 256;
 export const H = 144;
 export const FPS = 1;
-/** Short lines keep the always-speaking demo model cheap on a 2-core machine. */
+/** Short lines keep the always-speaking demo model cheap on a 2-core machine (the guards let a capped line through). */
 export const ENGINE = { maxResponseTokens: 4 };
 
 export function testLog(): Logger {
@@ -35,17 +37,23 @@ export function redisConfig(url: string, streams: string[], queue: Record<string
   return loadConfig({ noDefault: true, env: {}, overrides: redisOverrides(url, streams, queue, extra) });
 }
 
-/** A frame of the model's size whose pixels depend on the stream and seq. */
+let sampleFrames: Buffer[] | null = null;
+
+/**
+ * A frame of the model's size whose pixels depend on the stream and seq: frames of a held-out
+ * sample broadcast (the model's own world, so its in-world score lets it speak), each stream
+ * starting at another place in it.
+ */
 export function frameBytes(streamIx: number, seq: number): Buffer {
-  const b = Buffer.alloc(W * H * 3);
-  let x = ((streamIx + 1) * 2654435761 + seq * 40503) >>> 0;
-  for (let i = 0; i < b.length; i += 3) {
-    x = (x * 1664525 + 1013904223) >>> 0;
-    b[i] = x >>> 24;
-    b[i + 1] = (seq * 7) & 255;
-    b[i + 2] = streamIx * 60;
-  }
-  return b;
+  sampleFrames ??= decodeSample();
+  return sampleFrames[(streamIx * 23 + seq) % sampleFrames.length]!;
+}
+
+function decodeSample(): Buffer[] {
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', 'models/samples/broadcast1.mp4', '-vf', frameFilter(2, W, H), '-f', 'rawvideo', '-'], { maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`could not decode the sample broadcast: ${r.stderr?.toString()}`);
+  const size = W * H * 3;
+  return Array.from({ length: Math.floor(r.stdout.length / size) }, (_, i) => r.stdout.subarray(i * size, (i + 1) * size));
 }
 
 /**
