@@ -8,23 +8,32 @@ import { EventBus } from '../../src/bus.ts';
 import { Metrics } from '../../src/metrics.ts';
 import type { KibitzEvent } from '../../src/events.ts';
 import type { Frame } from '../../src/frames.ts';
-import { cacheLimitsFor, ModelEngine } from '../../src/model/engine.ts';
+import { cacheLimitsFor, DEFAULT_ENGINE_OPTIONS, ModelEngine } from '../../src/model/engine.ts';
 import { Model } from '../../src/model/model.ts';
 import { StreamContext } from '../../src/model/stream_context.ts';
+import { DEFAULT_QUESTION_LIMITS, QuestionPolicy } from '../../src/questions/policy.ts';
+import { sampleFrames } from '../helpers/sample_frames.ts';
 
 const PKG = 'models/kibitz-demo';
 const log = pino({ level: 'silent' });
 let model: Model;
 
+/** A frame of the model's own world (a sample broadcast); `seed` picks where in it. */
 function frame(stream: string, seq: number, seed: number): Frame {
   const { width, height, fps } = model.manifest.frame;
+  const frames = sampleFrames(width, height);
+  const data = frames[(seed * 29 + seq) % frames.length]!;
+  return { stream, seq, streamTimeMs: (seq * 1000) / fps, width, height, data, decodedAt: performance.now() };
+}
+
+/** Pixels of no world at all (outside every package's). */
+function noise(stream: string, seq: number): Frame {
+  const { width, height, fps } = model.manifest.frame;
   const data = new Uint8Array(width * height * 3);
-  let x = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < data.length; i += 3) {
+  let x = (seq * 2654435761 + 12345) >>> 0;
+  for (let i = 0; i < data.length; i++) {
     x = (x * 1664525 + 1013904223) >>> 0;
     data[i] = x >>> 24;
-    data[i + 1] = (x >>> 16) & 255;
-    data[i + 2] = seed * 40;
   }
   return { stream, seq, streamTimeMs: (seq * 1000) / fps, width, height, data, decodedAt: performance.now() };
 }
@@ -143,7 +152,7 @@ describe('ModelEngine', () => {
     const bus = new EventBus();
     const events: KibitzEvent[] = [];
     bus.subscribe((e) => events.push(e));
-    const engine = new ModelEngine(model, bus, log, { maxQuestionChars: 50 });
+    const engine = new ModelEngine(model, bus, log, { questions: new QuestionPolicy({ ...DEFAULT_QUESTION_LIMITS, maxQuestionChars: 50 }) });
     engine.open('main');
     engine.offer(frame('main', 0, 1));
     const res = await engine.ask({ stream: 'main', question: 'how many enemies are there?', user: 'alice', source: 'http' });
@@ -178,6 +187,50 @@ describe('ModelEngine', () => {
 
     engine.end('main');
     await expect(engine.ask({ stream: 'main', question: 'hi' })).rejects.toMatchObject({ code: 'STREAM_ENDED' });
+    await engine.close();
+  });
+
+  it('goes quiet outside its world: one status event, honest answers, dropped lines counted, and back again', async () => {
+    const bus = new EventBus();
+    const events: KibitzEvent[] = [];
+    bus.subscribe((e) => events.push(e));
+    // threshold 1: the model would speak on every frame it thinks about
+    const engine = new ModelEngine(model, bus, log, { threshold: 1 });
+    engine.open('w');
+    let seq = 0;
+    const feed = async (f: (s: string, n: number) => Frame, n: number) => {
+      for (let i = 0; i < n; i++, seq++) {
+        engine.offer(f('w', seq));
+        await until(() => engine.stats('w')!.framesProcessed === seq + 1);
+      }
+    };
+    await feed((s, n) => frame(s, n, 2), 4);
+    expect(engine.stats('w')!.content).toBe('recognised');
+    const linesIn = engine.stats('w')!.lines;
+    expect(linesIn).toBeGreaterThan(0);
+
+    await feed(noise, 10); // 5 s of noise at 2 fps
+    const st = engine.stats('w')!;
+    expect(st.content).toBe('unrecognised');
+    expect(st.framesOutOfWorld).toBe(10);
+    expect(st.lines).toBe(linesIn); // not a word about the noise
+    const status = events.filter((e) => e.kind === 'status');
+    expect(status.map((e) => e.status)).toEqual(['unrecognised']);
+    expect(status[0]!.streamTimeMs).toBe(((4 + 6) * 1000) / 2); // 3 s after the first noise frame
+    const honest = await engine.ask({ stream: 'w', question: 'what is the score?' });
+    expect(honest.answer).toBe(DEFAULT_ENGINE_OPTIONS.honestAnswer);
+
+    await feed((s, n) => frame(s, n, 3), 10); // the world again (another moment of it): recognised after 2 s, then talking
+    expect(engine.stats('w')!.content).toBe('recognised');
+    expect(events.filter((e) => e.kind === 'status').map((e) => e.status)).toEqual(['unrecognised', 'recognised']);
+    expect(engine.stats('w')!.linesDropped.out_of_world).toBeGreaterThan(0); // wanted to speak while still unrecognised
+    expect(engine.stats('w')!.lines).toBeGreaterThan(linesIn);
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.addModelStats(() => engine.allStats());
+    const text = await metrics.text();
+    expect(text).toMatch(/kibitz_model_lines_dropped\{stream="w",reason="out_of_world"\} [1-9]/);
+    expect(text).toContain('kibitz_model_frames{stream="w",result="out_of_world"} 10');
+    expect(text).toContain('kibitz_model_in_world{stream="w"} 1');
     await engine.close();
   });
 

@@ -1,6 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { Registry } from 'prom-client';
-import { frameFilter } from '../../../src/decode/filter.ts';
+import { sampleFrames } from '../../helpers/sample_frames.ts';
 import type { Brain } from '../../../src/brain.ts';
 import { EventBus } from '../../../src/bus.ts';
 import type { Config } from '../../../src/config/schema.ts';
@@ -37,23 +36,17 @@ export function redisConfig(url: string, streams: string[], queue: Record<string
   return loadConfig({ noDefault: true, env: {}, overrides: redisOverrides(url, streams, queue, extra) });
 }
 
-let sampleFrames: Buffer[] | null = null;
+// Decoded at import, before any worker holds a lease: a synchronous decode later would stall
+// the event loop that renews them.
+const FRAMES = sampleFrames(W, H);
 
 /**
  * A frame of the model's size whose pixels depend on the stream and seq: frames of a held-out
- * sample broadcast (the model's own world, so its in-world score lets it speak), each stream
- * starting at another place in it.
+ * sample broadcast (the model's own world), each stream starting at another place in it.
  */
 export function frameBytes(streamIx: number, seq: number): Buffer {
-  sampleFrames ??= decodeSample();
-  return sampleFrames[(streamIx * 23 + seq) % sampleFrames.length]!;
-}
-
-function decodeSample(): Buffer[] {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', 'models/samples/broadcast1.mp4', '-vf', frameFilter(2, W, H), '-f', 'rawvideo', '-'], { maxBuffer: 1 << 28 });
-  if (r.status !== 0) throw new Error(`could not decode the sample broadcast: ${r.stderr?.toString()}`);
-  const size = W * H * 3;
-  return Array.from({ length: Math.floor(r.stdout.length / size) }, (_, i) => r.stdout.subarray(i * size, (i + 1) * size));
+  const f = FRAMES[(streamIx * 23 + seq) % FRAMES.length]!;
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
 }
 
 /**
