@@ -9,6 +9,7 @@ import { PortInUseError, RtmpIngest } from './ingest/rtmp.ts';
 import { registerWhip, type WhipIngest } from './ingest/whip/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { questionPolicyOf } from './questions/policy.ts';
 import { ContentStates } from './stream/content_state.ts';
 import { SessionRegistry } from './stream/registry.ts';
 import type { StreamSession } from './stream/session.ts';
@@ -69,7 +70,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
   sessions.onBeforeNewSession((name) => timeline.beginSession(name));
 
   const http = createHttpServer({
-    registry: sessions, timeline, metrics, bus, log, getBrain: () => brain, sseHeartbeatMs: opts.sseHeartbeatMs,
+    registry: sessions, timeline, metrics, bus, log, getBrain: () => brain, questions: questionPolicyOf(config), sseHeartbeatMs: opts.sseHeartbeatMs,
     streamInfo: (name) => ({ content: contentStates.get(name), ...streamInfo?.(name) }),
     health: () => ({ ffmpeg: ffmpeg?.version ?? null, model: config.model.package ?? null, brain: brain !== undefined }),
   }) as KibitzApp['http'];

@@ -13,9 +13,10 @@ const options = z.object({
   messageCommands: bool().default(false),
   /** Post a summary to the stream's channels when it ends. */
   summaryOnEnd: bool().default(true),
-  summaryOnEndMinutes: num(z.number().int().min(1).max(240)).default(10),
-  /** Default window for /summary without minutes. */
-  summaryMinutes: num(z.number().int().min(1).max(240)).default(5),
+  /** Its window; like every summary window, at most plugins.questions.maxSummaryMinutes (the question policy). */
+  summaryOnEndMinutes: num(z.number().int().min(1)).default(10),
+  /** Default window for /summary without minutes (at most plugins.questions.maxSummaryMinutes). */
+  summaryMinutes: num(z.number().int().min(1)).default(5),
   /** Per-channel budget (Discord allows about 5 messages per 5 s per channel). */
   channelRate: z.object({ messages: num(z.number().int().min(1)), windowMs: num(z.number().int().min(100)) }).default({ messages: 5, windowMs: 5_000 }),
   /** Setup fails (and is retried with backoff) when login + READY take longer than this. */

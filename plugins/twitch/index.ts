@@ -20,9 +20,10 @@ const options = z.object({
   rateLimit: z.object({ messages: num(z.number().int().min(1)), windowMs: num(z.number().int().min(100)) }).optional(),
   /** Identical messages are not sent again within this window (Twitch rejects them). */
   duplicateWindowMs: num(z.number().int().min(0)).default(30_000),
-  summaryMinutes: num(z.number().int().min(1).max(240)).default(5),
+  /** Summary windows: `!summary` without minutes, and at the stream's end; like every summary window, at most plugins.questions.maxSummaryMinutes. */
+  summaryMinutes: num(z.number().int().min(1)).default(5),
   summaryOnEnd: bool().default(false),
-  summaryOnEndMinutes: num(z.number().int().min(1).max(240)).default(10),
+  summaryOnEndMinutes: num(z.number().int().min(1)).default(10),
   maxQueuedReplies: num(z.number().int().min(1)).default(10),
   /** How long setup waits to connect and join before it counts as failed (and is retried). */
   connectTimeoutMs: num(z.number().int().min(1000)).default(20_000),

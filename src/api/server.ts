@@ -3,6 +3,7 @@ import { BRAIN_ERROR_HTTP, BrainError, type Brain } from '../brain.ts';
 import type { EventBus } from '../bus.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { QuestionPolicy } from '../questions/policy.ts';
 import type { SessionRegistry } from '../stream/registry.ts';
 import type { Timeline } from '../timeline/timeline.ts';
 import { SseHub } from './sse.ts';
@@ -15,6 +16,8 @@ export interface ApiDeps {
   log: Logger;
   /** The model side, when one is attached (createApp's attachBrain). */
   getBrain: () => Brain | undefined;
+  /** plugins.questions: asks and summaries are checked before they reach the model side, even when none is attached. */
+  questions: QuestionPolicy;
   /** SSE heartbeat interval; default 15 s. */
   sseHeartbeatMs?: number;
   /** Extra /healthz fields (ffmpeg version, model). */
@@ -22,8 +25,6 @@ export interface ApiDeps {
   /** Extra per-stream fields from the model side (model counters, owning worker, lag). */
   streamInfo?: (name: string) => Record<string, unknown> | undefined;
 }
-
-const MAX_QUESTION = 2000;
 
 /** Error bodies are `{ error: CODE, message }`; messages say what to do next. */
 function fail(reply: FastifyReply, status: number, error: string, message: string) {
@@ -74,14 +75,19 @@ export function createHttpServer(deps: ApiDeps): FastifyInstance {
     const { name } = req.params;
     if (!knownStream(name)) return unknown(reply, name);
     const body = (req.body ?? {}) as { question?: unknown; user?: unknown };
-    if (typeof body.question !== 'string' || !body.question.trim()) return fail(reply, 400, 'BAD_REQUEST', 'send JSON {"question": "...", "user": "..."} with a non-empty question');
-    if (body.question.length > MAX_QUESTION) return fail(reply, 400, 'BAD_REQUEST', `question is longer than ${MAX_QUESTION} characters`);
+    if (typeof body.question !== 'string') return fail(reply, 400, 'BAD_REQUEST', 'send JSON {"question": "...", "user": "..."} with a non-empty question');
     if (body.user !== undefined && typeof body.user !== 'string') return fail(reply, 400, 'BAD_REQUEST', 'user must be a string');
+    let question: string;
+    try {
+      question = deps.questions.question(body.question);
+    } catch (err) {
+      return brainError(reply, err);
+    }
     const brain = deps.getBrain();
     if (!brain) return noModel(reply);
     const ac = abortOnClose(req.raw);
     try {
-      const r = await brain.ask({ stream: name, question: body.question.trim(), user: body.user, source: 'http' }, ac.signal);
+      const r = await brain.ask({ stream: name, question, user: body.user, source: 'http' }, ac.signal);
       return { answer: r.answer, t: r.t, event: r.event };
     } catch (err) {
       return brainError(reply, err);
@@ -92,7 +98,11 @@ export function createHttpServer(deps: ApiDeps): FastifyInstance {
     const { name } = req.params;
     if (!knownStream(name)) return unknown(reply, name);
     const minutes = req.query.minutes === undefined ? 5 : Number(req.query.minutes);
-    if (!Number.isFinite(minutes) || minutes <= 0) return fail(reply, 400, 'BAD_REQUEST', 'minutes must be a positive number');
+    try {
+      deps.questions.minutes(minutes);
+    } catch (err) {
+      return brainError(reply, err);
+    }
     const brain = deps.getBrain();
     if (!brain) return noModel(reply);
     const ac = abortOnClose(req.raw);

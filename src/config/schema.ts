@@ -1,5 +1,6 @@
 import { whipConfigSchema } from '../ingest/whip/config.ts';
 import { z } from 'zod';
+import { questionLimitsSchema } from '../questions/policy.ts';
 
 /** Env values arrive as strings; accept "9000" where a number is meant (YAML gives numbers). */
 const num = () => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number());
@@ -70,8 +71,11 @@ export const configSchema = z.object({
     allowRemotePlay: bool().default(false),
   }).prefault({}),
   streams: z.array(streamSchema).default([]),
-  /** Per-plugin options (console, overlay, discord, twitch, webhook), validated by the plugin host. */
-  plugins: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Per-plugin options (console, overlay, discord, twitch, webhook), validated by the plugin host;
+   * `questions` is the question policy every way in shares (HTTP too), so it is validated here.
+   */
+  plugins: z.object({ questions: questionLimitsSchema.optional() }).catchall(z.unknown()).default({}),
   /** WebRTC ingest (OBS 30+ "WHIP" service); see src/ingest/whip/README.md. */
   whip: whipConfigSchema,
 }).strict();
@@ -96,7 +100,7 @@ export const KNOWN_KEYS = [
   'apiBase', 'guildId',
   // queue (redis)
   'prefix', 'nodeId', 'workerId', 'capacity', 'leaseMs', 'pollMs', 'framesMaxLen', 'replayFrames', 'maxBacklog',
-  'askTimeoutMs', 'maxPendingAsks',
+  'askTimeoutMs',
   // plugins with multi-word options
   'messageCommands', 'summaryOnEnd', 'summaryOnEndMinutes', 'summaryMinutes', 'channelRate', 'maxQueuedReplies',
   'connectTimeoutMs', 'moderator', 'rateLimit', 'duplicateWindowMs', 'timeoutMs', 'maxAttempts', 'backoffMs',

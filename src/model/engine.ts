@@ -4,6 +4,7 @@ import type { EventBus } from '../bus.ts';
 import type { Config } from '../config/schema.ts';
 import { newEventId } from '../events.ts';
 import type { Frame } from '../frames.ts';
+import { QuestionPolicy, questionPolicyOf } from '../questions/policy.ts';
 import type { CacheLimits } from './kv_cache.ts';
 import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type LineGuardRules, type LineKind } from './line_guard.ts';
 import type { Model } from './model.ts';
@@ -20,10 +21,8 @@ export interface EngineOptions {
   /** Cache limits; sinkTokens and windowFrames default to the manifest's `cache` block. */
   limits: Partial<CacheLimits>;
   maxResponseTokens: number;
-  /** Questions longer than this (characters) are refused with 400. */
-  maxQuestionChars: number;
-  /** Questions waiting per stream; more are refused as busy (429). */
-  questionQueue: number;
+  /** What questions and summaries it takes (plugins.questions): cleaning, length, minutes, how many wait per stream. */
+  questions: QuestionPolicy;
   /** Frames encoded together by the vision graph (across streams). */
   maxVisionBatch: number;
   askTimeoutMs: number;
@@ -52,8 +51,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   thresholds: {},
   limits: { textBudget: 512, maxStepTokens: 64 },
   maxResponseTokens: 48,
-  maxQuestionChars: 300,
-  questionQueue: 20,
+  questions: new QuestionPolicy(),
   maxVisionBatch: 8,
   askTimeoutMs: 15_000,
   world: {},
@@ -64,11 +62,11 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 /** Said to an asker when the model's own answer did not pass the guards. */
 const UNSURE_ANSWER = "I can't tell from what I have seen.";
 
-/** The engine options the config sets: the decision threshold and its per-stream overrides. */
-export function engineOptionsFromConfig(config: Pick<Config, 'model' | 'streams'>): Partial<EngineOptions> {
+/** The engine options the config sets: the decision threshold, its per-stream overrides, the question policy. */
+export function engineOptionsFromConfig(config: Pick<Config, 'model' | 'streams' | 'plugins'>): Partial<EngineOptions> {
   const thresholds: Record<string, number> = {};
   for (const s of config.streams) if (s.threshold !== undefined) thresholds[s.name] = s.threshold;
-  return { threshold: config.model.threshold, thresholds };
+  return { threshold: config.model.threshold, thresholds, questions: questionPolicyOf(config) };
 }
 
 /**
@@ -255,9 +253,7 @@ export class ModelEngine implements Brain {
     const id = req.id ?? newEventId();
     const seen = this.answered.get(id);
     if (seen) return seen; // idempotent by question id
-    const question = (req.question ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
-    if (question.length === 0) throw new BrainError('BAD_REQUEST', 'question is empty');
-    if (question.length > this.opts.maxQuestionChars) throw new BrainError('BAD_REQUEST', `question is longer than ${this.opts.maxQuestionChars} characters`);
+    const question = this.opts.questions.question(req.question ?? '');
     const slot = this.liveSlot(req.stream);
     if (slot.watch && !slot.watch.trusted) {
       // Nothing the model could say about this picture is worth hearing: answer honestly, at once.
@@ -282,7 +278,7 @@ export class ModelEngine implements Brain {
   }
 
   async summary(stream: string, minutes: number, signal?: AbortSignal): Promise<SummaryResult> {
-    if (!Number.isFinite(minutes) || minutes < 1 || minutes > 60) throw new BrainError('BAD_REQUEST', 'minutes must be between 1 and 60');
+    this.opts.questions.minutes(minutes);
     const slot = this.slots.get(stream);
     const windowMs = minutes * 60_000;
     if (!slot) {
@@ -325,7 +321,7 @@ export class ModelEngine implements Brain {
   }
 
   private enqueue(slot: Slot, job: Omit<Job, 'id' | 'resolve' | 'reject'>, signal?: AbortSignal): Promise<{ text: string; streamTimeMs: number }> {
-    if (slot.jobs.length >= this.opts.questionQueue) throw new BrainError('BUSY', `stream ${slot.name} has ${slot.jobs.length} questions waiting; try again shortly`);
+    this.opts.questions.admit(slot.name, slot.jobs.length);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new BrainError('TIMEOUT', `no answer within ${this.opts.askTimeoutMs} ms`)), this.opts.askTimeoutMs);
       const onAbort = () => done(new BrainError('TIMEOUT', 'the request was cancelled'));

@@ -1,38 +1,7 @@
-import { z } from 'zod';
-import { bool, list, num } from './zod.ts';
 import { BrainError, type Brain } from '../brain.ts';
-import { GateError } from './errors.ts';
-import { cleanQuestion, questionKey } from './sanitize.ts';
-
-/** Fairness limits for viewers' questions, shared by every chat plugin. */
-export interface GateOptions {
-  /** A user may ask (or request a summary) once per this many ms. */
-  cooldownMs: number;
-  /** Questions outstanding per stream (waiting or with the model); more are told "busy". */
-  queueSize: number;
-  /** Identical questions to one stream within this window share one answer. */
-  dedupeWindowMs: number;
-  /** Questions longer than this are cut. */
-  maxQuestionChars: number;
-  /** Summary window bounds, minutes. */
-  maxSummaryMinutes: number;
-}
-
-export const DEFAULT_GATE_OPTIONS: GateOptions = {
-  cooldownMs: 30_000,
-  queueSize: 20,
-  dedupeWindowMs: 10_000,
-  maxQuestionChars: 300,
-  maxSummaryMinutes: 120,
-};
-
-export const gateOptionsSchema = z.object({
-  cooldownMs: num(z.number().int().min(0)).default(DEFAULT_GATE_OPTIONS.cooldownMs),
-  queueSize: num(z.number().int().min(1)).default(DEFAULT_GATE_OPTIONS.queueSize),
-  dedupeWindowMs: num(z.number().int().min(0)).default(DEFAULT_GATE_OPTIONS.dedupeWindowMs),
-  maxQuestionChars: num(z.number().int().min(10).max(2000)).default(DEFAULT_GATE_OPTIONS.maxQuestionChars),
-  maxSummaryMinutes: num(z.number().int().min(1)).default(DEFAULT_GATE_OPTIONS.maxSummaryMinutes),
-});
+import { Cooldowns, QuestionPolicy } from '../questions/policy.ts';
+import { GateError, type GateErrorCode } from './errors.ts';
+import { questionKey } from './sanitize.ts';
 
 export interface Asker {
   user: string;
@@ -79,19 +48,21 @@ function answerFor(r: { answer: string; t: number; question: string }, askers: A
 }
 
 /**
- * Between chat commands and the Brain: per-user cooldown, per-stream bound, identical-question
- * coalescing, question hygiene. Brain errors come out as GateErrors with the same codes.
+ * Between chat commands and the Brain: the question policy (cleaning, limits, per-user cooldown,
+ * per-stream bound) and identical-question coalescing. Brain errors come out as GateErrors with
+ * the same codes and messages.
  */
 export class QuestionGate {
-  private readonly lastAsk = new Map<string, number>();
+  private readonly cooldowns: Cooldowns;
   private readonly outstanding = new Map<string, number>();
   private readonly inflight = new Map<string, InFlight>();
 
   private readonly getBrain: () => Brain | undefined;
 
   /** `brain` may be a getter: the app can attach its Brain after the plugins start. */
-  constructor(brain: Brain | (() => Brain | undefined), readonly opts: GateOptions = DEFAULT_GATE_OPTIONS, private readonly now: () => number = Date.now) {
+  constructor(brain: Brain | (() => Brain | undefined), readonly policy: QuestionPolicy = new QuestionPolicy(), private readonly now: () => number = Date.now) {
     this.getBrain = typeof brain === 'function' ? brain : () => brain;
+    this.cooldowns = new Cooldowns(policy.limits.cooldownMs, now);
   }
 
   private brain(): Brain {
@@ -101,8 +72,7 @@ export class QuestionGate {
   }
 
   async ask(req: QuestionRequest, signal?: AbortSignal): Promise<GateAnswer> {
-    const question = cleanQuestion(req.question, this.opts.maxQuestionChars);
-    if (question.length === 0) throw new GateError('BAD_REQUEST', 'the question is empty.');
+    const question = asGateError(() => this.policy.question(req.question));
     const key = questionKey(req.stream, question);
     const asker: Asker = { user: req.user, source: req.source, where: req.where };
 
@@ -115,24 +85,24 @@ export class QuestionGate {
       return shared.promise;
     }
     const brain = this.brain();
-    this.checkCooldown(req.source, req.user);
-    this.enter(req.stream);
+    const settle = this.admit(req);
     const askers = [asker];
     const entry: InFlight = {
       askers,
       promise: brain
         .ask({ stream: req.stream, question, user: req.user, source: req.source }, signal)
         .then((r) => {
+          settle();
           entry.result = { answer: r.answer, t: r.t, question };
           return answerFor(entry.result, askers);
-        })
-        .catch((err) => {
+        }, (err) => {
           this.inflight.delete(key);
-          throw toGateError(err);
+          const refused = toGateError(err);
+          settle(refused);
+          throw refused;
         })
         .finally(() => {
           entry.settledAt = this.now();
-          this.leave(req.stream);
         }),
     };
     this.inflight.set(key, entry);
@@ -140,38 +110,37 @@ export class QuestionGate {
   }
 
   async summary(req: { stream: string; minutes: number } & Asker, signal?: AbortSignal): Promise<GateSummary> {
-    const minutes = Math.round(req.minutes);
-    if (!Number.isFinite(minutes) || minutes < 1 || minutes > this.opts.maxSummaryMinutes) {
-      throw new GateError('BAD_REQUEST', `minutes must be between 1 and ${this.opts.maxSummaryMinutes}.`);
-    }
+    const minutes = asGateError(() => this.policy.minutes(req.minutes));
     const brain = this.brain();
-    this.checkCooldown(req.source, req.user);
-    this.enter(req.stream);
+    const settle = this.admit(req);
     try {
       const r = await brain.summary(req.stream, minutes, signal);
+      settle();
       return { ...r, minutes };
     } catch (err) {
-      throw toGateError(err);
-    } finally {
+      const refused = toGateError(err);
+      settle(refused);
+      throw refused;
+    }
+  }
+
+  /**
+   * Checks the asker's cooldown and the stream's bound, then takes a place in the bound and starts
+   * the cooldown. `settle` gives the place back when the request ends, and the cooldown too when
+   * the model side refused the request (it took no work on, so it costs the asker no wait).
+   */
+  private admit(req: Asker & { stream: string }): (err?: GateError) => void {
+    const id = `${req.source}:${req.user.toLowerCase()}`;
+    const wait = this.cooldowns.waitMs(id);
+    if (wait > 0) throw new GateError('COOLDOWN', 'asked too recently', wait);
+    const n = this.outstanding.get(req.stream) ?? 0;
+    asGateError(() => this.policy.admit(req.stream, n));
+    this.outstanding.set(req.stream, n + 1);
+    const giveBackCooldown = this.cooldowns.start(id);
+    return (err) => {
       this.leave(req.stream);
-    }
-  }
-
-  private checkCooldown(source: string, user: string): void {
-    if (this.opts.cooldownMs <= 0) return;
-    const id = `${source}:${user.toLowerCase()}`;
-    const t = this.now();
-    const last = this.lastAsk.get(id);
-    if (last !== undefined && t - last < this.opts.cooldownMs) {
-      throw new GateError('COOLDOWN', 'asked too recently', this.opts.cooldownMs - (t - last));
-    }
-    this.lastAsk.set(id, t);
-  }
-
-  private enter(stream: string): void {
-    const n = this.outstanding.get(stream) ?? 0;
-    if (n >= this.opts.queueSize) throw new GateError('BUSY', `the question queue for ${stream} is full`);
-    this.outstanding.set(stream, n + 1);
+      if (err && REFUSALS.has(err.code)) giveBackCooldown();
+    };
   }
 
   private leave(stream: string): void {
@@ -180,15 +149,24 @@ export class QuestionGate {
     else this.outstanding.set(stream, n);
   }
 
-  /** Drops settled answers past the dedupe window and cooldowns that have run out (bounded maps). */
+  /** Drops settled answers past the dedupe window (a bounded map). */
   private sweep(): void {
     const t = this.now();
     for (const [k, v] of this.inflight) {
-      if (v.settledAt !== undefined && t - v.settledAt >= this.opts.dedupeWindowMs) this.inflight.delete(k);
+      if (v.settledAt !== undefined && t - v.settledAt >= this.policy.limits.dedupeWindowMs) this.inflight.delete(k);
     }
-    if (this.lastAsk.size > 1000) {
-      for (const [k, v] of this.lastAsk) if (t - v >= this.opts.cooldownMs) this.lastAsk.delete(k);
-    }
+  }
+}
+
+/** Errors that mean the model side did not take the request on (a timeout did: the model worked on it). */
+const REFUSALS = new Set<GateErrorCode>(['BUSY', 'BAD_REQUEST', 'UNKNOWN_STREAM', 'STREAM_ENDED', 'NO_MODEL']);
+
+/** A policy check, its refusal as a GateError. */
+function asGateError<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw toGateError(err);
   }
 }
 

@@ -3,18 +3,14 @@ import type { Logger } from 'pino';
 import type { Brain } from '../brain.ts';
 import type { EventBus } from '../bus.ts';
 import type { KibitzEvent } from '../events.ts';
-import { ConfigError } from './errors.ts';
-import { gateOptionsSchema, QuestionGate } from './gate.ts';
-import { builtinPlugins } from './registry.ts';
-import { toPluginStreams, type PluginStream, type StreamConfigLike } from './routes.ts';
+import { QuestionGate } from './gate.ts';
+import { parsePluginConfig } from './plugin_config.ts';
+import type { PluginStream, StreamConfigLike } from './routes.ts';
 import type { KibitzPlugin, PluginContext, PluginHttp, StreamStatus, Teardown } from './types.ts';
 
 export interface HostOptions {
-  /**
-   * The validated app config; only `plugins` (including `plugins.questions`, the gate's limits)
-   * and `streams` are read, and a top-level `questions` if the schema grows one.
-   */
-  config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[]; questions?: unknown };
+  /** The validated app config; only `plugins` (including `plugins.questions`, the question policy) and `streams` are read. */
+  config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[] };
   bus: EventBus;
   /** The Brain, or a getter for one attached later (questions get NO_MODEL until then). */
   brain: Brain | (() => Brain | undefined);
@@ -42,42 +38,15 @@ export interface PluginHost {
 
 const TEARDOWN_TIMEOUT_MS = 5_000;
 
-/** Validates config, then starts each configured plugin isolated from the others. */
+/** Validates the plugins' config (parsePluginConfig), then starts each configured plugin isolated from the others. */
 export async function startPlugins(opts: HostOptions): Promise<PluginHost> {
-  const fail = (key: string, problem: string): never => {
-    throw new ConfigError(key, problem);
-  };
-  const registry = opts.registry ?? builtinPlugins;
-  // `plugins.questions` is not a plugin: it holds the question gate's limits shared by all chats.
-  const { questions: pluginsQuestions, ...pluginsConfig } = opts.config.plugins ?? {};
-  const gateKey = opts.config.questions !== undefined ? 'questions' : 'plugins.questions';
-  const byName = new Map(registry.map((p) => [p.name, p]));
-  for (const key of Object.keys(pluginsConfig)) {
-    if (!byName.has(key)) fail(`plugins.${key}`, `unknown plugin (known: ${[...byName.keys()].join(', ')})`);
-  }
-  const streams = toPluginStreams(opts.streams ?? opts.config.streams ?? [], fail);
-  const gateParse = gateOptionsSchema.safeParse(opts.config.questions ?? pluginsQuestions ?? {});
-  if (!gateParse.success) fail(`${gateKey}.${gateParse.error.issues[0]!.path.join('.')}`, gateParse.error.issues[0]!.message);
-  const gate = new QuestionGate(opts.brain, gateParse.data!);
-
-  // Validate every plugin's options before starting any, so a typo stops start-up cleanly.
-  const toStart: { plugin: KibitzPlugin<any>; options: unknown }[] = [];
-  for (const [name, raw] of Object.entries(pluginsConfig)) {
-    const plugin = byName.get(name)!;
-    const r = plugin.options.safeParse(raw ?? {});
-    if (!r.success) {
-      const issue = r.error.issues[0]!;
-      const path = issue.path.length > 0 ? `.${issue.path.join('.')}` : '';
-      const problem = issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined ? 'Required' : issue.message;
-      fail(`plugins.${name}${path}`, problem);
-    }
-    toStart.push({ plugin, options: r.data });
-  }
+  const { streams, questions, plugins } = parsePluginConfig({ ...opts.config, streams: opts.streams ?? opts.config.streams }, opts.registry);
+  const gate = new QuestionGate(opts.brain, questions);
 
   const status = new StatusTracker(streams);
   const unsubscribeStatus = opts.bus.subscribe((ev) => status.see(ev));
   const http = new HttpRoutes(opts.http);
-  const runners = toStart.map(({ plugin, options }) =>
+  const runners = plugins.map(({ plugin, options }) =>
     new Runner(plugin, options, { ...opts, streams, gate, status, http, backoff: opts.backoff ?? { baseMs: 1_000, maxMs: 60_000 } }),
   );
   const firsts = runners.map((r) => r.start());
@@ -184,7 +153,7 @@ class Runner {
       ask: (req, signal) => deps.gate.ask(req, anySignal(run.ac.signal, signal)),
       summary: (req, signal) => deps.gate.summary(req, anySignal(run.ac.signal, signal)),
       status: (stream) => deps.status.get(stream),
-      limits: deps.gate.opts,
+      limits: deps.gate.policy.limits,
       counters: (read) => {
         run.counters = read;
       },

@@ -1,24 +1,7 @@
 /**
- * Text hygiene for untrusted input (viewers' questions) and for model text going out to chats.
- * Pure functions, no I/O.
+ * Text hygiene for model text going out to chats, and the key that coalesces identical questions.
+ * Pure functions, no I/O. (Questions coming in are cleaned by the question policy, src/questions/policy.ts.)
  */
-
-// C0/C1 controls (keeping none: questions are one line), bidi overrides and isolates, zero-widths
-// used to hide text, and the BOM.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/g;
-// Chat-template markers a question could use to pose as a system or assistant turn.
-const TEMPLATE_MARKERS = /<\|[^|>]{0,40}\|>|<\/?(?:s|system|assistant|user)>/gi;
-
-export const DEFAULT_MAX_QUESTION_CHARS = 300;
-
-/** Question text as the model will see it: one line, no controls, no template markers, capped. */
-export function cleanQuestion(raw: string, maxChars = DEFAULT_MAX_QUESTION_CHARS): string {
-  let s = raw.replace(CONTROL, ' ').replace(TEMPLATE_MARKERS, ' ').replace(/\s+/g, ' ').trim();
-  // Leading command characters: a question must never read as a command to the bot or another bot.
-  s = s.replace(/^[!/.\\]+\s*/, '');
-  if (s.length > maxChars) s = s.slice(0, maxChars - 1).trimEnd() + '…';
-  return s;
-}
 
 /** Key under which identical questions are coalesced. */
 export function questionKey(stream: string, cleaned: string): string {

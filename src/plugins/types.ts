@@ -2,7 +2,8 @@ import type { RouteHandlerMethod } from 'fastify';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import type { KibitzEvent } from '../events.ts';
-import type { Asker, GateAnswer, GateOptions, GateSummary, QuestionRequest } from './gate.ts';
+import type { QuestionLimits } from '../questions/policy.ts';
+import type { Asker, GateAnswer, GateSummary, QuestionRequest } from './gate.ts';
 import type { PluginStream } from './routes.ts';
 
 export type Teardown = () => void | Promise<void>;
@@ -30,12 +31,12 @@ export interface PluginContext<O> {
   streams: readonly PluginStream[];
   /** Events from the bus; unsubscribed automatically at teardown. */
   subscribe(listener: (ev: KibitzEvent) => void, opts?: { stream?: string }): () => void;
-  /** A viewer's question, through the gate (cooldown, bound, dedupe, hygiene) to the Brain. */
+  /** A viewer's question, through the gate (the question policy, dedupe) to the Brain. */
   ask(req: QuestionRequest, signal?: AbortSignal): Promise<GateAnswer>;
   summary(req: { stream: string; minutes: number } & Asker, signal?: AbortSignal): Promise<GateSummary>;
   status(stream: string): StreamStatus;
-  /** The gate's limits (question length, summary minutes), e.g. for command definitions. */
-  limits: Readonly<GateOptions>;
+  /** The question policy's limits (question length, summary minutes), e.g. for command definitions. */
+  limits: Readonly<QuestionLimits>;
   http: PluginHttp;
   /** Aborted when the plugin is torn down (shutdown or restart). */
   signal: AbortSignal;

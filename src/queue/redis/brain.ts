@@ -4,13 +4,12 @@ import { BrainError, type AnswerResult, type AskRequest, type Brain, type Summar
 import type { EventBus } from '../../bus.ts';
 import { newEventId, type KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
+import type { QuestionPolicy } from '../../questions/policy.ts';
 import type { StreamSession } from '../../stream/session.ts';
 import type { Keys } from './keys.ts';
 import type { RedisQueueOptions } from './options.ts';
 import { readWorkers } from './worker_node.ts';
 import type { AskJob, JobResult } from './wire.ts';
-
-const MAX_QUESTION_CHARS = 300;
 
 interface Pending {
   stream: string;
@@ -23,6 +22,8 @@ export interface RedisBrainDeps {
   node: string;
   keys: Keys;
   opts: RedisQueueOptions;
+  /** plugins.questions: what is asked is checked here too, before it costs a round trip to a worker. */
+  questions: QuestionPolicy;
   /** Commands (offline queue on: a question asked while Redis restarts waits for it, within the timeout). */
   redis: Redis;
   bus: EventBus;
@@ -53,9 +54,7 @@ export class RedisBrain implements Brain {
 
   async ask(req: AskRequest, signal?: AbortSignal): Promise<AnswerResult> {
     this.liveSession(req.stream);
-    const question = (req.question ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
-    if (question.length === 0) throw new BrainError('BAD_REQUEST', 'question is empty');
-    if (question.length > MAX_QUESTION_CHARS) throw new BrainError('BAD_REQUEST', `question is longer than ${MAX_QUESTION_CHARS} characters`);
+    const question = this.d.questions.question(req.question ?? '');
     const id = req.id ?? newEventId();
     const r = await this.run({ kind: 'ask', id, stream: req.stream, node: this.d.node, question, user: req.user, source: req.source, at: Date.now() }, signal);
     const event = this.d.publishOnce(r.event);
@@ -63,7 +62,7 @@ export class RedisBrain implements Brain {
   }
 
   async summary(stream: string, minutes: number, signal?: AbortSignal): Promise<SummaryResult> {
-    if (!Number.isFinite(minutes) || minutes < 1 || minutes > 60) throw new BrainError('BAD_REQUEST', 'minutes must be between 1 and 60');
+    this.d.questions.minutes(minutes);
     this.liveSession(stream);
     const r = await this.run({ kind: 'summary', id: `sum-${newEventId()}`, stream, node: this.d.node, minutes, at: Date.now() }, signal);
     this.d.publishOnce(r.event);
@@ -121,7 +120,7 @@ export class RedisBrain implements Brain {
     if (same) return same.promise; // the same question id asked twice: one job, one answer
     let waiting = 0;
     for (const p of this.pending.values()) if (p.stream === job.stream) waiting++;
-    if (waiting >= this.d.opts.maxPendingAsks) throw new BrainError('BUSY', `stream ${job.stream} has ${waiting} questions waiting; try again shortly`);
+    this.d.questions.admit(job.stream, waiting);
     const { redis, keys } = this.d;
     if (redis.status === 'ready') {
       const prev = await redis.get(keys.answered(job.id));

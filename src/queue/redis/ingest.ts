@@ -5,6 +5,7 @@ import type { EventBus } from '../../bus.ts';
 import type { Config } from '../../config/schema.ts';
 import type { KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
+import { questionPolicyOf } from '../../questions/policy.ts';
 import type { StreamSession } from '../../stream/session.ts';
 import { RedisBrain } from './brain.ts';
 import { connectRedis, whenReady, within } from './connection.ts';
@@ -76,7 +77,7 @@ export class RedisIngest {
     this.sub.on('error', () => {}); // cmd reports outages
     this.snapshot = { node: this.node, redis: 'connecting', workers: [], streams: [], usedMemoryBytes: null, at: 0 };
     this.brain = new RedisBrain({
-      node: this.node, keys: this.keys, opts: this.opts, redis: this.cmd, bus: host.bus, log,
+      node: this.node, keys: this.keys, opts: this.opts, questions: questionPolicyOf(host.config), redis: this.cmd, bus: host.bus, log,
       session: (name) => host.sessions.get(name),
       publishOnce: (ev) => this.publishOnce(ev),
     });

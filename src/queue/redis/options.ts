@@ -33,8 +33,6 @@ export const redisQueueSchema = z.object({
   maxBacklog: num().pipe(z.number().int().min(1).max(1000)).default(4),
   /** Ask/summary round trip limit on the ingest node (covers one failover). */
   askTimeoutMs: num().pipe(z.number().int().min(100).max(600_000)).default(30_000),
-  /** Questions waiting per stream on an ingest node; more get BUSY. */
-  maxPendingAsks: num().pipe(z.number().int().min(1).max(10_000)).default(20),
 }).loose();
 
 export type RedisQueueOptions = z.output<typeof redisQueueSchema>;
