@@ -4,6 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { parsePluginConfig } from '../../src/plugins/plugin_config.ts';
+import { DEFAULT_QUESTION_LIMITS, questionPolicyOf } from '../../src/questions/policy.ts';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'kibitz-config-'));
 const file = (dir: string, text: string) => {
@@ -115,8 +117,19 @@ plugins:
     expect(err(() => loadConfig({ file: path.join(dir, 'missing.yaml'), env: {} })).problem).toMatch(/cannot read/);
   });
 
-  it('config/example.yaml is valid once its secrets are set', () => {
+  it('config/example.yaml is valid once its secrets are set, plugin options and chat routes included', () => {
     const c = loadConfig({ file: 'config/example.yaml', env: { KIBITZ_MAIN_KEY: 'main-key-1', KIBITZ_SECOND_KEY: 'second-key-1', DISCORD_TOKEN: 't', KIBITZ_DATA_DIR: tmp() } });
     expect(c.streams.map((s) => s.name)).toEqual(['main', 'second']);
+    // What `kibitz serve` checks before it starts any plugin.
+    const plugins = parsePluginConfig(c);
+    expect(plugins.plugins.map((p) => p.plugin.name)).toEqual(['console', 'overlay', 'discord', 'twitch', 'webhook']);
+    expect(plugins.streams[0]).toMatchObject({ name: 'main', discord: { channelIds: ['123456789012345678'] }, twitch: { channels: ['mychannel'] } });
+  });
+
+  it('plugins.questions is validated at load, naming the key; the policy every way in asks is built from it', () => {
+    expect(err(() => loadConfig({ noDefault: true, env: { KIBITZ_PLUGINS_QUESTIONS_MAX_QUESTION_CHARS: 'lots' } })).key).toBe('plugins.questions.maxQuestionChars');
+    const c = loadConfig({ noDefault: true, env: { KIBITZ_PLUGINS_QUESTIONS_MAX_SUMMARY_MINUTES: '90' } });
+    expect(questionPolicyOf(c).limits).toEqual({ ...DEFAULT_QUESTION_LIMITS, maxSummaryMinutes: 90 });
+    expect(questionPolicyOf(loadConfig({ noDefault: true, env: {} })).limits).toEqual(DEFAULT_QUESTION_LIMITS);
   });
 });
