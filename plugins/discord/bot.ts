@@ -4,6 +4,7 @@ import {
 } from 'discord.js';
 import type { KibitzEvent } from '../../src/events.ts';
 import { userMessage } from '../../src/plugins/errors.ts';
+import { OwnSummaries } from '../../src/plugins/own_summaries.ts';
 import { Outbox, SlidingWindow, sumOutboxStats } from '../../src/plugins/ratelimit.ts';
 import { cleanOutgoing, neutraliseDiscordMentions, splitText } from '../../src/plugins/sanitize.ts';
 import type { PluginContext } from '../../src/plugins/types.ts';
@@ -24,7 +25,7 @@ export class DiscordBot {
   private readonly client: Client;
   private readonly outboxes = new Map<string, Outbox>();
   private readonly channelToStream = new Map<string, string>();
-  private readonly endSummaryPosted = new Map<string, number>();
+  private readonly ownSummaries = new OwnSummaries();
 
   constructor(private readonly ctx: PluginContext<DiscordOptions>) {
     const o = ctx.options;
@@ -113,7 +114,7 @@ export class DiscordBot {
           text = r.answer;
         } else if (i.commandName === 'summary') {
           const minutes = i.options.getInteger('minutes') ?? ctx.options.summaryMinutes;
-          const r = await ctx.summary({ stream, minutes, user, source: 'discord', where: i.channelId }, ctx.signal);
+          const r = await this.ownSummaries.request(stream, () => ctx.summary({ stream, minutes, user, source: 'discord', where: i.channelId }, ctx.signal));
           text = `Last ${r.minutes} min: ${r.summary}`;
         } else {
           text = 'Unknown command.';
@@ -150,7 +151,7 @@ export class DiscordBot {
         this.outbox(m.channelId).push(discordText(`**${names.join(', ')}**: ${r.answer}`).slice(0, MAX_LINE), 'reply');
       } else {
         const minutes = Number.parseInt(arg, 10);
-        const r = await ctx.summary({ stream, minutes: Number.isFinite(minutes) ? minutes : ctx.options.summaryMinutes, ...asker }, ctx.signal);
+        const r = await this.ownSummaries.request(stream, () => ctx.summary({ stream, minutes: Number.isFinite(minutes) ? minutes : ctx.options.summaryMinutes, ...asker }, ctx.signal));
         this.outbox(m.channelId).push(discordText(`**${user}**: last ${r.minutes} min: ${r.summary}`).slice(0, MAX_LINE), 'reply');
       }
     } catch (err) {
@@ -165,7 +166,8 @@ export class DiscordBot {
     if (!route.gets.has(ev.kind)) return;
     // Answers to Discord askers were already given in place.
     if (ev.kind === 'answer' && ev.source === 'discord') return;
-    if (ev.kind === 'summary' && (this.endSummaryPosted.get(ev.stream) ?? 0) > Date.now() - 60_000) return;
+    // Summaries asked for here were (or are being) posted in place.
+    if (this.ownSummaries.isOwn(ev)) return;
     let text = ev.text;
     if (ev.kind === 'answer') text = `**${ev.user ?? 'someone'}** asked “${ev.question ?? ''}”: ${ev.text}`;
     if (ev.kind === 'summary') text = `Summary: ${ev.text}`;
@@ -177,8 +179,7 @@ export class DiscordBot {
   private async postEndSummary(stream: string, channelIds: string[]): Promise<void> {
     const minutes = this.ctx.options.summaryOnEndMinutes;
     try {
-      const r = await this.ctx.summary({ stream, minutes, user: `kibitz:${stream}`, source: 'discord' }, this.ctx.signal);
-      this.endSummaryPosted.set(stream, Date.now());
+      const r = await this.ownSummaries.request(stream, () => this.ctx.summary({ stream, minutes, user: `kibitz:${stream}`, source: 'discord' }, this.ctx.signal), { endOfStream: true });
       const line = discordText(`Stream ${stream} ended. Last ${r.minutes} min: ${r.summary}`).slice(0, MAX_LINE);
       for (const id of channelIds) this.outbox(id).push(line, 'reply');
     } catch (err) {

@@ -1,6 +1,7 @@
 import { ChatClient } from '@twurple/chat';
 import type { KibitzEvent } from '../../src/events.ts';
 import { GateError, userMessage } from '../../src/plugins/errors.ts';
+import { OwnSummaries } from '../../src/plugins/own_summaries.ts';
 import { Outbox, SlidingWindow, sumOutboxStats } from '../../src/plugins/ratelimit.ts';
 import { oneLine, splitText } from '../../src/plugins/sanitize.ts';
 import type { PluginContext } from '../../src/plugins/types.ts';
@@ -32,6 +33,7 @@ export class TwitchBot {
   private readonly outboxes = new Map<string, Outbox>();
   private readonly window: SlidingWindow;
   private readonly channelToStream = new Map<string, string>();
+  private readonly ownSummaries = new OwnSummaries();
   private nick = '';
 
   constructor(private readonly ctx: PluginContext<TwitchOptions>) {
@@ -132,7 +134,7 @@ export class TwitchBot {
         for (const part of this.fit(`${names.join(' ')} ${r.answer}`)) out.push(part, 'reply');
       } else {
         const minutes = Number.parseInt(arg, 10);
-        const r = await ctx.summary({ stream, minutes: Number.isFinite(minutes) ? minutes : ctx.options.summaryMinutes, ...asker }, ctx.signal);
+        const r = await this.ownSummaries.request(stream, () => ctx.summary({ stream, minutes: Number.isFinite(minutes) ? minutes : ctx.options.summaryMinutes, ...asker }, ctx.signal));
         for (const part of this.fit(`@${user} last ${r.minutes} min: ${r.summary}`)) out.push(part, 'reply');
       }
     } catch (err) {
@@ -148,6 +150,7 @@ export class TwitchBot {
     if (ev.kind === 'status' && ev.status === 'ended' && this.ctx.options.summaryOnEnd) void this.postEndSummary(ev.stream, route.channels);
     if (!route.gets.has(ev.kind)) return;
     if (ev.kind === 'answer' && ev.source === 'twitch') return; // replied in place
+    if (this.ownSummaries.isOwn(ev)) return; // posted in place too
     let text = ev.text;
     if (ev.kind === 'answer') text = `${ev.user ?? 'someone'} asked "${ev.question ?? ''}": ${ev.text}`;
     if (ev.kind === 'summary') text = `Summary: ${ev.text}`;
@@ -159,7 +162,7 @@ export class TwitchBot {
 
   private async postEndSummary(stream: string, channels: string[]): Promise<void> {
     try {
-      const r = await this.ctx.summary({ stream, minutes: this.ctx.options.summaryOnEndMinutes, user: `kibitz:${stream}`, source: 'twitch' }, this.ctx.signal);
+      const r = await this.ownSummaries.request(stream, () => this.ctx.summary({ stream, minutes: this.ctx.options.summaryOnEndMinutes, user: `kibitz:${stream}`, source: 'twitch' }, this.ctx.signal), { endOfStream: true });
       const line = this.fit(`Stream ended. Last ${r.minutes} min: ${r.summary}`)[0]!;
       for (const c of channels) this.outbox(c).push(line, 'reply');
     } catch (err) {

@@ -97,12 +97,33 @@ describe('discord plugin against a fake Discord (real discord.js)', () => {
     expect(fake.channelMessages().at(-1)).toBe('play 29 @\u200beveryone <@\u200b42> (+24 more)');
   }, 10_000);
 
-  it('posts the stream end and a summary of it', async () => {
+  /** Messages (channel posts and command replies) that contain `text`. */
+  const postsOf = (text: string) => fake.messageCalls().filter((c) => ((c.body.data ?? c.body).content ?? '').includes(text));
+
+  it('posts each summary once: /summary and !summary in place, one asked elsewhere from the bus', async () => {
+    await new Promise((r) => setTimeout(r, 1600)); // let the channel budget refill
+    const edit = fake.nextCall((c) => c.method === 'PATCH' && /over 7 min/.test(c.body?.content ?? ''));
+    fake.sendCommand('summary', [{ name: 'minutes', type: 4, value: 7 }], 'gina');
+    expect((await edit).body.content).toBe('Last 7 min: summary of main over 7 min');
+    const post = fake.nextCall((c) => c.method === 'POST' && /over 8 min/.test(c.body?.content ?? ''));
+    fake.sendMessage('!summary 8', 'hank');
+    expect((await post).body.content).toBe('**hank**: last 8 min: summary of main over 8 min');
+    // Asked for elsewhere (HTTP): the channel gets the bus event.
+    const fromBus = fake.nextCall((c) => c.method === 'POST' && /over 9 min/.test(c.body?.content ?? ''));
+    await brain.summary('main', 9);
+    expect((await fromBus).body.content).toBe('Summary: summary of main over 9 min');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const m of [7, 8, 9]) expect(postsOf(`summary of main over ${m} min`)).toHaveLength(1);
+  });
+
+  it('posts the stream end and its summary once', async () => {
     await new Promise((r) => setTimeout(r, 1600));
     const summary = fake.nextCall((c) => c.method === 'POST' && /ended\. Last 10 min/.test(c.body?.content ?? ''));
     bus.publish({ stream: 'main', kind: 'status', status: 'ended', text: '', streamTimeMs: 99_000 });
     expect((await summary).body.content).toBe('Stream main ended. Last 10 min: summary of main over 10 min');
     expect(fake.channelMessages()).toContain('Stream main is ended');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(postsOf('summary of main over 10 min')).toHaveLength(1);
   });
 
   it('never sends a message with mentions enabled', () => {

@@ -4,7 +4,7 @@ import type { EventBus } from '../../src/bus.ts';
 
 export const silentLog = pino({ level: process.env.KIBITZ_TEST_LOG ?? 'silent' });
 
-/** A Brain with canned answers that, like the real one, publishes the answer event. */
+/** A Brain with canned answers that, like the real one, publishes an answer or summary event for every request. */
 export class FakeBrain implements Brain {
   asked: AskRequest[] = [];
   delayMs = 0;
@@ -21,7 +21,9 @@ export class FakeBrain implements Brain {
   }
 
   async summary(stream: string, minutes: number): Promise<SummaryResult> {
-    return { summary: `summary of ${stream} over ${minutes} min`, from: 0, to: minutes * 60_000 };
+    const r = { summary: `summary of ${stream} over ${minutes} min`, from: 0, to: minutes * 60_000 };
+    this.bus.publish({ stream, kind: 'summary', text: r.summary, streamTimeMs: r.to });
+    return r;
   }
 }
 

@@ -28,7 +28,7 @@ describe('twitch plugin (real @twurple/chat against ngircd)', () => {
   let host: PluginHost;
 
   beforeAll(async () => {
-    host = await startBot(bus, brain, 'kibitzbot', 'alpha', { moderator: true }, { cooldownMs: 0 });
+    host = await startBot(bus, brain, 'kibitzbot', 'alpha', { moderator: true, summaryOnEnd: true }, { cooldownMs: 0 });
     await viewer.connect(ircd.port, 'alpha');
   }, 20_000);
   afterAll(async () => {
@@ -81,6 +81,23 @@ describe('twitch plugin (real @twurple/chat against ngircd)', () => {
     const { p95 } = printLatency('twitch (!ask -> reply, via ngircd)', samples);
     expect(p95).toBeLessThan(process.env.KIBITZ_STRICT_PERF ? 50 : 500);
   }, 20_000);
+
+  // Last here: after the stream's end the bot skips other summaries of it for a while.
+  it('posts each summary once: !summary in place, one asked elsewhere from the bus, the end-of-stream one', async () => {
+    const fromBot = (text: string) => viewer.privmsgs.filter((l) => l.from === 'kibitzbot' && l.text.includes(text));
+    const reply = viewer.nextPrivmsg((l) => l.from === 'kibitzbot' && l.text.includes('over 4 min'));
+    viewer.say('alpha', '!summary 4');
+    expect((await reply).text).toBe('@alice last 4 min: summary of main over 4 min');
+    // Asked for elsewhere (HTTP): the channel gets the bus event.
+    const fromBus = viewer.nextPrivmsg((l) => l.from === 'kibitzbot' && l.text.includes('over 9 min'));
+    await brain.summary('main', 9);
+    expect((await fromBus).text).toBe('Summary: summary of main over 9 min');
+    const end = viewer.nextPrivmsg((l) => l.from === 'kibitzbot' && l.text.startsWith('Stream ended'));
+    bus.publish({ stream: 'main', kind: 'status', status: 'ended', text: '', streamTimeMs: 99_000 });
+    expect((await end).text).toBe('Stream ended. Last 10 min: summary of main over 10 min');
+    await new Promise((r) => setTimeout(r, 500));
+    for (const m of [4, 9, 10]) expect(fromBot(`summary of main over ${m} min`)).toHaveLength(1);
+  });
 });
 
 describe('twitch rate limit under a burst of 100 questions', () => {
