@@ -87,7 +87,7 @@ async function parent(): Promise<void> {
   const rows: string[][] = [];
   for (const n of counts) rows.push(await run(n, durationS, everyS, clip, Number(values.stagger), values.model!, threads));
   const head = ['publishers', 'sampled fps/stream (exp. 2)', 'decoded fps/stream (exp. 30)', 'dropped', 'CPU %/stream (node+ffmpeg)', 'node % total', 'ffmpeg % total', 'first frame ms avg/max', 'RSS node MB', 'PSS ffmpeg MB/stream'];
-  if (values.model) head.push('model stepped % (min stream)', 'model skipped', 'lines/min/stream', 'p95 frame->decision ms', 'p95 frame->commentary ms');
+  if (values.model) head.push('model stepped % (min stream)', 'model skipped (window)', 'lines/min/stream', 'p95 frame->decision ms', 'p95 frame->commentary ms');
   printTable(head, rows);
 }
 
@@ -175,7 +175,7 @@ async function run(n: number, durationS: number, everyS: number, clip: string | 
   if (model) {
     const stepped = c1.map((s, i) => ((s.model?.framesProcessed ?? 0) - (c0.find((x) => x.name === s.name)?.model?.framesProcessed ?? 0)) / Math.max(1, per('framesSampled')[i]!));
     const lines = c1.reduce((a, s) => a + (s.model?.lines ?? 0) - (c0.find((x) => x.name === s.name)?.model?.lines ?? 0), 0);
-    modelCols.push(fmt(100 * Math.min(...stepped), 0), String(c1.reduce((a, s) => a + (s.model?.framesSkipped ?? 0), 0)),
+    modelCols.push(fmt(100 * Math.min(...stepped), 0), String(c1.reduce((a, s) => a + (s.model?.framesSkipped ?? 0) - (c0.find((x) => x.name === s.name)?.model?.framesSkipped ?? 0), 0)),
       fmt(lines / n / (wallS / 60), 1), fmt(p95(lats.decision), 0), fmt(p95(lats.commentary), 0));
   }
   return [
