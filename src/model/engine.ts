@@ -373,40 +373,58 @@ export class ModelEngine implements Brain {
 
   private async runFrames(slots: Slot[]): Promise<void> {
     if (slots.length === 0) return;
+    const t0 = performance.now();
     const frames = slots.map((s) => s.pending!);
     for (const s of slots) s.pending = null;
     const embeds = await this.model.encodeFrames(frames.map((f) => f.data));
     const scores = this.watchOptions ? await this.model.scoreWorld(embeds, frames.length) : null;
     const per = this.model.manifest.vision.tokensPerFrame * this.model.manifest.decoder.dModel;
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i]!;
-      if (this.slots.get(slot.name) !== slot) continue; // ended meanwhile
+    const live = (slot: Slot) => this.slots.get(slot.name) === slot; // false once ended meanwhile
+    // 1. frames outside the package's world end here
+    const step: { slot: Slot; frame: Frame; embeds: Float32Array }[] = [];
+    slots.forEach((slot, i) => {
+      if (live(slot) && this.admit(slot, frames[i]!, scores?.[i], t0)) step.push({ slot, frame: frames[i]!, embeds: embeds.subarray(i * per, (i + 1) * per) });
+    });
+    // 2. one decoder run for all of them (issue 16: per-op overhead is paid once per batch)
+    let results: (number | Error)[];
+    try {
+      results = await StreamContext.stepFrames(this.model, step.map(({ slot, embeds: e }) => ({ ctx: slot.ctx, embeds: e })));
+    } catch {
+      // Something in one stream's state broke the batch: one at a time, so it breaks only itself.
+      results = [];
+      for (const { slot, embeds: e } of step) results.push(await slot.ctx.stepFrame(e).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
+    }
+    // 3. each stream decides and speaks
+    for (let i = 0; i < step.length; i++) {
+      const { slot, frame } = step[i]!;
+      const r = results[i]!;
       try {
-        await this.stepOne(slot, frames[i]!, embeds.subarray(i * per, (i + 1) * per), scores?.[i]);
+        if (r instanceof Error) throw r;
+        if (live(slot)) await this.decide(slot, frame, r, t0);
       } catch (err) {
         // One stream's failure (or its end racing a step) never touches another stream.
-        if (this.slots.get(slot.name) === slot) this.log.error({ err, stream: slot.name }, 'model step failed; frame skipped');
+        if (live(slot)) this.log.error({ err, stream: slot.name }, 'model step failed; frame skipped');
       }
     }
   }
 
-  private async stepOne(slot: Slot, frame: Frame, embeds: Float32Array, inWorld: number | undefined): Promise<void> {
-    const t0 = performance.now();
+  /** The in-world check of one frame; false when the frame goes no further (outside the world). */
+  private admit(slot: Slot, frame: Frame, inWorld: number | undefined, t0: number): boolean {
     slot.lastStreamTimeMs = frame.streamTimeMs;
-    if (slot.watch && inWorld !== undefined) {
-      const changed = slot.watch.observe(frame.streamTimeMs, inWorld);
-      slot.stats.inWorldScore = slot.watch.lastScore;
-      if (changed) this.recognitionChanged(slot, changed, frame.streamTimeMs);
-      if (!slot.watch.frameInWorld) {
-        // Not the model's world: nothing to learn from it, and it would fill the cache with noise.
-        slot.stats.framesProcessed++;
-        slot.stats.framesOutOfWorld++;
-        slot.stats.lastStepMs = performance.now() - t0;
-        this.recordLatency(performance.now() - frame.decodedAt);
-        return;
-      }
-    }
-    const pSilent = await slot.ctx.stepFrame(embeds);
+    if (!slot.watch || inWorld === undefined) return true;
+    const changed = slot.watch.observe(frame.streamTimeMs, inWorld);
+    slot.stats.inWorldScore = slot.watch.lastScore;
+    if (changed) this.recognitionChanged(slot, changed, frame.streamTimeMs);
+    if (slot.watch.frameInWorld) return true;
+    // Not the model's world: nothing to learn from it, and it would fill the cache with noise.
+    slot.stats.framesProcessed++;
+    slot.stats.framesOutOfWorld++;
+    slot.stats.lastStepMs = performance.now() - t0;
+    this.recordLatency(performance.now() - frame.decodedAt);
+    return false;
+  }
+
+  private async decide(slot: Slot, frame: Frame, pSilent: number, t0: number): Promise<void> {
     const now = performance.now();
     slot.stats.lastStepMs = now - t0;
     slot.stats.framesProcessed++;

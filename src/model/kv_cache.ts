@@ -31,7 +31,7 @@ class LayerKv {
   readonly serial: Int32Array;
   private readonly free: number[] = [];
 
-  constructor(readonly capacity: number, private readonly heads: number, private readonly dim: number) {
+  constructor(readonly capacity: number, readonly heads: number, readonly dim: number) {
     this.key = new Float32Array(heads * capacity * dim);
     this.value = new Float32Array(heads * capacity * dim);
     this.pos = new BigInt64Array(capacity);
@@ -76,6 +76,14 @@ class LayerKv {
         this.pos[slot] = this.pos[slot]! - BigInt(removed);
       }
     }
+  }
+
+  /** Copies this layer into row `b` of batch buffers laid out [B, heads, capacity, dim] / [B, capacity]. */
+  copyInto(b: number, key: Float32Array, value: Float32Array, pos: BigInt64Array, valid: Uint8Array): void {
+    key.set(this.key, b * this.key.length);
+    value.set(this.value, b * this.value.length);
+    pos.set(this.pos, b * this.capacity);
+    valid.set(this.valid, b * this.capacity);
   }
 
   feeds(l: number, into: Record<string, ort.Tensor>): void {
@@ -150,6 +158,31 @@ export class KvCache {
 
   feeds(into: Record<string, ort.Tensor>): void {
     this.layers.forEach((layer, l) => layer.feeds(l, into));
+  }
+
+  /**
+   * The past feeds of several caches as one batch (row b = caches[b]). One engine's caches share
+   * their limits, so their buffers have the same shape and need no padding; each is copied, since
+   * ORT wants one contiguous tensor per input.
+   */
+  static batchFeeds(caches: KvCache[], into: Record<string, ort.Tensor>): void {
+    const B = caches.length;
+    caches[0]!.layers.forEach((first, l) => {
+      const { capacity: cap, heads, dim } = first;
+      const key = new Float32Array(B * heads * cap * dim);
+      const value = new Float32Array(B * heads * cap * dim);
+      const pos = new BigInt64Array(B * cap);
+      const valid = new Uint8Array(B * cap);
+      caches.forEach((c, b) => {
+        const layer = c.layers[l]!;
+        if (layer.capacity !== cap) throw new Error(`cannot batch caches of different sizes (layer ${l}: ${layer.capacity} vs ${cap})`);
+        layer.copyInto(b, key, value, pos, valid);
+      });
+      into[`past_key.${l}`] = new ort.Tensor('float32', key, [B, heads, cap, dim]);
+      into[`past_value.${l}`] = new ort.Tensor('float32', value, [B, heads, cap, dim]);
+      into[`past_pos.${l}`] = new ort.Tensor('int64', pos, [B, cap]);
+      into[`past_valid.${l}`] = new ort.Tensor('bool', valid, [B, cap]);
+    });
   }
 
   /**

@@ -30,6 +30,42 @@ export class StreamContext {
     if (typeof bos === 'number') await this.stepText([bos]);
   }
 
+  /**
+   * Feeds one frame to each of several streams in ONE decoder run (a batch row per stream) and
+   * returns each stream's P(silent), exactly as `stepFrame` would one at a time. The rows share
+   * nothing but the run: each keeps its own cache, positions and routing.
+   */
+  static async stepFrames(model: Model, items: { ctx: StreamContext; embeds: Float32Array }[]): Promise<number[]> {
+    if (items.length === 1) return [await items[0]!.ctx.stepFrame(items[0]!.embeds)];
+    const m = model.manifest;
+    const V = m.vision.tokensPerFrame;
+    const d = m.decoder.dModel;
+    const B = items.length;
+    for (const { ctx } of items) {
+      ctx.assertOpen();
+      await ctx.start();
+    }
+    const embeds = new Float32Array(B * V * d);
+    const positions = new BigInt64Array(B * V);
+    items.forEach(({ ctx, embeds: e }, b) => {
+      embeds.set(e, b * V * d);
+      positions.set(ctx.cache.prepare('frame', V), b * V);
+    });
+    const feeds: Record<string, ort.Tensor> = {
+      inputs_embeds: new ort.Tensor('float32', embeds, [B, V, d]),
+      positions: new ort.Tensor('int64', positions, [B, V]),
+    };
+    KvCache.batchFeeds(items.map((i) => i.ctx.cache), feeds);
+    const out = await model.sessions.frame.run(feeds);
+    return items.map(({ ctx }, b) => {
+      const row = batchRow(out, b);
+      const index = new Map<number, BigInt64Array>();
+      for (const l of m.decoder.routedLayers) index.set(l, row[`new_index.${l}`]!.data as BigInt64Array);
+      ctx.cache.append('frame', V, row, index);
+      return silentProbability(row['logits']!.data as Float32Array, m.tokens.silent);
+    });
+  }
+
   /** Feeds one frame's vision embeddings ([V, d]) and returns P(silent) for the decision. */
   async stepFrame(visionEmbeds: Float32Array): Promise<number> {
     this.assertOpen();
@@ -101,6 +137,18 @@ export class StreamContext {
   private assertOpen(): void {
     if (this.disposed) throw new Error(`stream context ${this.stream} is disposed`);
   }
+}
+
+/** Row b of a batched run's outputs, shaped like an unbatched run's ([1, ...]); views, no copies. */
+export function batchRow(out: ort.InferenceSession.ReturnType, b: number): Record<string, ort.Tensor> {
+  const row: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(out)) {
+    const rest = t.dims.slice(1);
+    const size = rest.reduce((a, x) => a * x, 1);
+    const data = (t.data as Float32Array | BigInt64Array).subarray(b * size, (b + 1) * size);
+    row[name] = new ort.Tensor(t.type as 'float32', data as Float32Array, [1, ...rest]);
+  }
+  return row;
 }
 
 /** What `generate` returns. */
