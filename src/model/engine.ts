@@ -8,7 +8,7 @@ import { QuestionPolicy, questionPolicyOf } from '../questions/policy.ts';
 import type { CacheLimits } from './kv_cache.ts';
 import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type LineGuardRules, type LineKind } from './line_guard.ts';
 import type { Model } from './model.ts';
-import { StreamContext } from './stream_context.ts';
+import { StreamContext, type Generated } from './stream_context.ts';
 import { composeSummary, SaidLog } from './summary.ts';
 import { DEFAULT_WORLD_WATCH, WorldWatch, type Recognition, type WorldWatchOptions } from './world_watch.ts';
 
@@ -394,18 +394,31 @@ export class ModelEngine implements Brain {
       results = [];
       for (const { slot, embeds: e } of step) results.push(await slot.ctx.stepFrame(e).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
     }
-    // 3. each stream decides and speaks
+    // 3. each stream decides; those that speak generate their lines together
+    const speakers: { slot: Slot; frame: Frame }[] = [];
     for (let i = 0; i < step.length; i++) {
       const { slot, frame } = step[i]!;
       const r = results[i]!;
-      try {
-        if (r instanceof Error) throw r;
-        if (live(slot)) await this.decide(slot, frame, r, t0);
-      } catch (err) {
+      if (r instanceof Error) {
         // One stream's failure (or its end racing a step) never touches another stream.
-        if (live(slot)) this.log.error({ err, stream: slot.name }, 'model step failed; frame skipped');
-      }
+        if (live(slot)) this.log.error({ err: r, stream: slot.name }, 'model step failed; frame skipped');
+      } else if (live(slot) && this.decide(slot, frame, r, t0)) speakers.push({ slot, frame });
     }
+    if (speakers.length === 0) return;
+    const prompt = [this.model.manifest.tokens.commentary];
+    let lines: (Generated | Error)[];
+    try {
+      lines = await StreamContext.generateMany(this.model, speakers.map((s) => s.slot.ctx), prompt);
+    } catch {
+      lines = [];
+      for (const { slot } of speakers) lines.push(await slot.ctx.generate(prompt).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
+    }
+    speakers.forEach(({ slot, frame }, i) => {
+      const gen = lines[i]!;
+      if (gen instanceof Error) {
+        if (live(slot)) this.log.error({ err: gen, stream: slot.name }, 'generating a line failed; nothing said');
+      } else if (live(slot)) this.say(slot, frame, gen);
+    });
   }
 
   /** The in-world check of one frame; false when the frame goes no further (outside the world). */
@@ -424,7 +437,8 @@ export class ModelEngine implements Brain {
     return false;
   }
 
-  private async decide(slot: Slot, frame: Frame, pSilent: number, t0: number): Promise<void> {
+  /** Records the decoder's verdict on a frame; true when the stream should speak now. */
+  private decide(slot: Slot, frame: Frame, pSilent: number, t0: number): boolean {
     const now = performance.now();
     slot.stats.lastStepMs = now - t0;
     slot.stats.framesProcessed++;
@@ -436,16 +450,20 @@ export class ModelEngine implements Brain {
     const threshold = this.opts.thresholds[slot.name] ?? this.opts.threshold ?? this.model.manifest.decision?.threshold ?? 0.5;
     if (pSilent >= threshold) {
       slot.guard.silentFrame();
-      return;
+      return false;
     }
     if (slot.watch && slot.watch.state === 'unrecognised') {
       // Back in the world, but not for long enough yet: the cache warms up, nobody hears it.
       this.dropped(slot, 'commentary', 'out_of_world', '');
-      return;
+      return false;
     }
-    const gen = await slot.ctx.generate([this.model.manifest.tokens.commentary]);
+    return true;
+  }
+
+  /** A generated commentary line: through the guards, then out. */
+  private say(slot: Slot, frame: Frame, gen: Generated): void {
     const text = this.model.codec.decode(gen.ids);
-    if (text.length === 0 || this.slots.get(slot.name) !== slot) return;
+    if (text.length === 0) return;
     const bad = slot.guard.check('commentary', { ...gen, text }, frame.streamTimeMs);
     this.opts.observeLine?.({ stream: slot.name, kind: 'commentary', text, meanLogprob: gen.meanLogprob, tokens: gen.ids.length, streamTimeMs: frame.streamTimeMs, dropped: bad });
     if (bad) return this.dropped(slot, 'commentary', bad, text);

@@ -114,6 +114,75 @@ export class StreamContext {
     return { ids, meanLogprob: logprobSum / (ids.length + (finished ? 1 : 0) || 1), finished };
   }
 
+  /**
+   * `generate(prompt)` for several streams at once: every text step is one decoder run with a
+   * row per stream still speaking; a row leaves the batch when it stops. Same tokens as one at a
+   * time (each row has its own cache; greedy choice per row).
+   */
+  static async generateMany(model: Model, ctxs: StreamContext[], prompt: number[]): Promise<Generated[]> {
+    if (ctxs.length === 1) return [await ctxs[0]!.generate(prompt)];
+    const { eos } = model.manifest.tokens;
+    for (const ctx of ctxs) {
+      ctx.assertOpen();
+      await ctx.start();
+    }
+    const rows = ctxs.map((ctx) => ({ ctx, ids: [] as number[], sum: 0, finished: false, logits: new Float32Array(0) as Float32Array<ArrayBufferLike> }));
+    const firsts = await StreamContext.stepTextMany(model, ctxs, ctxs.map(() => prompt));
+    rows.forEach((r, i) => (r.logits = firsts[i]!));
+    let speaking = rows.filter((r) => r.ctx.opts.maxResponseTokens > 0);
+    while (speaking.length > 0) {
+      const next: number[] = [];
+      const still: typeof rows = [];
+      for (const r of speaking) {
+        const tok = argmax(r.logits, model.outputMask);
+        r.sum += logProbability(r.logits, tok, model.outputMask);
+        if (tok === eos) {
+          r.finished = true;
+          continue;
+        }
+        r.ids.push(tok);
+        if (r.ids.length < r.ctx.opts.maxResponseTokens) still.push(r);
+        next.push(tok);
+      }
+      // every row that chose a word feeds it (also the ones that just reached the cap, as generate does)
+      const fed = speaking.filter((r) => !r.finished);
+      if (fed.length > 0) {
+        const logits = await StreamContext.stepTextMany(model, fed.map((r) => r.ctx), next.map((t) => [t]));
+        fed.forEach((r, i) => (r.logits = logits[i]!));
+      }
+      speaking = still;
+    }
+    await StreamContext.stepTextMany(model, ctxs, ctxs.map(() => [eos]));
+    return rows.map((r) => ({ ids: r.ids, meanLogprob: r.sum / (r.ids.length + (r.finished ? 1 : 0) || 1), finished: r.finished }));
+  }
+
+  /** One text step of the same length for several streams in one run; each row's last logits. */
+  private static async stepTextMany(model: Model, ctxs: StreamContext[], ids: number[][]): Promise<Float32Array[]> {
+    if (ctxs.length === 1) return [await ctxs[0]!.stepText(ids[0]!)];
+    const m = model.manifest;
+    const B = ctxs.length;
+    const T = ids[0]!.length;
+    const d = m.decoder.dModel;
+    const embeds = new Float32Array(B * T * d);
+    const positions = new BigInt64Array(B * T);
+    ctxs.forEach((ctx, b) => {
+      embeds.set(model.embed(ids[b]!).data as Float32Array, b * T * d);
+      positions.set(ctx.cache.prepare('text', T), b * T);
+    });
+    const feeds: Record<string, ort.Tensor> = {
+      inputs_embeds: new ort.Tensor('float32', embeds, [B, T, d]),
+      positions: new ort.Tensor('int64', positions, [B, T]),
+    };
+    KvCache.batchFeeds(ctxs.map((c) => c.cache), feeds);
+    const out = await model.sessions.text.run(feeds);
+    const vocab = m.decoder.vocab;
+    return ctxs.map((ctx, b) => {
+      const row = batchRow(out, b);
+      ctx.cache.append('text', T, row);
+      return (row['logits']!.data as Float32Array).subarray((T - 1) * vocab, T * vocab);
+    });
+  }
+
   /** One text step; returns the logits after the last token. */
   private async stepText(ids: number[]): Promise<Float32Array> {
     const m = this.model.manifest;

@@ -44,6 +44,30 @@ describe('decoder steps batched across streams', () => {
     }
   });
 
+  it('generates several streams\' lines together, token for token as one at a time', async () => {
+    const names = ['a', 'b', 'c', 'd'];
+    const alone = names.map((n) => new StreamContext(n, model, { limits: cacheLimitsFor(model), maxResponseTokens: 8 }));
+    const together = names.map((n) => new StreamContext(n, model, { limits: cacheLimitsFor(model), maxResponseTokens: 8 }));
+    for (let i = 0; i < 6; i++) {
+      const embeds = await model.encodeFrames(names.map((_, k) => FRAMES[(k * 31 + i) % FRAMES.length]!));
+      const per = embeds.length / names.length;
+      for (let k = 0; k < names.length; k++) {
+        await alone[k]!.stepFrame(embeds.slice(k * per, (k + 1) * per));
+        await together[k]!.stepFrame(embeds.slice(k * per, (k + 1) * per));
+      }
+    }
+    const prompts = [[model.manifest.tokens.commentary], [model.manifest.tokens.question, ...model.codec.encodeUntrusted('what is the score?'), model.manifest.tokens.answer]];
+    for (const prompt of prompts) {
+      const one = [];
+      for (const c of alone) one.push(await c.generate(prompt));
+      const many = await StreamContext.generateMany(model, together, prompt);
+      expect(many.map((g) => g.ids)).toEqual(one.map((g) => g.ids));
+      expect(many.map((g) => g.finished)).toEqual(one.map((g) => g.finished));
+      many.forEach((g, k) => expect(g.meanLogprob).toBeCloseTo(one[k]!.meanLogprob, 4));
+      together.forEach((c, k) => expect(c.cache.seqLength).toBe(alone[k]!.cache.seqLength));
+    }
+  });
+
   it('a stream that fails inside a batch breaks only itself', async () => {
     const bus = new EventBus();
     const events: KibitzEvent[] = [];
