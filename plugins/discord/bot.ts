@@ -9,7 +9,7 @@ import { Outbox, SlidingWindow, sumOutboxStats } from '../../src/plugins/ratelim
 import { cleanOutgoing, neutraliseDiscordMentions, splitText } from '../../src/plugins/sanitize.ts';
 import type { PluginContext } from '../../src/plugins/types.ts';
 import { commandDefinitions } from './commands.ts';
-import type { DiscordOptions } from './index.ts';
+import type { DiscordOptions } from './options.ts';
 
 const MAX_MESSAGE = 2000;
 /** Room left for "(+N more)" and "**a, b**: " prefixes before the final split. */

@@ -5,7 +5,7 @@ import { OwnSummaries } from '../../src/plugins/own_summaries.ts';
 import { Outbox, SlidingWindow, sumOutboxStats } from '../../src/plugins/ratelimit.ts';
 import { oneLine, splitText } from '../../src/plugins/sanitize.ts';
 import type { PluginContext } from '../../src/plugins/types.ts';
-import type { TwitchOptions } from './index.ts';
+import type { TwitchOptions } from './options.ts';
 
 const MAX_MESSAGE = 500;
 

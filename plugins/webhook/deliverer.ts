@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { WebhookOptions } from './index.ts';
+import type { WebhookOptions } from './options.ts';
 import { sign } from './signature.ts';
 
 interface Job {

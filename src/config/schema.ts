@@ -1,4 +1,4 @@
-import { whipConfigSchema } from '../ingest/whip/config.ts';
+import { whipConfigSchema } from './whip.ts';
 import { z } from 'zod';
 import { questionLimitsSchema } from '../questions/policy.ts';
 

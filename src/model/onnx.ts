@@ -1,8 +1,9 @@
 import * as ort from 'onnxruntime-node';
 import { ModelPackageError, type Manifest, type ModelPackage } from './manifest.ts';
+import type { Provider } from './provider.ts';
 import { resolveThreading, type Threading } from './threading.ts';
 
-export type Provider = 'cpu' | 'webgpu' | 'cuda';
+export type { Provider };
 
 /** The three graphs of a package, loaded once per process and shared by every stream. */
 export interface ModelSessions {

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { Provider } from './onnx.ts';
+import type { Provider } from './provider.ts';
 
 /**
  * How the model's ONNX sessions use CPU threads. kibitz steps its streams one after another

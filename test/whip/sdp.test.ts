@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_WHIP_CONFIG, parseWhipConfig } from '../../src/ingest/whip/config.ts';
+import { DEFAULT_WHIP_CONFIG, parseWhipConfig } from '../../src/config/whip.ts';
 import { addAnnouncedCandidates, chooseOfferCodecs, parseSdp, rewriteBundleOnlyPorts, SdpError } from '../../src/ingest/whip/sdp.ts';
 
 // Trimmed from a GStreamer webrtcbin offer with bundle-policy=max-bundle.

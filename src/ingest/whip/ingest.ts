@@ -5,7 +5,7 @@ import type { DecoderInput } from '../../decode/decoder.ts';
 import type { Logger } from '../../log.ts';
 import { PublishError, type PublishHandle, type PublishRequest } from '../../stream/registry.ts';
 import { matchStreamKey } from '../keys.ts';
-import type { WhipConfig } from './config.ts';
+import type { WhipConfig } from '../../config/whip.ts';
 import { WhipError } from './errors.ts';
 import { spropToAnnexB } from './h264.ts';
 import { NoCandidatesError, WhipPeer, type PeerEndReason } from './peer.ts';

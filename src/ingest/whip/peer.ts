@@ -10,7 +10,7 @@ import {
   type RtpPacket,
   type RTCRtpTransceiver,
 } from 'werift';
-import type { WhipConfig } from './config.ts';
+import type { WhipConfig } from '../../config/whip.ts';
 import { addAnnouncedCandidates, rewriteBundleOnlyPorts, type OfferChoice } from './sdp.ts';
 
 /** No UDP socket could be opened for ICE: the port range is used up, or no host address works. */

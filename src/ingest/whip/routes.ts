@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from '../../log.ts';
-import { parseWhipConfig, type WhipConfig } from './config.ts';
+import { parseWhipConfig, type WhipConfig } from '../../config/whip.ts';
 import { refusedReason, WhipError } from './errors.ts';
 import { PUBLISH_PAGE } from './page.ts';
 import { WhipIngest, type WhipPublishTarget, type WhipStreamConfig } from './ingest.ts';

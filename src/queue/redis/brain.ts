@@ -8,7 +8,7 @@ import type { QuestionPolicy } from '../../questions/policy.ts';
 import type { StreamSession } from '../../stream/session.ts';
 import type { Keys } from './keys.ts';
 import type { RedisQueueOptions } from './options.ts';
-import { readWorkers } from './worker_node.ts';
+import { readWorkers } from './workers.ts';
 import type { AskJob, JobResult } from './wire.ts';
 
 interface Pending {

@@ -10,4 +10,4 @@
 export { startRedisIngest, RedisIngest, type IngestHost } from './ingest.ts';
 export { redisQueueOptions, redisQueueSchema, type RedisQueueOptions } from './options.ts';
 export type { QueueStatus, StreamQueueInfo } from './status.ts';
-export type { WorkerInfo } from './worker_node.ts';
+export type { WorkerInfo } from './workers.ts';

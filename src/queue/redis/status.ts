@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.ts';
-import { readWorkers, type WorkerInfo } from './worker_node.ts';
+import { readWorkers, type WorkerInfo } from './workers.ts';
 
 /** One stream as the cluster sees it (for /api/streams items and /metrics). */
 export interface StreamQueueInfo {

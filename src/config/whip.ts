@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /**
- * The `whip:` slice of the kibitz config. The foundation's schema can embed `whipConfigSchema`
- * as-is; until it does, `parseWhipConfig()` validates the slice here so a bad value is still
- * reported with its key.
+ * The `whip:` slice of the kibitz config, embedded as-is by the config schema (schema.ts); it
+ * lives with the config so the schema need not reach into the ingest side. `parseWhipConfig()`
+ * validates the slice alone so a bad value is still reported with its key.
  */
 const ipLiteral = z.union([z.ipv4(), z.ipv6()]);
 /** Env values arrive as strings (KIBITZ_WHIP_MAX_PUBLISHERS=8): accept numbers, booleans and lists written that way. */
