@@ -8,6 +8,7 @@
   cost      per-frame decoder FLOPs / KV for MoD vs dense
   outworld  render + decode out-of-world clips (train / val / heldout families)
   world     train the in-world head on a package's frozen encoder, choose its threshold, export world.onnx
+  import    rebuild a trainable checkpoint from a package (checked against its fixtures), to continue training
   baseline  QA accuracy of always answering the most common training answer
 """
 from __future__ import annotations
@@ -56,6 +57,8 @@ def main(argv=None) -> int:
     s = sub.add_parser("outworld", help="out-of-world clips for the in-world head (outworld.py)")
     s.add_argument("--out", required=True); s.add_argument("--split", required=True, choices=["train", "val", "heldout", "train_x", "val_x", "heldout_x"])
     s.add_argument("--clips", type=int, default=8, help="clips per family"); s.add_argument("--seconds", type=float, default=30.0)
+    s = sub.add_parser("import", help="package -> checkpoint (from_package.py), to resume training from what ships")
+    s.add_argument("--package", required=True); s.add_argument("--out", required=True)
     s = sub.add_parser("world", help="train + calibrate + export the in-world head (inworld.py)")
     s.add_argument("--package", required=True, help="package whose vision encoder the head reads (world.onnx is written there)")
     s.add_argument("--in-train", required=True); s.add_argument("--out-train", required=True)
@@ -116,6 +119,16 @@ def _run(a) -> int:
     elif a.cmd == "outworld":
         from .outworld import build_outworld
         build_outworld(a.out, a.split, a.clips, a.seconds)
+    elif a.cmd == "import":
+        from .checkpoint import save_checkpoint
+        from .from_package import check_against_fixtures, model_from_package
+        m = model_from_package(a.package)
+        diffs = check_against_fixtures(m, a.package)
+        if not diffs or max(diffs.values()) > 1e-3:
+            print(f"error: the rebuilt model does not reproduce {a.package}'s fixtures: {diffs}", file=sys.stderr)
+            return 2
+        save_checkpoint(a.out, m, {"training": {"imported_from": a.package, "fixture_max_abs_diff": diffs}})
+        print(json.dumps(diffs))
     elif a.cmd == "world":
         from .inworld import export_world, train_world_head
         head, meta = train_world_head(a.package, a.in_train, a.out_train, a.in_val, a.out_val, a.minutes, a.seed, a.min_in_recall, hud_rows=a.hud_rows)

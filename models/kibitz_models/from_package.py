@@ -1,0 +1,113 @@
+"""Rebuild a trainable checkpoint from a model package, so training can continue from what ships
+(the checkpoints themselves are not in git). Named initializers (norms, router biases) map by
+name; the MatMul weights torch.onnx stored anonymously map by their order in the graph, which
+is the order the model applies them; every result is checked against the package's own parity
+fixtures, so a wrong mapping cannot pass silently.
+
+    PYTHONPATH=models /usr/bin/python3 -m kibitz_models.cli import --package models/kibitz-demo --out ckpt.pt
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Dict, List
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from .inworld import vision_from_package
+from .model import KibitzModel, ModelConfig
+
+
+class ImportError_(ValueError):
+    pass
+
+
+def _inits(path: str) -> List[tuple]:
+    return [(i.name, torch.from_numpy(numpy_helper.to_array(i).copy())) for i in onnx.load(path).graph.initializer]
+
+
+def config_from_manifest(man: dict) -> ModelConfig:
+    d = man["decoder"]
+    return ModelConfig(frame_width=man["frame"]["width"], frame_height=man["frame"]["height"],
+                       d_model=d["dModel"], n_layers=d["layers"], n_heads=d["heads"], n_kv_heads=d["kvHeads"],
+                       mlp_hidden=d["mlpHidden"], vocab_size=d["vocab"], keep_ratio=d["keepRatio"],
+                       routed_layers=list(d["routedLayers"]), rope_theta=float(d["ropeTheta"]), max_positions=d["maxPositions"]).validate()
+
+
+def model_from_package(pkg_dir: str) -> KibitzModel:
+    with open(os.path.join(pkg_dir, "manifest.json")) as f:
+        man = json.load(f)
+    cfg = config_from_manifest(man)
+    model = KibitzModel(cfg)
+    sd = model.state_dict()
+    new: Dict[str, torch.Tensor] = {}
+    # vision: the same rebuild the in-world head uses
+    for k, v in vision_from_package(pkg_dir).state_dict().items():
+        new[f"vision.{k}"] = v
+    # token embeddings
+    emb = np.fromfile(os.path.join(pkg_dir, "embed_tokens.bin"), dtype="<f4").reshape(cfg.vocab_size, cfg.d_model)
+    new["embed.weight"] = torch.from_numpy(emb.copy())
+    frame = _inits(os.path.join(pkg_dir, "decoder_frame.onnx"))
+    for name, t in frame:
+        if name.startswith("model.") and name[len("model."):] in sd:
+            new[name[len("model."):]] = t
+    mats = [t for name, t in frame if name.startswith("onnx::MatMul")]
+    # per layer, in the order the block applies them: [router (routed layers)], wq, wk, wv, wo, w1, w3, w2
+    i = 0
+    for l in range(cfg.n_layers):
+        if cfg.is_routed(l):
+            new[f"layers.{l}.router.weight"] = mats[i].t().contiguous()
+            i += 1
+        for w in ("wq", "wk", "wv", "wo", "w1", "w3", "w2"):
+            new[f"layers.{l}.{w}.weight"] = mats[i].t().contiguous()
+            i += 1
+    if len(mats) != i + 1:
+        raise ImportError_(f"{pkg_dir}: decoder_frame.onnx has {len(mats)} weight matrices, the toolkit's model {i + 1}")
+    new["lm_head.weight"] = mats[i].t().contiguous()
+    missing = [k for k in sd if k not in new or new[k].shape != sd[k].shape]
+    if missing:
+        raise ImportError_(f"{pkg_dir}: cannot map {missing[:6]} onto the toolkit's model")
+    model.load_state_dict(new)
+    return model.eval()
+
+
+def _t(x: dict) -> torch.Tensor:
+    dt = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8, "bool": np.uint8}[x["dtype"]]
+    a = np.frombuffer(base64.b64decode(x["data_b64"]), dtype=dt).reshape(x["shape"])
+    t = torch.from_numpy(a.copy())
+    return t.bool() if x["dtype"] == "bool" else t
+
+
+@torch.no_grad()
+def check_against_fixtures(model: KibitzModel, pkg_dir: str) -> Dict[str, float]:
+    """Max abs difference of the rebuilt model against each decoder fixture of the package."""
+    from .export import FrameGraph, TextGraph, past_names
+    out = {}
+    for fx_name, graph, per in (("decoder_frame.json", FrameGraph(model), 3), ("decoder_frame_empty.json", FrameGraph(model), 3),
+                                ("decoder_text.json", TextGraph(model), 2)):
+        path = os.path.join(pkg_dir, "fixtures", fx_name)
+        if not os.path.exists(path):
+            continue
+        fx = json.load(open(path))
+        ins = [_t(fx["inputs"]["inputs_embeds"]), _t(fx["inputs"]["positions"])] + [_t(fx["inputs"][n]) for n in past_names(model.cfg.n_layers)]
+        got = graph(*ins)
+        worst = 0.0
+        for name, ref in fx["outputs"].items():
+            if not name.startswith(("logits", "new_key", "new_value")):
+                continue
+            idx = _output_index(name, per)
+            worst = max(worst, float((got[idx].float() - _t(ref).float()).abs().max()))
+        out[fx_name] = worst
+    return out
+
+
+def _output_index(name: str, per: int) -> int:
+    """Position of an output in FrameGraph (logits, then k, v, index per layer) / TextGraph (k, v)."""
+    if name == "logits":
+        return 0
+    kind, l = name.split(".")
+    return 1 + int(l) * per + (0 if kind == "new_key" else 1)
