@@ -41,8 +41,3 @@ export function createLogger(opts: LogOptions = {}): Logger {
     pretty ? prettyStream(out) : (out as NodeJS.WritableStream),
   );
 }
-
-/** For tests and library use: a logger that prints nothing. */
-export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
-}

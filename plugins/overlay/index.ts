@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, list, num } from '../../src/plugins/zod.ts';
+import { list, num } from '../../src/plugins/zod.ts';
 import { EVENT_KINDS } from '../../src/plugins/routes.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { overlayHtml } from './page.ts';

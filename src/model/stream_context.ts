@@ -91,7 +91,7 @@ export class StreamContext {
    * their mean log-probability (eos included: choosing to stop is part of the line) and whether
    * the model chose to stop.
    */
-  async generate(prompt: number[], signal?: AbortSignal): Promise<Generated> {
+  async generate(prompt: number[]): Promise<Generated> {
     this.assertOpen();
     await this.start();
     const { eos } = this.model.manifest.tokens;
@@ -100,7 +100,6 @@ export class StreamContext {
     let logprobSum = 0;
     let finished = false;
     while (ids.length < this.opts.maxResponseTokens) {
-      signal?.throwIfAborted();
       const next = argmax(logits, this.model.outputMask);
       logprobSum += logProbability(logits, next, this.model.outputMask);
       if (next === eos) {

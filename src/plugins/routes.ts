@@ -12,8 +12,7 @@ import type { EventKind } from '../events.ts';
  *     twitch:  { channel: mychannel }
  * ```
  * `gets` says which event kinds the channel receives (answers to questions asked on the same
- * platform are always replied in place). The foundation's stream schema can embed
- * `streamRoutesShape` so these keys validate with the rest of the config.
+ * platform are always replied in place).
  */
 export const EVENT_KINDS = ['commentary', 'answer', 'summary', 'status'] as const satisfies readonly EventKind[];
 /**
@@ -41,11 +40,6 @@ export const twitchRouteSchema = z.object({
   gets,
   commentaryPerMinute,
 });
-
-export const streamRoutesShape = {
-  discord: discordRouteSchema.optional(),
-  twitch: twitchRouteSchema.optional(),
-};
 
 /** A stream as plugins see it: its name and, per platform, where its events go. */
 export interface PluginStream {

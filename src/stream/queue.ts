@@ -39,13 +39,6 @@ export class DropOldestQueue<T> {
     }
   }
 
-  /** Empties the queue (a consumer that detaches should not get stale frames later). */
-  clear(): number {
-    const n = this.items.length;
-    this.items = [];
-    return n;
-  }
-
   /** Next item; `done` when closed and drained, or when `signal` aborts. */
   next(signal?: AbortSignal): Promise<IteratorResult<T>> {
     if (this.items.length > 0) return Promise.resolve({ value: this.items.shift()!, done: false });

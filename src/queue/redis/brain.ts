@@ -1,7 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BrainError, type AnswerResult, type AskRequest, type Brain, type SummaryResult } from '../../brain.ts';
-import type { EventBus } from '../../bus.ts';
 import { newEventId, type KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
 import type { QuestionPolicy } from '../../questions/policy.ts';
@@ -26,7 +25,6 @@ export interface RedisBrainDeps {
   questions: QuestionPolicy;
   /** Commands (offline queue on: a question asked while Redis restarts waits for it, within the timeout). */
   redis: Redis;
-  bus: EventBus;
   log: Logger;
   session(name: string): StreamSession | undefined;
   /** Publishes a worker's event on this node's bus once (by event id); returns the published event. */

@@ -77,7 +77,7 @@ export class RedisIngest {
     this.sub.on('error', () => {}); // cmd reports outages
     this.snapshot = { node: this.node, redis: 'connecting', workers: [], streams: [], usedMemoryBytes: null, at: 0 };
     this.brain = new RedisBrain({
-      node: this.node, keys: this.keys, opts: this.opts, questions: questionPolicyOf(host.config), redis: this.cmd, bus: host.bus, log,
+      node: this.node, keys: this.keys, opts: this.opts, questions: questionPolicyOf(host.config), redis: this.cmd, log,
       session: (name) => host.sessions.get(name),
       publishOnce: (ev) => this.publishOnce(ev),
     });
