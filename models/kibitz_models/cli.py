@@ -43,6 +43,7 @@ def main(argv=None) -> int:
     s.add_argument("--decision-weight", type=float, default=1.0)
     s.add_argument("--vision", default=None, help="start from this pretrained vision encoder (`cli vision`)")
     s.add_argument("--freeze-vision", action="store_true", help="keep the encoder fixed; train projector + decoder")
+    s.add_argument("--prefer-question", default=None, help="a question kind asked first whenever answerable (e.g. when_hit)")
     s = sub.add_parser("vision", help="stage 1: pretrain the vision encoder on per-frame ground truth")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
     s.add_argument("--eval", default=None, help="held-out frames to report per-target accuracy on")
@@ -105,7 +106,7 @@ def _run(a) -> int:
         from .train import train
         train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume, threads=a.threads,
               lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight,
-              vision=a.vision, freeze_vision=a.freeze_vision)
+              vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)

@@ -58,7 +58,8 @@ def build_dataset(out_dir: str, seeds: List[int], seconds: float, jobs: int = 2,
 def load_streams(data_dir: str) -> List[Tuple[int, np.ndarray]]:
     if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"data directory not found: {data_dir} (build it with `cli data --out {data_dir}`)")
-    seeds = sorted(int(f[:-4]) for f in os.listdir(data_dir) if f.endswith(".npy") and not f.endswith(".tmp.npy"))
+    # <seed>.npy only (not .tmp.npy, not the in-world head's .emb-*.npy caches)
+    seeds = sorted(int(f[:-4]) for f in os.listdir(data_dir) if f.endswith(".npy") and f[:-4].isdigit())
     if not seeds:
         raise FileNotFoundError(f"no streams (*.npy) in {data_dir}")
     return [(s, np.load(os.path.join(data_dir, f"{s}.npy"), mmap_mode="r")) for s in seeds]
@@ -82,7 +83,9 @@ def commentary_line(events) -> str:
 
 
 def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: int, tok: Tokenizer,
-               rng: random.Random, n_questions: int = 2, p_summary: float = 0.35) -> Sample:
+               rng: random.Random, n_questions: int = 2, p_summary: float = 0.35, prefer: Optional[str] = None) -> Sample:
+    """`prefer`: a question kind asked first whenever it is answerable at a question frame (more
+    practice on a kind that is rarely answerable, such as when_hit)."""
     ids, tg, starts = [BOS], [IGNORE], []
 
     def text(tokens: List[int], loss_from: int) -> None:
@@ -108,6 +111,9 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
         if i in q_frames:
             kinds = list(QUESTIONS)
             rng.shuffle(kinds)
+            if prefer in kinds:
+                kinds.remove(prefer)
+                kinds.insert(0, prefer)
             for kind in kinds:
                 a = answer(world, kind, i / FPS, t0, FPS)
                 if a is not None:

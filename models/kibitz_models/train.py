@@ -60,7 +60,8 @@ def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIG
 
 def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed: int = 0, resume=None,
           log_every: int = 10, threads: int = 2, lr_max: float = LR, warmup: int = WARMUP_STEPS,
-          decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False) -> None:
+          decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
+          prefer_question: str = None) -> None:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -106,7 +107,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
                 worlds[s] = World(s, seconds[s])
             start = rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1)
             samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
-                                      n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY))
+                                      n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question))
         loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision)
         opt.zero_grad(set_to_none=True)
         loss.backward()
