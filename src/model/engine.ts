@@ -147,6 +147,7 @@ export class ModelEngine implements Brain {
   private readonly ended = new Set<string>();
   private readonly answered = new Map<string, Promise<AnswerResult>>();
   private wake: (() => void) | null = null;
+  private readonly frameDoneListeners = new Map<string, Set<() => void>>();
   private closed = false;
   private readonly loopDone: Promise<void>;
   private readonly decisionLatencies: number[] = [];
@@ -192,11 +193,44 @@ export class ModelEngine implements Brain {
         const m = this.model.manifest.frame;
         this.log.warn({ stream: frame.stream, bytes: frame.data.byteLength, expected: this.model.frameBytes }, `frame of the wrong size dropped: the model needs ${m.width}x${m.height} RGB (logged once per stream)`);
       }
+      this.frameDone(frame.stream);
       return;
     }
-    if (slot.pending) slot.stats.framesSkipped++;
+    if (slot.pending) {
+      slot.stats.framesSkipped++;
+      this.frameDone(frame.stream);
+    }
     slot.pending = frame;
     this.kick();
+  }
+
+  /**
+   * Calls `cb` whenever a frame of `stream` is done: decided on, outside the world, rejected, or
+   * skipped for a newer one (when framesProcessed, framesRejected or framesSkipped count it), and
+   * when the stream ends (its frames in flight will not be counted). An owner that must know the
+   * model has taken a frame (a context rebuild) waits for this instead of polling the stats.
+   * Returns the unsubscribe.
+   */
+  onFrameDone(stream: string, cb: () => void): () => void {
+    const listeners = this.frameDoneListeners.get(stream) ?? new Set<() => void>();
+    this.frameDoneListeners.set(stream, listeners);
+    listeners.add(cb);
+    return () => {
+      listeners.delete(cb);
+      if (listeners.size === 0 && this.frameDoneListeners.get(stream) === listeners) this.frameDoneListeners.delete(stream);
+    };
+  }
+
+  private frameDone(stream: string): void {
+    const listeners = this.frameDoneListeners.get(stream);
+    if (!listeners) return;
+    for (const cb of [...listeners]) {
+      try {
+        cb();
+      } catch (err) {
+        this.log.error({ err, stream }, 'a frame-done listener threw');
+      }
+    }
   }
 
   /** Consumes a session's frames until it ends or `signal` aborts, then closes the stream. */
@@ -222,6 +256,7 @@ export class ModelEngine implements Brain {
     slot.jobs = [];
     slot.ctx.dispose();
     this.endedSaid.set(stream, { said: slot.said, lastMs: slot.lastStreamTimeMs });
+    this.frameDone(stream);
   }
 
   private readonly endedSaid = new Map<string, { said: SaidLog; lastMs: number }>();
@@ -434,6 +469,7 @@ export class ModelEngine implements Brain {
     slot.stats.framesOutOfWorld++;
     slot.stats.lastStepMs = performance.now() - t0;
     this.recordLatency(performance.now() - frame.decodedAt);
+    this.frameDone(slot.name);
     return false;
   }
 
@@ -447,6 +483,7 @@ export class ModelEngine implements Brain {
     if (slot.firstContextMs.length > slot.ctx.cache.framesKept) slot.firstContextMs.splice(0, slot.firstContextMs.length - slot.ctx.cache.framesKept);
     slot.stats.lastDecisionLatencyMs = now - frame.decodedAt;
     this.recordLatency(now - frame.decodedAt);
+    this.frameDone(slot.name);
     const threshold = this.opts.thresholds[slot.name] ?? this.opts.threshold ?? this.model.manifest.decision?.threshold ?? 0.5;
     if (pSilent >= threshold) {
       slot.guard.silentFrame();

@@ -245,6 +245,31 @@ describe('ModelEngine', () => {
     await engine.close();
   });
 
+  it('tells its owner each time a frame is done (processed, rejected, skipped) and when the stream ends', async () => {
+    const engine = new ModelEngine(model, new EventBus(), log, {});
+    engine.open('told');
+    let told = 0;
+    const off = engine.onFrameDone('told', () => told++);
+    const counted = () => { const s = engine.stats('told')!; return s.framesProcessed + s.framesRejected + s.framesSkipped; };
+    const done = () => new Promise<void>((r) => { const o = engine.onFrameDone('told', () => { o(); r(); }); });
+    const first = done();
+    engine.offer(frame('told', 0, 0));
+    await first;
+    expect(engine.stats('told')!.framesProcessed).toBe(1);
+    engine.offer({ ...frame('told', 1, 0), data: new Uint8Array(3) }); // wrong size: rejected at once
+    expect(told).toBe(2);
+    engine.offer(frame('told', 2, 1));
+    engine.offer(frame('told', 3, 2)); // replaces the one still waiting: skipped at once
+    await until(() => counted() === 4);
+    expect(told).toBe(counted());
+    engine.end('told');
+    expect(told).toBe(5);
+    off();
+    engine.end('told');
+    expect(told).toBe(5);
+    await engine.close();
+  });
+
   it('serves every stream when there are more streams than the vision batch (no starvation)', async () => {
     const engine = new ModelEngine(model, new EventBus(), log, { maxVisionBatch: 2 });
     const names = Array.from({ length: 6 }, (_, i) => `s${i}`);
