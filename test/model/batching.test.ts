@@ -58,7 +58,7 @@ describe('decoder steps batched across streams', () => {
     }
     const prompts = [[model.manifest.tokens.commentary], [model.manifest.tokens.question, ...model.codec.encodeUntrusted('what is the score?'), model.manifest.tokens.answer]];
     for (const prompt of prompts) {
-      const one = [];
+      const one: Awaited<ReturnType<StreamContext["generate"]>>[] = [];
       for (const c of alone) one.push(await c.generate(prompt));
       const many = await StreamContext.generateMany(model, together, prompt);
       expect(many.map((g) => g.ids)).toEqual(one.map((g) => g.ids));
