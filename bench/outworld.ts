@@ -57,8 +57,7 @@ async function runClip(engine: ModelEngine, bus: EventBus, observed: ObservedLin
   engine.open(name);
   const answers: string[] = [];
   for (let i = 0; i < frames.length; i++) {
-    engine.offer({ stream: name, seq: i, streamTimeMs: i * 500, width: w, height: h, data: frames[i]!, decodedAt: performance.now() });
-    while ((engine.stats(name)?.framesProcessed ?? Infinity) <= i) await new Promise((r) => setImmediate(r));
+    await engine.offerAndWait({ stream: name, seq: i, streamTimeMs: i * 500, width: w, height: h, data: frames[i]!, decodedAt: performance.now() });
     if (i % ASK_EVERY === ASK_EVERY - 1) answers.push((await engine.ask({ stream: name, question: QUESTION })).answer);
   }
   const st = engine.stats(name)!;

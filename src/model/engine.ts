@@ -221,6 +221,29 @@ export class ModelEngine implements Brain {
     };
   }
 
+  /**
+   * Offers a frame and resolves when the engine is done with a frame of this stream (or the
+   * stream ends), when `signal` aborts, or after `timeoutMs`. For owners that must not run ahead
+   * of the model (a context rebuild, benches and calibration that feed every frame).
+   */
+  offerAndWait(frame: Frame, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+    const { signal, timeoutMs = 30_000 } = opts;
+    return new Promise<void>((resolve) => {
+      const finish = () => {
+        off();
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
+        resolve();
+      };
+      // Listening before the offer: a rejected or skipped frame is told about inside offer().
+      const off = this.onFrameDone(frame.stream, finish);
+      const timer = setTimeout(finish, timeoutMs);
+      signal?.addEventListener('abort', finish, { once: true });
+      this.offer(frame);
+      if (signal?.aborted || !this.slots.has(frame.stream)) finish();
+    });
+  }
+
   private frameDone(stream: string): void {
     const listeners = this.frameDoneListeners.get(stream);
     if (!listeners) return;
@@ -500,10 +523,7 @@ export class ModelEngine implements Brain {
   /** A generated commentary line: through the guards, then out. */
   private say(slot: Slot, frame: Frame, gen: Generated): void {
     const text = this.model.codec.decode(gen.ids);
-    if (text.length === 0) return;
-    const bad = slot.guard.check('commentary', { ...gen, text }, frame.streamTimeMs);
-    this.opts.observeLine?.({ stream: slot.name, kind: 'commentary', text, meanLogprob: gen.meanLogprob, tokens: gen.ids.length, streamTimeMs: frame.streamTimeMs, dropped: bad });
-    if (bad) return this.dropped(slot, 'commentary', bad, text);
+    if (text.length === 0 || !this.vet(slot, 'commentary', gen, text, frame.streamTimeMs)) return;
     slot.said.add({ streamTimeMs: frame.streamTimeMs, text });
     slot.stats.lines++;
     this.bus.publish({ stream: slot.name, kind: 'commentary', text, streamTimeMs: frame.streamTimeMs });
@@ -514,12 +534,9 @@ export class ModelEngine implements Brain {
   private async runJob(slot: Slot, job: Job): Promise<void> {
     try {
       const gen = await slot.ctx.generate(job.prompt);
-      const kind: LineKind = job.kind === 'ask' ? 'answer' : 'summary';
       const text = this.model.codec.decode(gen.ids);
-      const bad = slot.guard.check(kind, { ...gen, text }, slot.lastStreamTimeMs);
-      this.opts.observeLine?.({ stream: slot.name, kind, text, meanLogprob: gen.meanLogprob, tokens: gen.ids.length, streamTimeMs: slot.lastStreamTimeMs, dropped: bad });
-      if (bad) this.dropped(slot, kind, bad, text);
-      job.resolve(bad ? '' : text, slot.lastStreamTimeMs);
+      const ok = this.vet(slot, job.kind === 'ask' ? 'answer' : 'summary', gen, text, slot.lastStreamTimeMs);
+      job.resolve(ok ? text : '', slot.lastStreamTimeMs);
     } catch (err) {
       job.reject(err as Error);
     }
@@ -546,6 +563,14 @@ export class ModelEngine implements Brain {
       this.log.info({ stream: slot.name }, text);
       this.bus.publish({ stream: slot.name, kind: 'status', status: 'recognised', text, streamTimeMs });
     }
+  }
+
+  /** Every generated line passes here: the guards decide, the observer sees it, a refusal is counted. */
+  private vet(slot: Slot, kind: LineKind, gen: Generated, text: string, streamTimeMs: number): boolean {
+    const bad = slot.guard.check(kind, { ...gen, text }, streamTimeMs);
+    this.opts.observeLine?.({ stream: slot.name, kind, text, meanLogprob: gen.meanLogprob, tokens: gen.ids.length, streamTimeMs, dropped: bad });
+    if (bad) this.dropped(slot, kind, bad, text);
+    return bad === null;
   }
 
   /** Counts a line the guards stopped; logs at most one a minute per stream. */

@@ -170,7 +170,7 @@ export class OwnedStream {
     this.framesIn++;
     ctx.hooks.onFrame?.(name, frame, replay, receivedAt);
     if (!ctx.engine.stats(name)) return; // not open in the engine (ended)
-    if (rebuild) await this.offerAndWait(frame);
+    if (rebuild) await ctx.engine.offerAndWait(frame, { signal: this.abort.signal, timeoutMs: 30_000 });
     else ctx.engine.offer(frame);
     this.handedSeq = frame.seq;
     this.handedMs = Math.max(this.handedMs, frame.streamTimeMs);
@@ -180,25 +180,6 @@ export class OwnedStream {
         'n', String(this.framesIn), 'p', String(st?.framesProcessed ?? 0), 'lat', (st?.lastDecisionLatencyMs ?? 0).toFixed(1))
         .catch(() => {});
     }
-  }
-
-  /** Offers a frame and resolves when the engine is done with a frame of this stream, the stream ends or stops, or after 30 s. */
-  private offerAndWait(frame: Frame): Promise<void> {
-    const signal = this.abort.signal;
-    return new Promise<void>((resolve) => {
-      const finish = () => {
-        off();
-        clearTimeout(timer);
-        signal.removeEventListener('abort', finish);
-        resolve();
-      };
-      // Listening before the offer: a rejected or skipped frame is told about inside offer().
-      const off = this.ctx.engine.onFrameDone(this.name, finish);
-      const timer = setTimeout(finish, 30_000);
-      signal.addEventListener('abort', finish, { once: true });
-      this.ctx.engine.offer(frame);
-      if (signal.aborted) finish();
-    });
   }
 
   private async process(job: Job<AskJob>): Promise<string> {
