@@ -1,8 +1,5 @@
 import { z } from 'zod';
-import { list } from '../../src/plugins/zod.ts';
-import { formatStreamTime, type KibitzEvent } from '../../src/events.ts';
-import { EVENT_KINDS } from '../../src/plugins/routes.ts';
-import { definePlugin } from '../../src/plugins/types.ts';
+import { definePlugin, EVENT_KINDS, formatStreamTime, list, type KibitzEvent } from '../../src/plugins/sdk.ts';
 
 const options = z.object({
   /** Which event kinds to print (all by default). */

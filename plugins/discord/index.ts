@@ -1,11 +1,11 @@
-import { discordOptions } from './options.ts';
-import { definePlugin } from '../../src/plugins/types.ts';
+import { definePlugin, startBot } from '../../src/plugins/sdk.ts';
 import { DiscordBot } from './bot.ts';
-import { startBot } from '../../src/plugins/bot.ts';
+import { discordOptions, discordRoute } from './options.ts';
 
 export const discordPlugin = definePlugin({
   name: 'discord',
   options: discordOptions,
+  route: discordRoute,
   setup: (ctx) => startBot(new DiscordBot(ctx)),
 });
 

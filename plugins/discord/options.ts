@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, num } from '../../src/plugins/zod.ts';
+import { bool, chatRouteSchema, num } from '../../src/plugins/sdk.ts';
 
 export const discordOptions = z.object({
   /** Bot token. Env: KIBITZ_PLUGINS_DISCORD_TOKEN. */
@@ -22,3 +22,7 @@ export const discordOptions = z.object({
   maxQueuedReplies: num(z.number().int().min(1)).default(20),
 });
 export type DiscordOptions = z.infer<typeof discordOptions>;
+
+/** `streams[].discord`: `channelId`, one snowflake or a list, that belongs to the stream; `gets`, `commentaryPerMinute`. */
+export const discordRoute = chatRouteSchema('channelId', 'channelIds');
+export type DiscordRoute = z.output<typeof discordRoute>;

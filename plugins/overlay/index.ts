@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { list, num } from '../../src/plugins/zod.ts';
-import { EVENT_KINDS } from '../../src/plugins/routes.ts';
-import { definePlugin } from '../../src/plugins/types.ts';
+import { definePlugin, EVENT_KINDS, list, num } from '../../src/plugins/sdk.ts';
 import { overlayHtml } from './page.ts';
 
 const options = z.object({

@@ -1,11 +1,6 @@
 import { ChatClient } from '@twurple/chat';
-import type { KibitzEvent } from '../../src/events.ts';
-import { GateError, userMessage } from '../../src/plugins/errors.ts';
-import { OwnSummaries } from '../../src/plugins/own_summaries.ts';
-import { Outbox, SlidingWindow, sumOutboxStats } from '../../src/plugins/ratelimit.ts';
-import { oneLine, splitText } from '../../src/plugins/sanitize.ts';
-import type { PluginContext } from '../../src/plugins/types.ts';
-import type { TwitchOptions } from './options.ts';
+import { ChatCommands, chatCommand, oneLine, SlidingWindow, splitText, type ChatTexts, type ChatTransport, type PluginContext } from '../../src/plugins/sdk.ts';
+import type { TwitchOptions, TwitchRoute } from './options.ts';
 
 const MAX_MESSAGE = 500;
 
@@ -28,27 +23,43 @@ function configureConnection(chat: ChatClient, port: number | undefined, login?:
   }
 }
 
-export class TwitchBot {
-  private readonly chat: ChatClient;
-  private readonly outboxes = new Map<string, Outbox>();
-  private readonly window: SlidingWindow;
-  private readonly channelToStream = new Map<string, string>();
-  private readonly ownSummaries = new OwnSummaries();
-  private nick = '';
+/** What kibitz says in Twitch chat: askers are @-mentioned. */
+export const twitchTexts: ChatTexts = {
+  answer: (users, answer) => `${users.map((u) => `@${u}`).join(' ')} ${answer}`,
+  summary: (user, r) => `@${user} last ${r.minutes} min: ${r.summary}`,
+  refusal: (user, message) => `@${user} ${message}`,
+  relayedAnswer: (ev) => `${ev.user ?? 'someone'} asked "${ev.question ?? ''}": ${ev.text}`,
+  status: (ev) => `Stream is ${ev.status ?? 'updated'}${ev.text ? `: ${ev.text}` : ''}`,
+  endSummary: (_stream, r) => `Stream ended. Last ${r.minutes} min: ${r.summary}`,
+};
 
-  constructor(private readonly ctx: PluginContext<TwitchOptions>) {
+/** Twitch's side of a chat: the IRC connection, `!ask` / `!summary` in messages, and saying lines. */
+export class TwitchBot implements ChatTransport<TwitchRoute> {
+  private readonly client: ChatClient;
+  private readonly chat: ChatCommands<TwitchRoute>;
+  /** One budget for the connection, shared by all its channels. */
+  private readonly window: SlidingWindow;
+  private nick = '';
+  readonly texts = twitchTexts;
+  readonly dedupeMs: number;
+  /** Anonymous connections can't post, so the model isn't spent on questions we can't answer. */
+  readonly canPost: boolean;
+  readonly quietCooldowns = true;
+
+  constructor(private readonly ctx: PluginContext<TwitchOptions, TwitchRoute>) {
     const o = ctx.options;
-    for (const s of ctx.streams) for (const c of s.twitch?.channels ?? []) this.channelToStream.set(c, s.name);
-    ctx.counters(() => sumOutboxStats(this.outboxes.values()));
+    this.dedupeMs = o.duplicateWindowMs;
+    this.canPost = !!o.token;
     const rate = o.rateLimit ?? { messages: o.moderator ? 100 : 20, windowMs: 30_000 };
     // twurple's own limiter counts 32 s windows; match it so it never has to queue behind ours.
     this.window = new SlidingWindow(rate.messages, Math.max(rate.windowMs, o.rateLimit ? 0 : 32_000));
+    this.chat = new ChatCommands(ctx, this);
     const log = ctx.log;
-    this.chat = new ChatClient({
+    this.client = new ChatClient({
       hostName: o.host,
       ssl: o.ssl,
       webSocket: false,
-      channels: [...this.channelToStream.keys()],
+      channels: this.chat.targets(),
       isAlwaysMod: o.moderator,
       readOnly: !o.token,
       logger: {
@@ -60,21 +71,20 @@ export class TwitchBot {
         },
       },
     });
-    configureConnection(this.chat, o.port, o.token && o.username ? { username: o.username, token: o.token } : undefined);
+    configureConnection(this.client, o.port, o.token && o.username ? { username: o.username, token: o.token } : undefined);
   }
 
   async start(): Promise<void> {
-    const { chat, ctx } = this;
+    const { client, ctx } = this;
     const o = ctx.options;
     if (!o.token) ctx.log.warn('no plugins.twitch.token: connecting anonymously, read-only (commands are heard, not answered)');
     if (o.token && !o.ssl && !/^(127\.|localhost$|::1$)/.test(o.host)) ctx.log.warn({ host: o.host }, 'plugins.twitch.ssl is false: the chat token crosses the network in clear text; remove ssl: false unless this is a local test server');
-    if (this.channelToStream.size === 0) ctx.log.warn('no stream has a twitch channel (streams[].twitch.channel); nothing to join');
+    const want = new Set(this.chat.targets());
+    if (want.size === 0) ctx.log.warn('no stream has a twitch channel (streams[].twitch.channel); nothing to join');
 
-    chat.onMessage((channel, user, text) => void this.onMessage(channel.toLowerCase(), user, text));
-    ctx.subscribe((ev) => this.onEvent(ev));
+    client.onMessage((channel, user, text) => this.onMessage(channel.toLowerCase(), user, text));
 
     const joined = new Set<string>();
-    const want = new Set(this.channelToStream.keys());
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`twitch: not connected and joined within ${o.connectTimeoutMs} ms (${o.host})`)), o.connectTimeoutMs);
       const check = () => {
@@ -84,12 +94,12 @@ export class TwitchBot {
         }
       };
       // Our own JOIN echo (Twitch also sends ROOMSTATE, which plain IRC servers do not).
-      chat.onJoin((channel, user) => {
-        if (user.toLowerCase() === chat.irc.currentNick.toLowerCase()) joined.add(channel.toLowerCase());
+      client.onJoin((channel, user) => {
+        if (user.toLowerCase() === client.irc.currentNick.toLowerCase()) joined.add(channel.toLowerCase());
         check();
       });
-      chat.onAuthenticationSuccess(() => check());
-      chat.onAuthenticationFailure((message) => {
+      client.onAuthenticationSuccess(() => check());
+      client.onAuthenticationFailure((message) => {
         clearTimeout(timer);
         reject(new Error(`twitch login failed: ${message}`));
       });
@@ -98,100 +108,45 @@ export class TwitchBot {
         reject(new Error('twitch: stopped while connecting'));
       }, { once: true });
     });
-    chat.connect();
-    if (o.token && o.username) chat.irc.changeNick(o.username.toLowerCase());
+    client.connect();
+    if (o.token && o.username) client.irc.changeNick(o.username.toLowerCase());
     await ready;
     // A token revoked later: start over (with backoff) rather than loop on a dead login.
-    chat.onAuthenticationFailure((message) => ctx.fail(new Error(`twitch login failed: ${message}`)));
-    this.nick = chat.irc.currentNick.toLowerCase();
+    client.onAuthenticationFailure((message) => ctx.fail(new Error(`twitch login failed: ${message}`)));
+    this.nick = client.irc.currentNick.toLowerCase();
     ctx.log.info({ nick: this.nick, channels: [...joined] }, 'twitch connected');
   }
 
   stop(): void {
-    for (const o of this.outboxes.values()) o.close();
-    this.chat.quit();
+    this.chat.close();
+    this.client.quit();
   }
 
-  private async onMessage(channel: string, user: string, text: string): Promise<void> {
-    const { ctx } = this;
-    // Anonymous connections can't post, so don't spend the model on questions we can't answer.
-    if (!ctx.options.token || user.toLowerCase() === this.nick) return;
-    const m = /^!(ask|summary)(?:\s+([\s\S]*))?$/i.exec(text.trim());
-    if (!m) return;
-    const stream = this.channelToStream.get(channel);
-    if (!stream) return;
-    const cmd = m[1]!.toLowerCase();
-    const arg = (m[2] ?? '').trim();
-    const asker = { user, source: 'twitch', where: channel };
-    const out = this.outbox(channel);
-    try {
-      if (cmd === 'ask') {
-        if (!arg) return;
-        const r = await ctx.ask({ stream, question: arg, ...asker }, ctx.signal);
-        // One message to everyone in this channel who asked the same thing.
-        if (!r.claim(`twitch:${channel}`)) return;
-        const names = [...new Set(r.askers.filter((a) => a.source === 'twitch' && a.where === channel).map((a) => `@${a.user}`))];
-        for (const part of this.fit(`${names.join(' ')} ${r.answer}`)) out.push(part, 'reply');
-      } else {
-        const minutes = Number.parseInt(arg, 10);
-        const r = await this.ownSummaries.request(stream, () => ctx.summary({ stream, minutes: Number.isFinite(minutes) ? minutes : ctx.options.summaryMinutes, ...asker }, ctx.signal));
-        for (const part of this.fit(`@${user} last ${r.minutes} min: ${r.summary}`)) out.push(part, 'reply');
-      }
-    } catch (err) {
-      // Cooldowns stay quiet (answering each would spend the budget the cooldown protects).
-      if (err instanceof GateError && err.code === 'COOLDOWN') return;
-      out.push(this.fit(`@${user} ${userMessage(err)}`)[0]!, 'notice');
-    }
-  }
+  // ---- ChatTransport ----
 
-  private onEvent(ev: KibitzEvent): void {
-    const route = this.ctx.streams.find((s) => s.name === ev.stream)?.twitch;
-    if (!route || !this.ctx.options.token) return;
-    if (ev.kind === 'status' && ev.status === 'ended' && this.ctx.options.summaryOnEnd) void this.postEndSummary(ev.stream, route.channels);
-    if (!route.gets.has(ev.kind)) return;
-    if (ev.kind === 'answer' && ev.source === 'twitch') return; // replied in place
-    if (this.ownSummaries.isOwn(ev)) return; // posted in place too
-    let text = ev.text;
-    if (ev.kind === 'answer') text = `${ev.user ?? 'someone'} asked "${ev.question ?? ''}": ${ev.text}`;
-    if (ev.kind === 'summary') text = `Summary: ${ev.text}`;
-    if (ev.kind === 'status') text = `Stream is ${ev.status ?? 'updated'}${ev.text ? `: ${ev.text}` : ''}`;
-    const line = this.fit(text)[0];
-    if (!line) return;
-    for (const c of route.channels) this.outbox(c).push(line, ev.kind === 'commentary' ? 'commentary' : 'reply');
-  }
-
-  private async postEndSummary(stream: string, channels: string[]): Promise<void> {
-    try {
-      const r = await this.ownSummaries.request(stream, () => this.ctx.summary({ stream, minutes: this.ctx.options.summaryOnEndMinutes, user: `kibitz:${stream}`, source: 'twitch' }, this.ctx.signal), { endOfStream: true });
-      const line = this.fit(`Stream ended. Last ${r.minutes} min: ${r.summary}`)[0]!;
-      for (const c of channels) this.outbox(c).push(line, 'reply');
-    } catch (err) {
-      this.ctx.log.info({ err, stream }, 'no end-of-stream summary');
-    }
+  targets(route: TwitchRoute): readonly string[] {
+    return route.channels;
   }
 
   /** One IRC line each, within 500 characters; at most two parts, so one answer can't flood. */
-  private fit(text: string): string[] {
+  fit(text: string): string[] {
     const parts = splitText(oneLine(text), MAX_MESSAGE - 10);
     if (parts.length > 2) parts[1] = parts[1]!.slice(0, MAX_MESSAGE - 11) + '…';
     return parts.slice(0, 2);
   }
 
-  private outbox(channel: string): Outbox {
-    let o = this.outboxes.get(channel);
-    if (!o) {
-      // Commentary reaches a chat only at its stream's opt-in rate (routes.ts).
-      const perMinute = this.ctx.streams.find((s) => s.twitch?.channels.includes(channel))?.twitch?.commentaryPerMinute ?? 1;
-      o = new Outbox({
-        windows: [this.window],
-        commentaryWindow: new SlidingWindow(perMinute, 60_000),
-        dedupeMs: this.ctx.options.duplicateWindowMs,
-        maxQueuedReplies: this.ctx.options.maxQueuedReplies,
-        send: (text) => this.chat.say(channel, text),
-        onError: (err) => this.ctx.log.warn({ err, channel }, 'twitch send failed'),
-      });
-      this.outboxes.set(channel, o);
-    }
-    return o;
+  windows(): SlidingWindow[] {
+    return [this.window];
+  }
+
+  send(channel: string, text: string): Promise<void> {
+    return this.client.say(channel, text);
+  }
+
+  private onMessage(channel: string, user: string, text: string): void {
+    if (user.toLowerCase() === this.nick) return;
+    const m = /^!(ask|summary)(?:\s+([\s\S]*))?$/i.exec(text.trim());
+    const cmd = m && chatCommand(m[1]!, (m[2] ?? '').trim());
+    if (cmd) void this.chat.command(channel, user, cmd);
   }
 }

@@ -1,11 +1,11 @@
-import { twitchOptions } from './options.ts';
-import { definePlugin } from '../../src/plugins/types.ts';
+import { definePlugin, startBot } from '../../src/plugins/sdk.ts';
 import { TwitchBot } from './bot.ts';
-import { startBot } from '../../src/plugins/bot.ts';
+import { twitchOptions, twitchRoute } from './options.ts';
 
 export const twitchPlugin = definePlugin({
   name: 'twitch',
   options: twitchOptions,
+  route: twitchRoute,
   setup: (ctx) => startBot(new TwitchBot(ctx)),
 });
 

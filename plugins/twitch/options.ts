@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, num } from '../../src/plugins/zod.ts';
+import { bool, chatRouteSchema, num } from '../../src/plugins/sdk.ts';
 
 export const twitchOptions = z.object({
   /** Login name the token belongs to. */
@@ -26,3 +26,7 @@ export const twitchOptions = z.object({
   connectTimeoutMs: num(z.number().int().min(1000)).default(20_000),
 }).refine((o) => !o.token || o.username, { message: 'Required when plugins.twitch.token is set', path: ['username'] });
 export type TwitchOptions = z.infer<typeof twitchOptions>;
+
+/** `streams[].twitch`: `channel`, one name or a list (without '#', any case); `gets`, `commentaryPerMinute`. */
+export const twitchRoute = chatRouteSchema('channel', 'channels', (c) => c.replace(/^#/, '').toLowerCase());
+export type TwitchRoute = z.output<typeof twitchRoute>;

@@ -1,8 +1,6 @@
-import { webhookOptions } from './options.ts';
-import type { KibitzEvent } from '../../src/events.ts';
-import { definePlugin } from '../../src/plugins/types.ts';
+import { definePlugin, sumCounters, type KibitzEvent } from '../../src/plugins/sdk.ts';
 import { Deliverer } from './deliverer.ts';
-import { sumCounters } from '../../src/plugins/counters.ts';
+import { webhookOptions } from './options.ts';
 
 export { sign, verifySignature } from './signature.ts';
 

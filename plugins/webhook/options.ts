@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { list, num } from '../../src/plugins/zod.ts';
-import { EVENT_KINDS } from '../../src/plugins/routes.ts';
+import { EVENT_KINDS, list, num } from '../../src/plugins/sdk.ts';
 
 export const webhookOptions = z.object({
   /** Receivers; each event is POSTed to every one as JSON. */

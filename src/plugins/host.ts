@@ -5,7 +5,7 @@ import type { EventBus } from '../bus.ts';
 import type { KibitzEvent } from '../events.ts';
 import { QuestionGate } from './gate.ts';
 import { parsePluginConfig } from './plugin_config.ts';
-import type { PluginStream, StreamConfigLike } from './routes.ts';
+import type { ConfiguredStream, StreamConfigLike } from './routes.ts';
 import type { KibitzPlugin, PluginContext, PluginHttp, StreamStatus, Teardown } from './types.ts';
 
 export interface HostOptions {
@@ -19,7 +19,7 @@ export interface HostOptions {
   log: Logger;
   /** Defaults to config.streams. */
   streams?: readonly StreamConfigLike[];
-  registry?: readonly KibitzPlugin<any>[];
+  registry?: readonly KibitzPlugin<any, any>[];
   /** Restart backoff after a failed setup or a death: base doubles up to max. */
   backoff?: { baseMs: number; maxMs: number };
   /** How long startPlugins waits for first setups before returning (they go on in the background). */
@@ -69,7 +69,7 @@ export async function startPlugins(opts: HostOptions): Promise<PluginHost> {
 }
 
 interface RunnerDeps extends Omit<HostOptions, 'http' | 'streams'> {
-  streams: PluginStream[];
+  streams: ConfiguredStream[];
   gate: QuestionGate;
   status: StatusTracker;
   http: HttpRoutes;
@@ -87,7 +87,7 @@ class Runner {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
-  constructor(readonly plugin: KibitzPlugin<any>, private readonly options: unknown, private readonly deps: RunnerDeps) {
+  constructor(readonly plugin: KibitzPlugin<any, any>, private readonly options: unknown, private readonly deps: RunnerDeps) {
     this.log = deps.log.child({ plugin: plugin.name });
   }
 
@@ -127,13 +127,15 @@ class Runner {
     }
   }
 
-  private context(run: NonNullable<Runner['current']>): PluginContext<unknown> {
+  private context(run: NonNullable<Runner['current']>): PluginContext<unknown, unknown> {
     const { deps } = this;
+    const name = this.plugin.name;
     return {
-      name: this.plugin.name,
+      name,
       options: this.options,
       log: this.log,
-      streams: deps.streams,
+      // Scoped like the options: a plugin sees its own route of each stream, not the others'.
+      streams: deps.streams.map((s) => ({ name: s.name, route: s[name] })),
       signal: run.ac.signal,
       subscribe: (listener, o) => {
         const off = deps.bus.subscribe((ev) => {
@@ -243,7 +245,7 @@ class HttpRoutes {
 /** Last known state per stream, from the status events that pass on the bus. */
 class StatusTracker {
   private readonly byName = new Map<string, StreamStatus>();
-  constructor(streams: readonly PluginStream[]) {
+  constructor(streams: readonly { name: string }[]) {
     for (const s of streams) this.byName.set(s.name, { name: s.name, state: 'offline', commentaryCount: 0, answerCount: 0 });
   }
   see(ev: KibitzEvent): void {

@@ -1,16 +1,17 @@
 import { QuestionPolicy, questionLimitsSchema } from '../questions/policy.ts';
 import { ConfigError } from './errors.ts';
 import { builtinPlugins } from './registry.ts';
-import { toPluginStreams, type PluginStream, type StreamConfigLike } from './routes.ts';
+import { toPluginStreams, type ConfiguredStream, type StreamConfigLike } from './routes.ts';
 import type { KibitzPlugin } from './types.ts';
 
 /** The plugins' part of the config, validated: what `startPlugins` starts. */
 export interface PluginConfig {
-  streams: PluginStream[];
+  /** Each stream's routes, under the name of the plugin that declared them. */
+  streams: ConfiguredStream[];
   /** `plugins.questions`. */
   questions: QuestionPolicy;
   /** Each configured plugin with its options, defaults filled in, in config order. */
-  plugins: { plugin: KibitzPlugin<any>; options: unknown }[];
+  plugins: { plugin: KibitzPlugin<any, any>; options: unknown }[];
 }
 
 /**
@@ -20,7 +21,7 @@ export interface PluginConfig {
  */
 export function parsePluginConfig(
   config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[] },
-  registry: readonly KibitzPlugin<any>[] = builtinPlugins,
+  registry: readonly KibitzPlugin<any, any>[] = builtinPlugins,
 ): PluginConfig {
   const fail = (key: string, problem: string): never => {
     throw new ConfigError(key, problem);
@@ -31,7 +32,7 @@ export function parsePluginConfig(
   for (const key of Object.keys(pluginsConfig)) {
     if (!byName.has(key)) fail(`plugins.${key}`, `unknown plugin (known: ${[...byName.keys()].join(', ')})`);
   }
-  const streams = toPluginStreams(config.streams ?? [], fail);
+  const streams = toPluginStreams(config.streams ?? [], registry, fail);
   const limits = questionLimitsSchema.safeParse(questions ?? {});
   if (!limits.success) fail(`plugins.questions.${limits.error.issues[0]!.path.join('.')}`, limits.error.issues[0]!.message);
 

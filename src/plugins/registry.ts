@@ -6,4 +6,4 @@ import webhookPlugin from '../../plugins/webhook/index.ts';
 import type { KibitzPlugin } from './types.ts';
 
 /** The plugins kibitz ships. Listed, not self-registered: a plugin runs when config names it. */
-export const builtinPlugins: readonly KibitzPlugin<any>[] = [consolePlugin, overlayPlugin, webhookPlugin, discordPlugin, twitchPlugin];
+export const builtinPlugins: readonly KibitzPlugin<any, any>[] = [consolePlugin, overlayPlugin, webhookPlugin, discordPlugin, twitchPlugin];

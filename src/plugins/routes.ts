@@ -1,19 +1,6 @@
 import { z } from 'zod';
 import type { EventKind } from '../events.ts';
 
-/**
- * Per-stream routing, as written under each stream in the config:
- *
- * ```yaml
- * streams:
- *   - name: main
- *     key: "..."
- *     discord: { channelId: "123", gets: [commentary, answer, summary], commentaryPerMinute: 4 }
- *     twitch:  { channel: mychannel }
- * ```
- * `gets` says which event kinds the channel receives (answers to questions asked on the same
- * platform are always replied in place).
- */
 export const EVENT_KINDS = ['commentary', 'answer', 'summary', 'status'] as const satisfies readonly EventKind[];
 /**
  * Chats get answers and summaries; proactive commentary only when the stream opts in (add
@@ -27,49 +14,66 @@ const gets = z.array(z.enum(EVENT_KINDS)).default(DEFAULT_GETS);
 const commentaryPerMinute = z.number().int().min(1).max(60).default(DEFAULT_COMMENTARY_PER_MINUTE);
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
-export const discordRouteSchema = z.object({
-  /** Channel id(s) (snowflakes) that belong to this stream. */
-  channelId: oneOrMany,
-  gets,
-  commentaryPerMinute,
-});
-
-export const twitchRouteSchema = z.object({
-  /** Channel name(s) without '#'. */
-  channel: oneOrMany,
-  gets,
-  commentaryPerMinute,
-});
-
-/** A stream as plugins see it: its name and, per platform, where its events go. */
-export interface PluginStream {
-  name: string;
-  discord?: { channelIds: string[]; gets: ReadonlySet<EventKind>; commentaryPerMinute: number };
-  twitch?: { channels: string[]; gets: ReadonlySet<EventKind>; commentaryPerMinute: number };
+/** Where a stream's events go on one chat platform: which kinds, and how much commentary. */
+export interface ChatRoute {
+  gets: ReadonlySet<EventKind>;
+  commentaryPerMinute: number;
 }
 
-/** What the host accepts: the config's streams (extra keys such as `key` are ignored). */
+/**
+ * A chat platform's route, as written under each stream in the config under the plugin's name:
+ *
+ * ```yaml
+ * streams:
+ *   - name: main
+ *     key: "..."
+ *     discord: { channelId: "123", gets: [commentary, answer, summary], commentaryPerMinute: 4 }
+ *     twitch:  { channel: mychannel }
+ * ```
+ * One or many targets under `targetKey` (normalised, as a list under `listKey`); `gets` says
+ * which event kinds they receive (answers to questions asked on the same platform are always
+ * replied in place). The plugin hands it to definePlugin as `route`; every chat shares the rest.
+ */
+export function chatRouteSchema<L extends string>(targetKey: string, listKey: L, normalise: (target: string) => string = (t) => t) {
+  const shape: Record<string, z.ZodType> = { [targetKey]: oneOrMany, gets, commentaryPerMinute };
+  return z.object(shape).transform((r) => {
+    const targets = r[targetKey] as string | string[];
+    return {
+      [listKey]: (Array.isArray(targets) ? targets : [targets]).map(normalise),
+      gets: new Set(r.gets as EventKind[]),
+      commentaryPerMinute: r.commentaryPerMinute as number,
+    } as ChatRoute & { [P in L]: string[] };
+  });
+}
+
+/** A stream as the host holds it: its name and, per plugin that declares a route, that plugin's route. */
+export interface ConfiguredStream {
+  name: string;
+  [plugin: string]: unknown;
+}
+
+/** What the host accepts: the config's streams (keys no plugin declares a route for, such as `key`, are ignored). */
 export interface StreamConfigLike {
   name: string;
-  discord?: unknown;
-  twitch?: unknown;
+  [key: string]: unknown;
 }
 
-const list = (v: string | string[]): string[] => (Array.isArray(v) ? v : [v]);
-
-/** Validates and normalises stream routes; throws with the config path on the first problem. */
-export function toPluginStreams(streams: readonly StreamConfigLike[], fail: (key: string, problem: string) => never): PluginStream[] {
+/**
+ * Validates and normalises every stream's routes (`streams[i].<plugin>`) with the route schema of
+ * each plugin that declares one, configured or not; throws with the config path on the first problem.
+ */
+export function toPluginStreams(
+  streams: readonly StreamConfigLike[],
+  routes: readonly { name: string; route?: z.ZodType<unknown> }[],
+  fail: (key: string, problem: string) => never,
+): ConfiguredStream[] {
   return streams.map((s, i) => {
-    const out: PluginStream = { name: s.name };
-    if (s.discord !== undefined) {
-      const r = discordRouteSchema.safeParse(s.discord);
-      if (!r.success) fail(`streams[${i}].discord.${r.error.issues[0]!.path.join('.')}`.replace(/\.$/, ''), r.error.issues[0]!.message);
-      else out.discord = { channelIds: list(r.data.channelId), gets: new Set(r.data.gets), commentaryPerMinute: r.data.commentaryPerMinute };
-    }
-    if (s.twitch !== undefined) {
-      const r = twitchRouteSchema.safeParse(s.twitch);
-      if (!r.success) fail(`streams[${i}].twitch.${r.error.issues[0]!.path.join('.')}`.replace(/\.$/, ''), r.error.issues[0]!.message);
-      else out.twitch = { channels: list(r.data.channel).map((c) => c.replace(/^#/, '').toLowerCase()), gets: new Set(r.data.gets), commentaryPerMinute: r.data.commentaryPerMinute };
+    const out: ConfiguredStream = { name: s.name };
+    for (const { name, route } of routes) {
+      if (!route || s[name] === undefined) continue;
+      const r = route.safeParse(s[name]);
+      if (!r.success) fail(`streams[${i}].${name}.${r.error.issues[0]!.path.join('.')}`.replace(/\.$/, ''), r.error.issues[0]!.message);
+      else out[name] = r.data;
     }
     return out;
   });

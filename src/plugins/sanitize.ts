@@ -24,17 +24,6 @@ export function oneLine(text: string): string {
   return cleanOutgoing(text).replace(/\s*\n+\s*/g, ' ').trim();
 }
 
-/**
- * Discord: make every mention inert (belt and braces with allowedMentions { parse: [] }, which
- * alone still renders a blue @everyone): @everyone/@here get a zero-width joiner after the @,
- * user/role/channel mentions lose their brackets' meaning the same way.
- */
-export function neutraliseDiscordMentions(text: string): string {
-  return text
-    .replace(/@(everyone|here)/gi, '@\u200b$1')
-    .replace(/<(@[!&]?|#)(\d+)>/g, (_m, kind: string, id: string) => `<${kind}\u200b${id}>`);
-}
-
 /** Split into chunks of at most `max` characters, preferring newlines, then spaces. */
 export function splitText(text: string, max: number): string[] {
   const out: string[] = [];

@@ -4,7 +4,6 @@ import type { ZodType } from 'zod';
 import type { KibitzEvent } from '../events.ts';
 import type { QuestionLimits } from '../questions/policy.ts';
 import type { Asker, GateAnswer, GateSummary, QuestionRequest } from './gate.ts';
-import type { PluginStream } from './routes.ts';
 
 export type Teardown = () => void | Promise<void>;
 
@@ -22,13 +21,20 @@ export interface StreamStatus {
   answerCount: number;
 }
 
+/** A stream as a plugin sees it: its name and, for a plugin that declares a `route`, its route there. */
+export interface PluginStream<R = undefined> {
+  name: string;
+  /** `streams[].<plugin name>`, validated by the plugin's `route` schema; absent where the stream has none. */
+  route?: R;
+}
+
 /** The scoped context a plugin's setup receives. Everything here is torn down with the plugin. */
-export interface PluginContext<O> {
+export interface PluginContext<O, R = undefined> {
   name: string;
   /** This plugin's validated slice of `plugins.<name>`. */
   options: O;
   log: Logger;
-  streams: readonly PluginStream[];
+  streams: readonly PluginStream<R>[];
   /** Events from the bus; unsubscribed automatically at teardown. */
   subscribe(listener: (ev: KibitzEvent) => void, opts?: { stream?: string }): () => void;
   /** A viewer's question, through the gate (the question policy, dedupe) to the Brain. */
@@ -53,14 +59,19 @@ export interface PluginContext<O> {
   fail(err: unknown): void;
 }
 
-export interface KibitzPlugin<O = unknown> {
+export interface KibitzPlugin<O = unknown, R = undefined> {
   name: string;
   /** Validates `plugins.<name>` (defaults filled in); errors name the key. */
   options: ZodType<O>;
-  setup(ctx: PluginContext<O>): Promise<Teardown> | Teardown;
+  /**
+   * Validates what a stream says about this plugin, `streams[].<name>` (a chat's channels, see
+   * chatRouteSchema); checked for every stream before any plugin starts, errors name the key.
+   */
+  route?: ZodType<R, any>;
+  setup(ctx: PluginContext<O, R>): Promise<Teardown> | Teardown;
 }
 
-/** Keeps each plugin's option type while putting them in one list. */
-export function definePlugin<O>(p: KibitzPlugin<O>): KibitzPlugin<O> {
+/** Keeps each plugin's option and route types while putting them in one list. */
+export function definePlugin<O, R = undefined>(p: KibitzPlugin<O, R>): KibitzPlugin<O, R> {
   return p;
 }

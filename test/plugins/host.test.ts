@@ -6,11 +6,13 @@ import { ConfigError, GateError } from '../../src/plugins/errors.ts';
 import { QuestionGate } from '../../src/plugins/gate.ts';
 import { startPlugins } from '../../src/plugins/host.ts';
 import { Outbox, SlidingWindow } from '../../src/plugins/ratelimit.ts';
-import { DEFAULT_COMMENTARY_PER_MINUTE, toPluginStreams } from '../../src/plugins/routes.ts';
-import { neutraliseDiscordMentions, cleanOutgoing, splitText } from '../../src/plugins/sanitize.ts';
+import { DEFAULT_COMMENTARY_PER_MINUTE, toPluginStreams, type ChatRoute } from '../../src/plugins/routes.ts';
+import { cleanOutgoing, splitText } from '../../src/plugins/sanitize.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { cleanQuestion, DEFAULT_QUESTION_LIMITS, QuestionPolicy } from '../../src/questions/policy.ts';
 import { formatLine } from '../../plugins/console/index.ts';
+import { neutraliseDiscordMentions } from '../../plugins/discord/text.ts';
+import { builtinPlugins } from '../../src/plugins/registry.ts';
 import { FakeBrain, silentLog, waitFor } from './helpers.ts';
 
 describe('plugin host', () => {
@@ -173,12 +175,12 @@ describe('question gate', () => {
     const [plain, opted] = toPluginStreams([
       { name: 'a', twitch: { channel: 'x' }, discord: { channelId: '1' } },
       { name: 'b', twitch: { channel: 'y', gets: ['commentary', 'answer'], commentaryPerMinute: 2 } },
-    ], fail);
+    ], builtinPlugins, fail) as { twitch?: ChatRoute; discord?: ChatRoute }[];
     expect([...plain!.twitch!.gets]).toEqual(['answer', 'summary']);
     expect([...plain!.discord!.gets]).toEqual(['answer', 'summary']);
     expect(plain!.twitch!.commentaryPerMinute).toBe(DEFAULT_COMMENTARY_PER_MINUTE);
     expect(opted!.twitch!.gets.has('commentary')).toBe(true);
-    expect(() => toPluginStreams([{ name: 'c', twitch: { channel: 'z', commentaryPerMinute: 1000 } }], fail)).toThrow(/streams\[0\]\.twitch\.commentaryPerMinute/);
+    expect(() => toPluginStreams([{ name: 'c', twitch: { channel: 'z', commentaryPerMinute: 1000 } }], builtinPlugins, fail)).toThrow(/streams\[0\]\.twitch\.commentaryPerMinute/);
 
     const sent: string[] = [];
     const ob = new Outbox({ windows: [new SlidingWindow(100, 1000)], commentaryWindow: new SlidingWindow(opted!.twitch!.commentaryPerMinute, 60_000), send: async (t) => void sent.push(t) });
