@@ -9,20 +9,23 @@ import { autoKeyFile, loadConfig, PROJECT_ROOT } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { describeFfmpeg, FfmpegNotFoundError, resolveFfmpeg, type FfmpegInfo } from './ffmpeg.ts';
 import { PortInUseError } from './ingest/rtmp.ts';
-import { createLogger } from './log.ts';
+import { createLogger, LOG_FORMATS, type LogFormat } from './log.ts';
 import { startPlugins } from './plugins/host.ts';
 import { startEmbeddedModel } from './queue/embedded.ts';
 import { startRedisIngest } from './queue/redis/index.ts';
 
 const USAGE = `usage: kibitz <command> [options]
 
-  serve [--config FILE]            run kibitz (RTMP ingest, HTTP API, model, plugins)
+  serve [--config FILE] [--log-format auto|pretty|json]
+                                   run kibitz (RTMP ingest, HTTP API, model, plugins);
+                                   logs: readable on a terminal, JSON lines otherwise (auto)
   push FILE [--key KEY] [--url rtmp://HOST:PORT/live] [--loop] [--config FILE]
                                    stream a video file in real time, like OBS would
                                    (default key: the first configured stream's)
   demo [FILE]                      start kibitz, stream the bundled sample broadcast (or FILE)
                                    into it and print the live commentary, then a summary
-  worker [--config FILE]           run the model for streams of "serve" nodes that use
+  worker [--config FILE] [--log-format auto|pretty|json]
+                                   run the model for streams of "serve" nodes that use
                                    queue: { kind: redis, url } (scale-out; one per GPU)
   bench NAME [ARGS]                run bench/NAME.ts (ingest, model, queue, whip); prints a table
 
@@ -87,10 +90,19 @@ function parse(args: string[], options: NonNullable<NonNullable<Parameters<typeo
   }
 }
 
+/** `--log-format auto|pretty|json` overrides `log.format` (pretty on a terminal, JSON for a log shipper). */
+const LOG_FORMAT_OPTION = { 'log-format': { type: 'string' } } as const;
+
+function logFormatFlag(flag: unknown): LogFormat | undefined {
+  if (flag !== undefined && !(LOG_FORMATS as readonly unknown[]).includes(flag)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')} (got "${String(flag)}")`);
+  return flag as LogFormat | undefined;
+}
+
 async function serve(args: string[]): Promise<void> {
-  const { values } = parse(args, { config: { type: 'string', short: 'c' } });
+  const { values } = parse(args, { config: { type: 'string', short: 'c' }, ...LOG_FORMAT_OPTION });
+  const format = logFormatFlag(values['log-format']);
   const config = loadConfig({ file: values.config as string | undefined });
-  const log = createLogger({ level: config.log.level, format: config.log.format });
+  const log = createLogger({ level: config.log.level, format: format ?? config.log.format });
   const app = createApp(config, { log });
   // Plugins register routes (the overlay page), so they start before the server listens.
   const plugins = await startPlugins({
@@ -205,10 +217,11 @@ async function bench(args: string[]): Promise<void> {
 }
 
 async function worker(args: string[]): Promise<void> {
-  const { values } = parse(args, { config: { type: 'string', short: 'c' } });
+  const { values } = parse(args, { config: { type: 'string', short: 'c' }, ...LOG_FORMAT_OPTION });
+  const format = logFormatFlag(values['log-format']);
   const config = loadConfig({ file: values.config as string | undefined });
   if (config.queue.kind !== 'redis') throw new UsageError('kibitz worker needs queue: { kind: redis, url: redis://HOST:6379 } in the config (or KIBITZ_QUEUE_KIND=redis KIBITZ_QUEUE_URL=...)');
-  const log = createLogger({ level: config.log.level, format: config.log.format });
+  const log = createLogger({ level: config.log.level, format: format ?? config.log.format });
   const { runWorker } = await import('./worker.ts');
   const w = await runWorker(config, { log });
   const stop = () => void w.close().then(() => process.exit(0));

@@ -1,11 +1,15 @@
 import { pino, type Logger as PinoLogger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
 export type Logger = PinoLogger;
 
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 export interface LogOptions {
   level?: string;
-  /** pretty: `12:00:01 INFO  msg key=value`; json: pino lines; auto: pretty on a TTY. */
-  format?: 'auto' | 'pretty' | 'json';
+  /** pretty: `[12:00:01] INFO: msg` + fields (pino-pretty); json: pino lines for a log shipper; auto: pretty on a TTY. */
+  format?: LogFormat;
   /** Defaults to stdout. */
   destination?: { write(s: string): unknown };
 }
@@ -13,31 +17,21 @@ export interface LogOptions {
 /** Fields that may hold secrets: never printed, whatever a caller passes. */
 const REDACT = ['key', 'streamKey', 'token', 'password', 'authorization', '*.key', '*.streamKey', '*.token', '*.password', '*.authorization'];
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
-
-/** Readable single lines for a streamer's terminal; no extra dependency (pino-pretty is not installed). */
-function prettyStream(out: { write(s: string): unknown }) {
-  return {
-    write(line: string) {
-      try {
-        const { level, time, msg, pid: _p, hostname: _h, ...rest } = JSON.parse(line) as Record<string, unknown>;
-        const t = new Date(Number(time)).toTimeString().slice(0, 8);
-        const extra = Object.entries(rest)
-          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-          .join(' ');
-        out.write(`${t} ${LEVEL_NAMES[Number(level)] ?? level} ${String(msg ?? '')}${extra ? '  ' + extra : ''}\n`);
-      } catch {
-        out.write(line);
-      }
-    },
-  };
+/**
+ * pino's own pretty printer, used synchronously (its factory, not its worker transport), so the
+ * last lines before a crash or exit are never lost in a buffer.
+ */
+function prettyStream(out: { write(s: string): unknown }, colorize: boolean) {
+  const pretty = prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true });
+  return { write: (line: string) => out.write(pretty(line)) };
 }
 
 export function createLogger(opts: LogOptions = {}): Logger {
   const out = opts.destination ?? process.stdout;
-  const pretty = opts.format === 'pretty' || (opts.format !== 'json' && out === process.stdout && process.stdout.isTTY === true);
+  const tty = out === process.stdout && process.stdout.isTTY === true;
+  const pretty = opts.format === 'pretty' || (opts.format !== 'json' && tty);
   return pino(
     { level: opts.level ?? 'info', redact: { paths: REDACT, censor: '[redacted]' }, base: undefined },
-    pretty ? prettyStream(out) : (out as NodeJS.WritableStream),
+    pretty ? prettyStream(out, tty) : (out as NodeJS.WritableStream),
   );
 }

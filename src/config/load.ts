@@ -4,7 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { ConfigError } from './errors.ts';
-import { configSchema, KNOWN_KEYS, type Config } from './schema.ts';
+import { parsePluginConfig } from '../plugins/plugin_config.ts';
+import { builtinPlugins } from '../plugins/registry.ts';
+import { schemaKeys, topLevelKeys } from './keys.ts';
+import { configSchema, type Config } from './schema.ts';
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
 /** Where relative paths (dataDir, model.package) are resolved: the checkout, so `npm start` works from anywhere. */
@@ -56,6 +59,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const streams = c.streams.map((s, i) => ({ ...s, key: s.key === 'auto' && (opts.generateKeys !== false || existsSync(autoKeyFile(dataDir, s.name))) ? autoKey(dataDir, s.name, `streams.${i}.key`) : s.key }));
   checkUnique(streams.map((s) => s.name), 'name');
   checkUnique(streams.map((s) => s.key), 'key', true);
+  // Every plugin's options and each stream's chat routes, checked now by the plugins' own schemas,
+  // so a typo stops start-up before anything listens (the host parses them again when it starts them).
+  parsePluginConfig({ plugins: c.plugins, streams });
   return {
     ...c,
     dataDir,
@@ -105,7 +111,14 @@ function interpolate(v: unknown, env: NodeJS.ProcessEnv, at: string): unknown {
 
 const upperSnake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 const camel = (tokens: string[]) => tokens.map((t, i) => (i === 0 ? t.toLowerCase() : t[0]! + t.slice(1).toLowerCase())).join('');
-const TOP_LEVEL = new Set(['http', 'rtmp', 'dataDir', 'log', 'ffmpeg', 'model', 'queue', 'decode', 'ingest', 'streams', 'plugins', 'whip']);
+const TOP_LEVEL = new Set(topLevelKeys(configSchema));
+/** camelCase keys the env mapper knows (so KIBITZ_DATA_DIR finds dataDir): whatever the schemas declare. */
+const KNOWN_KEYS = [...builtinPlugins.reduce((keys, p) => {
+  keys.add(p.name);
+  schemaKeys(p.options, keys);
+  if (p.route) schemaKeys(p.route, keys);
+  return keys;
+}, schemaKeys(configSchema))];
 
 /**
  * KIBITZ_HTTP_PORT=9000 -> http.port; KIBITZ_STREAMS_0_KEY -> streams[0].key;

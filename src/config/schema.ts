@@ -1,11 +1,9 @@
-import { whipConfigSchema } from './whip.ts';
 import { z } from 'zod';
+import { queueSchema } from './queue.ts';
+import { bool, num, port } from './values.ts';
+import { whipConfigSchema } from './whip.ts';
 import { questionLimitsSchema } from '../questions/policy.ts';
 
-/** Env values arrive as strings; accept "9000" where a number is meant (YAML gives numbers). */
-const num = () => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number());
-const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
-const port = () => num().pipe(z.number().int().min(0).max(65535));
 
 /** Names and keys end up in RTMP paths (node-media-server accepts only these characters) and in file names. */
 const SAFE = /^[A-Za-z0-9_-]+$/;
@@ -48,10 +46,8 @@ export const configSchema = z.object({
       spinning: bool().default(false),
     }).prefault({}),
   }).loose().prefault({}),
-  queue: z.object({
-    kind: z.enum(['embedded', 'redis']).default('embedded'),
-    url: z.string().min(1).optional(),
-  }).loose().prefault({}).refine((q) => q.kind !== 'redis' || !!q.url, { message: 'kind "redis" needs a url (redis://host:6379)', path: ['url'] }),
+  /** Where frames go to the model: in this process (embedded) or through Redis to workers (queue.ts). */
+  queue: queueSchema,
   /** Frame size fed to the model; defaults to the model manifest's frame size, else 192x108. */
   decode: z.object({
     width: num().pipe(z.number().int().min(16).max(4096).multipleOf(2)).optional(),
@@ -90,22 +86,3 @@ export type Config = Omit<ParsedConfig, 'decode'> & {
   /** The file the config came from (besides the default), for messages. */
   source?: string;
 };
-
-/** camelCase keys the env mapper knows, so KIBITZ_DATA_DIR finds dataDir. */
-export const KNOWN_KEYS = [
-  'http', 'rtmp', 'host', 'port', 'dataDir', 'log', 'level', 'format', 'ffmpeg', 'path', 'model', 'package',
-  'provider', 'fps', 'threshold', 'threads', 'intraOp', 'interOp', 'spinning', 'queue', 'kind', 'url', 'decode', 'width', 'height', 'ingest', 'graceMs',
-  'frameQueueCapacity', 'restartMinMs', 'restartMaxMs', 'firstFrameTimeoutMs', 'allowRemotePlay', 'streams',
-  'name', 'key', 'discord', 'twitch', 'channelId', 'channel', 'plugins', 'console', 'overlay', 'webhook', 'token',
-  'apiBase', 'guildId',
-  // queue (redis)
-  'prefix', 'nodeId', 'workerId', 'capacity', 'leaseMs', 'pollMs', 'framesMaxLen', 'replayFrames', 'maxBacklog',
-  'askTimeoutMs',
-  // plugins with multi-word options
-  'messageCommands', 'summaryOnEnd', 'summaryOnEndMinutes', 'summaryMinutes', 'channelRate', 'maxQueuedReplies',
-  'connectTimeoutMs', 'moderator', 'rateLimit', 'duplicateWindowMs', 'timeoutMs', 'maxAttempts', 'backoffMs',
-  'maxBackoffMs', 'queueSize', 'cooldownMs', 'dedupeWindowMs', 'maxQuestionChars', 'maxSummaryMinutes', 'questions',
-  // whip
-  'whip', 'enabled', 'ice', 'hostAddresses', 'ipv6', 'lite', 'portRange', 'min', 'max', 'announcedIp',
-  'disconnectTimeoutMs', 'maxPublishers', 'maxOfferBytes', 'jitterBufferMs', 'pliIntervalMs', 'corsOrigin',
-];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bool, list, num } from './values.ts';
 
 /**
  * The `whip:` slice of the kibitz config, embedded as-is by the config schema (schema.ts); it
@@ -6,10 +7,6 @@ import { z } from 'zod';
  * validates the slice alone so a bad value is still reported with its key.
  */
 const ipLiteral = z.union([z.ipv4(), z.ipv6()]);
-/** Env values arrive as strings (KIBITZ_WHIP_MAX_PUBLISHERS=8): accept numbers, booleans and lists written that way. */
-const num = () => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), z.number());
-const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
-const list = <T extends z.ZodType>(item: T) => z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v), z.array(item));
 const nullIfEmpty = (v: unknown) => (v === '' || v === 'null' ? null : v);
 
 export const whipConfigSchema = z

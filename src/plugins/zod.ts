@@ -1,10 +1,3 @@
-import { z } from 'zod';
-
-/**
- * Option helpers that also accept what environment variables carry (KIBITZ_PLUGINS_TWITCH_PORT=
- * "6667", ..._MODERATOR="true", ..._WEBHOOK_URLS="https://a,https://b"); YAML values pass as they are.
- */
-export const num = (inner: z.ZodNumber = z.number()) => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), inner);
-export const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
-export const list = <T extends z.ZodType>(item: T, minItems = 0) =>
-  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(item).min(minItems));
+// The config value helpers (numbers, booleans and lists that also come from env strings) have one
+// owner, src/config/values.ts; plugins get them through the SDK.
+export { bool, list, num } from '../config/values.ts';

@@ -71,7 +71,8 @@ plugins:
     expect(c.plugins.discord).toEqual({ token: 'tok', apiBase: 'http://127.0.0.1:1/api' });
     expect(c.ingest.graceMs).toBe(5000);
     expect(c.model.fps).toBe(4);
-    expect(c.queue).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6399' });
+    // the Redis options are validated at load: defaults filled in
+    expect(c.queue).toMatchObject({ kind: 'redis', url: 'redis://127.0.0.1:6399', capacity: 4, prefix: 'kibitz' });
   });
 
   it('KIBITZ_STREAMS_0_KEY sets a key; KIBITZ_STREAMS_1_* adds a stream', () => {
@@ -99,6 +100,14 @@ plugins:
     [{ KIBITZ_STREAMS_0_KEY: 'has space' }, 'streams.0.key'],
     [{ KIBITZ_STREAMS_0_NAME: 'bad/name' }, 'streams.0.name'],
     [{ KIBITZ_MODEL_FPS: '0' }, 'model.fps'],
+    // queue, plugin options and chat routes are part of the one config, checked at load
+    [{ KIBITZ_QUEUE_KIND: 'redis', KIBITZ_QUEUE_URL: 'redis://h:6379', KIBITZ_QUEUE_CAPACITY: '0' }, 'queue.capacity'],
+    [{ KIBITZ_QUEUE_KIND: 'redis', KIBITZ_QUEUE_URL: 'redis://h:6379', KIBITZ_QUEUE_CAPACTY: '3' }, 'queue'],
+    [{ KIBITZ_QUEUE_KIND: 'kafka' }, 'queue.kind'],
+    [{ KIBITZ_PLUGINS_TWITCH_PORT: 'x' }, 'plugins.twitch.port'],
+    [{ KIBITZ_PLUGINS_WEBHOOK_SECRET: 's' }, 'plugins.webhook.urls'],
+    [{ KIBITZ_PLUGINS_SLACK_TOKEN: 't' }, 'plugins.slackToken'], // an unknown plugin (the env mapper cannot split an unknown name),
+    [{ KIBITZ_STREAMS_0_DISCORD_COMMENTARY_PER_MINUTE: '500', KIBITZ_STREAMS_0_DISCORD_CHANNEL_ID: '1' }, 'streams[0].discord.commentaryPerMinute'],
   ])('a bad value names its key: %o', (env, key) => {
     const e = err(() => loadConfig({ env: { KIBITZ_DATA_DIR: tmp(), ...env } }));
     expect(e.key).toBe(key);
