@@ -50,7 +50,7 @@ async function child(spec: ChildSpec): Promise<void> {
     });
   }
   await app.start();
-  const engine = spec.model ? await (await import('../src/queue/embedded.ts')).startEmbeddedModel(app) : null;
+  const engine = spec.model ? await (await import('../src/model/embedded.ts')).startEmbeddedModel(app) : null;
   process.stdout.write(JSON.stringify({ http: app.http.port, rtmp: app.rtmp.port }) + '\n');
   // The parent reads the engine's latency samples after we exit.
   const { writeFileSync } = await import('node:fs');

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { questionPolicyOf } from './questions/policy.ts';
 import { ContentStates } from './stream/content_state.ts';
-import { SessionRegistry } from './stream/registry.ts';
+import { SessionRegistry } from './stream/sessions.ts';
 import type { StreamSession } from './stream/session.ts';
 import { Timeline } from './timeline/timeline.ts';
 

@@ -11,7 +11,7 @@ import { describeFfmpeg, FfmpegNotFoundError, resolveFfmpeg, type FfmpegInfo } f
 import { PortInUseError } from './ingest/rtmp.ts';
 import { createLogger, LOG_FORMATS, type LogFormat } from './log.ts';
 import { startPlugins } from './plugins/host.ts';
-import { startEmbeddedModel } from './queue/embedded.ts';
+import { startEmbeddedModel } from './model/embedded.ts';
 import { startRedisIngest } from './queue/redis/index.ts';
 
 const USAGE = `usage: kibitz <command> [options]

@@ -8,7 +8,7 @@ import { loadConfig, PROJECT_ROOT } from './config/load.ts';
 import { formatStreamTime, type KibitzEvent } from './events.ts';
 import { resolveFfmpeg } from './ffmpeg.ts';
 import { createLogger } from './log.ts';
-import { startEmbeddedModel } from './queue/embedded.ts';
+import { startEmbeddedModel } from './model/embedded.ts';
 
 export const SAMPLES_DIR = path.join(PROJECT_ROOT, 'models', 'samples');
 

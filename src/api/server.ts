@@ -4,7 +4,7 @@ import type { EventBus } from '../bus.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { QuestionPolicy } from '../questions/policy.ts';
-import type { SessionRegistry } from '../stream/registry.ts';
+import type { SessionRegistry } from '../stream/sessions.ts';
 import type { Timeline } from '../timeline/timeline.ts';
 import { SseHub } from './sse.ts';
 

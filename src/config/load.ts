@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { ConfigError } from './errors.ts';
 import { parsePluginConfig } from '../plugins/plugin_config.ts';
-import { builtinPlugins } from '../plugins/registry.ts';
+import { builtinPlugins } from '../plugins/builtin.ts';
 import { schemaKeys, topLevelKeys } from './keys.ts';
 import { configSchema, type Config } from './schema.ts';
 

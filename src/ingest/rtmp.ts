@@ -5,7 +5,7 @@ import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
 import type { StreamConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { PublishError, type PublishHandle, type SessionRegistry } from '../stream/registry.ts';
+import { PublishError, type PublishHandle, type SessionRegistry } from '../stream/sessions.ts';
 import { matchStreamKey } from './keys.ts';
 
 export class PortInUseError extends Error {

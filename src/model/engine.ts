@@ -123,7 +123,8 @@ interface Slot {
   jobs: Job[];
   said: SaidLog;
   lastStreamTimeMs: number;
-  firstContextMs: number[];
+  /** Stream times of the frames in the KV cache, oldest first: a summary's context starts at [0]. */
+  contextFrameTimesMs: number[];
   stats: EngineStreamStats;
   warnedSize: boolean;
   /** Null when the package has no in-world score. */
@@ -170,7 +171,7 @@ export class ModelEngine implements Brain {
     if (this.slots.has(stream)) return;
     this.ended.delete(stream);
     this.slots.set(stream, {
-      name: stream, ctx: this.newContext(stream), pending: null, jobs: [], said: new SaidLog(), lastStreamTimeMs: 0, firstContextMs: [],
+      name: stream, ctx: this.newContext(stream), pending: null, jobs: [], said: new SaidLog(), lastStreamTimeMs: 0, contextFrameTimesMs: [],
       stats: {
         framesProcessed: 0, framesSkipped: 0, framesRejected: 0, lines: 0, answers: 0, lastStepMs: 0, lastDecisionLatencyMs: 0, lastPSilent: 1,
         framesOutOfWorld: 0, content: 'recognised', inWorldScore: 1, linesDropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
@@ -354,7 +355,7 @@ export class ModelEngine implements Brain {
       ? { text: '', streamTimeMs: slot.lastStreamTimeMs }
       : await this.enqueue(slot, { kind: 'summary', prompt: [t.summary, t.answer] }, signal);
     const from = Math.max(0, streamTimeMs - windowMs);
-    const contextStartMs = slot.firstContextMs[0] ?? 0;
+    const contextStartMs = slot.contextFrameTimesMs[0] ?? 0;
     const summary = composeSummary({
       fromMs: from, toMs: streamTimeMs, contextStartMs,
       older: slot.said.between(from, contextStartMs), recent: text, recentLines: slot.said.between(Math.max(from, contextStartMs), streamTimeMs + 1),
@@ -502,8 +503,8 @@ export class ModelEngine implements Brain {
     slot.stats.lastStepMs = now - t0;
     slot.stats.framesProcessed++;
     slot.stats.lastPSilent = pSilent;
-    slot.firstContextMs.push(frame.streamTimeMs);
-    if (slot.firstContextMs.length > slot.ctx.cache.framesKept) slot.firstContextMs.splice(0, slot.firstContextMs.length - slot.ctx.cache.framesKept);
+    slot.contextFrameTimesMs.push(frame.streamTimeMs);
+    if (slot.contextFrameTimesMs.length > slot.ctx.cache.framesKept) slot.contextFrameTimesMs.splice(0, slot.contextFrameTimesMs.length - slot.ctx.cache.framesKept);
     slot.stats.lastDecisionLatencyMs = now - frame.decodedAt;
     this.recordLatency(now - frame.decodedAt);
     this.frameDone(slot.name);
@@ -553,7 +554,7 @@ export class ModelEngine implements Brain {
     if (now === 'unrecognised') {
       slot.ctx.dispose();
       slot.ctx = this.newContext(slot.name);
-      slot.firstContextMs = [];
+      slot.contextFrameTimesMs = [];
       const text = `${name} does not recognise what is on this stream: commentary is paused and questions get an honest "I can't see that" until it does. ` +
         `This model only knows the world it was trained on; for other content use a package trained for it (models/README.md, "teach kibitz your game").`;
       this.log.warn({ stream: slot.name, inWorldScore: round2(slot.watch!.lastScore), threshold: this.watchOptions!.threshold }, text);

@@ -3,7 +3,7 @@ import { GateError, userMessage } from './errors.ts';
 import type { GateAnswer, GateSummary } from './gate.ts';
 import { OwnSummaries } from './own_summaries.ts';
 import { Outbox, SlidingWindow, sumOutboxStats } from './ratelimit.ts';
-import type { ChatRoute } from './routes.ts';
+import type { ChatRoute } from './chat_routes.ts';
 import type { PluginContext } from './types.ts';
 
 /** Options every chat plugin has, under its own `plugins.<name>`. */
@@ -178,7 +178,7 @@ export class ChatCommands<R extends ChatRoute> {
     let o = this.outboxes.get(target);
     if (!o) {
       const { ctx, transport: t } = this;
-      // Commentary reaches a chat only at its stream's opt-in rate (routes.ts).
+      // Commentary reaches a chat only at its stream's opt-in rate (chat_routes.ts).
       const route = ctx.streams.find((s) => s.route && t.targets(s.route).includes(target))?.route;
       o = new Outbox({
         windows: t.windows(target),

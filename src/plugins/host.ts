@@ -5,7 +5,7 @@ import type { EventBus } from '../bus.ts';
 import type { KibitzEvent } from '../events.ts';
 import { QuestionGate } from './gate.ts';
 import { parsePluginConfig } from './plugin_config.ts';
-import type { ConfiguredStream, StreamConfigLike } from './routes.ts';
+import type { ConfiguredStream, StreamConfigLike } from './chat_routes.ts';
 import type { KibitzPlugin, PluginContext, PluginHttp, StreamStatus, Teardown } from './types.ts';
 
 export interface HostOptions {

@@ -1,7 +1,7 @@
 import { QuestionPolicy, questionLimitsSchema } from '../questions/policy.ts';
 import { ConfigError } from './errors.ts';
-import { builtinPlugins } from './registry.ts';
-import { toPluginStreams, type ConfiguredStream, type StreamConfigLike } from './routes.ts';
+import { builtinPlugins } from './builtin.ts';
+import { toPluginStreams, type ConfiguredStream, type StreamConfigLike } from './chat_routes.ts';
 import type { KibitzPlugin } from './types.ts';
 
 /** The plugins' part of the config, validated: what `startPlugins` starts. */

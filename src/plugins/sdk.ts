@@ -11,7 +11,7 @@
 export { definePlugin, type KibitzPlugin, type PluginContext, type PluginHttp, type PluginStream, type StreamStatus, type Teardown } from './types.ts';
 export type { Asker, GateAnswer, GateSummary } from './gate.ts';
 export { bool, list, num } from './zod.ts';
-export { EVENT_KINDS, chatRouteSchema, type ChatRoute } from './routes.ts';
+export { EVENT_KINDS, chatRouteSchema, type ChatRoute } from './chat_routes.ts';
 
 // What plugins are told.
 export { formatStreamTime, type EventKind, type KibitzEvent } from '../events.ts';

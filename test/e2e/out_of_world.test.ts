@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
 import { longestRun } from '../../src/model/line_guard.ts';
 import { DEFAULT_ENGINE_OPTIONS, type ModelEngine } from '../../src/model/engine.ts';
-import { startEmbeddedModel } from '../../src/queue/embedded.ts';
+import { startEmbeddedModel } from '../../src/model/embedded.ts';
 import { publishFile } from '../helpers/ffmpeg.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 

@@ -6,13 +6,13 @@ import { ConfigError, GateError } from '../../src/plugins/errors.ts';
 import { QuestionGate } from '../../src/plugins/gate.ts';
 import { startPlugins } from '../../src/plugins/host.ts';
 import { Outbox, SlidingWindow } from '../../src/plugins/ratelimit.ts';
-import { DEFAULT_COMMENTARY_PER_MINUTE, toPluginStreams, type ChatRoute } from '../../src/plugins/routes.ts';
+import { DEFAULT_COMMENTARY_PER_MINUTE, toPluginStreams, type ChatRoute } from '../../src/plugins/chat_routes.ts';
 import { cleanOutgoing, splitText } from '../../src/plugins/sanitize.ts';
 import { definePlugin } from '../../src/plugins/types.ts';
 import { cleanQuestion, DEFAULT_QUESTION_LIMITS, QuestionPolicy } from '../../src/questions/policy.ts';
 import { formatLine } from '../../plugins/console/index.ts';
 import { neutraliseDiscordMentions } from '../../plugins/discord/text.ts';
-import { builtinPlugins } from '../../src/plugins/registry.ts';
+import { builtinPlugins } from '../../src/plugins/builtin.ts';
 import { FakeBrain, silentLog, waitFor } from './helpers.ts';
 
 describe('plugin host', () => {

@@ -6,7 +6,7 @@ import { engineOptionsFromConfig, ModelEngine } from '../../src/model/engine.ts'
 import { Model } from '../../src/model/model.ts';
 import { startPlugins, type PluginHost } from '../../src/plugins/host.ts';
 import { questionPolicyOf } from '../../src/questions/policy.ts';
-import { RedisBrain, type RedisBrainDeps } from '../../src/queue/redis/brain.ts';
+import { RedisBrain, type RedisBrainDeps } from '../../src/queue/redis/remote_brain.ts';
 import { Keys } from '../../src/queue/redis/keys.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 

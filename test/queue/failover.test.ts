@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest.ts';
+import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest_node.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 import { ChildWorker } from './helpers/child.ts';
 import { ENGINE, FakeHost, redisConfig, redisOverrides } from './helpers/host.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnswerResult } from '../../src/brain.ts';
-import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest.ts';
+import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest_node.ts';
 import { runWorker, type RunningWorker } from '../../src/worker.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 import { ENGINE, FakeHost, redisConfig } from './helpers/host.ts';

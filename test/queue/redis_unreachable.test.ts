@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
-import { startRedisIngest } from '../../src/queue/redis/ingest.ts';
+import { startRedisIngest } from '../../src/queue/redis/ingest_node.ts';
 import { redisQueueOptions } from '../../src/queue/redis/options.ts';
 import { runWorker, type RunningWorker } from '../../src/worker.ts';
 import { freePort } from '../helpers/net.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
-import { startRedisIngest, type IngestHost, type RedisIngest } from '../../src/queue/redis/ingest.ts';
+import { startRedisIngest, type IngestHost, type RedisIngest } from '../../src/queue/redis/ingest_node.ts';
 import type { KibitzApp } from '../../src/app.ts';
 import { runWorker, type RunningWorker } from '../../src/worker.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';

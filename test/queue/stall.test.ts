@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest.ts';
+import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest_node.ts';
 import { runWorker, type RunningWorker } from '../../src/worker.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { ENGINE, FakeHost, redisConfig } from './helpers/host.ts';

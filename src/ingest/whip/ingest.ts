@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import type { RtpPacket } from 'werift/nonstandard';
 import type { DecoderInput } from '../../decode/decoder.ts';
 import type { Logger } from '../../log.ts';
-import { PublishError, type PublishHandle, type PublishRequest } from '../../stream/registry.ts';
+import { PublishError, type PublishHandle, type PublishRequest } from '../../stream/sessions.ts';
 import { matchStreamKey } from '../keys.ts';
 import type { WhipConfig } from '../../config/whip.ts';
 import { WhipError } from './errors.ts';

@@ -7,7 +7,7 @@
  *
  * /metrics gets kibitz_queue_* gauges by itself (app.metrics.registry). A worker: runWorker() in src/worker.ts.
  */
-export { startRedisIngest, RedisIngest, type IngestHost } from './ingest.ts';
+export { startRedisIngest, RedisIngest, type IngestHost } from './ingest_node.ts';
 export { redisQueueOptions, redisQueueSchema, type RedisQueueOptions } from './options.ts';
 export type { QueueStatus, StreamQueueInfo } from './status.ts';
 export type { WorkerInfo } from './workers.ts';

@@ -7,7 +7,7 @@ import { loadConfig } from '../../../src/config/load.ts';
 import type { KibitzEvent } from '../../../src/events.ts';
 import { createLogger, type Logger } from '../../../src/log.ts';
 import { StreamSession } from '../../../src/stream/session.ts';
-import type { IngestHost } from '../../../src/queue/redis/ingest.ts';
+import type { IngestHost } from '../../../src/queue/redis/ingest_node.ts';
 
 export const PKG = 'models/kibitz-demo';
 export const W = 256;

@@ -1,7 +1,7 @@
 import type { KibitzApp } from '../app.ts';
 import type { StreamSession } from '../stream/session.ts';
-import { engineOptionsFromConfig, ModelEngine, type EngineOptions } from '../model/engine.ts';
-import { Model } from '../model/model.ts';
+import { engineOptionsFromConfig, ModelEngine, type EngineOptions } from './engine.ts';
+import { Model } from './model.ts';
 
 /**
  * The embedded default: the model runs in this process. Every stream session's frames go to

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Frame } from '../../src/frames.ts';
-import { PUBLISH_ERROR_HTTP, PublishError } from '../../src/stream/registry.ts';
+import { PUBLISH_ERROR_HTTP, PublishError } from '../../src/stream/sessions.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 import { h264Fixture, publishFile } from '../helpers/ffmpeg.ts';
 import { waitFor } from '../helpers/wait.ts';

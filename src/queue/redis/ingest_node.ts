@@ -7,7 +7,7 @@ import type { KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
 import { questionPolicyOf } from '../../questions/policy.ts';
 import type { StreamSession } from '../../stream/session.ts';
-import { RedisBrain } from './brain.ts';
+import { RedisBrain } from './remote_brain.ts';
 import { connectRedis, whenReady, within } from './connection.ts';
 import { Keys } from './keys.ts';
 import { registerQueueMetrics } from './metrics.ts';
