@@ -26,6 +26,7 @@ for (const file of files) {
   const answers = res.events.filter((e) => e.kind === 'answer');
   const asked = truth.qa.map((q) => ({ kind: q.kind, want: q.answer, got: answers.find((a) => a.question === q.question && Math.abs(a.streamTimeMs - q.t * 1000) < 5000)?.text ?? '' }));
   const a = scoreAnswers(asked);
+  for (const q of asked) if (q.got.trim() !== q.want) console.error(`${path.basename(file)} ${q.kind}: want "${q.want}" got "${q.got}"`);
   for (const [k, v] of Object.entries(a.byKind)) {
     const r = qaRows.get(k) ?? { correct: 0, n: 0 };
     r.correct += v.correct;

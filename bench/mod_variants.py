@@ -1,24 +1,31 @@
 #!/usr/bin/env python3
-"""Export Mixture-of-Depths and dense variants of the SAME weights, for `bench/model.ts --mode step`.
+"""Mixture-of-Depths variants of the SAME weights, for step latency and training-step time.
 
     PYTHONPATH=models /usr/bin/python3 bench/mod_variants.py --size demo  --out /tmp/kibitz-variants
     PYTHONPATH=models /usr/bin/python3 bench/mod_variants.py --size large --out /tmp/kibitz-variants
+    PYTHONPATH=models /usr/bin/python3 bench/mod_variants.py --train-step --checkpoint CKPT --data DIR   # JSON
 
-Writes <out>/<size>-mod (routed layers interleaved, r = 0.2, the shipped recipe),
-<out>/<size>-mod-deep (every layer but the first routed) and <out>/<size>-dense (routing off:
-r = 1, same tensors; routers unused). Weights are random unless --checkpoint is given: step
-latency does not depend on what the weights learned. The large size is ~0.37B parameters.
+Export mode writes <out>/<size>-<variant> for each of `kibitz_models/variants.py` (interleaved,
+deep, deep-r0.12, dense). Weights are random unless --checkpoint is given: step latency does not
+depend on what the weights learned. The large size is ~0.37B parameters.
+
+--train-step times training steps (forward + backward + AdamW, batch 8 clips of 16 frames, the
+frozen-encoder recipe) of every variant on the same batches, interleaved round by round so load
+on the machine hits all of them alike; prints {variant: {p50_s, p95_s, n}} as JSON.
 """
 import argparse
-import copy
+import json
 import os
+import random
 import sys
+import time
 
 import torch
 
 from kibitz_models.checkpoint import load_checkpoint
 from kibitz_models.export import export_package
 from kibitz_models.model import KibitzModel, ModelConfig
+from kibitz_models.variants import VARIANTS, variant
 
 SIZES = {
     "demo": {},
@@ -28,21 +35,37 @@ SIZES = {
 }
 
 
-def variant(base: KibitzModel, **changes) -> KibitzModel:
-    cfg = copy.deepcopy(base.cfg)
-    for k, v in changes.items():
-        setattr(cfg, k, v)
-    m = KibitzModel(cfg.validate())
-    missing, _ = m.load_state_dict(base.state_dict(), strict=False)
-    # a variant may add routers (deeper routing): those start from the base's first router
-    first_router = next((k for k in base.state_dict() if ".router." in k), None)
-    for k in missing:
-        if ".router." not in k or first_router is None:
-            raise SystemExit(f"variant is missing weights {k}: not the same model")
-        suffix = k.split(".router.")[1]
-        src = [s for s in base.state_dict() if s.endswith(".router." + suffix)][0]
-        m.state_dict()[k].copy_(base.state_dict()[src])
-    return m.eval()
+def train_steps(base: KibitzModel, data: str, rounds: int) -> dict:
+    from kibitz_models.dataset import collate, load_streams, build_clip
+    from kibitz_models.tokenizer import Tokenizer
+    from kibitz_models.train import BATCH, CLIP_FRAMES, batch_loss
+    from kibitz_models.world import World
+    rng = random.Random(0)
+    streams = load_streams(data)[:8]
+    tok = Tokenizer()
+    samples = []
+    for s, fr in streams[:BATCH]:
+        w = World(s, fr.shape[0] / 2)
+        samples.append(build_clip(w, fr, rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1), CLIP_FRAMES, base.cfg.tokens_per_frame, tok, rng, n_questions=4, p_summary=0.5))
+    batch = collate(samples, base.cfg.tokens_per_frame)
+    models = {name: variant(base, name).train() for name in VARIANTS}
+    opts = {}
+    for name, m in models.items():
+        for n, p in m.vision.named_parameters():
+            p.requires_grad_(n.startswith("proj."))
+        opts[name] = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-5)
+    times = {name: [] for name in models}
+    for r in range(rounds + 1):
+        for name, m in models.items():
+            t0 = time.perf_counter()
+            loss = batch_loss(m, batch, 3.0, freeze_vision=True)
+            opts[name].zero_grad(set_to_none=True)
+            loss.backward()
+            opts[name].step()
+            if r > 0:   # round 0 warms up allocators
+                times[name].append(time.perf_counter() - t0)
+    q = lambda xs, p: sorted(xs)[min(len(xs) - 1, max(0, int(round(p / 100 * len(xs) + 0.5)) - 1))]
+    return {name: {"p50_s": round(q(ts, 50), 3), "p95_s": round(q(ts, 95), 3), "n": len(ts)} for name, ts in times.items()}
 
 
 def main() -> int:
@@ -50,24 +73,25 @@ def main() -> int:
     ap.add_argument("--size", choices=sorted(SIZES), default="demo")
     ap.add_argument("--out", default="/tmp/kibitz-variants")
     ap.add_argument("--checkpoint", default=None, help="start from these weights (demo size only)")
+    ap.add_argument("--train-step", action="store_true", help="time training steps instead of exporting")
+    ap.add_argument("--data", default="models/.cache/data")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     if a.checkpoint:
         base, _ = load_checkpoint(a.checkpoint)
     else:
         base = KibitzModel(ModelConfig(**SIZES[a.size]).validate())
+    if a.train_step:
+        print(json.dumps(train_steps(base, a.data, a.rounds)))
+        return 0
     params = sum(p.numel() for p in base.parameters())
     print(f"{a.size}: {params / 1e6:.1f}M parameters", file=sys.stderr)
-    L = base.cfg.n_layers
-    variants = {
-        "mod": base.eval(),
-        "mod-deep": variant(base, routed_layers=list(range(1, L))),
-        "dense": variant(base, keep_ratio=1.0),
-    }
-    for name, model in variants.items():
+    for name in VARIANTS:
         out = os.path.join(a.out, f"{a.size}-{name}")
-        export_package(model, out, f"kibitz-{a.size}-{name}", {"training": {"note": "benchmark variant"}}, check_parity=(a.size == "demo"))
+        export_package(variant(base, name).eval(), out, f"kibitz-{a.size}-{name}", {"training": {"note": "benchmark variant"}}, check_parity=(a.size == "demo"))
         print(out)
     return 0
 

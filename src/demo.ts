@@ -22,6 +22,8 @@ export interface DemoOptions {
   questions?: { atMs: number; question: string }[];
   out?: (line: string) => void;
   signal?: AbortSignal;
+  /** Model package folder; the configured one (models/kibitz-demo) by default. */
+  packageDir?: string;
 }
 
 export interface DemoResult {
@@ -56,7 +58,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const key = randomBytes(12).toString('hex');
   const config = loadConfig({
     overrides: {
-      model: { package: base.model.package ?? 'models/kibitz-demo' },
+      model: { package: opts.packageDir ?? base.model.package ?? 'models/kibitz-demo' },
       http: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, dataDir,
       streams: [{ name: 'demo', key }], plugins: {}, log: { level: 'warn' },
     },

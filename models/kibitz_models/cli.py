@@ -44,6 +44,9 @@ def main(argv=None) -> int:
     s.add_argument("--vision", default=None, help="start from this pretrained vision encoder (`cli vision`)")
     s.add_argument("--freeze-vision", action="store_true", help="keep the encoder fixed; train projector + decoder")
     s.add_argument("--prefer-question", default=None, help="a question kind asked first whenever answerable (e.g. when_hit)")
+    s.add_argument("--hit-clips", type=float, default=0.0, help="share of clips that start just before a hit (when_hit practice)")
+    s.add_argument("--steps", type=int, default=None, help="train exactly this many steps (LR schedule over steps, not minutes)")
+    s.add_argument("--variant", default=None, help="reshape the resumed model first: interleaved, deep, deep-r0.12, dense (variants.py)")
     s = sub.add_parser("vision", help="stage 1: pretrain the vision encoder on per-frame ground truth")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
     s.add_argument("--eval", default=None, help="held-out frames to report per-target accuracy on")
@@ -106,7 +109,8 @@ def _run(a) -> int:
         from .train import train
         train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume, threads=a.threads,
               lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight,
-              vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question)
+              vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question,
+              steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)

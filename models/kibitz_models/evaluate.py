@@ -153,6 +153,12 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                         if len(examples) < 40:
                             examples.append({"seed": seed, "t": t, "q": QUESTIONS[kind][0], "want": want, "got": got})
                         break
+                if i >= 8 and i % 6 == 3:        # when_hit is rarely answerable in the cycle above: probe it too
+                    want = answer(world, "when_hit", t, oldest, FPS)
+                    if want is not None:
+                        got = tok.decode(st.copy().generate([QUESTION] + tok.encode(QUESTIONS["when_hit"][0]) + [ANSWER]))
+                        qa["when_hit"][0] += int(got == want)
+                        qa["when_hit"][1] += 1
                 if i >= 20 and i % 20 == 0:       # summary of the cached window
                     got = tok.decode(st.copy().generate([SUMMARY, ANSWER]))
                     phrases = Counter(p.strip() for p in got.split(" then "))
@@ -174,6 +180,8 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                        "events": com["events"], "phrases": com["phrases"]},
         "qa": {k: {"accuracy": round(c / max(1, n), 3), "n": n} for k, (c, n) in sorted(qa.items())},
         "qa_overall": round(sum(c for c, _ in qa.values()) / max(1, sum(n for _, n in qa.values())), 3),
+        # each kind weighs the same, like the sample broadcasts' questions (one per kind)
+        "qa_balanced": round(sum(c / max(1, n) for c, n in qa.values()) / max(1, len(qa)), 3),
         "summary_coverage": round(cov[0] / max(1, cov[1]), 3), "summary_events": cov[1],
     }
     if out:

@@ -61,7 +61,12 @@ def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIG
 def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed: int = 0, resume=None,
           log_every: int = 10, threads: int = 2, lr_max: float = LR, warmup: int = WARMUP_STEPS,
           decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
-          prefer_question: str = None) -> None:
+          prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0) -> None:
+    """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
+    runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
+    first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
+    starts 1-8 frames before a hit, so "when was the player last hit" (rarely answerable in a
+    random clip) gets asked in most of them; the rest are drawn uniformly as before."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -70,6 +75,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     worlds = {}
     if resume:
         model, meta = load_checkpoint(resume)
+        if variant_name:
+            from .variants import variant
+            model = variant(model, variant_name)
         model.train()
         step0 = meta.get("training", {}).get("steps", 0)
     elif vision:   # stage 2: start from the pretrained vision encoder (cli vision), fresh decoder
@@ -94,9 +102,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     print(f"train: {len(streams)} streams, cfg keep_ratio={cfg.keep_ratio}, budget {minutes} min", flush=True)
     while True:
         elapsed = time.time() - t_start
-        if elapsed >= budget:
+        if (steps is None and elapsed >= budget) or (steps is not None and step - step0 >= steps):
             break
-        frac = elapsed / budget
+        frac = (step - step0) / steps if steps is not None else elapsed / budget
         lr = lr_max * min(1.0, (step - step0 + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -106,6 +114,10 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             if s not in worlds:
                 worlds[s] = World(s, seconds[s])
             start = rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1)
+            hits = [e for e in worlds[s].events if e.kind == "hit"] if hit_clips > 0 else []
+            if hits and rng.random() < hit_clips:
+                hit_frame = int(math.ceil(rng.choice(hits).t * FPS - 1e-9))
+                start = min(max(0, hit_frame - rng.randint(1, 8)), fr.shape[0] - CLIP_FRAMES)
             samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
                                       n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question))
         loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision)
@@ -122,9 +134,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         if time.time() - last_save > 300:
-            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision)
+            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips)
             last_save = time.time()
-    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision)
+    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips)
     print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
 
 
@@ -135,9 +147,10 @@ def _with_keep_ratio(model: KibitzModel, keep_ratio: float) -> KibitzModel:
     return m
 
 
-def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0, vision=None):
+def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0, vision=None,
+          seed=None, prefer_question=None, hit_clips=0.0):
     meta = {"fps": FPS, "window_frames": CLIP_FRAMES,
             "training": {"steps": step, "wall_s": round(time.time() - t_start), "budget_min": minutes,
                          "resumed_from": resume, "vision_from": vision, "decision_weight": decision_weight, "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
-                         "final_loss_ema": ema, "hardware": f"CPU, 2 cores (shared with other jobs), torch {torch.__version__} + OpenBLAS, {torch.get_num_threads()} threads"}}
+                         "final_loss_ema": ema, "seed": seed, "prefer_question": prefer_question, "hit_clips": hit_clips, "hardware": f"CPU, 2 cores (shared with other jobs), torch {torch.__version__} + OpenBLAS, {torch.get_num_threads()} threads"}}
     save_checkpoint(out, model, meta)
