@@ -7,7 +7,7 @@
 
 `variant(base, name)` copies every tensor the new shape shares with `base`; a router the base
 does not have starts as a copy of the base's nearest router below it (same layer width, so the
-copy is a trained scorer rather than noise). Used by `cli train --variant` (train each variant
+copy is a trained scorer rather than noise); from a dense base (no routers) they start fresh. Used by `cli train --variant` (train each variant
 from the same start) and by `bench/mod_variants.py` (step latency of each shape).
 """
 from __future__ import annotations
@@ -46,8 +46,8 @@ def variant(base: KibitzModel, name: str) -> KibitzModel:
         layer = int(k.split(".")[1])           # decoder.<layer>.router.<param>
         suffix = k.split(".router.")[1]
         donors = sorted((int(s.split(".")[1]), s) for s in src if s.endswith(".router." + suffix) and s.split(".")[0] == k.split(".")[0])
-        if not donors:
-            raise ConfigError(f"variant {name}: no router in the base to start {k} from")
+        if not donors:   # a dense base has no routers: the new ones keep their fresh initialisation
+            continue
         below = [d for d in donors if d[0] <= layer]
         m.state_dict()[k].copy_(src[(below[-1] if below else donors[0])[1]])
     return m

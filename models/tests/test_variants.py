@@ -38,6 +38,12 @@ class TestVariants(unittest.TestCase):
         self.assertTrue(torch.equal(deep.layers[2].router.weight, self.base.layers[1].router.weight))
         self.assertTrue(torch.equal(deep.layers[4].router.weight, self.base.layers[3].router.weight))
 
+    def test_routed_variants_from_a_dense_base(self):
+        dense = variant(self.base, "dense")
+        deep = variant(dense, "deep")     # routers start fresh; everything else is the dense weights
+        self.assertEqual([l for l in range(6) if deep.cfg.is_routed(l)], [1, 2, 3, 4, 5])
+        self.assertTrue(torch.equal(deep.layers[0].wq.weight, dense.layers[0].wq.weight))
+
     def test_unknown_variant(self):
         with self.assertRaisesRegex(ConfigError, "unknown variant 'sparse'"):
             variant(self.base, "sparse")

@@ -1,0 +1,150 @@
+/**
+ * "MoD, proven": one table comparing Mixture-of-Depths variants that were trained alike (same
+ * start, data, steps, seed; `cli train --variant`). In one run it measures, for every package:
+ *
+ *   - decoder step p50/p95 in onnxruntime-node, interleaved frame by frame across the packages
+ *     (so load on the machine hits them alike) and as a ratio to the dense package;
+ *   - KV bytes per frame (from the manifest's shape);
+ *   - training step time (bench/mod_variants.py --train-step, interleaved the same way);
+ *   - commentary F1, QA (balanced over question kinds) and summary coverage on held-out streams
+ *     through the toolkit's evaluator (`--ckpt` + `--heldout`);
+ *   - commentary F1 and QA through the real RTMP path on held-out broadcasts (`--broadcast`),
+ *     every package pushed the same broadcast at the same time.
+ *
+ *   npx tsx bench/mod_table.ts --pkg DIR --ckpt CKPT [--pkg DIR --ckpt CKPT ...] \
+ *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR]
+ *
+ * Packages and checkpoints pair up in order; the dense one (keepRatio 1) is the reference.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runDemo } from '../src/demo.ts';
+import { KvCache } from '../src/model/kv_cache.ts';
+import { Model } from '../src/model/model.ts';
+import { scoreAnswers, scoreCommentary, type Broadcast } from '../src/model/evaluate.ts';
+import { StreamContext } from '../src/model/stream_context.ts';
+import { fmt, pct, table } from './table.ts';
+
+const { values } = parseArgs({
+  options: {
+    pkg: { type: 'string', multiple: true, default: [] },
+    ckpt: { type: 'string', multiple: true, default: [] },
+    heldout: { type: 'string' },
+    broadcast: { type: 'string', multiple: true, default: [] },
+    frames: { type: 'string', default: '200' },
+    'train-data': { type: 'string', default: 'models/.cache/data' },
+    'train-rounds': { type: 'string', default: '5' },
+  },
+});
+const pkgs = values.pkg!;
+const ckpts = values.ckpt!;
+if (pkgs.length === 0 || (ckpts.length > 0 && ckpts.length !== pkgs.length)) {
+  console.error('usage: npx tsx bench/mod_table.ts --pkg DIR --ckpt CKPT [--pkg DIR --ckpt CKPT ...] [--heldout DIR] [--broadcast FILE ...]');
+  process.exit(2);
+}
+const PY = process.env.KIBITZ_PYTHON ?? '/usr/bin/python3';
+const pyEnv = { ...process.env, PYTHONPATH: 'models' };
+const f2 = (x: number) => fmt(x, 2);
+
+/** The variants.py name of a package's shape. */
+function variantName(m: Model['manifest']): string {
+  const d = m.decoder;
+  if (d.keepRatio >= 1 || d.routedLayers.length === 0) return 'dense';
+  const deep = d.routedLayers.length === d.layers - 1;
+  return deep ? (d.keepRatio < 0.2 ? `deep-r${d.keepRatio}` : 'deep') : 'interleaved';
+}
+
+// --- step latency, interleaved ---------------------------------------------------------------
+const models = await Promise.all(pkgs.map((dir) => Model.load({ packageDir: dir, provider: 'cpu', threading: {} })));
+const names = models.map((m) => variantName(m.manifest));
+const frame = new Uint8Array(models[0]!.frameBytes).map((_, i) => (i * 2654435761) >>> 24);
+const contexts = await Promise.all(models.map(async (model) => {
+  const m = model.manifest;
+  const ctx = new StreamContext('bench', model, { limits: { sinkTokens: m.cache?.sinkTokens ?? 1, windowFrames: m.cache?.windowFrames ?? 16, textBudget: 512, maxStepTokens: 64 }, maxResponseTokens: 16 });
+  const embeds = await model.encodeFrames([frame]);
+  for (let i = 0; i < (m.cache?.windowFrames ?? 16); i++) await ctx.stepFrame(embeds);   // steady state: a full window
+  return { ctx, embeds };
+}));
+const stepTimes = models.map(() => [] as number[]);
+for (let i = 0; i < Number(values.frames); i++) {
+  for (let k = 0; k < models.length; k++) {
+    const t0 = performance.now();
+    await contexts[k]!.ctx.stepFrame(contexts[k]!.embeds);
+    stepTimes[k]!.push(performance.now() - t0);
+  }
+}
+const denseIdx = names.indexOf('dense');
+if (denseIdx < 0) console.error('no dense package (keepRatio 1) given: the "x dense" column stays empty');
+const p50 = stepTimes.map((t) => pct(t, 50));
+await Promise.all(models.map((m) => m.close()));
+
+// --- training step time ------------------------------------------------------------------------
+let trainStep: Record<string, { p50_s: number; p95_s: number }> = {};
+if (ckpts.length > 0) {
+  const r = spawnSync(PY, ['bench/mod_variants.py', '--train-step', '--checkpoint', ckpts[0]!, '--data', values['train-data']!, '--rounds', values['train-rounds']!], { env: pyEnv, encoding: 'utf8' });
+  if (r.status === 0) trainStep = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  else console.error(`training-step timing failed: ${r.stderr.slice(-400)}`);
+}
+
+// --- quality through the toolkit's evaluator on held-out streams (two at a time, one thread each) --
+type PyEval = { commentary: { f1: number }; qa_balanced: number; qa_overall: number; summary_coverage: number };
+function evaluate(ckpt: string): Promise<PyEval | null> {
+  return new Promise((resolve) => {
+    const child = spawn(PY, ['-m', 'kibitz_models.cli', 'evaluate', '--checkpoint', ckpt, '--data', values.heldout!, '--threads', '1'], { env: pyEnv });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      if (code !== 0) console.error(`evaluate ${ckpt} failed: ${err.slice(-400)}`);
+      resolve(code === 0 ? (JSON.parse(out.slice(out.indexOf('{'))) as PyEval) : null);
+    });
+  });
+}
+const pyEval: (PyEval | null)[] = ckpts.map(() => null);
+if (values.heldout) {
+  let next = 0;
+  const worker = async () => {
+    while (next < ckpts.length) {
+      const k = next++;
+      pyEval[k] = await evaluate(ckpts[k]!);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+}
+
+// --- quality over RTMP: every package gets the same broadcast at the same time ----------------
+const rtmp = pkgs.map(() => ({ f1: [] as number[], correct: 0, asked: 0, seen: 0, skipped: 0 }));
+for (const file of values.broadcast!) {
+  const truth = JSON.parse(readFileSync(file.replace(/\.mp4$/, '.json'), 'utf8')) as Broadcast;
+  const results = await Promise.all(pkgs.map((dir) => runDemo({ file, packageDir: dir, questions: truth.qa.map((q) => ({ atMs: q.t * 1000, question: q.question })), out: () => {} })));
+  results.forEach((res, k) => {
+    rtmp[k]!.seen += res.framesProcessed;
+    rtmp[k]!.skipped += res.framesSkipped;
+    rtmp[k]!.f1.push(scoreCommentary(truth.events, res.events.filter((e) => e.kind === 'commentary'), truth.seconds).f1);
+    const answers = res.events.filter((e) => e.kind === 'answer');
+    const a = scoreAnswers(truth.qa.map((q) => ({ kind: q.kind, want: q.answer, got: answers.find((x) => x.question === q.question && Math.abs(x.streamTimeMs - q.t * 1000) < 5000)?.text ?? '' })));
+    for (const v of Object.values(a.byKind)) {
+      rtmp[k]!.correct += v.correct;
+      rtmp[k]!.asked += v.n;
+    }
+  });
+  console.error(`rtmp: ${path.basename(file)} done`);
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+table(
+  ['package', 'variant', 'routed', 'keep', 'step p50 ms', 'step p95 ms', 'x dense', 'KV KiB/frame', 'train step s', 'F1 (eval)', 'QA bal (eval)', 'summary cov', 'F1 (RTMP)', 'QA (RTMP)', 'frames seen/skipped'],
+  models.map((model, k) => {
+    const m = model.manifest;
+    const ev = pyEval[k];
+    const ts = trainStep[names[k]!];
+    return [m.name, names[k]!, `${m.decoder.routedLayers.length}/${m.decoder.layers}`, String(m.decoder.keepRatio), fmt(p50[k]!, 1), fmt(pct(stepTimes[k]!, 95), 1),
+      denseIdx >= 0 ? f2(p50[k]! / p50[denseIdx]!) : '-', (KvCache.kvBytesPerFrame(m) / 1024).toFixed(1), ts ? fmt(ts.p50_s, 2) : '-',
+      ev ? f2(ev.commentary.f1) : '-', ev ? f2(ev.qa_balanced) : '-', ev ? f2(ev.summary_coverage) : '-',
+      values.broadcast!.length ? f2(mean(rtmp[k]!.f1)) : '-', rtmp[k]!.asked ? f2(rtmp[k]!.correct / rtmp[k]!.asked) : '-', `${rtmp[k]!.seen}/${rtmp[k]!.skipped}`];
+  }),
+);
+console.log(`\n${values.frames} interleaved steps per package, full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);
