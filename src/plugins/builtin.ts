@@ -1,9 +1,31 @@
-import consolePlugin from '../../plugins/console/index.ts';
-import discordPlugin from '../../plugins/discord/index.ts';
-import overlayPlugin from '../../plugins/overlay/index.ts';
-import twitchPlugin from '../../plugins/twitch/index.ts';
-import webhookPlugin from '../../plugins/webhook/index.ts';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { KibitzPlugin } from './types.ts';
 
-/** The plugins kibitz ships. Listed, not self-registered: a plugin runs when config names it. */
-export const builtinPlugins: readonly KibitzPlugin<any, any>[] = [consolePlugin, overlayPlugin, webhookPlugin, discordPlugin, twitchPlugin];
+/** Where the plugins kibitz ships live: one folder each, its `index.ts` default-exporting the plugin. */
+export const PLUGINS_DIR = fileURLToPath(new URL('../../plugins/', import.meta.url));
+
+/**
+ * Finds the plugins in `dir`: every folder with an `index.ts` whose default export is a plugin
+ * named like the folder. Adding a chat platform is one folder there, no change to the core. A
+ * plugin found here still runs only when the config names it (`plugins.<name>`).
+ */
+export async function discoverPlugins(dir: string = PLUGINS_DIR): Promise<KibitzPlugin<any, any>[]> {
+  const names = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(path.join(dir, e.name, 'index.ts')))
+    .map((e) => e.name)
+    .sort();
+  const found: KibitzPlugin<any, any>[] = [];
+  for (const name of names) {
+    const mod = (await import(pathToFileURL(path.join(dir, name, 'index.ts')).href)) as { default?: Partial<KibitzPlugin<unknown>> };
+    const p = mod.default;
+    if (!p || typeof p.setup !== 'function' || !p.options) throw new Error(`plugins/${name}/index.ts must default-export definePlugin({ name, options, setup })`);
+    if (p.name !== name) throw new Error(`plugins/${name}/index.ts names its plugin "${String(p.name)}": name it "${name}", like its folder`);
+    found.push(p as KibitzPlugin<any, any>);
+  }
+  return found;
+}
+
+/** The plugins kibitz ships (found at start-up, before any config is read). */
+export const builtinPlugins: readonly KibitzPlugin<any, any>[] = await discoverPlugins();
