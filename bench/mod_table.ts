@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo } from '../src/demo.ts';
+import { cacheLimitsFor } from '../src/model/engine.ts';
 import { KvCache } from '../src/model/kv_cache.ts';
 import { Model } from '../src/model/model.ts';
 import { scoreAnswers, scoreCommentary, type Broadcast } from '../src/model/evaluate.ts';
@@ -62,7 +63,7 @@ const names = models.map((m) => variantName(m.manifest));
 const frame = new Uint8Array(models[0]!.frameBytes).map((_, i) => (i * 2654435761) >>> 24);
 const contexts = await Promise.all(models.map(async (model) => {
   const m = model.manifest;
-  const ctx = new StreamContext('bench', model, { limits: { sinkTokens: m.cache?.sinkTokens ?? 1, windowFrames: m.cache?.windowFrames ?? 16, textBudget: 512, maxStepTokens: 64 }, maxResponseTokens: 16 });
+  const ctx = new StreamContext('bench', model, { limits: cacheLimitsFor(model), maxResponseTokens: 16 });   // what the engine runs
   const embeds = await model.encodeFrames([frame]);
   for (let i = 0; i < (m.cache?.windowFrames ?? 16); i++) await ctx.stepFrame(embeds);   // steady state: a full window
   return { ctx, embeds };

@@ -49,7 +49,7 @@ export interface ObservedLine {
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   thresholds: {},
-  limits: { textBudget: 512, maxStepTokens: 64 },
+  limits: { maxStepTokens: 64 },
   maxResponseTokens: 48,
   questions: new QuestionPolicy(),
   maxVisionBatch: 8,
@@ -70,8 +70,8 @@ export function engineOptionsFromConfig(config: Pick<Config, 'model' | 'streams'
 }
 
 /**
- * Cache limits for a model: the manifest's sinks and window, and as much retained text as fits
- * in the positions the model was trained on (contiguous positions stay below maxPositions).
+ * Cache limits for a model: the manifest's sinks, window and text tokens, within the positions the
+ * model was trained on (contiguous positions stay below maxPositions).
  */
 export function cacheLimitsFor(model: Model, wanted: Partial<CacheLimits> = {}): CacheLimits {
   const m = model.manifest;
@@ -81,7 +81,10 @@ export function cacheLimitsFor(model: Model, wanted: Partial<CacheLimits> = {}):
   const maxStepTokens = wanted.maxStepTokens ?? 64;
   const V = m.vision.tokensPerFrame;
   const room = (m.decoder.maxPositions ?? Infinity) - sinkTokens - windowFrames * V - maxStepTokens - V;
-  const textBudget = Math.max(0, Math.min(wanted.textBudget ?? 512, room));
+  // Text slots: what the model saw in training (manifest), else 512. Every slot costs attention
+  // work on every step, used or not, so a budget far above what the model was trained with only
+  // slows each frame (and a dense layer more than a routed one).
+  const textBudget = Math.max(0, Math.min(wanted.textBudget ?? c.textTokens ?? 512, room));
   return { sinkTokens, windowFrames, textBudget, maxStepTokens };
 }
 

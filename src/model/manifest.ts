@@ -50,6 +50,8 @@ export const ManifestSchema = z.object({
   cache: z.object({
     sinkTokens: z.number().int().nonnegative().optional(),
     windowFrames: z.number().int().positive().optional(),
+    /** The most text tokens the model saw between its window's frames in training: the runtime's text slots. */
+    textTokens: z.number().int().positive().optional(),
   }).passthrough().optional(),
 }).passthrough();
 
