@@ -12,7 +12,7 @@
  *     every package pushed the same broadcast at the same time.
  *
  *   npx tsx bench/mod_table.ts --pkg DIR --ckpt CKPT [--pkg DIR --ckpt CKPT ...] \
- *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR]
+ *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR] [--threads N]
  *
  * Packages and checkpoints pair up in order; the dense one (keepRatio 1) is the reference.
  */
@@ -37,6 +37,8 @@ const { values } = parseArgs({
     frames: { type: 'string', default: '200' },
     'train-data': { type: 'string', default: 'models/.cache/data' },
     'train-rounds': { type: 'string', default: '5' },
+    /** onnxruntime intra-op threads for the step columns; 0 = the engine's default for this machine. */
+    threads: { type: 'string', default: '0' },
   },
 });
 const pkgs = values.pkg!;
@@ -58,7 +60,8 @@ function variantName(m: Model['manifest']): string {
 }
 
 // --- step latency, interleaved ---------------------------------------------------------------
-const models = await Promise.all(pkgs.map((dir) => Model.load({ packageDir: dir, provider: 'cpu', threading: {} })));
+const threading = Number(values.threads) > 0 ? { intraOp: Number(values.threads) } : {};
+const models = await Promise.all(pkgs.map((dir) => Model.load({ packageDir: dir, provider: 'cpu', threading })));
 const names = models.map((m) => variantName(m.manifest));
 const frame = new Uint8Array(models[0]!.frameBytes).map((_, i) => (i * 2654435761) >>> 24);
 const contexts = await Promise.all(models.map(async (model) => {
@@ -148,4 +151,4 @@ table(
       values.broadcast!.length ? f2(mean(rtmp[k]!.f1)) : '-', rtmp[k]!.asked ? f2(rtmp[k]!.correct / rtmp[k]!.asked) : '-', `${rtmp[k]!.seen}/${rtmp[k]!.skipped}`];
   }),
 );
-console.log(`\n${values.frames} interleaved steps per package, full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);
+console.log(`\n${values.frames} interleaved steps per package (intra-op threads: ${Number(values.threads) || 'engine default'}), full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);
