@@ -12,7 +12,7 @@
  *     every package pushed the same broadcast at the same time.
  *
  *   npx tsx bench/mod_table.ts --pkg DIR --ckpt CKPT [--pkg DIR --ckpt CKPT ...] \
- *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR] [--threads N]
+ *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR] [--threads N] [--batch B]
  *
  * Packages and checkpoints pair up in order; the dense one (keepRatio 1) is the reference.
  */
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     'train-rounds': { type: 'string', default: '5' },
     /** onnxruntime intra-op threads for the step columns; 0 = the engine's default for this machine. */
     threads: { type: 'string', default: '0' },
+    batch: { type: 'string', default: '1' },
   },
 });
 const pkgs = values.pkg!;
@@ -64,19 +65,26 @@ const threading = Number(values.threads) > 0 ? { intraOp: Number(values.threads)
 const models = await Promise.all(pkgs.map((dir) => Model.load({ packageDir: dir, provider: 'cpu', threading })));
 const names = models.map((m) => variantName(m.manifest));
 const frame = new Uint8Array(models[0]!.frameBytes).map((_, i) => (i * 2654435761) >>> 24);
+// `--batch B`: B streams stepped in one batched call (what the engine does with several streams);
+// the step columns are then per frame (call time / B).
+const B = Math.max(1, Number(values.batch));
 const contexts = await Promise.all(models.map(async (model) => {
   const m = model.manifest;
-  const ctx = new StreamContext('bench', model, { limits: cacheLimitsFor(model), maxResponseTokens: 16 });   // what the engine runs
   const embeds = await model.encodeFrames([frame]);
-  for (let i = 0; i < (m.cache?.windowFrames ?? 16); i++) await ctx.stepFrame(embeds);   // steady state: a full window
-  return { ctx, embeds };
+  const items = [];
+  for (let b = 0; b < B; b++) {
+    const ctx = new StreamContext(`bench${b}`, model, { limits: cacheLimitsFor(model), maxResponseTokens: 16 });   // what the engine runs
+    for (let i = 0; i < (m.cache?.windowFrames ?? 16); i++) await ctx.stepFrame(embeds);   // steady state: a full window
+    items.push({ ctx, embeds });
+  }
+  return items;
 }));
 const stepTimes = models.map(() => [] as number[]);
 for (let i = 0; i < Number(values.frames); i++) {
   for (let k = 0; k < models.length; k++) {
     const t0 = performance.now();
-    await contexts[k]!.ctx.stepFrame(contexts[k]!.embeds);
-    stepTimes[k]!.push(performance.now() - t0);
+    await StreamContext.stepFrames(models[k]!, contexts[k]!);
+    stepTimes[k]!.push((performance.now() - t0) / B);
   }
 }
 const denseIdx = names.indexOf('dense');
@@ -151,4 +159,4 @@ table(
       values.broadcast!.length ? f2(mean(rtmp[k]!.f1)) : '-', rtmp[k]!.asked ? f2(rtmp[k]!.correct / rtmp[k]!.asked) : '-', `${rtmp[k]!.seen}/${rtmp[k]!.skipped}`];
   }),
 );
-console.log(`\n${values.frames} interleaved steps per package (intra-op threads: ${Number(values.threads) || 'engine default'}), full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);
+console.log(`\n${values.frames} interleaved steps per package, ${B} stream(s) per batched step (intra-op threads: ${Number(values.threads) || 'engine default'}), full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);
