@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { KvCache, type CacheLimits } from './kv_cache.ts';
+import { BatchScratch, KvCache, type CacheLimits } from './kv_cache.ts';
 import type { Model } from './model.ts';
 
 export interface StreamContextOptions {
@@ -55,8 +55,10 @@ export class StreamContext {
       inputs_embeds: new ort.Tensor('float32', embeds, [B, V, d]),
       positions: new ort.Tensor('int64', positions, [B, V]),
     };
-    KvCache.batchFeeds(items.map((i) => i.ctx.cache), feeds);
-    const out = await model.sessions.frame.run(feeds);
+    const out = await withScratch(model, (scratch) => {
+      KvCache.batchFeeds(items.map((i) => i.ctx.cache), feeds, scratch);
+      return model.sessions.frame.run(feeds);
+    });
     return items.map(({ ctx }, b) => {
       const row = batchRow(out, b);
       const index = new Map<number, BigInt64Array>();
@@ -172,8 +174,10 @@ export class StreamContext {
       inputs_embeds: new ort.Tensor('float32', embeds, [B, T, d]),
       positions: new ort.Tensor('int64', positions, [B, T]),
     };
-    KvCache.batchFeeds(ctxs.map((c) => c.cache), feeds);
-    const out = await model.sessions.text.run(feeds);
+    const out = await withScratch(model, (scratch) => {
+      KvCache.batchFeeds(ctxs.map((c) => c.cache), feeds, scratch);
+      return model.sessions.text.run(feeds);
+    });
     const vocab = m.decoder.vocab;
     return ctxs.map((ctx, b) => {
       const row = batchRow(out, b);
@@ -208,6 +212,20 @@ export class StreamContext {
 }
 
 /** Row b of a batched run's outputs, shaped like an unbatched run's ([1, ...]); views, no copies. */
+/** Each model's batched calls share one scratch (its batch input buffers), lent to one call at a time. */
+const scratches = new WeakMap<Model, BatchScratch>();
+
+async function withScratch<T>(model: Model, run: (scratch: BatchScratch | undefined) => Promise<T>): Promise<T> {
+  let scratch = scratches.get(model);
+  if (!scratch) scratches.set(model, (scratch = new BatchScratch()));
+  const mine = scratch.borrow();
+  try {
+    return await run(mine ? scratch : undefined);
+  } finally {
+    if (mine) scratch.giveBack();
+  }
+}
+
 export function batchRow(out: ort.InferenceSession.ReturnType, b: number): Record<string, ort.Tensor> {
   const row: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(out)) {

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { KvCache } from '../../src/model/kv_cache.ts';
+import { BatchScratch, KvCache } from '../../src/model/kv_cache.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 
 const manifest = {
@@ -101,5 +101,23 @@ describe('KvCache', () => {
       expect(kept[0]).toBe(0);
       expect(kept.slice(-10)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
     }
+  });
+});
+
+describe('BatchScratch (batched input buffers reused across calls)', () => {
+  it('hands back the same memory for the same name, a view when the batch shrinks, and lends itself to one call at a time', () => {
+    const s = new BatchScratch();
+    const a = s.f32('key.0', 8);
+    expect(s.f32('key.0', 8)).toBe(a);
+    const small = s.f32('key.0', 3);
+    expect(small.length).toBe(3);
+    expect(small.buffer).toBe(a.buffer);
+    expect(s.f32('key.0', 16).length).toBe(16); // grows
+    expect(s.i64('pos.0', 4)).toBeInstanceOf(BigInt64Array);
+    expect(s.u8('valid.0', 4)).toBeInstanceOf(Uint8Array);
+    expect(s.borrow()).toBe(true);
+    expect(s.borrow()).toBe(false); // a second, overlapping call allocates its own
+    s.giveBack();
+    expect(s.borrow()).toBe(true);
   });
 });
