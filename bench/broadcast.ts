@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runDemo, SAMPLES_DIR } from '../src/demo.ts';
-import { scoreAnswers, scoreCommentary, type Broadcast } from '../src/model/evaluate.ts';
+import { scoreBroadcast, type Broadcast } from '../src/model/evaluate.ts';
 import { fmt, pct, table } from './table.ts';
 
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.mp4')).sort().map((f) => path.join(SAMPLES_DIR, f));
@@ -21,11 +21,7 @@ const allAskLat: number[] = [];
 for (const file of files) {
   const truth = JSON.parse(readFileSync(file.replace(/\.mp4$/, '.json'), 'utf8')) as Broadcast;
   const res = await runDemo({ file, questions: truth.qa.map((q) => ({ atMs: q.t * 1000, question: q.question })), out: () => {} });
-  const lines = res.events.filter((e) => e.kind === 'commentary');
-  const c = scoreCommentary(truth.events, lines, truth.seconds);
-  const answers = res.events.filter((e) => e.kind === 'answer');
-  const asked = truth.qa.map((q) => ({ kind: q.kind, want: q.answer, got: answers.find((a) => a.question === q.question && Math.abs(a.streamTimeMs - q.t * 1000) < 5000)?.text ?? '' }));
-  const a = scoreAnswers(asked);
+  const { commentary: c, asked, answers: a } = scoreBroadcast(truth, res.events);
   for (const q of asked) if (q.got.trim() !== q.want) console.error(`${path.basename(file)} ${q.kind}: want "${q.want}" got "${q.got}"`);
   for (const [k, v] of Object.entries(a.byKind)) {
     const r = qaRows.get(k) ?? { correct: 0, n: 0 };

@@ -24,7 +24,7 @@ import { runDemo } from '../src/demo.ts';
 import { cacheLimitsFor } from '../src/model/engine.ts';
 import { KvCache } from '../src/model/kv_cache.ts';
 import { Model } from '../src/model/model.ts';
-import { scoreAnswers, scoreCommentary, type Broadcast } from '../src/model/evaluate.ts';
+import { scoreBroadcast, type Broadcast } from '../src/model/evaluate.ts';
 import { StreamContext } from '../src/model/stream_context.ts';
 import { fmt, pct, table } from './table.ts';
 
@@ -135,10 +135,9 @@ for (const file of values.broadcast!) {
   results.forEach((res, k) => {
     rtmp[k]!.seen += res.framesProcessed;
     rtmp[k]!.skipped += res.framesSkipped;
-    rtmp[k]!.f1.push(scoreCommentary(truth.events, res.events.filter((e) => e.kind === 'commentary'), truth.seconds).f1);
-    const answers = res.events.filter((e) => e.kind === 'answer');
-    const a = scoreAnswers(truth.qa.map((q) => ({ kind: q.kind, want: q.answer, got: answers.find((x) => x.question === q.question && Math.abs(x.streamTimeMs - q.t * 1000) < 5000)?.text ?? '' })));
-    for (const v of Object.values(a.byKind)) {
+    const score = scoreBroadcast(truth, res.events);
+    rtmp[k]!.f1.push(score.commentary.f1);
+    for (const v of Object.values(score.answers.byKind)) {
       rtmp[k]!.correct += v.correct;
       rtmp[k]!.asked += v.n;
     }

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { parseArgs } from 'node:util';
 import { EventBus } from '../src/bus.ts';
 import type { Frame } from '../src/frames.ts';
-import { ModelEngine } from '../src/model/engine.ts';
+import { cacheLimitsFor, ModelEngine } from '../src/model/engine.ts';
 import { KvCache } from '../src/model/kv_cache.ts';
 import { Model } from '../src/model/model.ts';
 import { StreamContext } from '../src/model/stream_context.ts';
@@ -57,7 +57,7 @@ async function stepBench(): Promise<void> {
     const model = await load(dir);
     const m = model.manifest;
     const window = m.cache?.windowFrames ?? 120;
-    const ctx = new StreamContext('bench', model, { limits: { sinkTokens: m.cache?.sinkTokens ?? 8, windowFrames: window, textBudget: m.cache?.textTokens ?? 512, maxStepTokens: 64 }, maxResponseTokens: 16 });
+    const ctx = new StreamContext('bench', model, { limits: cacheLimitsFor(model), maxResponseTokens: 16 });   // what the engine runs
     const embeds = await model.encodeFrames([noiseFrame(model, 1)]);
     // Fill the window first: the steady state of a long stream is a full cache.
     for (let i = 0; i < window; i++) await ctx.stepFrame(embeds);
@@ -127,7 +127,7 @@ async function soakBench(): Promise<void> {
   const model = await load(values.pkg![0]!);
   const m = model.manifest;
   const fps = m.frame.fps;
-  const ctx = new StreamContext('soak', model, { limits: { sinkTokens: m.cache?.sinkTokens ?? 8, windowFrames: m.cache?.windowFrames ?? 120, textBudget: m.cache?.textTokens ?? 512, maxStepTokens: 64 }, maxResponseTokens: 16 });
+  const ctx = new StreamContext('soak', model, { limits: cacheLimitsFor(model), maxResponseTokens: 16 });
   const embeds = await model.encodeFrames([noiseFrame(model, 3)]);
   const rows: string[][] = [];
   const minutes = Number(values.minutes);

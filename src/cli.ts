@@ -93,16 +93,17 @@ function parse(args: string[], options: NonNullable<NonNullable<Parameters<typeo
 /** `--log-format auto|pretty|json` overrides `log.format` (pretty on a terminal, JSON for a log shipper). */
 const LOG_FORMAT_OPTION = { 'log-format': { type: 'string' } } as const;
 
-function logFormatFlag(flag: unknown): LogFormat | undefined {
+/** `--config FILE` and `--log-format`: the loaded config and a logger for it (serve, worker). */
+function configAndLog(args: string[]) {
+  const { values } = parse(args, { config: { type: 'string', short: 'c' }, ...LOG_FORMAT_OPTION });
+  const flag = values['log-format'];
   if (flag !== undefined && !(LOG_FORMATS as readonly unknown[]).includes(flag)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')} (got "${String(flag)}")`);
-  return flag as LogFormat | undefined;
+  const config = loadConfig({ file: values.config as string | undefined });
+  return { config, log: createLogger({ level: config.log.level, format: (flag as LogFormat | undefined) ?? config.log.format }) };
 }
 
 async function serve(args: string[]): Promise<void> {
-  const { values } = parse(args, { config: { type: 'string', short: 'c' }, ...LOG_FORMAT_OPTION });
-  const format = logFormatFlag(values['log-format']);
-  const config = loadConfig({ file: values.config as string | undefined });
-  const log = createLogger({ level: config.log.level, format: format ?? config.log.format });
+  const { config, log } = configAndLog(args);
   const app = createApp(config, { log });
   // Plugins register routes (the overlay page), so they start before the server listens.
   const plugins = await startPlugins({
@@ -217,11 +218,8 @@ async function bench(args: string[]): Promise<void> {
 }
 
 async function worker(args: string[]): Promise<void> {
-  const { values } = parse(args, { config: { type: 'string', short: 'c' }, ...LOG_FORMAT_OPTION });
-  const format = logFormatFlag(values['log-format']);
-  const config = loadConfig({ file: values.config as string | undefined });
+  const { config, log } = configAndLog(args);
   if (config.queue.kind !== 'redis') throw new UsageError('kibitz worker needs queue: { kind: redis, url: redis://HOST:6379 } in the config (or KIBITZ_QUEUE_KIND=redis KIBITZ_QUEUE_URL=...)');
-  const log = createLogger({ level: config.log.level, format: format ?? config.log.format });
   const { runWorker } = await import('./worker.ts');
   const w = await runWorker(config, { log });
   const stop = () => void w.close().then(() => process.exit(0));

@@ -130,6 +130,14 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
             world = World(seed, seconds)
             st = Streamer(model, window)
             lines = []
+
+            def ask(kind: str, want: str) -> str:
+                """Asks on a copy of the cache (the stream goes on unchanged) and scores the answer."""
+                got = tok.decode(st.copy().generate([QUESTION] + tok.encode(QUESTIONS[kind][0]) + [ANSWER]))
+                qa[kind][0] += int(got == want)
+                qa[kind][1] += 1
+                return got
+
             kinds = list(QUESTIONS)
             qi = 0
             for i in range(frames.shape[0]):
@@ -147,18 +155,14 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                         want = answer(world, kind, t, oldest, FPS)
                         if want is None:
                             continue
-                        got = tok.decode(st.copy().generate([QUESTION] + tok.encode(QUESTIONS[kind][0]) + [ANSWER]))
-                        qa[kind][0] += int(got == want)
-                        qa[kind][1] += 1
+                        got = ask(kind, want)
                         if len(examples) < 40:
                             examples.append({"seed": seed, "t": t, "q": QUESTIONS[kind][0], "want": want, "got": got})
                         break
                 if i >= 8 and i % 6 == 3:        # when_hit is rarely answerable in the cycle above: probe it too
                     want = answer(world, "when_hit", t, oldest, FPS)
                     if want is not None:
-                        got = tok.decode(st.copy().generate([QUESTION] + tok.encode(QUESTIONS["when_hit"][0]) + [ANSWER]))
-                        qa["when_hit"][0] += int(got == want)
-                        qa["when_hit"][1] += 1
+                        ask("when_hit", want)
                 if i >= 20 and i % 20 == 0:       # summary of the cached window
                     got = tok.decode(st.copy().generate([SUMMARY, ANSWER]))
                     phrases = Counter(p.strip() for p in got.split(" then "))

@@ -23,6 +23,7 @@ import torch.nn as nn
 from .checkpoint import load_checkpoint
 from .model import KibitzModel
 from .tokenizer import SPECIAL_IDS, Tokenizer
+from .train import TEXT_TOKENS
 
 OPSET = 17
 PARITY_TOL = 1e-3
@@ -154,9 +155,7 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
         "tokens": dict(SPECIAL_IDS),
         "decision": {"threshold": meta.get("threshold", 0.5)},
         "generation": {"maxNewTokens": 64},
-        # textTokens: the most text a training window held (16 frames, up to 6 questions and a
-        # summary: 166 tokens over 240 sampled clips); the runtime sizes its text slots from it.
-        "cache": {"sinkTokens": 1, "windowFrames": meta.get("window_frames", 24), "textTokens": meta.get("text_tokens", 192)},
+        "cache": {"sinkTokens": 1, "windowFrames": meta.get("window_frames", 24), "textTokens": TEXT_TOKENS},
         "files": {"vision": "vision.onnx", "decoderFrame": "decoder_frame.onnx", "decoderText": "decoder_text.onnx",
                   "embedTokens": "embed_tokens.bin", "tokenizer": "tokenizer.json"},
         "training": meta.get("training", {}),

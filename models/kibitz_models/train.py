@@ -31,6 +31,9 @@ DECISION_WEIGHT = 1.0
 # QA signal per (expensive) decoder pass; recipe v2 raised these from 2-5 and 0.35.
 QUESTIONS_PER_CLIP = (3, 4, 5, 6)
 P_SUMMARY = 0.5
+# The most text a 16-frame training window holds (commentary, up to 6 Q/A, a summary): 166 tokens
+# over 240 sampled clips. Exported as the manifest's cache.textTokens: the runtime's text slots.
+TEXT_TOKENS = 192
 
 
 def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIGHT, freeze_vision: bool = False):
@@ -72,7 +75,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     rng = random.Random(seed)
     streams = load_streams(data_dir)
     seconds = {s: fr.shape[0] / FPS for s, fr in streams}
-    worlds = {}
+    worlds, hits_of = {}, {}
     if resume:
         model, meta = load_checkpoint(resume)
         if variant_name:
@@ -113,8 +116,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             s, fr = streams[rng.randrange(len(streams))]
             if s not in worlds:
                 worlds[s] = World(s, seconds[s])
+                hits_of[s] = [e for e in worlds[s].events if e.kind == "hit"]
             start = rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1)
-            hits = [e for e in worlds[s].events if e.kind == "hit"] if hit_clips > 0 else []
+            hits = hits_of[s] if hit_clips > 0 else []
             if hits and rng.random() < hit_clips:
                 hit_frame = int(math.ceil(rng.choice(hits).t * FPS - 1e-9))
                 start = min(max(0, hit_frame - rng.randint(1, 8)), fr.shape[0] - CLIP_FRAMES)

@@ -4,7 +4,6 @@ import { bool, num, port } from './values.ts';
 import { whipConfigSchema } from './whip.ts';
 import { questionLimitsSchema } from '../questions/policy.ts';
 
-
 /** Names and keys end up in RTMP paths (node-media-server accepts only these characters) and in file names. */
 const SAFE = /^[A-Za-z0-9_-]+$/;
 

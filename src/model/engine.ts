@@ -448,14 +448,9 @@ export class ModelEngine implements Brain {
       if (live(slot) && this.admit(slot, frames[i]!, scores?.[i], t0)) step.push({ slot, frame: frames[i]!, embeds: embeds.subarray(i * per, (i + 1) * per) });
     });
     // 2. one decoder run for all of them (issue 16: per-op overhead is paid once per batch)
-    let results: (number | Error)[];
-    try {
-      results = await StreamContext.stepFrames(this.model, step.map(({ slot, embeds: e }) => ({ ctx: slot.ctx, embeds: e })));
-    } catch {
-      // Something in one stream's state broke the batch: one at a time, so it breaks only itself.
-      results = [];
-      for (const { slot, embeds: e } of step) results.push(await slot.ctx.stepFrame(e).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
-    }
+    const results = await batchOrEach(step,
+      () => StreamContext.stepFrames(this.model, step.map(({ slot, embeds: e }) => ({ ctx: slot.ctx, embeds: e }))),
+      ({ slot, embeds: e }) => slot.ctx.stepFrame(e));
     // 3. each stream decides; those that speak generate their lines together
     const speakers: { slot: Slot; frame: Frame }[] = [];
     for (let i = 0; i < step.length; i++) {
@@ -468,13 +463,9 @@ export class ModelEngine implements Brain {
     }
     if (speakers.length === 0) return;
     const prompt = [this.model.manifest.tokens.commentary];
-    let lines: (Generated | Error)[];
-    try {
-      lines = await StreamContext.generateMany(this.model, speakers.map((s) => s.slot.ctx), prompt);
-    } catch {
-      lines = [];
-      for (const { slot } of speakers) lines.push(await slot.ctx.generate(prompt).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
-    }
+    const lines = await batchOrEach(speakers,
+      () => StreamContext.generateMany(this.model, speakers.map((s) => s.slot.ctx), prompt),
+      ({ slot }) => slot.ctx.generate(prompt));
     speakers.forEach(({ slot, frame }, i) => {
       const gen = lines[i]!;
       if (gen instanceof Error) {
@@ -594,3 +585,18 @@ export class ModelEngine implements Brain {
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * `all()` runs the items as one batch. If the batch throws, something in one stream's state broke
+ * it: then each item runs alone (`one`), so a broken stream breaks only itself (its Error in place).
+ */
+async function batchOrEach<I, R>(items: readonly I[], all: () => Promise<R[]>, one: (item: I) => Promise<R>): Promise<(R | Error)[]> {
+  try {
+    return await all();
+  } catch {
+    const out: (R | Error)[] = [];
+    for (const item of items) out.push(await one(item).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
+    return out;
+  }
+}
+

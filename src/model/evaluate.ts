@@ -74,3 +74,27 @@ export function scoreAnswers(asked: { kind: string; want: string; got: string }[
 }
 
 const normalise = (s: string) => s.toLowerCase().replace(/\s+/g, ' ').replace(/\s+([?.,!])/g, '$1').trim();
+
+/** What a run over a broadcast published (the demo's events), as far as scoring needs. */
+interface RunEvent {
+  kind: string;
+  text: string;
+  streamTimeMs: number;
+  question?: string;
+}
+
+/**
+ * Scores one run over a broadcast: its commentary against the events, and its answers to the
+ * ground-truth questions (the answer to a question is the one given within 5 s of stream time
+ * of when it was asked; none is an empty, wrong answer). Shared by the benches.
+ */
+export function scoreBroadcast(truth: Broadcast, events: readonly RunEvent[]) {
+  const commentary = scoreCommentary(truth.events, events.filter((e) => e.kind === 'commentary'), truth.seconds);
+  const answers = events.filter((e) => e.kind === 'answer');
+  const asked = truth.qa.map((q) => ({
+    kind: q.kind, want: q.answer,
+    got: answers.find((a) => a.question === q.question && Math.abs(a.streamTimeMs - q.t * 1000) < 5000)?.text ?? '',
+  }));
+  return { commentary, asked, answers: scoreAnswers(asked) };
+}
+

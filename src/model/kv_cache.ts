@@ -165,15 +165,12 @@ export class KvCache {
    * their limits, so their buffers have the same shape and need no padding; each is copied, since
    * ORT wants one contiguous tensor per input.
    */
-  static batchFeeds(caches: KvCache[], into: Record<string, ort.Tensor>, scratch?: BatchScratch): void {
+  static batchFeeds(caches: KvCache[], into: Record<string, ort.Tensor>, scratch = new BatchScratch()): void {
     const B = caches.length;
     caches[0]!.layers.forEach((first, l) => {
       const { capacity: cap, heads, dim } = first;
       // Every row is overwritten below (copyInto fills a row whole), so reused buffers need no clearing.
-      const key = scratch ? scratch.f32(`key.${l}`, B * heads * cap * dim) : new Float32Array(B * heads * cap * dim);
-      const value = scratch ? scratch.f32(`value.${l}`, B * heads * cap * dim) : new Float32Array(B * heads * cap * dim);
-      const pos = scratch ? scratch.i64(`pos.${l}`, B * cap) : new BigInt64Array(B * cap);
-      const valid = scratch ? scratch.u8(`valid.${l}`, B * cap) : new Uint8Array(B * cap);
+      const { key, value, pos, valid } = scratch.layer(l, B * heads * cap * dim, B * cap);
       caches.forEach((c, b) => {
         const layer = c.layers[l]!;
         if (layer.capacity !== cap) throw new Error(`cannot batch caches of different sizes (layer ${l}: ${layer.capacity} vs ${cap})`);
@@ -248,16 +245,22 @@ export class KvCache {
   }
 }
 
+/** One layer's batched past inputs: K/V [B, heads, capacity, dim], positions and validity [B, capacity]. */
+interface BatchLayer {
+  key: Float32Array;
+  value: Float32Array;
+  pos: BigInt64Array;
+  valid: Uint8Array;
+}
+
 /**
  * Buffers for batched decoder inputs, reused from one batched call to the next. A fresh set
  * (about 2.6 MB per stream) on every frame step and every generated token was garbage for the
  * collector: batched step p95 ran at 2-3x p50. One owner (a model's batched calls, see
- * stream_context.ts) lends it to one call at a time; a call that finds it lent allocates.
+ * stream_context.ts) lends it to one call at a time; a call that finds it lent uses its own.
  */
 export class BatchScratch {
-  private readonly f32s = new Map<string, Float32Array>();
-  private readonly i64s = new Map<string, BigInt64Array>();
-  private readonly u8s = new Map<string, Uint8Array>();
+  private readonly layers: BatchLayer[] = [];
   private lent = false;
 
   /** True when the caller may use it until `giveBack()`; false when another call has it. */
@@ -271,27 +274,16 @@ export class BatchScratch {
     this.lent = false;
   }
 
-  f32(name: string, n: number): Float32Array {
-    return sized(this.f32s, name, n, (k) => new Float32Array(k));
+  /** Layer l's buffers, exactly `kv` K/V floats and `slots` entries: kept ones (grown, never shrunk), or views on them. */
+  layer(l: number, kv: number, slots: number): BatchLayer {
+    let b = this.layers[l];
+    if (!b || b.key.length < kv || b.pos.length < slots) {
+      b = { key: new Float32Array(kv), value: new Float32Array(kv), pos: new BigInt64Array(slots), valid: new Uint8Array(slots) };
+      this.layers[l] = b;
+    }
+    if (b.key.length === kv && b.pos.length === slots) return b;
+    return { key: b.key.subarray(0, kv), value: b.value.subarray(0, kv), pos: b.pos.subarray(0, slots), valid: b.valid.subarray(0, slots) };
   }
-
-  i64(name: string, n: number): BigInt64Array {
-    return sized(this.i64s, name, n, (k) => new BigInt64Array(k));
-  }
-
-  u8(name: string, n: number): Uint8Array {
-    return sized(this.u8s, name, n, (k) => new Uint8Array(k));
-  }
-}
-
-/** A view of exactly n elements on a kept buffer that grows (never shrinks) as batches grow. */
-function sized<T extends Float32Array | BigInt64Array | Uint8Array>(pool: Map<string, T>, name: string, n: number, make: (n: number) => T): T {
-  let buf = pool.get(name);
-  if (!buf || buf.length < n) {
-    buf = make(n);
-    pool.set(name, buf);
-  }
-  return (buf.length === n ? buf : buf.subarray(0, n)) as T;
 }
 
 function lowerBound(a: number[], x: number): number {

@@ -211,21 +211,21 @@ export class StreamContext {
   }
 }
 
-/** Row b of a batched run's outputs, shaped like an unbatched run's ([1, ...]); views, no copies. */
 /** Each model's batched calls share one scratch (its batch input buffers), lent to one call at a time. */
 const scratches = new WeakMap<Model, BatchScratch>();
 
-async function withScratch<T>(model: Model, run: (scratch: BatchScratch | undefined) => Promise<T>): Promise<T> {
+async function withScratch<T>(model: Model, run: (scratch: BatchScratch) => Promise<T>): Promise<T> {
   let scratch = scratches.get(model);
   if (!scratch) scratches.set(model, (scratch = new BatchScratch()));
-  const mine = scratch.borrow();
+  if (!scratch.borrow()) return run(new BatchScratch()); // another batched call has it: one of our own
   try {
-    return await run(mine ? scratch : undefined);
+    return await run(scratch);
   } finally {
-    if (mine) scratch.giveBack();
+    scratch.giveBack();
   }
 }
 
+/** Row b of a batched run's outputs, shaped like an unbatched run's ([1, ...]); views, no copies. */
 export function batchRow(out: ort.InferenceSession.ReturnType, b: number): Record<string, ort.Tensor> {
   const row: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(out)) {

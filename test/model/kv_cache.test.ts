@@ -105,18 +105,19 @@ describe('KvCache', () => {
 });
 
 describe('BatchScratch (batched input buffers reused across calls)', () => {
-  it('hands back the same memory for the same name, a view when the batch shrinks, and lends itself to one call at a time', () => {
+  it('hands back the same memory for the same layer, a view when the batch shrinks, and lends itself to one call at a time', () => {
     const s = new BatchScratch();
-    const a = s.f32('key.0', 8);
-    expect(s.f32('key.0', 8)).toBe(a);
-    const small = s.f32('key.0', 3);
-    expect(small.length).toBe(3);
-    expect(small.buffer).toBe(a.buffer);
-    expect(s.f32('key.0', 16).length).toBe(16); // grows
-    expect(s.i64('pos.0', 4)).toBeInstanceOf(BigInt64Array);
-    expect(s.u8('valid.0', 4)).toBeInstanceOf(Uint8Array);
+    const a = s.layer(0, 8, 4);
+    expect(s.layer(0, 8, 4).key).toBe(a.key);
+    const small = s.layer(0, 3, 2);
+    expect(small.key.length).toBe(3);
+    expect(small.key.buffer).toBe(a.key.buffer);
+    expect(small.valid.length).toBe(2);
+    expect(s.layer(0, 16, 8).key.length).toBe(16); // grows
+    expect(s.layer(1, 8, 4).pos).toBeInstanceOf(BigInt64Array);
+    expect(s.layer(1, 8, 4).valid).toBeInstanceOf(Uint8Array);
     expect(s.borrow()).toBe(true);
-    expect(s.borrow()).toBe(false); // a second, overlapping call allocates its own
+    expect(s.borrow()).toBe(false); // a second, overlapping call uses its own
     s.giveBack();
     expect(s.borrow()).toBe(true);
   });
