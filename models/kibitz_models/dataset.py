@@ -71,6 +71,7 @@ class Sample:
     targets: List[int]      # next-token target per position, IGNORE = no loss
     frame_starts: List[int] # sequence index of each frame's first vision token
     frames: np.ndarray      # (F, H, W, 3) uint8
+    seconds: List[int]      # stream clock of each frame, whole seconds (model.clock)
 
 
 def frame_events(world: World, i: int):
@@ -83,9 +84,12 @@ def commentary_line(events) -> str:
 
 
 def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: int, tok: Tokenizer,
-               rng: random.Random, n_questions: int = 2, p_summary: float = 0.35, prefer: Optional[str] = None) -> Sample:
+               rng: random.Random, n_questions: int = 2, p_summary: float = 0.35, prefer: Optional[str] = None,
+               clock_offset: int = 0) -> Sample:
     """`prefer`: a question kind asked first whenever it is answerable at a question frame (more
-    practice on a kind that is rarely answerable, such as when_hit)."""
+    practice on a kind that is rarely answerable, such as when_hit). `clock_offset`: whole seconds
+    added to the world's time for the stream clock (answers that tell a time use it, so a model
+    learns to tell time from the clock, not from the HUD, which a real stream does not have)."""
     ids, tg, starts = [BOS], [IGNORE], []
 
     def text(tokens: List[int], loss_from: int) -> None:
@@ -115,7 +119,7 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
                 kinds.remove(prefer)
                 kinds.insert(0, prefer)
             for kind in kinds:
-                a = answer(world, kind, i / FPS, t0, FPS)
+                a = answer(world, kind, i / FPS, t0, FPS, clock_offset)
                 if a is not None:
                     q = tok.encode(rng.choice(QUESTIONS[kind]))
                     seq = [QUESTION] + q + [ANSWER] + tok.encode(a) + [EOS]
@@ -125,11 +129,12 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
         end = (start + n_frames - 1) / FPS
         s = summary_text(world.events_between(t0, end))
         text([SUMMARY, ANSWER] + tok.encode(s) + [EOS], loss_from=2)
-    return Sample(ids, tg, starts, np.asarray(frames[start:start + n_frames]))
+    seconds = [clock_offset + int(i // FPS) for i in range(start, start + n_frames)]
+    return Sample(ids, tg, starts, np.asarray(frames[start:start + n_frames]), seconds)
 
 
 def collate(samples: List[Sample], V: int):
-    """-> ids (B,T) int64 (vision = 0), vis_mask, targets, pos, valid, frame_index (B,F,V), frames."""
+    """-> ids (B,T) int64 (vision = 0), targets, pos, valid, frame_index (B,F,V), frames, seconds (B,F)."""
     import torch
     B, T = len(samples), max(len(s.ids) for s in samples)
     F = len(samples[0].frame_starts)
@@ -145,4 +150,5 @@ def collate(samples: List[Sample], V: int):
         fidx[b] = torch.tensor(s.frame_starts).unsqueeze(1) + torch.arange(V)
     pos = torch.arange(T).unsqueeze(0).expand(B, T).contiguous()
     frames = torch.from_numpy(np.stack([s.frames for s in samples]))   # (B, F, H, W, 3) uint8
-    return ids, targets, pos, valid, fidx, frames
+    seconds = torch.tensor([s.seconds for s in samples], dtype=torch.long)
+    return ids, targets, pos, valid, fidx, frames, seconds

@@ -113,7 +113,10 @@ def score_commentary(events, lines, seconds: float) -> dict:
 
 
 def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Optional[float] = None,
-             max_streams: Optional[int] = None, threads: int = 2) -> dict:
+             max_streams: Optional[int] = None, threads: int = 2, clock_offset: int = 0) -> dict:
+    """`clock_offset`: the stream clock starts this many seconds ahead of the world's HUD clock
+    (0 = they agree, as in the sample broadcasts); a model that tells times from its clock, not the
+    HUD, scores the same on when_hit either way."""
     torch.set_num_threads(threads)
     model, meta = load_checkpoint(ckpt)
     thr = threshold if threshold is not None else meta.get("threshold", 0.5)
@@ -143,6 +146,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
             for i in range(frames.shape[0]):
                 t = i / FPS
                 vis = model.vision(torch.from_numpy(np.ascontiguousarray(frames[i:i + 1])))[0]
+                vis = vis + model.clock(torch.tensor(clock_offset + i // FPS))   # the runtime does the same
                 p_silent = st.frame(vis)
                 if p_silent < thr:
                     text = tok.decode(st.generate([COMMENTARY]))
@@ -152,7 +156,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                     for _ in range(len(kinds)):
                         kind = kinds[qi % len(kinds)]
                         qi += 1
-                        want = answer(world, kind, t, oldest, FPS)
+                        want = answer(world, kind, t, oldest, FPS, clock_offset)
                         if want is None:
                             continue
                         got = ask(kind, want)
@@ -160,7 +164,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                             examples.append({"seed": seed, "t": t, "q": QUESTIONS[kind][0], "want": want, "got": got})
                         break
                 if i >= 8 and i % 6 == 3:        # when_hit is rarely answerable in the cycle above: probe it too
-                    want = answer(world, "when_hit", t, oldest, FPS)
+                    want = answer(world, "when_hit", t, oldest, FPS, clock_offset)
                     if want is not None:
                         ask("when_hit", want)
                 if i >= 20 and i % 20 == 0:       # summary of the cached window
@@ -178,7 +182,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
     P = com["correct"] / max(1, com["phrases"])
     R = com["caught"] / max(1, com["events"])
     res = {
-        "checkpoint": ckpt, "data": data_dir, "streams": len(streams), "threshold": thr,
+        "checkpoint": ckpt, "data": data_dir, "streams": len(streams), "threshold": thr, "clock_offset": clock_offset,
         "commentary": {"precision": round(P, 3), "recall": round(R, 3), "f1": round(2 * P * R / max(1e-9, P + R), 3),
                        "spurious_per_min": round(com["spurious"] / max(1e-9, com["minutes"]), 2),
                        "events": com["events"], "phrases": com["phrases"]},

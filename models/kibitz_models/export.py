@@ -159,7 +159,16 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
         "files": {"vision": "vision.onnx", "decoderFrame": "decoder_frame.onnx", "decoderText": "decoder_text.onnx",
                   "embedTokens": "embed_tokens.bin", "tokenizer": "tokenizer.json"},
         "training": meta.get("training", {}),
+        **({"clock": clock_manifest(cfg)} if cfg.time_digits else {}),
     }
+
+
+def clock_manifest(cfg) -> dict:
+    """The stream clock (model.clock): the runtime adds it to every vision token of a frame."""
+    return {"file": "time_embed.bin", "digits": cfg.time_digits, "unit": "second",
+            "describe": "float32 [digits, 10, dModel], little-endian; a frame at stream time t ms gets "
+                        "sum over p < digits of row [p, floor(t / 1000 / 10^p) mod 10] added to each of its "
+                        "vision tokens before decoder_frame"}
 
 
 def _refuse_unfaithful(model: KibitzModel) -> None:
@@ -240,6 +249,12 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
                       dict(zip(tonames, touts)), "batch 2, T=4 (question w w answer), 2 frames + 5 text of past; row 1 has padding")
 
         model.embed.weight.detach().cpu().numpy().astype("<f4").tofile(os.path.join(out_dir, "embed_tokens.bin"))
+        if cfg.time_digits:
+            model.time_embed.detach().cpu().numpy().astype("<f4").tofile(os.path.join(out_dir, "time_embed.bin"))
+            secs = torch.tensor([0, 7, 59, 600, 3599, 12345, 10 ** cfg.time_digits + 42])
+            with open(os.path.join(out_dir, "fixtures", "clock.json"), "w") as f:   # no graph: checks the runtime's own sum
+                json.dump({"graph": None, "note": "stream seconds -> model.clock (what the runtime adds to each vision token)",
+                           "tolerance": PARITY_TOL, "seconds": secs.tolist(), "clock": t2j(model.clock(secs))}, f)
     Tokenizer().save(os.path.join(out_dir, "tokenizer.json"))
     manifest = manifest_for(model, name, meta)
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:

@@ -35,7 +35,8 @@ def config_from_manifest(man: dict) -> ModelConfig:
     return ModelConfig(frame_width=man["frame"]["width"], frame_height=man["frame"]["height"],
                        d_model=d["dModel"], n_layers=d["layers"], n_heads=d["heads"], n_kv_heads=d["kvHeads"],
                        mlp_hidden=d["mlpHidden"], vocab_size=d["vocab"], keep_ratio=d["keepRatio"],
-                       routed_layers=list(d["routedLayers"]), rope_theta=float(d["ropeTheta"]), max_positions=d["maxPositions"]).validate()
+                       routed_layers=list(d["routedLayers"]), rope_theta=float(d["ropeTheta"]), max_positions=d["maxPositions"],
+                       time_digits=man.get("clock", {}).get("digits", 0)).validate()
 
 
 def model_from_package(pkg_dir: str) -> KibitzModel:
@@ -51,6 +52,9 @@ def model_from_package(pkg_dir: str) -> KibitzModel:
     # token embeddings
     emb = np.fromfile(os.path.join(pkg_dir, "embed_tokens.bin"), dtype="<f4").reshape(cfg.vocab_size, cfg.d_model)
     new["embed.weight"] = torch.from_numpy(emb.copy())
+    if cfg.time_digits:   # the stream clock table (export.clock_manifest)
+        clk = np.fromfile(os.path.join(pkg_dir, man["clock"]["file"]), dtype="<f4").reshape(cfg.time_digits, 10, cfg.d_model)
+        new["time_embed"] = torch.from_numpy(clk.copy())
     frame = _inits(os.path.join(pkg_dir, "decoder_frame.onnx"))
     for name, t in frame:
         if name.startswith("model.") and name[len("model."):] in sd:
@@ -102,6 +106,10 @@ def check_against_fixtures(model: KibitzModel, pkg_dir: str) -> Dict[str, float]
             idx = _output_index(name, per)
             worst = max(worst, float((got[idx].float() - _t(ref).float()).abs().max()))
         out[fx_name] = worst
+    clock_fx = os.path.join(pkg_dir, "fixtures", "clock.json")
+    if model.time_embed is not None and os.path.exists(clock_fx):
+        fx = json.load(open(clock_fx))
+        out["clock.json"] = float((model.clock(torch.tensor(fx["seconds"])) - _t(fx["clock"])).abs().max())
     return out
 
 

@@ -46,6 +46,10 @@ class ModelConfig:
     # Mixture-of-Depths: layers whose vision tokens are routed, and the keep ratio r
     routed_layers: List[int] = field(default_factory=lambda: [1, 3, 5])
     keep_ratio: float = 0.2
+    # Stream clock: each frame's vision tokens get a learned embedding of its stream time in whole
+    # seconds, one table row per decimal digit (ones, tens, ...), so the model can say *when*
+    # something happened ("at 1 ##2 seconds") by copying digits. 0 = no clock (older packages).
+    time_digits: int = 0
 
     @property
     def head_dim(self) -> int:
@@ -85,6 +89,7 @@ class ModelConfig:
         need(all(0 <= l < self.n_layers for l in self.routed_layers),
              f"routed_layers {self.routed_layers} outside 0..{self.n_layers - 1}")
         need(self.vocab_size >= 16, "vocab_size too small")
+        need(0 <= self.time_digits <= 9, f"time_digits {self.time_digits} must be in 0..9")
         return self
 
     def to_dict(self) -> dict:
@@ -229,6 +234,20 @@ class KibitzModel(nn.Module):
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.apply(self._init)
+        # zero at first: a model that gains a clock behaves exactly as before until it learns to use it
+        self.time_embed = nn.Parameter(torch.zeros(cfg.time_digits, 10, cfg.d_model)) if cfg.time_digits else None
+
+    def clock(self, seconds: torch.Tensor) -> torch.Tensor:
+        """Stream time in whole seconds (any shape, int64) -> (..., d): the sum over decimal places p
+        of time_embed[p, digit_p]. Seconds wrap at 10^time_digits. Zeros when the model has no clock."""
+        d = self.cfg.d_model
+        if self.time_embed is None:
+            return torch.zeros(*seconds.shape, d)
+        out = torch.zeros(*seconds.shape, d)
+        s = seconds.long()
+        for p in range(self.cfg.time_digits):
+            out = out + self.time_embed[p][(s // 10 ** p) % 10]
+        return out
 
     @staticmethod
     def _init(m: nn.Module) -> None:

@@ -124,9 +124,11 @@ QUESTIONS = {
 }
 
 
-def answer(world: World, kind: str, t: float, window_start: float, fps: int) -> Optional[str]:
+def answer(world: World, kind: str, t: float, window_start: float, fps: int, clock_offset: int = 0) -> Optional[str]:
     """Exact answer to a question of `kind` asked right after the frame at time t, using only what
-    was visible in frames since window_start; None when the question is not answerable there."""
+    was visible in frames since window_start; None when the question is not answerable there.
+    `clock_offset`: whole seconds between the world's clock and the stream's (times are told in
+    stream time; the sample broadcasts start both at 0)."""
     st = world.state_at(t)
     if kind == "score":
         return str(st.score)
@@ -150,7 +152,7 @@ def answer(world: World, kind: str, t: float, window_start: float, fps: int) -> 
         if not hits:
             return None
         first_frame_t = np.ceil(hits[-1].t * fps - 1e-9) / fps   # the HUD time on the first frame showing it
-        return f"at {int(first_frame_t)} seconds"
+        return f"at {int(first_frame_t) + clock_offset} seconds"
     raise ValueError(kind)
 
 

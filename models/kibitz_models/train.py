@@ -34,19 +34,30 @@ P_SUMMARY = 0.5
 # The most text a 16-frame training window holds (commentary, up to 6 Q/A, a summary): 166 tokens
 # over 240 sampled clips. Exported as the manifest's cache.textTokens: the runtime's text slots.
 TEXT_TOKENS = 192
+# Stream clocks a model with a clock trains on: the world's own (HUD) time in this share of clips,
+# else a random start up to this many seconds, so that telling a time means reading the clock.
+CLOCK_AS_HUD = 0.3
+MAX_CLOCK_S = 6 * 3600
+CLOCK_LR_SCALE = 10.0
 
 
-def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIGHT, freeze_vision: bool = False):
-    ids, targets, pos, valid, fidx, frames = batch
+def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIGHT, freeze_vision: bool = False,
+               fixed_vision: bool = False):
+    ids, targets, pos, valid, fidx, frames, seconds = batch
     B, Fn = frames.shape[:2]
     V = model.cfg.tokens_per_frame
     flat = frames.view(B * Fn, *frames.shape[2:])
-    if freeze_vision:   # pretrained encoder (stage 1) kept fixed: only its projector learns here
+    if fixed_vision:    # the package's vision_embeds stay as they are (its in-world head reads them)
+        with torch.no_grad():
+            vis = model.vision(flat).view(B, Fn * V, -1)
+    elif freeze_vision:   # pretrained encoder (stage 1) kept fixed: only its projector learns here
         with torch.no_grad():
             tok = model.vision.tokens(flat)
         vis = model.vision.proj(tok).view(B, Fn * V, -1)
     else:
         vis = model.vision(flat).view(B, Fn * V, -1)                                    # (B, F*V, d)
+    if model.time_embed is not None:   # every vision token of a frame carries its stream time
+        vis = vis + model.clock(seconds).unsqueeze(2).expand(B, Fn, V, -1).reshape(B, Fn * V, -1)
     emb = model.embed(ids)                                                           # (B, T, d)
     emb = emb.scatter(1, fidx.view(B, Fn * V, 1).expand(-1, -1, emb.shape[-1]), vis)
     h = model.forward_sequence(emb, pos, valid, fidx)
@@ -64,12 +75,16 @@ def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIG
 def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed: int = 0, resume=None,
           log_every: int = 10, threads: int = 2, lr_max: float = LR, warmup: int = WARMUP_STEPS,
           decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
-          prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0) -> None:
+          prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
+          time_digits: int = 0, fixed_vision: bool = False) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
     starts 1-8 frames before a hit, so "when was the player last hit" (rarely answerable in a
-    random clip) gets asked in most of them; the rest are drawn uniformly as before."""
+    random clip) gets asked in most of them; the rest are drawn uniformly as before. `time_digits`:
+    give the model a stream clock of that many digits (model.clock) if it has none yet.
+    `fixed_vision`: train the decoder only; vision_embeds stay bit-identical, so the package's
+    in-world head (world.onnx, trained on them) and its threshold stay valid."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -92,12 +107,18 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     else:
         model = KibitzModel(ModelConfig(keep_ratio=keep_ratio)).train()
         step0 = 0
-    if freeze_vision:
+    if time_digits and model.cfg.time_digits != time_digits:
+        model = with_clock(model, time_digits).train()
+    if freeze_vision or fixed_vision:
         for name, p in model.vision.named_parameters():
-            p.requires_grad_(name.startswith("proj."))
+            p.requires_grad_(name.startswith("proj.") and not fixed_vision)
     cfg = model.cfg
     tok = Tokenizer()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR, betas=(0.9, 0.95), weight_decay=0.05)
+    clock = [model.time_embed] if model.time_embed is not None else []
+    rest = [p for p in model.parameters() if p.requires_grad and all(p is not c for c in clock)]
+    # the clock table starts at zero in a trained model: it learns at CLOCK_LR_SCALE x the rate
+    opt = torch.optim.AdamW([{"params": rest, "scale": 1.0}, {"params": clock, "scale": CLOCK_LR_SCALE}],
+                            lr=LR, betas=(0.9, 0.95), weight_decay=0.05)
     budget = minutes * 60.0
     t_start = time.time()
     step, ema, last_save = step0, None, time.time()
@@ -110,7 +131,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
         frac = (step - step0) / steps if steps is not None else elapsed / budget
         lr = lr_max * min(1.0, (step - step0 + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["scale"]
         samples = []
         for _ in range(BATCH):
             s, fr = streams[rng.randrange(len(streams))]
@@ -122,9 +143,11 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             if hits and rng.random() < hit_clips:
                 hit_frame = int(math.ceil(rng.choice(hits).t * FPS - 1e-9))
                 start = min(max(0, hit_frame - rng.randint(1, 8)), fr.shape[0] - CLIP_FRAMES)
+            offset = 0 if cfg.time_digits == 0 or rng.random() < CLOCK_AS_HUD else rng.randint(1, MAX_CLOCK_S)
             samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
-                                      n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question))
-        loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision)
+                                      n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question,
+                                      clock_offset=offset))
+        loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision, fixed_vision)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -138,10 +161,26 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         if time.time() - last_save > 300:
-            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips)
+            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision)
             last_save = time.time()
-    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips)
+    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision)
     print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
+
+
+def with_clock(model: KibitzModel, digits: int) -> KibitzModel:
+    """The same model with a stream clock of `digits` digits (a zero table: it says what it said
+    before until training teaches it the clock). Any existing clock rows are kept."""
+    m = KibitzModel(ModelConfig.from_dict({**model.cfg.to_dict(), "time_digits": digits}))
+    state = {k: v for k, v in model.state_dict().items() if k != "time_embed"}
+    res = m.load_state_dict(state, strict=False)
+    bad = [k for k in res.missing_keys if k != "time_embed"] + list(res.unexpected_keys)
+    if bad:
+        raise RuntimeError(f"with_clock: weights do not carry over: {bad[:5]}")
+    if model.time_embed is not None:
+        n = min(digits, model.cfg.time_digits)
+        with torch.no_grad():
+            m.time_embed[:n] = model.time_embed[:n]
+    return m
 
 
 def _with_keep_ratio(model: KibitzModel, keep_ratio: float) -> KibitzModel:
@@ -152,9 +191,10 @@ def _with_keep_ratio(model: KibitzModel, keep_ratio: float) -> KibitzModel:
 
 
 def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0, vision=None,
-          seed=None, prefer_question=None, hit_clips=0.0):
+          seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False):
     meta = {"fps": FPS, "window_frames": CLIP_FRAMES,
             "training": {"steps": step, "wall_s": round(time.time() - t_start), "budget_min": minutes,
                          "resumed_from": resume, "vision_from": vision, "decision_weight": decision_weight, "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
-                         "final_loss_ema": ema, "seed": seed, "prefer_question": prefer_question, "hit_clips": hit_clips, "hardware": f"CPU, 2 cores (shared with other jobs), torch {torch.__version__} + OpenBLAS, {torch.get_num_threads()} threads"}}
+                         "final_loss_ema": ema, "seed": seed, "prefer_question": prefer_question, "hit_clips": hit_clips,
+                         "fixed_vision": fixed_vision, "clock": {"digits": model.cfg.time_digits, "as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.time_digits else None, "hardware": f"CPU, 2 cores (shared with other jobs), torch {torch.__version__} + OpenBLAS, {torch.get_num_threads()} threads"}}
     save_checkpoint(out, model, meta)

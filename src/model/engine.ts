@@ -445,7 +445,10 @@ export class ModelEngine implements Brain {
     // 1. frames outside the package's world end here
     const step: { slot: Slot; frame: Frame; embeds: Float32Array }[] = [];
     slots.forEach((slot, i) => {
-      if (live(slot) && this.admit(slot, frames[i]!, scores?.[i], t0)) step.push({ slot, frame: frames[i]!, embeds: embeds.subarray(i * per, (i + 1) * per) });
+      if (!live(slot) || !this.admit(slot, frames[i]!, scores?.[i], t0)) return;
+      const e = embeds.subarray(i * per, (i + 1) * per);
+      this.model.clock?.stamp(e, frames[i]!.streamTimeMs); // after the in-world score, which reads the bare embeddings
+      step.push({ slot, frame: frames[i]!, embeds: e });
     });
     // 2. one decoder run for all of them (issue 16: per-op overhead is paid once per batch)
     const results = await batchOrEach(step,

@@ -47,6 +47,12 @@ export const ManifestSchema = z.object({
     /** Mean log-probability of a line's tokens under which it is not said. */
     minMeanLogprob: z.number().max(0).optional(),
   }).passthrough().optional(),
+  /** The stream clock (src/model/clock.ts): absent = the model cannot tell times. */
+  clock: z.object({
+    file: z.string().min(1),
+    digits: z.number().int().min(1).max(9),
+    unit: z.literal('second'),
+  }).passthrough().optional(),
   cache: z.object({
     sinkTokens: z.number().int().nonnegative().optional(),
     windowFrames: z.number().int().positive().optional(),
@@ -71,6 +77,8 @@ export interface ModelPackage {
   manifest: Manifest;
   /** Token embedding table, [vocab, dModel] row-major. */
   embedTokens: Float32Array;
+  /** The stream clock's table ([digits, 10, dModel]) when the manifest has a `clock`. */
+  clockTable: Float32Array | null;
   tokenizerJson: unknown;
   file(name: (typeof PACKAGE_FILES)[number] | 'world.onnx'): string;
 }
@@ -104,13 +112,8 @@ export function loadModelPackage(dirArg: string): ModelPackage {
   if (manifest.world && !existsSync(join(dir, 'world.onnx'))) {
     throw new ModelPackageError(`model package ${dir} has a world block in manifest.json but no world.onnx: re-export it with the toolkit (cli world)`);
   }
-  const embPath = join(dir, 'embed_tokens.bin');
-  const buf = readFileSync(embPath);
-  const expected = d.vocab * d.dModel * 4;
-  if (buf.byteLength !== expected) {
-    throw new ModelPackageError(`${embPath} has ${buf.byteLength} bytes, expected vocab*dModel*4 = ${expected}: the file does not belong to this manifest`);
-  }
-  const embedTokens = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const embedTokens = readFloats(join(dir, 'embed_tokens.bin'), d.vocab * d.dModel, 'vocab*dModel');
+  const clockTable = manifest.clock ? readFloats(join(dir, manifest.clock.file), manifest.clock.digits * 10 * d.dModel, 'clock.digits*10*dModel') : null;
 
   let tokenizerJson: unknown;
   try {
@@ -118,5 +121,15 @@ export function loadModelPackage(dirArg: string): ModelPackage {
   } catch (err) {
     throw new ModelPackageError(`${join(dir, 'tokenizer.json')} is not valid JSON: ${(err as Error).message}`);
   }
-  return { dir, manifest, embedTokens, tokenizerJson, file: (name) => join(dir, name) };
+  return { dir, manifest, embedTokens, clockTable, tokenizerJson, file: (name) => join(dir, name) };
+}
+
+/** A little-endian float32 table of exactly `count` values (named `what` in the error). */
+function readFloats(path: string, count: number, what: string): Float32Array {
+  if (!existsSync(path)) throw new ModelPackageError(`model package file ${path} is missing: re-export the package with the toolkit (models/README.md)`);
+  const buf = readFileSync(path);
+  if (buf.byteLength !== count * 4) {
+    throw new ModelPackageError(`${path} has ${buf.byteLength} bytes, expected ${what}*4 = ${count * 4}: the file does not belong to this manifest`);
+  }
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }

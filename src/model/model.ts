@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { StreamClock } from './clock.ts';
 import { loadModelPackage, type Manifest, type ModelPackage } from './manifest.ts';
 import { loadSessions, releaseSessions, type ModelSessions, type Provider } from './onnx.ts';
 import { resolveThreading, type Threading, type ThreadingConfig } from './threading.ts';
@@ -22,6 +23,8 @@ export class Model {
   readonly outputMask: Uint8Array;
   /** 1 where the token is a digit piece (numbers are spelled digit by digit). */
   readonly digitMask: Uint8Array;
+  /** The package's stream clock; null when it has none. */
+  readonly clock: StreamClock | null;
 
   private constructor(
     readonly pkg: ModelPackage,
@@ -32,6 +35,7 @@ export class Model {
   ) {
     this.outputMask = codec.outputMask(pkg.manifest.decoder.vocab, pkg.manifest.tokens.eos);
     this.digitMask = codec.digitMask(pkg.manifest.decoder.vocab);
+    this.clock = pkg.manifest.clock && pkg.clockTable ? new StreamClock(pkg.clockTable, pkg.manifest.clock.digits, pkg.manifest.decoder.dModel) : null;
   }
 
   static async load(opts: ModelLoadOptions): Promise<Model> {

@@ -1,0 +1,80 @@
+"""The stream clock (model.clock): digits of the stream second, added to every vision token of a
+frame; a model that gains one says what it said before until trained; it exports and imports."""
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+torch.set_num_threads(2)
+
+from kibitz_models.dataset import build_clip  # noqa: E402
+from kibitz_models.export import export_package  # noqa: E402
+from kibitz_models.from_package import check_against_fixtures, model_from_package  # noqa: E402
+from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.render import answer  # noqa: E402
+from kibitz_models.train import with_clock  # noqa: E402
+from kibitz_models.world import World  # noqa: E402
+from test_export_and_errors import HAS_ORT  # noqa: E402
+
+
+class TestClock(unittest.TestCase):
+    def setUp(self):
+        torch.manual_seed(5)
+        self.base = KibitzModel(ModelConfig())
+
+    def test_digits_add_up(self):
+        m = with_clock(self.base, 3)
+        with torch.no_grad():
+            m.time_embed.normal_()
+        t = m.time_embed
+        want = t[0, 7] + t[1, 0] + t[2, 3]            # 307
+        self.assertTrue(torch.allclose(m.clock(torch.tensor(307)), want))
+        self.assertTrue(torch.allclose(m.clock(torch.tensor(1307)), want))   # wraps at 10^digits
+        self.assertEqual(tuple(m.clock(torch.tensor([[1, 2], [3, 4]])).shape), (2, 2, m.cfg.d_model))
+        self.assertEqual(float(self.base.clock(torch.tensor(5)).abs().sum()), 0.0)   # no clock: zeros
+
+    def test_a_new_clock_changes_nothing_until_trained(self):
+        m = with_clock(self.base, 5).eval()
+        self.assertEqual(float(m.time_embed.abs().sum()), 0.0)
+        for k, v in self.base.state_dict().items():
+            self.assertTrue(torch.equal(v, m.state_dict()[k]), k)
+
+    def test_when_answers_and_frame_seconds_follow_the_clock(self):
+        from kibitz_models.tokenizer import Tokenizer
+        import numpy as np
+        import random
+        world = next(w for w in (World(seed, 60.0) for seed in range(1000, 1100)) if any(e.kind == "hit" for e in w.events))
+        hit = next(e for e in world.events if e.kind == "hit")
+        t = hit.t + 1.0
+        self.assertEqual(answer(world, "when_hit", t, 0.0, 2), f"at {int(np.ceil(hit.t * 2) / 2)} seconds")
+        self.assertEqual(answer(world, "when_hit", t, 0.0, 2, clock_offset=1000), f"at {int(np.ceil(hit.t * 2) / 2) + 1000} seconds")
+        frames = np.zeros((120, 4, 4, 3), np.uint8)
+        s = build_clip(world, frames, 10, 16, 25, Tokenizer(), random.Random(0), clock_offset=500)
+        self.assertEqual(s.seconds, [500 + i // 2 for i in range(10, 26)])
+
+    @unittest.skipUnless(HAS_ORT, "needs node + onnxruntime-node (npm install)")
+    def test_exports_and_imports_with_the_clock(self):
+        m = with_clock(self.base, 4)
+        with torch.no_grad():
+            for p in m.parameters():   # no all-zero tensors (the exporter folds those away)
+                p.add_(torch.randn_like(p) * 0.01)
+        td = tempfile.mkdtemp()
+        try:
+            man = export_package(m, td, "clock-test", {"fps": 2, "window_frames": 16})
+            self.assertEqual(man["clock"]["digits"], 4)
+            self.assertTrue(os.path.exists(os.path.join(td, "time_embed.bin")))
+            back = model_from_package(td)
+            self.assertTrue(torch.allclose(back.time_embed, m.time_embed))
+            diffs = check_against_fixtures(back, td)
+            self.assertLess(diffs["clock.json"], 1e-6)
+        finally:
+            shutil.rmtree(td)
+
+
+if __name__ == "__main__":
+    unittest.main()
