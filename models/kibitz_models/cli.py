@@ -26,6 +26,7 @@ def main(argv=None) -> int:
     s.add_argument("--checkpoint", required=True); s.add_argument("--out", required=True)
     s.add_argument("--name", default="kibitz-demo"); s.add_argument("--no-parity", action="store_true")
     s.add_argument("--threshold", type=float, default=None, help="decision threshold written to the manifest")
+    s.add_argument("--world-from", default=None, help="carry this package's in-world head (refused unless the vision encoder is the same)")
     s = sub.add_parser("data")
     s.add_argument("--out", default="models/.cache/data"); s.add_argument("--streams", type=int, default=160)
     s.add_argument("--seconds", type=float, default=60.0); s.add_argument("--first-seed", type=int, default=1000)
@@ -100,6 +101,9 @@ def _run(a) -> int:
     elif a.cmd == "export":
         from .export import export_checkpoint
         m = export_checkpoint(a.checkpoint, a.out, a.name, check_parity=not a.no_parity, threshold=a.threshold)
+        if a.world_from:
+            from .carry import carry_world
+            print(json.dumps({"world_from": a.world_from, "vision_max_abs_diff": carry_world(a.world_from, a.out)}))
         print(json.dumps(m.get("parity", {"parity": "not checked"})))
     elif a.cmd == "data":
         from .dataset import build_dataset
