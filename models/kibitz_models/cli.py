@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     s.add_argument("--fixed-vision", action="store_true", help="train the decoder only: vision_embeds (and the in-world head on them) stay valid")
     s.add_argument("--steps", type=int, default=None, help="train exactly this many steps (LR schedule over steps, not minutes)")
     s.add_argument("--variant", default=None, help="reshape the resumed model first: interleaved, deep, deep-r0.12, dense (variants.py)")
+    s.add_argument("--temporal", action="store_true", help="train with the temporal token drop (temporal.py): unchanged grid tokens stay out")
     s = sub.add_parser("vision", help="stage 1: pretrain the vision encoder on per-frame ground truth")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
     s.add_argument("--eval", default=None, help="held-out frames to report per-target accuracy on")
@@ -61,6 +62,7 @@ def main(argv=None) -> int:
     s.add_argument("--out", default=None); s.add_argument("--threshold", type=float, default=None)
     s.add_argument("--max-streams", type=int, default=None); s.add_argument("--threads", type=int, default=2)
     s.add_argument("--clock-offset", type=int, default=0, help="stream clock ahead of the HUD clock by this many seconds")
+    s.add_argument("--temporal", default="auto", choices=["auto", "on", "off"], help="temporal token drop: as trained (auto), always, never")
     s = sub.add_parser("cost")
     s = sub.add_parser("outworld", help="out-of-world clips for the in-world head (outworld.py)")
     s.add_argument("--out", required=True); s.add_argument("--split", required=True, choices=["train", "val", "heldout", "train_x", "val_x", "heldout_x"])
@@ -113,17 +115,19 @@ def _run(a) -> int:
         from .render import write_samples
         write_samples(a.out, seeds=[int(x) for x in a.seeds.split(",")] if a.seeds else None)
     elif a.cmd == "train":
+        from .temporal import TemporalConfig
         from .train import train
         train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume, threads=a.threads,
               lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight,
               vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question,
-              steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision)
+              steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision,
+              temporal=TemporalConfig() if a.temporal else None)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)
     elif a.cmd == "evaluate":
         from .evaluate import evaluate
-        print(json.dumps(evaluate(a.checkpoint, a.data, a.out, a.threshold, a.max_streams, threads=a.threads, clock_offset=a.clock_offset), indent=2))
+        print(json.dumps(evaluate(a.checkpoint, a.data, a.out, a.threshold, a.max_streams, threads=a.threads, clock_offset=a.clock_offset, temporal=a.temporal), indent=2))
     elif a.cmd == "baseline":
         from .baseline import prior_baseline
         from .render import EVAL_FIRST_SEED

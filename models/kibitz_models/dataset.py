@@ -18,6 +18,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from .render import QUESTIONS, answer, decode, encode, summary_text
+from .temporal import TemporalConfig, keep_masks
 from .tokenizer import ANSWER, BOS, COMMENTARY, EOS, QUESTION, SILENT, SUMMARY, Tokenizer
 from .world import World
 
@@ -72,6 +73,7 @@ class Sample:
     frame_starts: List[int] # sequence index of each frame's first vision token
     frames: np.ndarray      # (F, H, W, 3) uint8
     seconds: List[int]      # stream clock of each frame, whole seconds (model.clock)
+    present: Optional[np.ndarray] = None  # (F, V) bool: tokens the temporal drop feeds (None = all)
 
 
 def frame_events(world: World, i: int):
@@ -85,12 +87,22 @@ def commentary_line(events) -> str:
 
 def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: int, tok: Tokenizer,
                rng: random.Random, n_questions: int = 2, p_summary: float = 0.35, prefer: Optional[str] = None,
-               clock_offset: int = 0) -> Sample:
+               clock_offset: int = 0, temporal: Optional[TemporalConfig] = None, grid: Tuple[int, int] = (3, 8)) -> Sample:
     """`prefer`: a question kind asked first whenever it is answerable at a question frame (more
     practice on a kind that is rarely answerable, such as when_hit). `clock_offset`: whole seconds
     added to the world's time for the stream clock (answers that tell a time use it, so a model
-    learns to tell time from the clock, not from the HUD, which a real stream does not have)."""
+    learns to tell time from the clock, not from the HUD, which a real stream does not have).
+    `temporal`: the temporal token drop (temporal.py) decides which of each frame's tokens are
+    present; its state starts 0..refresh_frames frames before the clip (clamped to the stream's
+    start), as in a window of a running stream whose oldest frames are partial. A frame's decision
+    target sits on its last present token (what the runtime reads after the last fed token)."""
     ids, tg, starts = [BOS], [IGNORE], []
+    present = None
+    if temporal is not None:
+        if 1 + grid[0] * grid[1] != V:
+            raise ValueError(f"grid {grid} does not give {V} tokens per frame")
+        warm = min(start, rng.randint(0, temporal.refresh_frames))
+        present = keep_masks(temporal, np.asarray(frames[start - warm:start + n_frames]), grid[0], grid[1], warm)
 
     def text(tokens: List[int], loss_from: int) -> None:
         # tokens appended; the target of position j is tokens[j+1] when j+1 >= loss_from
@@ -105,13 +117,14 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
         ids.extend([-1] * V)
         tg.extend([IGNORE] * V)
         ev = frame_events(world, i)
+        last = len(ids) - 1 if present is None else starts[-1] + int(np.flatnonzero(present[i - start])[-1])
         if i == start:
             pass  # no context yet: no decision loss on the clip's first frame
         elif ev:
-            tg[-1] = COMMENTARY
+            tg[last] = COMMENTARY
             text([COMMENTARY] + tok.encode(commentary_line(ev)) + [EOS], loss_from=1)
         else:
-            tg[-1] = SILENT
+            tg[last] = SILENT
         if i in q_frames:
             kinds = list(QUESTIONS)
             rng.shuffle(kinds)
@@ -130,11 +143,14 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
         s = summary_text(world.events_between(t0, end))
         text([SUMMARY, ANSWER] + tok.encode(s) + [EOS], loss_from=2)
     seconds = [clock_offset + int(i // FPS) for i in range(start, start + n_frames)]
-    return Sample(ids, tg, starts, np.asarray(frames[start:start + n_frames]), seconds)
+    return Sample(ids, tg, starts, np.asarray(frames[start:start + n_frames]), seconds, present)
 
 
 def collate(samples: List[Sample], V: int):
-    """-> ids (B,T) int64 (vision = 0), targets, pos, valid, frame_index (B,F,V), frames, seconds (B,F)."""
+    """-> ids (B,T) int64 (vision = 0), targets, pos, valid, frame_index (B,F,V), frames, seconds (B,F).
+
+    A token the temporal drop left out is not valid, and positions count only the tokens that are
+    there (the runtime numbers what it feeds), so the model never sees a gap."""
     import torch
     B, T = len(samples), max(len(s.ids) for s in samples)
     F = len(samples[0].frame_starts)
@@ -148,7 +164,12 @@ def collate(samples: List[Sample], V: int):
         targets[b, :n] = torch.tensor(s.targets)
         valid[b, :n] = True
         fidx[b] = torch.tensor(s.frame_starts).unsqueeze(1) + torch.arange(V)
-    pos = torch.arange(T).unsqueeze(0).expand(B, T).contiguous()
+        if s.present is not None:
+            valid[b, fidx[b][~torch.from_numpy(s.present)]] = False
+    dropped = ~valid
+    for b, s in enumerate(samples):
+        dropped[b, len(s.ids):] = False              # padding keeps counting (it is never attended)
+    pos = (torch.cumsum((~dropped).long(), dim=1) - 1).clamp(min=0)
     frames = torch.from_numpy(np.stack([s.frames for s in samples]))   # (B, F, H, W, 3) uint8
     seconds = torch.tensor([s.seconds for s in samples], dtype=torch.long)
     return ids, targets, pos, valid, fidx, frames, seconds

@@ -7,6 +7,8 @@ text, a window of the last `cache.windowFrames` frames with positions renumbered
 Metrics: commentary precision/recall/F1 (an event is caught when a line phrase equal to its
 description comes within 2 s after it; one phrase per event), spurious phrases per minute;
 QA exact-answer accuracy by type; summary coverage (share of the window's events named).
+A checkpoint trained with the temporal token drop (temporal.py) is evaluated with it, as the
+runtime runs it; the result then counts the vision tokens fed and skipped.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .checkpoint import load_checkpoint
 from .dataset import FPS, load_streams
 from .model import KibitzModel
 from .render import QUESTIONS, answer
+from .temporal import TemporalConfig, TokenDrop
 from .tokenizer import ANSWER, BOS, COMMENTARY, EOS, QUESTION, SILENT, SUMMARY, Tokenizer
 from .world import World
 
@@ -69,7 +72,8 @@ class Streamer:
         return logits[0, -1]
 
     def frame(self, vis: torch.Tensor) -> float:
-        """vis (V, d) -> P(silent); appends the frame, evicts beyond the window."""
+        """vis (n, d): the frame's fed tokens (all V without the temporal drop) -> P(silent);
+        appends the frame, evicts beyond the window."""
         past, base = self._past()
         V = vis.shape[0]
         logits, out = self.m.frame_step(vis.unsqueeze(0), torch.arange(base, base + V).unsqueeze(0), past)
@@ -113,14 +117,19 @@ def score_commentary(events, lines, seconds: float) -> dict:
 
 
 def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Optional[float] = None,
-             max_streams: Optional[int] = None, threads: int = 2, clock_offset: int = 0) -> dict:
+             max_streams: Optional[int] = None, threads: int = 2, clock_offset: int = 0, temporal: str = "auto") -> dict:
     """`clock_offset`: the stream clock starts this many seconds ahead of the world's HUD clock
     (0 = they agree, as in the sample broadcasts); a model that tells times from its clock, not the
-    HUD, scores the same on when_hit either way."""
+    HUD, scores the same on when_hit either way. `temporal`: auto = the temporal token drop when
+    the checkpoint was trained with it; on = always (default rule when it was not); off = never."""
     torch.set_num_threads(threads)
     model, meta = load_checkpoint(ckpt)
     thr = threshold if threshold is not None else meta.get("threshold", 0.5)
     window = meta.get("window_frames", 24)
+    rule = None if temporal == "off" else (TemporalConfig.from_dict(meta["temporal"]) if "temporal" in meta
+                                           else TemporalConfig() if temporal == "on" else None)
+    cfg = model.cfg
+    fed = [0, 0]   # vision tokens fed, frames (temporal drop)
     tok = Tokenizer()
     streams = load_streams(data_dir)[:max_streams]
     com = Counter()
@@ -132,6 +141,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
             seconds = frames.shape[0] / FPS
             world = World(seed, seconds)
             st = Streamer(model, window)
+            drop = rule and TokenDrop(rule, cfg.frame_height, cfg.frame_width, cfg.grid_h, cfg.grid_w)
             lines = []
 
             def ask(kind: str, want: str) -> str:
@@ -147,6 +157,11 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                 t = i / FPS
                 vis = model.vision(torch.from_numpy(np.ascontiguousarray(frames[i:i + 1])))[0]
                 vis = vis + model.clock(torch.tensor(clock_offset + i // FPS))   # the runtime does the same
+                if drop:
+                    keep = drop.step(np.asarray(frames[i]))
+                    vis = vis[torch.from_numpy(keep)]
+                    fed[0] += int(keep.sum())
+                    fed[1] += 1
                 p_silent = st.frame(vis)
                 if p_silent < thr:
                     text = tok.decode(st.generate([COMMENTARY]))
@@ -191,6 +206,8 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
         # each kind weighs the same, like the sample broadcasts' questions (one per kind)
         "qa_balanced": round(sum(c / max(1, n) for c, n in qa.values()) / max(1, len(qa)), 3),
         "summary_coverage": round(cov[0] / max(1, cov[1]), 3), "summary_events": cov[1],
+        "temporal": {**rule.to_dict(), "frames": fed[1], "tokens_fed_per_frame": round(fed[0] / max(1, fed[1]), 2),
+                     "skipped_fraction": round(1 - fed[0] / max(1, fed[1] * cfg.tokens_per_frame), 3)} if rule else None,
     }
     if out:
         with open(out, "w") as f:

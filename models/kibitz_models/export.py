@@ -22,6 +22,7 @@ import torch.nn as nn
 
 from .checkpoint import load_checkpoint
 from .model import KibitzModel
+from .temporal import TemporalConfig
 from .tokenizer import SPECIAL_IDS, Tokenizer
 from .train import TEXT_TOKENS
 
@@ -160,6 +161,7 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
                   "embedTokens": "embed_tokens.bin", "tokenizer": "tokenizer.json"},
         "training": meta.get("training", {}),
         **({"clock": clock_manifest(cfg)} if cfg.time_digits else {}),
+        **({"temporal": TemporalConfig.from_dict(meta["temporal"]).to_manifest()} if meta.get("temporal") else {}),
     }
 
 
@@ -209,11 +211,13 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         flat = example_past(model, B, past_lens(model, 1, 15), gen)
         fnames = past_names(L)
         onames = ["logits"] + sum([[f"new_key.{l}", f"new_value.{l}", f"new_index.{l}"] for l in range(L)], [])
-        axes = {"inputs_embeds": {0: "batch"}, "positions": {0: "batch"}, "logits": {0: "batch"}}
+        # a dynamic token axis: the temporal drop feeds n in 1..V tokens (routed layers keep min(k, n))
+        axes = {"inputs_embeds": {0: "batch", 1: "n"}, "positions": {0: "batch", 1: "n"}, "logits": {0: "batch"}}
         axes.update(past_axes(L))
         for l in range(L):
-            for n in ("new_key", "new_value", "new_index"):
-                axes[f"{n}.{l}"] = {0: "batch"}
+            axes[f"new_key.{l}"] = {0: "batch", 2: f"new_len_{l}"}
+            axes[f"new_value.{l}"] = {0: "batch", 2: f"new_len_{l}"}
+            axes[f"new_index.{l}"] = {0: "batch", 1: f"new_len_{l}"}
         torch.onnx.export(FrameGraph(model), (emb, pos, *flat), os.path.join(out_dir, "decoder_frame.onnx"),
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=onames,
                           opset_version=OPSET, dynamic_axes=axes, do_constant_folding=True)
@@ -227,6 +231,15 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         write_fixture(os.path.join(out_dir, "fixtures", "decoder_frame_empty.json"), "decoder_frame.onnx",
                       dict(zip(["inputs_embeds", "positions"] + fnames, [emb[:1], pos[:1] - 40] + flat0)),
                       dict(zip(onames, outs0)), "batch 1, empty past (P=0 in every layer)")
+        # partial frames (the temporal drop): n = 1 (summary only) and n = 7 (< V, > keptPerFrame)
+        for n, pick in ((1, [0]), (7, [0, 2, 3, 9, 10, 17, 24])):
+            idx = torch.tensor(pick)
+            flatn = example_past(model, B, past_lens(model, 1, 9), gen)
+            posn = torch.arange(n).unsqueeze(0).repeat(B, 1) + 40
+            outsn = FrameGraph(model)(emb[:, idx], posn, *flatn)
+            write_fixture(os.path.join(out_dir, "fixtures", f"decoder_frame_n{n}.json"), "decoder_frame.onnx",
+                          dict(zip(["inputs_embeds", "positions"] + fnames, [emb[:, idx], posn] + flatn)),
+                          dict(zip(onames, outsn)), f"batch 2, a frame of {n} fed tokens (temporal drop); row 1 has padding")
 
         # text step
         T = 4

@@ -167,6 +167,16 @@ def rope(x: torch.Tensor, pos: torch.Tensor, theta: float) -> torch.Tensor:
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
+def kept_count(embeds: torch.Tensor, kept_per_frame: int):
+    """min(kept_per_frame, n) for a frame step of n = embeds.shape[1] tokens. While exporting, a
+    tensor read from the shape (an int would be frozen into the graph), so decoder_frame.onnx takes
+    any n in 1..V with TopK's K computed from it."""
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        n = torch._shape_as_tensor(embeds)[1].unsqueeze(0)
+        return torch.min(torch.cat([torch.tensor([kept_per_frame], dtype=n.dtype), n]))
+    return min(kept_per_frame, embeds.shape[1])
+
+
 def router_weight(scores: torch.Tensor) -> torch.Tensor:
     """Router logit -> the multiplier of a kept token's block update."""
     return torch.sigmoid(scores)
@@ -265,6 +275,8 @@ class KibitzModel(nn.Module):
         embeds (B, T, d); pos (B, T) int64; valid (B, T) bool (false = padding);
         frame_index (B, F, V) int64: sequence index of each frame's vision tokens (every row of a
         batch has the same F; text/bos tokens are the indices not listed). Returns hidden (B, T, d).
+        A vision token with valid = false was dropped (temporal.py): it is exactly as if absent, a
+        key for nobody and never routed (the caller numbers `pos` without it).
         """
         cfg = self.cfg
         B, T, d = embeds.shape
@@ -272,6 +284,7 @@ class KibitzModel(nn.Module):
         assert V == cfg.tokens_per_frame, f"frame_index V={V} != tokens_per_frame {cfg.tokens_per_frame}"
         is_vision = torch.zeros(B, T, dtype=torch.bool, device=embeds.device)
         is_vision.scatter_(1, frame_index.view(B, Fn * V), True)
+        present = torch.gather(valid, 1, frame_index.view(B, Fn * V)).view(B, Fn, V)   # false = dropped
         # text (and bos) tokens of each row, padded to the longest row; always active
         text_mask = valid & ~is_vision
         n_text = int(text_mask.sum(1).max())
@@ -295,12 +308,16 @@ class KibitzModel(nn.Module):
             # only those are gathered, so routed layers cost what they cost at inference
             scores = layer.router(x).squeeze(-1)                              # (B, T)
             fs = torch.gather(scores, 1, frame_index.view(B, Fn * V)).view(B, Fn, V)
+            fs = fs.masked_fill(~present, float("-inf"))                      # dropped tokens last
             top = torch.topk(fs, cfg.kept_per_frame, dim=-1).indices          # (B, F, k)
             kept = torch.gather(frame_index, 2, top).view(B, -1)              # (B, F*k) seq idx
-            routing.append(torch.zeros(B, T, dtype=torch.bool, device=x.device).scatter_(1, kept, True))
+            # a frame with fewer than k present tokens keeps them all (min(k, n) at run time); the
+            # dropped ones topk had to pick are not keys and add nothing
+            kept_ok = torch.gather(present, 2, top).view(B, -1)               # (B, F*k)
+            routing.append(torch.zeros(B, T, dtype=torch.bool, device=x.device).scatter_(1, kept, kept_ok))
             act = torch.cat([text_idx, kept], dim=1)                          # (B, A)
-            ok = torch.cat([text_ok, torch.ones_like(kept, dtype=torch.bool)], dim=1)
-            w = torch.cat([text_ok.to(x.dtype), router_weight(torch.gather(scores, 1, kept))], dim=1)  # (B, A)
+            ok = torch.cat([text_ok, kept_ok], dim=1)
+            w = torch.cat([text_ok.to(x.dtype), router_weight(torch.gather(scores, 1, kept)) * kept_ok.to(x.dtype)], dim=1)  # (B, A)
             gidx = act.unsqueeze(-1).expand(B, act.shape[1], d)
             xs = torch.gather(x, 1, gidx)                                     # (B, A, d)
             dx, _, _ = layer.delta(xs, torch.gather(pos, 1, act), ok, empty_k, empty_k, empty_p, empty_v)
@@ -315,15 +332,17 @@ class KibitzModel(nn.Module):
     def frame_step(self, embeds, pos, past):
         """One frame's vision tokens per batch row.
 
-        embeds (B, V, d); pos (B, V); past: list per layer of (k, v, pos, valid).
+        embeds (B, n, d); pos (B, n): the frame's fed tokens, n in 1..V (all V without the temporal
+        drop); past: list per layer of (k, v, pos, valid).
         Returns logits (B, vocab) after the frame's last token, and per layer
-        (new_k (B, KH, T_l, hd), new_v, new_index (B, T_l)) with T_l = V or kept_per_frame.
+        (new_k (B, KH, T_l, hd), new_v, new_index (B, T_l)) with T_l = n or min(kept_per_frame, n).
         """
         cfg = self.cfg
         B, V, _ = embeds.shape
         x = embeds
         ones = torch.ones(B, V, dtype=torch.bool, device=x.device)
         all_idx = torch.arange(V, device=x.device).unsqueeze(0).expand(B, V)
+        k = kept_count(embeds, cfg.kept_per_frame)
         out = []
         for layer, (pk, pv, pp, pm) in zip(self.layers, past):
             if layer.router is None:
@@ -332,7 +351,7 @@ class KibitzModel(nn.Module):
                 out.append((nk, nv, all_idx))
             else:
                 scores = layer.router(x).squeeze(-1)                          # (B, V)
-                top = torch.topk(scores, cfg.kept_per_frame, dim=-1).indices  # (B, k)
+                top = torch.topk(scores, k, dim=-1).indices                  # (B, k)
                 idx = torch.sort(top, dim=-1).values                         # keep frame order
                 gidx = idx.unsqueeze(-1).expand(B, idx.shape[1], cfg.d_model)
                 xs = torch.gather(x, 1, gidx)                                 # (B, k, d)
@@ -363,19 +382,20 @@ class KibitzModel(nn.Module):
                 for _ in range(cfg.n_layers)]
 
     # ------------------------------------------------------------------ cost model
-    def decoder_cost_per_frame(self, context_per_layer: Optional[List[int]] = None) -> dict:
+    def decoder_cost_per_frame(self, context_per_layer: Optional[List[int]] = None, tokens: Optional[int] = None) -> dict:
         """Multiply-accumulate count of one frame step and the K/V entries it adds, from the config.
 
         context_per_layer: cached entries each layer attends to (default 0 = projections/MLP only).
+        tokens: vision tokens fed (the temporal drop feeds fewer than V; default V).
         """
         cfg = self.cfg
         d, hd, H, KH, m = cfg.d_model, cfg.head_dim, cfg.n_heads, cfg.n_kv_heads, cfg.mlp_hidden
-        V = cfg.tokens_per_frame
+        V = cfg.tokens_per_frame if tokens is None else tokens
         per_tok = d * H * hd + 2 * d * KH * hd + H * hd * d + 3 * d * m
         macs, kv = 0, 0
         for i in range(cfg.n_layers):
             ctx = context_per_layer[i] if context_per_layer else 0
-            t = cfg.kept_per_frame if cfg.is_routed(i) else V
+            t = min(cfg.kept_per_frame, V) if cfg.is_routed(i) else V
             macs += t * per_tok + 2 * t * H * hd * (ctx + t)
             if cfg.is_routed(i):
                 macs += V * d  # router

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from .checkpoint import load_checkpoint, save_checkpoint
 from .dataset import FPS, IGNORE, build_clip, collate, load_streams
 from .model import KibitzModel, ModelConfig
+from .temporal import TemporalConfig
 from .tokenizer import Tokenizer
 from .world import World
 
@@ -67,16 +68,25 @@ def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIG
     w = (tflat != IGNORE).to(per.dtype)
     if decision_weight != 1.0:
         is_decision = torch.zeros_like(w, dtype=torch.bool)
-        is_decision.view(B, -1).scatter_(1, fidx[:, :, -1], True)       # last vision token of each frame
+        is_decision.view(B, -1).scatter_(1, last_present(fidx, valid), True)   # each frame's decision token
         w = torch.where(is_decision & (tflat != IGNORE), w * decision_weight, w)
     return (per * w).sum() / w.sum()
+
+
+def last_present(fidx: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B, F) sequence index of each frame's last token that is there (the temporal drop may leave
+    out its last ones; token 0 always is)."""
+    B, Fn, V = fidx.shape
+    present = torch.gather(valid, 1, fidx.view(B, Fn * V)).view(B, Fn, V)
+    last = V - 1 - torch.argmax(present.flip(-1).to(torch.int8), dim=-1)                   # (B, F)
+    return torch.gather(fidx, 2, last.unsqueeze(-1)).squeeze(-1)
 
 
 def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed: int = 0, resume=None,
           log_every: int = 10, threads: int = 2, lr_max: float = LR, warmup: int = WARMUP_STEPS,
           decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
           prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
-          time_digits: int = 0, fixed_vision: bool = False) -> None:
+          time_digits: int = 0, fixed_vision: bool = False, temporal: TemporalConfig = None) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
@@ -84,7 +94,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     random clip) gets asked in most of them; the rest are drawn uniformly as before. `time_digits`:
     give the model a stream clock of that many digits (model.clock) if it has none yet.
     `fixed_vision`: train the decoder only; vision_embeds stay bit-identical, so the package's
-    in-world head (world.onnx, trained on them) and its threshold stay valid."""
+    in-world head (world.onnx, trained on them) and its threshold stay valid. `temporal`: train
+    with the temporal token drop on (temporal.py; saved in the checkpoint, exported to the manifest)."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -146,7 +157,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             offset = 0 if cfg.time_digits == 0 or rng.random() < CLOCK_AS_HUD else rng.randint(1, MAX_CLOCK_S)
             samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
                                       n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question,
-                                      clock_offset=offset))
+                                      clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w)))
         loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision, fixed_vision)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -161,9 +172,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         if time.time() - last_save > 300:
-            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision)
+            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal)
             last_save = time.time()
-    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision)
+    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal)
     print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
 
 
@@ -191,8 +202,8 @@ def _with_keep_ratio(model: KibitzModel, keep_ratio: float) -> KibitzModel:
 
 
 def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0, vision=None,
-          seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False):
-    meta = {"fps": FPS, "window_frames": CLIP_FRAMES,
+          seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False, temporal=None):
+    meta = {"fps": FPS, "window_frames": CLIP_FRAMES, **({"temporal": temporal.to_dict()} if temporal else {}),
             "training": {"steps": step, "wall_s": round(time.time() - t_start), "budget_min": minutes,
                          "resumed_from": resume, "vision_from": vision, "decision_weight": decision_weight, "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
                          "final_loss_ema": ema, "seed": seed, "prefer_question": prefer_question, "hit_clips": hit_clips,
