@@ -65,6 +65,17 @@ export class Metrics {
           for (const [stream, s] of read()) this.set({ stream }, pick(s));
         },
       });
+    new Gauge({
+      name: 'kibitz_model_vision_tokens', help: 'Vision tokens of decided frames per stream: fed to the decoder, or skipped by the package\'s temporal token drop (unchanged since last fed)',
+      labelNames: ['stream', 'result'], registers,
+      collect() {
+        this.reset();
+        for (const [stream, s] of read()) {
+          this.set({ stream, result: 'fed' }, s.tokensFed);
+          this.set({ stream, result: 'skipped' }, s.tokensSkipped);
+        }
+      },
+    });
     each('kibitz_model_lines', 'Commentary lines spoken per stream', (s) => s.lines);
     new Gauge({
       name: 'kibitz_model_lines_dropped', help: 'Generated lines the guards did not let out, per stream and rule (repetition, too_long, low_confidence, duplicate, out_of_world)',

@@ -29,7 +29,7 @@ export async function startEmbeddedModel(app: KibitzApp, overrides: Partial<Engi
   app.metrics.addModelStats(() => engine.allStats());
   app.setStreamInfo((name) => {
     const st = engine.stats(name);
-    return st && { model: { framesProcessed: st.framesProcessed, framesSkipped: st.framesSkipped, lines: st.lines, answers: st.answers, lastStepMs: round(st.lastStepMs), decisionLatencyMs: round(st.lastDecisionLatencyMs), framesOutOfWorld: st.framesOutOfWorld, inWorldScore: round(st.inWorldScore * 10) / 10, linesDropped: st.linesDropped } };
+    return st && { model: { framesProcessed: st.framesProcessed, framesSkipped: st.framesSkipped, lines: st.lines, answers: st.answers, lastStepMs: round(st.lastStepMs), decisionLatencyMs: round(st.lastDecisionLatencyMs), framesOutOfWorld: st.framesOutOfWorld, inWorldScore: round(st.inWorldScore * 10) / 10, linesDropped: st.linesDropped, tokensFed: st.tokensFed, tokensSkipped: st.tokensSkipped } };
   });
   app.onClose(async () => {
     stopConsuming();

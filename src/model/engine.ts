@@ -10,6 +10,7 @@ import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type Lin
 import type { Model } from './model.ts';
 import { StreamContext, type Generated } from './stream_context.ts';
 import { composeSummary, SaidLog } from './summary.ts';
+import { gatherTokens, TokenDrop } from './temporal_drop.ts';
 import { DEFAULT_WORLD_WATCH, WorldWatch, type Recognition, type WorldWatchOptions } from './world_watch.ts';
 
 /** Options of the embedded model engine; every field has a default in DEFAULT_ENGINE_OPTIONS. */
@@ -117,6 +118,9 @@ export interface EngineStreamStats {
   inWorldScore: number;
   /** Generated lines that were not said, by the guard rule that stopped them. */
   linesDropped: Record<DropReason, number>;
+  /** Vision tokens of decided frames that went to the decoder, and that the temporal drop kept out (always 0 without a `temporal` block). */
+  tokensFed: number;
+  tokensSkipped: number;
 }
 
 interface Slot {
@@ -135,6 +139,8 @@ interface Slot {
   guard: StreamLineGuard;
   /** Wall time of the last "line dropped" log line (at most one a minute per stream). */
   lastDropLogMs: number;
+  /** The temporal token drop's state for this stream's cache; null when the package has no `temporal`. */
+  drop: TokenDrop | null;
 }
 
 /**
@@ -178,11 +184,13 @@ export class ModelEngine implements Brain {
       stats: {
         framesProcessed: 0, framesSkipped: 0, framesRejected: 0, lines: 0, answers: 0, lastStepMs: 0, lastDecisionLatencyMs: 0, lastPSilent: 1,
         framesOutOfWorld: 0, content: 'recognised', inWorldScore: 1, linesDropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
+        tokensFed: 0, tokensSkipped: 0,
       },
       warnedSize: false,
       watch: this.watchOptions && new WorldWatch(this.watchOptions),
       guard: new StreamLineGuard(this.guardRules, (id) => this.model.digitMask[id] === 1),
       lastDropLogMs: -Infinity,
+      drop: this.newDrop(),
     });
   }
 
@@ -440,29 +448,42 @@ export class ModelEngine implements Brain {
     for (const s of slots) s.pending = null;
     const embeds = await this.model.encodeFrames(frames.map((f) => f.data));
     const scores = this.watchOptions ? await this.model.scoreWorld(embeds, frames.length) : null;
-    const per = this.model.manifest.vision.tokensPerFrame * this.model.manifest.decoder.dModel;
+    const V = this.model.manifest.vision.tokensPerFrame;
+    const d = this.model.manifest.decoder.dModel;
     const live = (slot: Slot) => this.slots.get(slot.name) === slot; // false once ended meanwhile
-    // 1. frames outside the package's world end here
-    const step: { slot: Slot; frame: Frame; embeds: Float32Array }[] = [];
+    // 1. frames outside the package's world end here; the temporal drop picks each frame's tokens
+    const step: { slot: Slot; frame: Frame; embeds: Float32Array; fed: number }[] = [];
     slots.forEach((slot, i) => {
       if (!live(slot) || !this.admit(slot, frames[i]!, scores?.[i], t0)) return;
-      const e = embeds.subarray(i * per, (i + 1) * per);
+      const e = embeds.subarray(i * V * d, (i + 1) * V * d);
       this.model.clock?.stamp(e, frames[i]!.streamTimeMs); // after the in-world score, which reads the bare embeddings
-      step.push({ slot, frame: frames[i]!, embeds: e });
+      const fed = slot.drop ? slot.drop.step(frames[i]!.data) : null;
+      step.push({ slot, frame: frames[i]!, embeds: fed ? gatherTokens(e, fed, V, d) : e, fed: fed?.length ?? V });
     });
-    // 2. one decoder run for all of them (issue 16: per-op overhead is paid once per batch)
-    const results = await batchOrEach(step,
-      () => StreamContext.stepFrames(this.model, step.map(({ slot, embeds: e }) => ({ ctx: slot.ctx, embeds: e }))),
-      ({ slot, embeds: e }) => slot.ctx.stepFrame(e));
+    // 2. one decoder run per token count (issue 16: per-op overhead is paid once per batch); rows
+    // feeding the same number of tokens share it, a row with a count of its own runs alone
+    const results = new Array<number | Error>(step.length);
+    for (const rows of groupIndices(step, (s) => s.fed)) {
+      const items = rows.map((i) => step[i]!);
+      const out = await batchOrEach(items,
+        () => StreamContext.stepFrames(this.model, items.map(({ slot, embeds: e }) => ({ ctx: slot.ctx, embeds: e }))),
+        ({ slot, embeds: e }) => slot.ctx.stepFrame(e));
+      rows.forEach((i, k) => (results[i] = out[k]!));
+    }
     // 3. each stream decides; those that speak generate their lines together
     const speakers: { slot: Slot; frame: Frame }[] = [];
     for (let i = 0; i < step.length; i++) {
-      const { slot, frame } = step[i]!;
+      const { slot, frame, fed } = step[i]!;
       const r = results[i]!;
       if (r instanceof Error) {
         // One stream's failure (or its end racing a step) never touches another stream.
         if (live(slot)) this.log.error({ err: r, stream: slot.name }, 'model step failed; frame skipped');
-      } else if (live(slot) && this.decide(slot, frame, r, t0)) speakers.push({ slot, frame });
+        slot.drop?.reset(); // the rule counted this frame's tokens as fed: feed the next one whole
+        continue;
+      }
+      slot.stats.tokensFed += fed;
+      slot.stats.tokensSkipped += V - fed;
+      if (live(slot) && this.decide(slot, frame, r, t0)) speakers.push({ slot, frame });
     }
     if (speakers.length === 0) return;
     const prompt = [this.model.manifest.tokens.commentary];
@@ -544,6 +565,11 @@ export class ModelEngine implements Brain {
     return new StreamContext(stream, this.model, { limits: this.limits, maxResponseTokens: this.opts.maxResponseTokens });
   }
 
+  private newDrop(): TokenDrop | null {
+    const m = this.model.manifest;
+    return m.temporal ? new TokenDrop(m.temporal, m.frame.width, m.frame.height, m.vision.grid!) : null;
+  }
+
   /** One status event and one log line per change; the cache starts over when the world is left. */
   private recognitionChanged(slot: Slot, now: Recognition, streamTimeMs: number): void {
     slot.stats.content = now;
@@ -551,6 +577,7 @@ export class ModelEngine implements Brain {
     if (now === 'unrecognised') {
       slot.ctx.dispose();
       slot.ctx = this.newContext(slot.name);
+      slot.drop?.reset(); // a fresh cache has none of the cells the rule remembers
       slot.contextFrameTimesMs = [];
       const text = `${name} does not recognise what is on this stream: commentary is paused and questions get an honest "I can't see that" until it does. ` +
         `This model only knows the world it was trained on; for other content use a package trained for it (models/README.md, "teach kibitz your game").`;
@@ -588,6 +615,18 @@ export class ModelEngine implements Brain {
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Indices of `items` grouped by `key`, groups in order of first appearance. */
+function groupIndices<I>(items: readonly I[], key: (item: I) => number): number[][] {
+  const groups = new Map<number, number[]>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    const g = groups.get(k);
+    if (g) g.push(i);
+    else groups.set(k, [i]);
+  });
+  return [...groups.values()];
+}
 
 /**
  * `all()` runs the items as one batch. If the batch throws, something in one stream's state broke

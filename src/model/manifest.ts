@@ -11,7 +11,11 @@ export const ManifestSchema = z.object({
     height: z.number().int().positive(),
     fps: z.number().positive(),
   }).passthrough(),
-  vision: z.object({ tokensPerFrame: z.number().int().positive() }).passthrough(),
+  vision: z.object({
+    tokensPerFrame: z.number().int().positive(),
+    /** Grid tokens [rows, cols] after the summary token(s); needed by `temporal`. */
+    grid: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
+  }).passthrough(),
   decoder: z.object({
     dModel: z.number().int().positive(),
     layers: z.number().int().positive(),
@@ -52,6 +56,12 @@ export const ManifestSchema = z.object({
     file: z.string().min(1),
     digits: z.number().int().min(1).max(9),
     unit: z.literal('second'),
+  }).passthrough().optional(),
+  /** The temporal token drop (src/model/temporal_drop.ts): absent = every frame feeds all its tokens. */
+  temporal: z.object({
+    cellMargin: z.number().int().nonnegative(),
+    threshold: z.number().nonnegative(),
+    refreshFrames: z.number().int().positive(),
   }).passthrough().optional(),
   cache: z.object({
     sinkTokens: z.number().int().nonnegative().optional(),
@@ -109,6 +119,10 @@ export function loadModelPackage(dirArg: string): ModelPackage {
   if (d.routedLayers.some((l) => l >= d.layers)) throw new ModelPackageError(`${join(dir, 'manifest.json')}: decoder.routedLayers names a layer >= decoder.layers (${d.layers})`);
   if (d.routedLayers.includes(0)) throw new ModelPackageError(`${join(dir, 'manifest.json')}: layer 0 must not be routed (the runtime reads token order from it)`);
 
+  const grid = manifest.vision.grid;
+  if (manifest.temporal && (!grid || 1 + grid[0] * grid[1] !== manifest.vision.tokensPerFrame)) {
+    throw new ModelPackageError(`${join(dir, 'manifest.json')}: a temporal block needs vision.grid [rows, cols] with 1 + rows*cols = vision.tokensPerFrame (${manifest.vision.tokensPerFrame}); re-export the package with the toolkit`);
+  }
   if (manifest.world && !existsSync(join(dir, 'world.onnx'))) {
     throw new ModelPackageError(`model package ${dir} has a world block in manifest.json but no world.onnx: re-export it with the toolkit (cli world)`);
   }

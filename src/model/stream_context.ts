@@ -33,27 +33,29 @@ export class StreamContext {
   /**
    * Feeds one frame to each of several streams in ONE decoder run (a batch row per stream) and
    * returns each stream's P(silent), exactly as `stepFrame` would one at a time. The rows share
-   * nothing but the run: each keeps its own cache, positions and routing.
+   * nothing but the run: each keeps its own cache, positions and routing. Every row feeds the
+   * same number of tokens (the engine groups rows by it).
    */
   static async stepFrames(model: Model, items: { ctx: StreamContext; embeds: Float32Array }[]): Promise<number[]> {
     if (items.length === 1) return [await items[0]!.ctx.stepFrame(items[0]!.embeds)];
     const m = model.manifest;
-    const V = m.vision.tokensPerFrame;
+    const n = frameTokens(items[0]!.embeds, m);
+    if (items.some((i) => i.embeds.length !== items[0]!.embeds.length)) throw new Error('rows of one batched frame step must feed the same number of tokens');
     const d = m.decoder.dModel;
     const B = items.length;
     for (const { ctx } of items) {
       ctx.assertOpen();
       await ctx.start();
     }
-    const embeds = new Float32Array(B * V * d);
-    const positions = new BigInt64Array(B * V);
+    const embeds = new Float32Array(B * n * d);
+    const positions = new BigInt64Array(B * n);
     items.forEach(({ ctx, embeds: e }, b) => {
-      embeds.set(e, b * V * d);
-      positions.set(ctx.cache.prepare('frame', V), b * V);
+      embeds.set(e, b * n * d);
+      positions.set(ctx.cache.prepare('frame', n), b * n);
     });
     const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds: new ort.Tensor('float32', embeds, [B, V, d]),
-      positions: new ort.Tensor('int64', positions, [B, V]),
+      inputs_embeds: new ort.Tensor('float32', embeds, [B, n, d]),
+      positions: new ort.Tensor('int64', positions, [B, n]),
     };
     const out = await withScratch(model, (scratch) => {
       KvCache.batchFeeds(items.map((i) => i.ctx.cache), feeds, scratch);
@@ -63,27 +65,30 @@ export class StreamContext {
       const row = batchRow(out, b);
       const index = new Map<number, BigInt64Array>();
       for (const l of m.decoder.routedLayers) index.set(l, row[`new_index.${l}`]!.data as BigInt64Array);
-      ctx.cache.append('frame', V, row, index);
+      ctx.cache.append('frame', n, row, index);
       return silentProbability(row['logits']!.data as Float32Array, m.tokens.silent);
     });
   }
 
-  /** Feeds one frame's vision embeddings ([V, d]) and returns P(silent) for the decision. */
+  /**
+   * Feeds one frame's vision embeddings ([n, d]: all V tokens, or those the temporal drop feeds,
+   * in ascending token order) and returns P(silent) after the last of them, for the decision.
+   */
   async stepFrame(visionEmbeds: Float32Array): Promise<number> {
     this.assertOpen();
     await this.start();
     const m = this.model.manifest;
-    const V = m.vision.tokensPerFrame;
-    const positions = this.cache.prepare('frame', V);
+    const n = frameTokens(visionEmbeds, m);
+    const positions = this.cache.prepare('frame', n);
     const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds: new ort.Tensor('float32', visionEmbeds, [1, V, m.decoder.dModel]),
-      positions: new ort.Tensor('int64', positions, [1, V]),
+      inputs_embeds: new ort.Tensor('float32', visionEmbeds, [1, n, m.decoder.dModel]),
+      positions: new ort.Tensor('int64', positions, [1, n]),
     };
     this.cache.feeds(feeds);
     const out = await this.model.sessions.frame.run(feeds);
     const index = new Map<number, BigInt64Array>();
     for (const l of m.decoder.routedLayers) index.set(l, out[`new_index.${l}`]!.data as BigInt64Array);
-    this.cache.append('frame', V, out, index);
+    this.cache.append('frame', n, out, index);
     return silentProbability(out['logits']!.data as Float32Array, m.tokens.silent);
   }
 
@@ -209,6 +214,15 @@ export class StreamContext {
   private assertOpen(): void {
     if (this.disposed) throw new Error(`stream context ${this.stream} is disposed`);
   }
+}
+
+/** Tokens in one frame's embeddings: 1..tokensPerFrame rows of dModel. */
+function frameTokens(embeds: Float32Array, m: Model['manifest']): number {
+  const n = embeds.length / m.decoder.dModel;
+  if (!Number.isInteger(n) || n < 1 || n > m.vision.tokensPerFrame) {
+    throw new Error(`a frame step takes 1..${m.vision.tokensPerFrame} tokens of ${m.decoder.dModel} floats; got ${embeds.length} floats`);
+  }
+  return n;
 }
 
 /** Each model's batched calls share one scratch (its batch input buffers), lent to one call at a time. */
