@@ -32,7 +32,7 @@ interface Region {
 export class TokenDrop {
   private readonly regions: Region[];
   /** Per cell: its region's RGB bytes when last fed (null before the first frame). */
-  private last: Uint8Array[] | null = null;
+  private last: Uint8Array<ArrayBuffer>[] | null = null;
   /** Frames since each cell was last fed. */
   private readonly age: Int32Array;
 
@@ -82,9 +82,10 @@ export class TokenDrop {
       const r = this.regions[c]!;
       // integer sum against threshold * count: the toolkit compares exactly the same numbers
       const count = (r.y1 - r.y0) * (r.x1 - r.x0) * 3;
-      const changed = this.absDiffSum(frame, r, this.last[c]!) > this.rule.threshold * count;
+      const limit = this.rule.threshold * count;
+      const changed = this.absDiffSum(frame, r, this.last[c]!, limit) > limit;
       if (changed || this.age[c]! >= this.rule.refreshFrames) {
-        this.last[c] = this.crop(frame, r);
+        this.crop(frame, r, this.last[c]);
         this.age[c] = 0;
         fed.push(c + 1);
       }
@@ -92,9 +93,9 @@ export class TokenDrop {
     return fed;
   }
 
-  private crop(frame: Uint8Array, r: Region): Uint8Array {
+  /** The region's bytes, into `out` when given (a cell's buffer is reused, never reallocated). */
+  private crop(frame: Uint8Array, r: Region, out = new Uint8Array((r.y1 - r.y0) * (r.x1 - r.x0) * 3)): Uint8Array<ArrayBuffer> {
     const row = (r.x1 - r.x0) * 3;
-    const out = new Uint8Array((r.y1 - r.y0) * row);
     for (let y = r.y0; y < r.y1; y++) {
       const src = (y * this.width + r.x0) * 3;
       out.set(frame.subarray(src, src + row), (y - r.y0) * row);
@@ -102,12 +103,13 @@ export class TokenDrop {
     return out;
   }
 
-  private absDiffSum(frame: Uint8Array, r: Region, last: Uint8Array): number {
+  /** Sum of |frame - last| over the region; stops early once it is above `limit` (changed either way). */
+  private absDiffSum(frame: Uint8Array, r: Region, last: Uint8Array, limit: number): number {
     const row = (r.x1 - r.x0) * 3;
+    const width3 = this.width * 3;
     let sum = 0;
-    for (let y = r.y0; y < r.y1; y++) {
-      const src = (y * this.width + r.x0) * 3;
-      const dst = (y - r.y0) * row;
+    for (let y = r.y0, dst = 0; y < r.y1 && sum <= limit; y++, dst += row) {
+      const src = y * width3 + r.x0 * 3;
       for (let i = 0; i < row; i++) sum += Math.abs(frame[src + i]! - last[dst + i]!);
     }
     return sum;
