@@ -64,6 +64,7 @@ def main(argv=None) -> int:
     s.add_argument("--clock-offset", type=int, default=0, help="stream clock ahead of the HUD clock by this many seconds")
     s.add_argument("--temporal", default="auto", choices=["auto", "on", "off"], help="temporal token drop: as trained (auto), always, never")
     s = sub.add_parser("cost")
+    s.add_argument("--tokens", type=float, default=None, help="also the cost of frames of this many fed tokens on average (temporal drop)")
     s = sub.add_parser("outworld", help="out-of-world clips for the in-world head (outworld.py)")
     s.add_argument("--out", required=True); s.add_argument("--split", required=True, choices=["train", "val", "heldout", "train_x", "val_x", "heldout_x"])
     s.add_argument("--clips", type=int, default=8, help="clips per family"); s.add_argument("--seconds", type=float, default=30.0)
@@ -155,11 +156,13 @@ def _run(a) -> int:
     elif a.cmd == "cost":
         from .model import KibitzModel, ModelConfig
         rows = {}
-        for name, r in (("mod", 0.2), ("dense", 1.0)):
+        variants = [("mod", 0.2, None), ("dense", 1.0, None)] + ([("mod+temporal", 0.2, a.tokens)] if a.tokens else [])
+        for name, r, n in variants:
             m = KibitzModel(ModelConfig(keep_ratio=r))
-            L, V, k = m.cfg.n_layers, m.cfg.tokens_per_frame, m.cfg.kept_per_frame
-            ctx = [16 * (k if m.cfg.is_routed(l) else V) + 40 for l in range(L)]  # a 16-frame window + text
-            rows[name] = {"no_context": m.decoder_cost_per_frame(), "window_16_frames": m.decoder_cost_per_frame(ctx)}
+            L, k = m.cfg.n_layers, m.cfg.kept_per_frame
+            V = n or m.cfg.tokens_per_frame
+            ctx = [16 * (min(k, V) if m.cfg.is_routed(l) else V) + 40 for l in range(L)]  # a 16-frame window + text
+            rows[name] = {"no_context": m.decoder_cost_per_frame(tokens=n), "window_16_frames": m.decoder_cost_per_frame(ctx, tokens=n)}
         print(json.dumps(rows, indent=2))
     return 0
 
