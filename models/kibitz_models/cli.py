@@ -79,6 +79,12 @@ def main(argv=None) -> int:
     s.add_argument("--hud-rows", type=int, default=0, help="in-world frames with their top N rows painted over are negatives too (the demo world: 20)")
     s.add_argument("--save", default=None, help="also save the head's weights here (.pt)")
     s = sub.add_parser("baseline", help="QA accuracy of always giving the most common training answer")
+    s = sub.add_parser("record", help="record a real game playing itself, with its own timed events (record_game.py)")
+    s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--seconds", type=float, default=60.0)
+    s.add_argument("--seed", type=int, default=1); s.add_argument("--out", default="models/.cache/game/chess")
+    s.add_argument("--name", default=None, help="file name stem (default <game>_<seed>)")
+    s.add_argument("--depth", type=int, default=4, help="engine search depth (fixed depth: the same seed plays the same moves)")
+    s.add_argument("--pace", default="1.0,2.5", help="seconds an engine move is held, min,max (seeded draw per move)")
     a = p.parse_args(argv)
     try:
         return _run(a)
@@ -133,6 +139,11 @@ def _run(a) -> int:
         from .baseline import prior_baseline
         from .render import EVAL_FIRST_SEED
         print(json.dumps(prior_baseline(range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + 6), range(1000, 1240)), indent=1))
+    elif a.cmd == "record":
+        from .record_game import record
+        meta = record(a.out, a.name or f"{a.game}_{a.seed}", a.seconds, a.seed, a.depth, tuple(float(x) for x in a.pace.split(",")))
+        print(json.dumps({k: meta[k] for k in ("duration_s", "games", "engine_moves", "kinds")}
+                         | {"alignment": {k: v for k, v in meta["alignment"].items() if k != "lags_s"}}, indent=1))
     elif a.cmd == "outworld":
         from .outworld import build_outworld
         build_outworld(a.out, a.split, a.clips, a.seconds)
