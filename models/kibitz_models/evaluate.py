@@ -42,7 +42,7 @@ class Streamer:
 
     def copy(self) -> "Streamer":
         c = Streamer.__new__(Streamer)
-        c.m, c.window, c.max_new, c.chunks = self.m, self.window, self.max_new, list(self.chunks)
+        c.m, c.window, c.max_new, c.chunks, c.seconds = self.m, self.window, self.max_new, list(self.chunks), self.seconds
         return c
 
     def _past(self):
@@ -61,11 +61,16 @@ class Streamer:
             past.append((torch.cat(ks[l], 2), torch.cat(vs[l], 2), p, torch.ones_like(p, dtype=torch.bool)))
         return past, base
 
+    seconds = None   # the clock of the latest frame (text fed after it carries it: cfg.clock_text)
+
     def _text(self, ids: List[int]) -> torch.Tensor:
         past, base = self._past() if self.chunks else (self.m.empty_past(1), 0)
         T = len(ids)
         pos = torch.arange(base, base + T).unsqueeze(0)
-        logits, out = self.m.text_step(self.m.embed(torch.tensor([ids])), pos, past)
+        emb = self.m.embed(torch.tensor([ids]))
+        if self.m.cfg.clock_text and self.seconds is not None:
+            emb = emb + self.m.clock(torch.tensor(self.seconds))
+        logits, out = self.m.text_step(emb, pos, past)
         rel = torch.arange(T)
         self.chunks.append({"kind": "text", "n": T, "k": [o[0] for o in out], "v": [o[1] for o in out],
                             "rel": [rel] * len(out)})
@@ -157,6 +162,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                 t = i / FPS
                 vis = model.vision(torch.from_numpy(np.ascontiguousarray(frames[i:i + 1])))[0]
                 vis = vis + model.clock(torch.tensor(clock_offset + i // FPS))   # the runtime does the same
+                st.seconds = clock_offset + i // FPS
                 if drop:
                     keep = drop.step(np.asarray(frames[i]))
                     vis = vis[torch.from_numpy(keep)]

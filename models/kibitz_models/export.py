@@ -167,10 +167,11 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
 
 def clock_manifest(cfg) -> dict:
     """The stream clock (model.clock): the runtime adds it to every vision token of a frame."""
-    return {"file": "time_embed.bin", "digits": cfg.time_digits, "unit": "second",
+    return {"file": "time_embed.bin", "digits": cfg.time_digits, "unit": "second", "text": cfg.clock_text,
             "describe": "float32 [digits, 10, dModel], little-endian; a frame at stream time t ms gets "
                         "sum over p < digits of row [p, floor(t / 1000 / 10^p) mod 10] added to each of its "
-                        "vision tokens before decoder_frame"}
+                        "vision tokens before decoder_frame; with text = true every text token fed after a "
+                        "frame gets that frame's clock too"}
 
 
 def _refuse_unfaithful(model: KibitzModel) -> None:

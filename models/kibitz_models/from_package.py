@@ -36,7 +36,8 @@ def config_from_manifest(man: dict) -> ModelConfig:
                        d_model=d["dModel"], n_layers=d["layers"], n_heads=d["heads"], n_kv_heads=d["kvHeads"],
                        mlp_hidden=d["mlpHidden"], vocab_size=d["vocab"], keep_ratio=d["keepRatio"],
                        routed_layers=list(d["routedLayers"]), rope_theta=float(d["ropeTheta"]), max_positions=d["maxPositions"],
-                       time_digits=man.get("clock", {}).get("digits", 0)).validate()
+                       time_digits=man.get("clock", {}).get("digits", 0),
+                       clock_text=bool(man.get("clock", {}).get("text", False))).validate()
 
 
 def model_from_package(pkg_dir: str) -> KibitzModel:

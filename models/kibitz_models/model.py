@@ -50,6 +50,10 @@ class ModelConfig:
     # seconds, one table row per decimal digit (ones, tens, ...), so the model can say *when*
     # something happened ("at 1 ##2 seconds") by copying digits. 0 = no clock (older packages).
     time_digits: int = 0
+    # Text tokens carry the clock too: each text token fed after a frame gets that frame's clock
+    # (what was said, and when a question was asked, are stamped with the time), so "when was X"
+    # reads the time off the line that said X. Needs time_digits.
+    clock_text: bool = False
 
     @property
     def head_dim(self) -> int:
@@ -90,6 +94,7 @@ class ModelConfig:
              f"routed_layers {self.routed_layers} outside 0..{self.n_layers - 1}")
         need(self.vocab_size >= 16, "vocab_size too small")
         need(0 <= self.time_digits <= 9, f"time_digits {self.time_digits} must be in 0..9")
+        need(not self.clock_text or self.time_digits > 0, "clock_text needs a clock (time_digits > 0)")
         return self
 
     def to_dict(self) -> dict:

@@ -60,6 +60,8 @@ def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIG
     if model.time_embed is not None:   # every vision token of a frame carries its stream time
         vis = vis + model.clock(seconds).unsqueeze(2).expand(B, Fn, V, -1).reshape(B, Fn * V, -1)
     emb = model.embed(ids)                                                           # (B, T, d)
+    if model.cfg.clock_text:
+        emb = emb + text_clock(model, fidx, seconds, emb.shape[1])
     emb = emb.scatter(1, fidx.view(B, Fn * V, 1).expand(-1, -1, emb.shape[-1]), vis)
     h = model.forward_sequence(emb, pos, valid, fidx)
     logits = model.logits(h)
@@ -71,6 +73,17 @@ def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIG
         is_decision.view(B, -1).scatter_(1, last_present(fidx, valid), True)   # each frame's decision token
         w = torch.where(is_decision & (tflat != IGNORE), w * decision_weight, w)
     return (per * w).sum() / w.sum()
+
+
+def text_clock(model: KibitzModel, fidx: torch.Tensor, seconds: torch.Tensor, T: int) -> torch.Tensor:
+    """(B, T, d): each position gets the clock of the latest frame that starts before it (bos,
+    before any frame, gets none). Vision positions are overwritten by the caller."""
+    B = fidx.shape[0]
+    starts = fidx[:, :, 0].contiguous()                                               # (B, F)
+    at = torch.arange(T).unsqueeze(0).expand(B, T).contiguous()
+    f = torch.searchsorted(starts, at, right=True) - 1                                # (B, T), -1 = before any frame
+    sec = torch.gather(seconds, 1, f.clamp(min=0))
+    return model.clock(sec) * (f >= 0).unsqueeze(-1).to(torch.float32)
 
 
 def last_present(fidx: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -86,13 +99,14 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
           log_every: int = 10, threads: int = 2, lr_max: float = LR, warmup: int = WARMUP_STEPS,
           decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
           prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
-          time_digits: int = 0, fixed_vision: bool = False, temporal: TemporalConfig = None) -> None:
+          time_digits: int = 0, fixed_vision: bool = False, clock_text: bool = True, temporal: TemporalConfig = None) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
     starts 1-8 frames before a hit, so "when was the player last hit" (rarely answerable in a
     random clip) gets asked in most of them; the rest are drawn uniformly as before. `time_digits`:
-    give the model a stream clock of that many digits (model.clock) if it has none yet.
+    give the model a stream clock of that many digits (model.clock) if it has none yet; a model
+    with a clock stamps its text tokens with it too unless `clock_text` is False.
     `fixed_vision`: train the decoder only; vision_embeds stay bit-identical, so the package's
     in-world head (world.onnx, trained on them) and its threshold stay valid. `temporal`: train
     with the temporal token drop on (temporal.py; saved in the checkpoint, exported to the manifest)."""
@@ -120,6 +134,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
         step0 = 0
     if time_digits and model.cfg.time_digits != time_digits:
         model = with_clock(model, time_digits).train()
+    if model.cfg.time_digits and clock_text != model.cfg.clock_text:   # a config switch, no new weights
+        model = _reconfigured(model, clock_text=clock_text).train()
     if freeze_vision or fixed_vision:
         for name, p in model.vision.named_parameters():
             p.requires_grad_(name.startswith("proj.") and not fixed_vision)
@@ -176,6 +192,12 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             last_save = time.time()
     _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal)
     print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
+
+
+def _reconfigured(model: KibitzModel, **changes) -> KibitzModel:
+    m = KibitzModel(ModelConfig.from_dict({**model.cfg.to_dict(), **changes}))
+    m.load_state_dict(model.state_dict())
+    return m
 
 
 def with_clock(model: KibitzModel, digits: int) -> KibitzModel:

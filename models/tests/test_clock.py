@@ -57,9 +57,24 @@ class TestClock(unittest.TestCase):
         s = build_clip(world, frames, 10, 16, 25, Tokenizer(), random.Random(0), clock_offset=500)
         self.assertEqual(s.seconds, [500 + i // 2 for i in range(10, 26)])
 
+    def test_text_tokens_carry_the_clock_of_the_frame_before_them(self):
+        from kibitz_models.train import text_clock
+        m = with_clock(self.base, 2)
+        with torch.no_grad():
+            m.time_embed.normal_()
+        # bos at 0; frame 0 at 1..3 (V=3 here), text at 4..5; frame 1 at 6..8, text at 9
+        fidx = torch.tensor([[[1, 2, 3], [6, 7, 8]]])
+        seconds = torch.tensor([[41, 42]])
+        tc = text_clock(m, fidx, seconds, 10)[0]
+        self.assertEqual(float(tc[0].abs().sum()), 0.0)                       # bos: before any frame
+        self.assertTrue(torch.allclose(tc[4], m.clock(torch.tensor(41))))
+        self.assertTrue(torch.allclose(tc[5], m.clock(torch.tensor(41))))
+        self.assertTrue(torch.allclose(tc[9], m.clock(torch.tensor(42))))
+
     @unittest.skipUnless(HAS_ORT, "needs node + onnxruntime-node (npm install)")
     def test_exports_and_imports_with_the_clock(self):
         m = with_clock(self.base, 4)
+        m = KibitzModel(ModelConfig.from_dict({**m.cfg.to_dict(), "clock_text": True}))
         with torch.no_grad():
             for p in m.parameters():   # no all-zero tensors (the exporter folds those away)
                 p.add_(torch.randn_like(p) * 0.01)
@@ -67,9 +82,11 @@ class TestClock(unittest.TestCase):
         try:
             man = export_package(m, td, "clock-test", {"fps": 2, "window_frames": 16})
             self.assertEqual(man["clock"]["digits"], 4)
+            self.assertTrue(man["clock"]["text"])
             self.assertTrue(os.path.exists(os.path.join(td, "time_embed.bin")))
             back = model_from_package(td)
             self.assertTrue(torch.allclose(back.time_embed, m.time_embed))
+            self.assertTrue(back.cfg.clock_text)
             diffs = check_against_fixtures(back, td)
             self.assertLess(diffs["clock.json"], 1e-6)
         finally:

@@ -457,6 +457,7 @@ export class ModelEngine implements Brain {
       if (!live(slot) || !this.admit(slot, frames[i]!, scores?.[i], t0)) return;
       const e = embeds.subarray(i * V * d, (i + 1) * V * d);
       this.model.clock?.stamp(e, frames[i]!.streamTimeMs); // after the in-world score, which reads the bare embeddings
+      slot.ctx.clockMs = frames[i]!.streamTimeMs; // and what is said after this frame carries its time
       const fed = slot.drop ? slot.drop.step(frames[i]!.data) : null;
       step.push({ slot, frame: frames[i]!, embeds: fed ? gatherTokens(e, fed, V, d) : e, fed: fed?.length ?? V });
     });

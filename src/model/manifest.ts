@@ -56,6 +56,8 @@ export const ManifestSchema = z.object({
     file: z.string().min(1),
     digits: z.number().int().min(1).max(9),
     unit: z.literal('second'),
+    /** Text tokens fed after a frame carry that frame's clock too. */
+    text: z.boolean().optional(),
   }).passthrough().optional(),
   /** The temporal token drop (src/model/temporal_drop.ts): absent = every frame feeds all its tokens. */
   temporal: z.object({

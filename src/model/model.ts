@@ -61,14 +61,19 @@ export class Model {
     return this.manifest.frame.width * this.manifest.frame.height * 3;
   }
 
-  /** Token ids -> [1, T, dModel] embeddings from the package's table. */
-  embed(ids: number[]): ort.Tensor {
+  /**
+   * Token ids -> [1, T, dModel] embeddings from the package's table. `clockMs`: the stream time of
+   * the latest frame in the context; packages whose clock stamps text (manifest clock.text) add it
+   * to every token (null: no frame yet, nothing added).
+   */
+  embed(ids: number[], clockMs: number | null = null): ort.Tensor {
     const d = this.manifest.decoder.dModel;
     const out = new Float32Array(ids.length * d);
     ids.forEach((id, t) => {
       if (id < 0 || id >= this.manifest.decoder.vocab) throw new Error(`token id ${id} outside the vocabulary`);
       out.set(this.pkg.embedTokens.subarray(id * d, (id + 1) * d), t * d);
     });
+    if (clockMs !== null && this.clock && this.manifest.clock?.text) this.clock.stamp(out, clockMs);
     return new ort.Tensor('float32', out, [1, ids.length, d]);
   }
 

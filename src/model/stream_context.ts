@@ -22,12 +22,15 @@ export class StreamContext {
 
   private started = false;
 
+  /** Stream time of the latest frame fed (set by whoever stamps the frame); text fed after it carries its clock. */
+  clockMs: number | null = null;
+
   /** Every context begins with `bos` at position 0: the attention sink the model was trained with. */
   private async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     const bos = this.model.manifest.tokens['bos'];
-    if (typeof bos === 'number') await this.stepText([bos]);
+    if (typeof bos === 'number') await this.stepText([bos], null); // before any frame: no clock, as in training
   }
 
   /**
@@ -172,7 +175,7 @@ export class StreamContext {
     const embeds = new Float32Array(B * T * d);
     const positions = new BigInt64Array(B * T);
     ctxs.forEach((ctx, b) => {
-      embeds.set(model.embed(ids[b]!).data as Float32Array, b * T * d);
+      embeds.set(model.embed(ids[b]!, ctxs[b]!.clockMs).data as Float32Array, b * T * d);
       positions.set(ctx.cache.prepare('text', T), b * T);
     });
     const feeds: Record<string, ort.Tensor> = {
@@ -192,11 +195,11 @@ export class StreamContext {
   }
 
   /** One text step; returns the logits after the last token. */
-  private async stepText(ids: number[]): Promise<Float32Array> {
+  private async stepText(ids: number[], clockMs = this.clockMs): Promise<Float32Array> {
     const m = this.model.manifest;
     const positions = this.cache.prepare('text', ids.length);
     const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds: this.model.embed(ids),
+      inputs_embeds: this.model.embed(ids, clockMs),
       positions: new ort.Tensor('int64', positions, [1, ids.length]),
     };
     this.cache.feeds(feeds);
