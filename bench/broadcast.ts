@@ -3,15 +3,17 @@
  * pushed over RTMP in real time into a fresh kibitz, its ground-truth questions are asked at their
  * moments, and commentary/answers are scored like the toolkit's evaluator. Prints tables.
  *
- *   npx tsx bench/broadcast.ts [models/samples/broadcast1.mp4 ...]
+ *   npx tsx bench/broadcast.ts [--package models/<name>] [models/samples/broadcast1.mp4 ...]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { runDemo, SAMPLES_DIR } from '../src/demo.ts';
 import { scoreBroadcast, type Broadcast } from '../src/model/evaluate.ts';
 import { fmt, pct, table } from './table.ts';
 
-const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.mp4')).sort().map((f) => path.join(SAMPLES_DIR, f));
+const { values: opts, positionals } = parseArgs({ allowPositionals: true, options: { package: { type: 'string' } } });
+const files = positionals.length > 0 ? positionals : readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.mp4')).sort().map((f) => path.join(SAMPLES_DIR, f));
 const f = (x: number, d = 2) => fmt(x, d);
 
 const rows: string[][] = [];
@@ -20,7 +22,7 @@ const allCommentaryLat: number[] = [];
 const allAskLat: number[] = [];
 for (const file of files) {
   const truth = JSON.parse(readFileSync(file.replace(/\.mp4$/, '.json'), 'utf8')) as Broadcast;
-  const res = await runDemo({ file, questions: truth.qa.map((q) => ({ atMs: q.t * 1000, question: q.question })), out: () => {} });
+  const res = await runDemo({ file, questions: truth.qa.map((q) => ({ atMs: q.t * 1000, question: q.question })), out: () => {}, ...(opts.package ? { packageDir: opts.package } : {}) });
   const { commentary: c, asked, answers: a } = scoreBroadcast(truth, res.events);
   for (const q of asked) if (q.got.trim() !== q.want) console.error(`${path.basename(file)} ${q.kind}: want "${q.want}" got "${q.got}"`);
   for (const [k, v] of Object.entries(a.byKind)) {
