@@ -89,27 +89,6 @@ describe.skipIf(!PKG)(`temporal token drop: a package trained with it (${PKG ?? 
   const { width, height, fps } = { width: 256, height: 144, fps: 2 };
   const at = (stream: string, seq: number, data: Uint8Array): Frame => ({ stream, seq, streamTimeMs: (seq * 1000) / fps, width, height, data, decodedAt: performance.now() });
 
-  it('feeds only the summary token of an unchanged frame, and the changed cells of a changed one', async () => {
-    const engine = new ModelEngine(model, new EventBus(), log, {});
-    engine.open('s');
-    const still = sampleFrames(width, height)[40]!;
-    await engine.offerAndWait(at('s', 0, still));
-    expect(engine.stats('s')).toMatchObject({ tokensFed: 25, tokensSkipped: 0 });
-    await engine.offerAndWait(at('s', 1, still));
-    expect(engine.stats('s')).toMatchObject({ framesProcessed: 2, tokensFed: 26, tokensSkipped: 24 });
-    // a white square inside cell 13 (row 1, col 5: y 48..96, x 160..192), clear of every margin
-    const changed = still.slice();
-    for (let y = 60; y < 84; y++) changed.fill(255, (y * width + 170) * 3, (y * width + 182) * 3);
-    await engine.offerAndWait(at('s', 2, changed));
-    expect(engine.stats('s')).toMatchObject({ framesProcessed: 3, tokensFed: 28, tokensSkipped: 47 });
-    const metrics = new Metrics({ defaultMetrics: false });
-    metrics.addModelStats(() => engine.allStats());
-    const text = await metrics.text();
-    expect(text).toContain('kibitz_model_vision_tokens{stream="s",result="fed"} 28');
-    expect(text).toContain('kibitz_model_vision_tokens{stream="s",result="skipped"} 47');
-    await engine.close();
-  });
-
   // a gem picked up (score change), an enemy appearing (a few cells change), a hit (popup and flash: most cells)
   for (const [name, kind] of [['broadcast1', 'pickup'], ['broadcast2', 'spawn'], ['broadcast1', 'hit']] as const) {
     it(`still reports an event on an otherwise still picture: ${kind} (${name})`, async () => {
@@ -140,6 +119,52 @@ describe.skipIf(!PKG)(`temporal token drop: a package trained with it (${PKG ?? 
       await engine.close();
     });
   }
+});
+
+/**
+ * The runtime's side of the drop with the shipped weights (decoder_frame.onnx takes 1..V tokens)
+ * given the default rule: which tokens are fed, the counters, batching of unequal rows. Runs on
+ * every machine; what a trained model says on still pictures is the describe above.
+ */
+describe('temporal token drop: the runtime, on the shipped weights with the default rule', () => {
+  let model: Model;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kibitz-ttd-'));
+    cpSync('models/kibitz-demo', dir, { recursive: true });
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    m.temporal ??= { cellMargin: 8, threshold: 2, refreshFrames: 12 };
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+    model = await Model.load({ packageDir: dir });
+  });
+  afterAll(async () => {
+    await model?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const { width, height, fps } = { width: 256, height: 144, fps: 2 };
+  const at = (stream: string, seq: number, data: Uint8Array): Frame => ({ stream, seq, streamTimeMs: (seq * 1000) / fps, width, height, data, decodedAt: performance.now() });
+
+  it('feeds only the summary token of an unchanged frame, and the changed cells of a changed one', async () => {
+    const engine = new ModelEngine(model, new EventBus(), log, {});
+    engine.open('s');
+    const still = sampleFrames(width, height)[40]!;
+    await engine.offerAndWait(at('s', 0, still));
+    expect(engine.stats('s')).toMatchObject({ tokensFed: 25, tokensSkipped: 0 });
+    await engine.offerAndWait(at('s', 1, still));
+    expect(engine.stats('s')).toMatchObject({ framesProcessed: 2, tokensFed: 26, tokensSkipped: 24 });
+    // a white square inside cell 13 (row 1, col 5: y 48..96, x 160..192), clear of every margin
+    const changed = still.slice();
+    for (let y = 60; y < 84; y++) changed.fill(255, (y * width + 170) * 3, (y * width + 182) * 3);
+    await engine.offerAndWait(at('s', 2, changed));
+    expect(engine.stats('s')).toMatchObject({ framesProcessed: 3, tokensFed: 28, tokensSkipped: 47 });
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.addModelStats(() => engine.allStats());
+    const text = await metrics.text();
+    expect(text).toContain('kibitz_model_vision_tokens{stream="s",result="fed"} 28');
+    expect(text).toContain('kibitz_model_vision_tokens{stream="s",result="skipped"} 47');
+    await engine.close();
+  });
 
   it('steps streams that feed different numbers of tokens exactly as each alone', async () => {
     const frames = sampleFrames(width, height);
