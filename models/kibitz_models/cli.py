@@ -52,6 +52,7 @@ def main(argv=None) -> int:
     s.add_argument("--steps", type=int, default=None, help="train exactly this many steps (LR schedule over steps, not minutes)")
     s.add_argument("--variant", default=None, help="reshape the resumed model first: interleaved, deep, deep-r0.12, dense (variants.py)")
     s.add_argument("--temporal", action="store_true", help="train with the temporal token drop (temporal.py): unchanged grid tokens stay out")
+    s.add_argument("--freeze-clips", type=float, default=0.0, help="share of clips with a still picture of 2-10 frames in them (for --temporal)")
     s = sub.add_parser("vision", help="stage 1: pretrain the vision encoder on per-frame ground truth")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
     s.add_argument("--eval", default=None, help="held-out frames to report per-target accuracy on")
@@ -64,6 +65,11 @@ def main(argv=None) -> int:
     s.add_argument("--max-streams", type=int, default=None); s.add_argument("--threads", type=int, default=2)
     s.add_argument("--clock-offset", type=int, default=0, help="stream clock ahead of the HUD clock by this many seconds")
     s.add_argument("--temporal", default="auto", choices=["auto", "on", "off"], help="temporal token drop: as trained (auto), always, never")
+    s = sub.add_parser("still", help="events right after a still picture: how many the model reports (still_probe.py)")
+    s.add_argument("--checkpoint", required=True); s.add_argument("--data", default="models/.cache/world/in_val")
+    s.add_argument("--out", default=None); s.add_argument("--max-streams", type=int, default=None); s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--temporal", default="auto", choices=["auto", "on", "off"], help="temporal token drop: as trained (auto), always, never")
+    s.add_argument("--still", type=int, default=6, help="frames the picture stands still before the event")
     s = sub.add_parser("cost")
     s.add_argument("--tokens", type=float, default=None, help="also the cost of frames of this many fed tokens on average (temporal drop)")
     s = sub.add_parser("outworld", help="out-of-world clips for the in-world head (outworld.py)")
@@ -129,7 +135,7 @@ def _run(a) -> int:
               lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight,
               vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question,
               steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision, clock_text=not a.no_clock_text,
-              temporal=TemporalConfig() if a.temporal else None)
+              temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)
@@ -165,6 +171,9 @@ def _run(a) -> int:
             torch.save({"format": "kibitz-world/1", "head": head.state_dict(), "meta": meta}, a.save)
         export_world(head, a.package, meta)
         print(json.dumps(meta, indent=1))
+    elif a.cmd == "still":
+        from .still_probe import still_probe
+        print(json.dumps(still_probe(a.checkpoint, a.data, a.out, a.max_streams, a.threads, a.temporal, a.still), indent=2))
     elif a.cmd == "cost":
         from .model import KibitzModel, ModelConfig
         rows = {}

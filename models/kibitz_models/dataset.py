@@ -87,7 +87,8 @@ def commentary_line(events) -> str:
 
 def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: int, tok: Tokenizer,
                rng: random.Random, n_questions: int = 2, p_summary: float = 0.35, prefer: Optional[str] = None,
-               clock_offset: int = 0, temporal: Optional[TemporalConfig] = None, grid: Tuple[int, int] = (3, 8)) -> Sample:
+               clock_offset: int = 0, temporal: Optional[TemporalConfig] = None, grid: Tuple[int, int] = (3, 8),
+               freeze: Optional[Tuple[int, int]] = None) -> Sample:
     """`prefer`: a question kind asked first whenever it is answerable at a question frame (more
     practice on a kind that is rarely answerable, such as when_hit). `clock_offset`: whole seconds
     added to the world's time for the stream clock (answers that tell a time use it, so a model
@@ -95,14 +96,25 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
     `temporal`: the temporal token drop (temporal.py) decides which of each frame's tokens are
     present; its state starts 0..refresh_frames frames before the clip (clamped to the stream's
     start), as in a window of a running stream whose oldest frames are partial. A frame's decision
-    target sits on its last present token (what the runtime reads after the last fed token)."""
+    target sits on its last present token (what the runtime reads after the last fed token).
+    `freeze` (p, k): the picture stops for k frames after clip position p-1 (that frame repeated,
+    as a paused or static stream shows it; the stream clock runs on, nothing happens on screen),
+    then the world goes on from where it stopped. Time questions are not asked in such a clip:
+    the HUD clock stood still while the stream's ran."""
     ids, tg, starts = [BOS], [IGNORE], []
+    src = list(range(start, start + n_frames))      # the world frame shown at each clip position
+    if freeze is not None:
+        p, k = freeze
+        if not (1 <= p and k >= 1 and p + k <= n_frames):
+            raise ValueError(f"freeze {freeze} does not fit a clip of {n_frames} frames")
+        src = src[:p] + [start + p - 1] * k + list(range(start + p, start + n_frames - k))
+    shown = np.asarray(frames[start:start + n_frames]) if freeze is None else np.asarray(frames[src])
     present = None
     if temporal is not None:
         if 1 + grid[0] * grid[1] != V:
             raise ValueError(f"grid {grid} does not give {V} tokens per frame")
         warm = min(start, rng.randint(0, temporal.refresh_frames))
-        present = keep_masks(temporal, np.asarray(frames[start - warm:start + n_frames]), grid[0], grid[1], warm)
+        present = keep_masks(temporal, np.concatenate([np.asarray(frames[start - warm:start]), shown]), grid[0], grid[1], warm)
 
     def text(tokens: List[int], loss_from: int) -> None:
         # tokens appended; the target of position j is tokens[j+1] when j+1 >= loss_from
@@ -110,23 +122,23 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
             ids.append(t)
             tg.append(tokens[j + 1] if j + 1 < len(tokens) and j + 1 >= loss_from else IGNORE)
 
-    q_frames = set(rng.sample(range(start + 2, start + n_frames), k=min(n_questions, n_frames - 2)))
+    q_pos = set(rng.sample(range(2, n_frames), k=min(n_questions, n_frames - 2)))
     t0 = start / FPS
-    for i in range(start, start + n_frames):
+    for j, i in enumerate(src):
         starts.append(len(ids))
         ids.extend([-1] * V)
         tg.extend([IGNORE] * V)
-        ev = frame_events(world, i)
-        last = len(ids) - 1 if present is None else starts[-1] + int(np.flatnonzero(present[i - start])[-1])
-        if i == start:
+        ev = frame_events(world, i) if j == 0 or src[j - 1] != i else []
+        last = len(ids) - 1 if present is None else starts[-1] + int(np.flatnonzero(present[j])[-1])
+        if j == 0:
             pass  # no context yet: no decision loss on the clip's first frame
         elif ev:
             tg[last] = COMMENTARY
             text([COMMENTARY] + tok.encode(commentary_line(ev)) + [EOS], loss_from=1)
         else:
             tg[last] = SILENT
-        if i in q_frames:
-            kinds = list(QUESTIONS)
+        if j in q_pos:
+            kinds = [k for k in QUESTIONS if freeze is None or k != "when_hit"]
             rng.shuffle(kinds)
             if prefer in kinds:
                 kinds.remove(prefer)
@@ -139,11 +151,11 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
                     text(seq, loss_from=len(q) + 2)
                     break
     if rng.random() < p_summary:
-        end = (start + n_frames - 1) / FPS
+        end = src[-1] / FPS
         s = summary_text(world.events_between(t0, end))
         text([SUMMARY, ANSWER] + tok.encode(s) + [EOS], loss_from=2)
-    seconds = [clock_offset + int(i // FPS) for i in range(start, start + n_frames)]
-    return Sample(ids, tg, starts, np.asarray(frames[start:start + n_frames]), seconds, present)
+    seconds = [clock_offset + int(i // FPS) for i in range(start, start + n_frames)]   # the stream's clock runs on
+    return Sample(ids, tg, starts, shown, seconds, present)
 
 
 def collate(samples: List[Sample], V: int):

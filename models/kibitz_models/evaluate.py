@@ -24,7 +24,7 @@ from .checkpoint import load_checkpoint
 from .dataset import FPS, load_streams
 from .model import KibitzModel
 from .render import QUESTIONS, answer
-from .temporal import TemporalConfig, TokenDrop
+from .temporal import TokenDrop, rule_for
 from .tokenizer import ANSWER, BOS, COMMENTARY, EOS, QUESTION, SILENT, SUMMARY, Tokenizer
 from .world import World
 
@@ -131,8 +131,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
     model, meta = load_checkpoint(ckpt)
     thr = threshold if threshold is not None else meta.get("threshold", 0.5)
     window = meta.get("window_frames", 24)
-    rule = None if temporal == "off" else (TemporalConfig.from_dict(meta["temporal"]) if "temporal" in meta
-                                           else TemporalConfig() if temporal == "on" else None)
+    rule = rule_for(meta, temporal)
     cfg = model.cfg
     fed = [0, 0]   # vision tokens fed, frames (temporal drop)
     tok = Tokenizer()

@@ -44,6 +44,18 @@ class TemporalConfig:
         return TemporalConfig(int(d["cell_margin"]), float(d["threshold"]), int(d["refresh_frames"]))
 
 
+def rule_for(meta: dict, mode: str = "auto") -> Optional[TemporalConfig]:
+    """The rule a checkpoint runs with: `auto` = as it was trained (its meta's `temporal`), `on` =
+    always (the default rule for a checkpoint trained without it), `off` = never."""
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"temporal mode {mode!r}: choose auto, on or off")
+    if mode == "off":
+        return None
+    if meta.get("temporal"):
+        return TemporalConfig.from_dict(meta["temporal"])
+    return TemporalConfig() if mode == "on" else None
+
+
 def cell_regions(frame_h: int, frame_w: int, grid_h: int, grid_w: int, margin: int) -> List[Tuple[int, int, int, int]]:
     """(y0, y1, x0, x1) of each grid cell grown by `margin`, row-major (token c+1 = region c)."""
     if frame_h % grid_h or frame_w % grid_w:

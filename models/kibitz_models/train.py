@@ -40,6 +40,9 @@ TEXT_TOKENS = 192
 CLOCK_AS_HUD = 0.3
 MAX_CLOCK_S = 6 * 3600
 CLOCK_LR_SCALE = 10.0
+# A still picture (a paused or static stream) lasts this many frames in a freeze clip (--freeze-clips):
+# with the temporal drop, such frames feed only the summary token, which random game clips never show.
+FREEZE_FRAMES = (2, 10)
 
 
 def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIGHT, freeze_vision: bool = False,
@@ -99,7 +102,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
           log_every: int = 10, threads: int = 2, lr_max: float = LR, warmup: int = WARMUP_STEPS,
           decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
           prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
-          time_digits: int = 0, fixed_vision: bool = False, clock_text: bool = True, temporal: TemporalConfig = None) -> None:
+          time_digits: int = 0, fixed_vision: bool = False, clock_text: bool = True, temporal: TemporalConfig = None,
+          freeze_clips: float = 0.0) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
@@ -109,7 +113,10 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     with a clock stamps its text tokens with it too unless `clock_text` is False.
     `fixed_vision`: train the decoder only; vision_embeds stay bit-identical, so the package's
     in-world head (world.onnx, trained on them) and its threshold stay valid. `temporal`: train
-    with the temporal token drop on (temporal.py; saved in the checkpoint, exported to the manifest)."""
+    with the temporal token drop on (temporal.py; saved in the checkpoint, exported to the manifest).
+    `freeze_clips`: this share of clips shows a still picture for FREEZE_FRAMES frames somewhere
+    (dataset.build_clip `freeze`), so a model with the drop learns that an event after a still
+    stretch is still an event."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -171,9 +178,13 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
                 hit_frame = int(math.ceil(rng.choice(hits).t * FPS - 1e-9))
                 start = min(max(0, hit_frame - rng.randint(1, 8)), fr.shape[0] - CLIP_FRAMES)
             offset = 0 if cfg.time_digits == 0 or rng.random() < CLOCK_AS_HUD else rng.randint(1, MAX_CLOCK_S)
+            freeze = None
+            if freeze_clips > 0 and rng.random() < freeze_clips:
+                k = rng.randint(*FREEZE_FRAMES)
+                freeze = (rng.randint(2, CLIP_FRAMES - k), k)
             samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
                                       n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question,
-                                      clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w)))
+                                      clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze))
         loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision, fixed_vision)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -188,9 +199,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         if time.time() - last_save > 300:
-            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal)
+            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips)
             last_save = time.time()
-    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal)
+    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips)
     print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
 
 
@@ -224,10 +235,11 @@ def _with_keep_ratio(model: KibitzModel, keep_ratio: float) -> KibitzModel:
 
 
 def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0, vision=None,
-          seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False, temporal=None):
+          seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False, temporal=None, freeze_clips=0.0):
     meta = {"fps": FPS, "window_frames": CLIP_FRAMES, **({"temporal": temporal.to_dict()} if temporal else {}),
             "training": {"steps": step, "wall_s": round(time.time() - t_start), "budget_min": minutes,
                          "resumed_from": resume, "vision_from": vision, "decision_weight": decision_weight, "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
                          "final_loss_ema": ema, "seed": seed, "prefer_question": prefer_question, "hit_clips": hit_clips,
+                         **({"freeze_clips": freeze_clips, "freeze_frames": list(FREEZE_FRAMES)} if freeze_clips else {}),
                          "fixed_vision": fixed_vision, "clock": {"digits": model.cfg.time_digits, "as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.time_digits else None, "hardware": f"CPU, 2 cores (shared with other jobs), torch {torch.__version__} + OpenBLAS, {torch.get_num_threads()} threads"}}
     save_checkpoint(out, model, meta)

@@ -184,6 +184,23 @@ class TestTrainingEqualsStreaming(unittest.TestCase):
         vp = pos[0][valid[0]]
         self.assertEqual(vp.tolist(), list(range(int(valid[0].sum()))))
 
+    def test_a_freeze_clip_shows_a_still_picture_then_the_world_goes_on(self):
+        world = next(w for w in (World(seed, 30.0) for seed in range(1000, 1050)) if len(w.events) >= 4)
+        frames = np.stack([np.full((144, 256, 3), 3 * i, np.uint8) for i in range(60)])   # frame i is all 3i: every cell changes
+        start, p, k = 10, 5, 6
+        s = build_clip(world, frames, start, 16, 25, Tokenizer(), random.Random(3), temporal=TemporalConfig(),
+                       grid=(3, 8), freeze=(p, k))
+        shown = [int(f[0, 0, 0]) // 3 for f in s.frames]
+        self.assertEqual(shown, list(range(10, 15)) + [14] * 6 + list(range(15, 20)))
+        self.assertEqual(s.seconds, [(start + j) // 2 for j in range(16)])            # the stream clock runs on
+        for j in range(p, p + k):                                                      # still: summary token only
+            self.assertEqual(np.flatnonzero(s.present[j]).tolist(), [0])
+            self.assertEqual(s.targets[s.frame_starts[j]], SILENT)
+        self.assertTrue(s.present[p + k].all())                                        # the world moves again
+        self.assertNotIn(Tokenizer().encode("seconds")[0], s.ids)                     # no time question
+        plain = build_clip(world, frames, start, 16, 25, Tokenizer(), random.Random(3))
+        self.assertEqual([int(f[0, 0, 0]) // 3 for f in plain.frames], list(range(10, 26)))
+
     def test_without_the_drop_nothing_changes(self):
         world = World(1000, 30.0)
         frames = np.zeros((60, 144, 256, 3), np.uint8)
