@@ -47,7 +47,8 @@ def main(argv=None) -> int:
     s.add_argument("--prefer-question", default=None, help="a question kind asked first whenever answerable (e.g. when_hit)")
     s.add_argument("--hit-clips", type=float, default=0.0, help="share of clips that start just before a hit (when_hit practice)")
     s.add_argument("--time-digits", type=int, default=0, help="give the model a stream clock of this many digits (0 = keep what it has)")
-    s.add_argument("--no-clock-text", action="store_true", help="a clocked model stamps only vision tokens, not text (older recipe)")
+    s.add_argument("--clock-text", action=argparse.BooleanOptionalAction, default=None,
+                   help="stamp text tokens with the stream clock too (or not); default: as the resumed model has it")
     s.add_argument("--fixed-vision", action="store_true", help="train the decoder only: vision_embeds (and the in-world head on them) stay valid")
     s.add_argument("--steps", type=int, default=None, help="train exactly this many steps (LR schedule over steps, not minutes)")
     s.add_argument("--variant", default=None, help="reshape the resumed model first: interleaved, deep, deep-r0.12, dense (variants.py)")
@@ -134,7 +135,7 @@ def _run(a) -> int:
         train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume, threads=a.threads,
               lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight,
               vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question,
-              steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision, clock_text=not a.no_clock_text,
+              steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision, clock_text=a.clock_text,
               temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision

@@ -160,7 +160,8 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
             for i in range(frames.shape[0]):
                 t = i / FPS
                 vis = model.vision(torch.from_numpy(np.ascontiguousarray(frames[i:i + 1])))[0]
-                vis = vis + model.clock(torch.tensor(clock_offset + i // FPS))   # the runtime does the same
+                if model.time_embed is not None:   # the runtime does the same
+                    vis = vis + model.clock(torch.tensor(clock_offset + i // FPS))
                 st.seconds = clock_offset + i // FPS
                 if drop:
                     keep = drop.step(np.asarray(frames[i]))

@@ -10,6 +10,7 @@ import math
 import os
 import random
 import time
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -102,15 +103,16 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
           log_every: int = 10, threads: int = 2, lr_max: float = LR, warmup: int = WARMUP_STEPS,
           decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
           prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
-          time_digits: int = 0, fixed_vision: bool = False, clock_text: bool = True, temporal: TemporalConfig = None,
+          time_digits: int = 0, fixed_vision: bool = False, clock_text: Optional[bool] = None, temporal: TemporalConfig = None,
           freeze_clips: float = 0.0) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
     starts 1-8 frames before a hit, so "when was the player last hit" (rarely answerable in a
     random clip) gets asked in most of them; the rest are drawn uniformly as before. `time_digits`:
-    give the model a stream clock of that many digits (model.clock) if it has none yet; a model
-    with a clock stamps its text tokens with it too unless `clock_text` is False.
+    give the model a stream clock of that many digits (model.clock) if it has none yet.
+    `clock_text`: True/False switches stamping text tokens with the clock on/off (a config switch,
+    no new weights); None keeps what the resumed model has.
     `fixed_vision`: train the decoder only; vision_embeds stay bit-identical, so the package's
     in-world head (world.onnx, trained on them) and its threshold stay valid. `temporal`: train
     with the temporal token drop on (temporal.py; saved in the checkpoint, exported to the manifest).
@@ -141,7 +143,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
         step0 = 0
     if time_digits and model.cfg.time_digits != time_digits:
         model = with_clock(model, time_digits).train()
-    if model.cfg.time_digits and clock_text != model.cfg.clock_text:   # a config switch, no new weights
+    if clock_text is not None and clock_text != model.cfg.clock_text:
         model = _reconfigured(model, clock_text=clock_text).train()
     if freeze_vision or fixed_vision:
         for name, p in model.vision.named_parameters():

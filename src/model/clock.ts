@@ -13,16 +13,22 @@ export class StreamClock {
     if (table.length !== digits * 10 * dModel) throw new Error(`clock table has ${table.length} values, expected digits*10*dModel = ${digits * 10 * dModel}`);
   }
 
-  /** The clock vector ([dModel]) for a whole number of seconds; wraps at 10^digits. */
+  /** The last vector computed: every frame and token of one second asks for the same one. */
+  private memo: { seconds: number; vector: Float32Array } | null = null;
+
+  /** The clock vector ([dModel]) for a whole number of seconds; wraps at 10^digits. Read it, do not modify it. */
   vector(seconds: number): Float32Array {
+    const whole = Math.max(0, Math.floor(seconds));
+    if (this.memo?.seconds === whole) return this.memo.vector;
     const d = this.dModel;
     const out = new Float32Array(d);
-    let s = Math.max(0, Math.floor(seconds));
+    let s = whole;
     for (let p = 0; p < this.digits; p++) {
       const row = (p * 10 + (s % 10)) * d;
       for (let i = 0; i < d; i++) out[i]! += this.table[row + i]!;
       s = Math.floor(s / 10);
     }
+    this.memo = { seconds: whole, vector: out };
     return out;
   }
 

@@ -25,6 +25,8 @@ export class Model {
   readonly digitMask: Uint8Array;
   /** The package's stream clock; null when it has none. */
   readonly clock: StreamClock | null;
+  /** The clock again when the package stamps text with it too (manifest clock.text), else null. */
+  private readonly textClock: StreamClock | null;
 
   private constructor(
     readonly pkg: ModelPackage,
@@ -36,6 +38,7 @@ export class Model {
     this.outputMask = codec.outputMask(pkg.manifest.decoder.vocab, pkg.manifest.tokens.eos);
     this.digitMask = codec.digitMask(pkg.manifest.decoder.vocab);
     this.clock = pkg.manifest.clock && pkg.clockTable ? new StreamClock(pkg.clockTable, pkg.manifest.clock.digits, pkg.manifest.decoder.dModel) : null;
+    this.textClock = pkg.manifest.clock?.text ? this.clock : null;
   }
 
   static async load(opts: ModelLoadOptions): Promise<Model> {
@@ -73,7 +76,7 @@ export class Model {
       if (id < 0 || id >= this.manifest.decoder.vocab) throw new Error(`token id ${id} outside the vocabulary`);
       out.set(this.pkg.embedTokens.subarray(id * d, (id + 1) * d), t * d);
     });
-    if (clockMs !== null && this.clock && this.manifest.clock?.text) this.clock.stamp(out, clockMs);
+    if (clockMs !== null) this.textClock?.stamp(out, clockMs);
     return new ort.Tensor('float32', out, [1, ids.length, d]);
   }
 
