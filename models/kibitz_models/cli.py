@@ -10,6 +10,9 @@
   world     train the in-world head on a package's frozen encoder, choose its threshold, export world.onnx
   import    rebuild a trainable checkpoint from a package (checked against its fixtures), to continue training
   baseline  QA accuracy of always answering the most common training answer
+  record    record a real game playing itself with its own timed events (record_game.py)
+  game-data recordings -> training streams (frames + events), like `data` for the demo world
+  game-samples  held-out recordings -> sample broadcasts with ground truth (bench/broadcast.ts)
 """
 from __future__ import annotations
 
@@ -53,6 +56,8 @@ def main(argv=None) -> int:
     s.add_argument("--steps", type=int, default=None, help="train exactly this many steps (LR schedule over steps, not minutes)")
     s.add_argument("--variant", default=None, help="reshape the resumed model first: interleaved, deep, deep-r0.12, dense (variants.py)")
     s.add_argument("--temporal", action="store_true", help="train with the temporal token drop (temporal.py): unchanged grid tokens stay out")
+    s.add_argument("--game", default=None, choices=["demo", "chess"], help="what the data holds (default: what its <id>.json say); "
+                   "resuming another game's weights re-labels the model (games.py)")
     s.add_argument("--freeze-clips", type=float, default=0.0, help="share of clips with a still picture of 2-10 frames in them (for --temporal)")
     s = sub.add_parser("vision", help="stage 1: pretrain the vision encoder on per-frame ground truth")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
@@ -87,12 +92,20 @@ def main(argv=None) -> int:
     s.add_argument("--hud-rows", type=int, default=0, help="in-world frames with their top N rows painted over are negatives too (the demo world: 20)")
     s.add_argument("--save", default=None, help="also save the head's weights here (.pt)")
     s = sub.add_parser("baseline", help="QA accuracy of always giving the most common training answer")
+    s = sub.add_parser("game-data", help="recordings (cli record) -> training streams <id>.npy + <id>.json (chess_game.py)")
+    s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--recordings", required=True)
+    s.add_argument("--out", required=True); s.add_argument("--chunk-s", type=float, default=60.0)
+    s.add_argument("--first-id", type=int, default=1)
+    s = sub.add_parser("game-samples", help="held-out recordings -> sample broadcasts with ground truth (chess_game.py)")
+    s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--recordings", required=True)
+    s.add_argument("--out", required=True)
     s = sub.add_parser("record", help="record a real game playing itself, with its own timed events (record_game.py)")
     s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--seconds", type=float, default=60.0)
     s.add_argument("--seed", type=int, default=1); s.add_argument("--out", default="models/.cache/game/chess")
     s.add_argument("--name", default=None, help="file name stem (default <game>_<seed>)")
     s.add_argument("--depth", type=int, default=4, help="engine search depth (fixed depth: the same seed plays the same moves)")
     s.add_argument("--pace", default="1.0,2.5", help="seconds an engine move is held, min,max (seeded draw per move)")
+    s.add_argument("--depths", default=None, help="e.g. 2,3,4,5: each engine's depth is drawn per game from these (seeded), so a long recording is many different games")
     a = p.parse_args(argv)
     try:
         return _run(a)
@@ -136,7 +149,7 @@ def _run(a) -> int:
               lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight,
               vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question,
               steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision, clock_text=a.clock_text,
-              temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips)
+              temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips, game=a.game)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)
@@ -147,9 +160,18 @@ def _run(a) -> int:
         from .baseline import prior_baseline
         from .render import EVAL_FIRST_SEED
         print(json.dumps(prior_baseline(range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + 6), range(1000, 1240)), indent=1))
+    elif a.cmd == "game-data":
+        from .chess_game import build_data
+        made = build_data(a.recordings, a.out, a.chunk_s, a.first_id)
+        print(json.dumps({"streams": len(made), "spoken_events": sum(m["spoken"] for m in made), "out": a.out}))
+    elif a.cmd == "game-samples":
+        from .chess_game import write_samples
+        for mp4 in write_samples(a.recordings, a.out):
+            print(mp4)
     elif a.cmd == "record":
         from .record_game import record
-        meta = record(a.out, a.name or f"{a.game}_{a.seed}", a.seconds, a.seed, a.depth, tuple(float(x) for x in a.pace.split(",")))
+        meta = record(a.out, a.name or f"{a.game}_{a.seed}", a.seconds, a.seed, a.depth, tuple(float(x) for x in a.pace.split(",")),
+                      [int(d) for d in a.depths.split(",")] if a.depths else None)
         print(json.dumps({k: meta[k] for k in ("duration_s", "games", "engine_moves", "kinds")}
                          | {"alignment": {k: v for k, v in meta["alignment"].items() if k != "lags_s"}}, indent=1))
     elif a.cmd == "outworld":

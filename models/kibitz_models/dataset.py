@@ -17,7 +17,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .render import QUESTIONS, answer, decode, encode, summary_text
+from .render import decode, encode
 from .temporal import TemporalConfig, keep_masks
 from .tokenizer import ANSWER, BOS, COMMENTARY, EOS, QUESTION, SILENT, SUMMARY, Tokenizer
 from .world import World
@@ -88,7 +88,7 @@ def commentary_line(events) -> str:
 def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: int, tok: Tokenizer,
                rng: random.Random, n_questions: int = 2, p_summary: float = 0.35, prefer: Optional[str] = None,
                clock_offset: int = 0, temporal: Optional[TemporalConfig] = None, grid: Tuple[int, int] = (3, 8),
-               freeze: Optional[Tuple[int, int]] = None) -> Sample:
+               freeze: Optional[Tuple[int, int]] = None, game=None) -> Sample:
     """`prefer`: a question kind asked first whenever it is answerable at a question frame (more
     practice on a kind that is rarely answerable, such as when_hit). `clock_offset`: whole seconds
     added to the world's time for the stream clock (answers that tell a time use it, so a model
@@ -100,7 +100,11 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
     `freeze` (p, k): the picture stops for k frames after clip position p-1 (that frame repeated,
     as a paused or static stream shows it; the stream clock runs on, nothing happens on screen),
     then the world goes on from where it stopped. Time questions are not asked in such a clip:
-    the HUD clock stood still while the stream's ran."""
+    the HUD clock stood still while the stream's ran. `game` (games.Game, default the demo world)
+    gives the questions, their answers and the summary; `world` is that game's ground truth."""
+    if game is None:
+        from .games import get
+        game = get("demo")
     ids, tg, starts = [BOS], [IGNORE], []
     src = list(range(start, start + n_frames))      # the world frame shown at each clip position
     if freeze is not None:
@@ -138,21 +142,21 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
         else:
             tg[last] = SILENT
         if j in q_pos:
-            kinds = [k for k in QUESTIONS if freeze is None or k != "when_hit"]
+            kinds = [k for k in game.questions if freeze is None or k not in game.time_questions]
             rng.shuffle(kinds)
             if prefer in kinds:
                 kinds.remove(prefer)
                 kinds.insert(0, prefer)
             for kind in kinds:
-                a = answer(world, kind, i / FPS, t0, FPS, clock_offset)
+                a = game.answer(world, kind, i / FPS, t0, FPS, clock_offset)
                 if a is not None:
-                    q = tok.encode(rng.choice(QUESTIONS[kind]))
+                    q = tok.encode(rng.choice(game.questions[kind]))
                     seq = [QUESTION] + q + [ANSWER] + tok.encode(a) + [EOS]
                     text(seq, loss_from=len(q) + 2)
                     break
     if rng.random() < p_summary:
         end = src[-1] / FPS
-        s = summary_text(world.events_between(t0, end))
+        s = game.summary_text(world.events_between(t0, end))
         text([SUMMARY, ANSWER] + tok.encode(s) + [EOS], loss_from=2)
     seconds = [clock_offset + int(i // FPS) for i in range(start, start + n_frames)]   # the stream's clock runs on
     return Sample(ids, tg, starts, shown, seconds, present)

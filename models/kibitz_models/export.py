@@ -23,7 +23,8 @@ import torch.nn as nn
 from .checkpoint import load_checkpoint
 from .model import KibitzModel
 from .temporal import TemporalConfig
-from .tokenizer import SPECIAL_IDS, Tokenizer
+from .games import tokenizer_for
+from .tokenizer import SPECIAL_IDS
 from .train import TEXT_TOKENS
 
 OPSET = 17
@@ -145,6 +146,7 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
     return {
         "format": "kibitz-mod/1",
         "name": name,
+        "game": cfg.game,   # what it was taught (models/kibitz_models/games.py); the runtime does not read it
         "frame": {"width": cfg.frame_width, "height": cfg.frame_height, "fps": meta.get("fps", 2),
                   "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "layout": "NHWC uint8 RGB"},
         "vision": {"tokensPerFrame": cfg.tokens_per_frame, "summaryTokens": 1, "grid": [cfg.grid_h, cfg.grid_w]},
@@ -176,7 +178,7 @@ def clock_manifest(cfg) -> dict:
 
 def _refuse_unfaithful(model: KibitzModel) -> None:
     cfg = model.cfg
-    tok = Tokenizer()
+    tok = tokenizer_for(cfg.game)
     if len(tok.vocab) != cfg.vocab_size:
         raise ExportError(f"tokenizer has {len(tok.vocab)} tokens but the model's vocab_size is {cfg.vocab_size}")
     for p in model.parameters():
@@ -269,7 +271,7 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
             with open(os.path.join(out_dir, "fixtures", "clock.json"), "w") as f:   # no graph: checks the runtime's own sum
                 json.dump({"graph": None, "note": "stream seconds -> model.clock (what the runtime adds to each vision token)",
                            "tolerance": PARITY_TOL, "seconds": secs.tolist(), "clock": t2j(model.clock(secs))}, f)
-    Tokenizer().save(os.path.join(out_dir, "tokenizer.json"))
+    tokenizer_for(cfg.game).save(os.path.join(out_dir, "tokenizer.json"))
     manifest = manifest_for(model, name, meta)
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)

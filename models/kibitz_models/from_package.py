@@ -37,7 +37,8 @@ def config_from_manifest(man: dict) -> ModelConfig:
                        mlp_hidden=d["mlpHidden"], vocab_size=d["vocab"], keep_ratio=d["keepRatio"],
                        routed_layers=list(d["routedLayers"]), rope_theta=float(d["ropeTheta"]), max_positions=d["maxPositions"],
                        time_digits=man.get("clock", {}).get("digits", 0),
-                       clock_text=bool(man.get("clock", {}).get("text", False))).validate()
+                       clock_text=bool(man.get("clock", {}).get("text", False)),
+                       game=man.get("game", "demo")).validate()
 
 
 def model_from_package(pkg_dir: str) -> KibitzModel:

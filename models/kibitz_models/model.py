@@ -54,6 +54,9 @@ class ModelConfig:
     # (what was said, and when a question was asked, are stamped with the time), so "when was X"
     # reads the time off the line that said X. Needs time_digits.
     clock_text: bool = False
+    # What the model was taught (games.py): "demo" (the synthetic world) or a recorded game such as
+    # "chess"; it picks the tokenizer's extra words, the questions and how they are answered.
+    game: str = "demo"
 
     @property
     def head_dim(self) -> int:

@@ -118,7 +118,7 @@ def _capture(display: str, seconds: float, mp4: str, log: str) -> Tuple[subproce
     raise RuntimeError(f"ffmpeg x11grab did not start on {display}: {_read(log)[-500:]}")
 
 
-def _xboard(display: str, work: str, seed: int, depth: int, pace: Tuple[float, float],
+def _xboard(display: str, work: str, seed: int, depth: int, pace: Tuple[float, float], depths: str,
             openings: List[Tuple[str, List[str]]]) -> subprocess.Popen:
     with open(os.path.join(work, "openings.pgn"), "w") as f:
         for name, moves in openings:
@@ -126,7 +126,7 @@ def _xboard(display: str, work: str, seed: int, depth: int, pace: Tuple[float, f
     relay = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xboard_relay.py")
     if " " in sys.executable + relay + work:
         raise ValueError(f"xboard splits engine commands on spaces; use paths without them ({sys.executable}, {relay}, {work})")
-    eng = lambda side: f"{sys.executable} {relay} {work}/relay_{side}.jsonl {seed} {side} {pace[0]} {pace[1]} {ENGINE}"
+    eng = lambda side: f"{sys.executable} {relay} {work}/relay_{side}.jsonl {seed} {side} {pace[0]} {pace[1]} {depths} {ENGINE}"
     argv = [XBOARD, "-settingsFile", f"{work}/xboardrc", "-saveSettingsOnExit", "false",
             "-fcp", eng("first"), "-scp", eng("second"), "-fd", work, "-sd", work,
             # "new" only: xboard's default init string also sends "random", which makes Fairy-Max vary its play
@@ -154,8 +154,10 @@ def _stop(p: Optional[subprocess.Popen], sig: int = signal.SIGTERM, wait_s: floa
 
 
 def record(out_dir: str, name: str = "chess", seconds: float = 60.0, seed: int = 1, depth: int = 4,
-           pace: Tuple[float, float] = (1.0, 2.5)) -> dict:
-    """Records `seconds` of self-play (that much wall time) and writes the files listed above."""
+           pace: Tuple[float, float] = (1.0, 2.5), depths: Optional[List[int]] = None) -> dict:
+    """Records `seconds` of self-play (that much wall time) and writes the files listed above.
+    `depths`: each engine's search depth is drawn per game from this list (seeded, xboard_relay.py)
+    instead of `depth` for all, so the same openings give many different games."""
     check_tools()
     os.makedirs(out_dir, exist_ok=True)
     rng = random.Random(seed)
@@ -168,7 +170,7 @@ def record(out_dir: str, name: str = "chess", seconds: float = 60.0, seed: int =
         try:
             ff, t0 = _capture(display, seconds, mp4, f"{work}/ffmpeg.log")
             # the game starts after the capture does, so its first moves are on video
-            xb = _xboard(display, work, seed, depth, pace, openings)
+            xb = _xboard(display, work, seed, depth, pace, ",".join(map(str, depths)) if depths else "-", openings)
             if ff.wait(seconds + 60) != 0:
                 raise RuntimeError(f"ffmpeg failed: {_read(f'{work}/ffmpeg.log')[-800:]}")
             _stop(xb)  # SIGTERM: xboard ends the game cleanly and saves it to games.pgn
@@ -193,7 +195,7 @@ def record(out_dir: str, name: str = "chess", seconds: float = 60.0, seed: int =
     engine = re.search(r'^\[White "(.*)"\]$', pgn, re.M)
     meta = {
         "game": "chess", "program": xb_version, "engine": engine.group(1) if engine else ENGINE,
-        "ffmpeg": _version([ffmpeg_bin(), "-version"]), "seed": seed, "depth": depth, "pace_s": list(pace),
+        "ffmpeg": _version([ffmpeg_bin(), "-version"]), "seed": seed, "depth": depth, "depths": depths, "pace_s": list(pace),
         "openings": [n for n, _ in openings[:summary["games"]]], "seconds": seconds, "duration_s": duration,
         "frames": n_frames, "fps": FPS, "width": W, "height": H, "video_start_epoch": t0,
         "time_zero": "the first video frame; event t = move time (relay, time.time()) - first frame time (x11grab, CLOCK_REALTIME)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<silent>", "<question>", "<answer>", "<summary>",
             "<commentary>", "<unk>"]
@@ -33,7 +33,9 @@ most recent took take taken get gets lost loses remaining remain still alive dea
 VOCAB_SIZE = 512
 
 
-def build_vocab() -> Dict[str, int]:
+def build_vocab(extra: Sequence[str] = ()) -> Dict[str, int]:
+    """`extra`: a game's own words (games.py), after the shared ones, so a package for another game
+    keeps every shared word's id (and a model started from the demo weights keeps its embeddings)."""
     vocab: Dict[str, int] = {}
     for t in SPECIALS:
         vocab[t] = len(vocab)
@@ -41,10 +43,11 @@ def build_vocab() -> Dict[str, int]:
         vocab[d] = len(vocab)
     for d in "0123456789":
         vocab["##" + d] = len(vocab)
-    for w in WORDS:
+    for w in list(WORDS) + list(extra):
         if w not in vocab:
             vocab[w] = len(vocab)
-    assert len(vocab) <= VOCAB_SIZE, len(vocab)
+    if len(vocab) > VOCAB_SIZE:
+        raise ValueError(f"vocabulary has {len(vocab)} entries, more than {VOCAB_SIZE}: shorten the game's word list")
     i = 0
     while len(vocab) < VOCAB_SIZE:
         vocab[f"<unused{i}>"] = len(vocab)
@@ -56,8 +59,8 @@ _PRE = re.compile(r"\w+|[^\w\s]+")
 
 
 class Tokenizer:
-    def __init__(self) -> None:
-        self.vocab = build_vocab()
+    def __init__(self, extra: Sequence[str] = ()) -> None:
+        self.vocab = build_vocab(extra)
         self.inv = {i: t for t, i in self.vocab.items()}
 
     def encode(self, text: str) -> List[int]:

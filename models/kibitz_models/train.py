@@ -19,8 +19,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .dataset import FPS, IGNORE, build_clip, collate, load_streams
 from .model import KibitzModel, ModelConfig
 from .temporal import TemporalConfig
-from .tokenizer import Tokenizer
-from .world import World
+from .games import get as get_game, of_data, tokenizer_for
 
 CLIP_FRAMES = 16
 BATCH = 8
@@ -104,7 +103,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
           decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
           prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
           time_digits: int = 0, fixed_vision: bool = False, clock_text: Optional[bool] = None, temporal: TemporalConfig = None,
-          freeze_clips: float = 0.0) -> None:
+          freeze_clips: float = 0.0, game: Optional[str] = None) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
@@ -118,7 +117,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     with the temporal token drop on (temporal.py; saved in the checkpoint, exported to the manifest).
     `freeze_clips`: this share of clips shows a still picture for FREEZE_FRAMES frames somewhere
     (dataset.build_clip `freeze`), so a model with the drop learns that an event after a still
-    stretch is still an event."""
+    stretch is still an event. `game`: what the data holds (games.py; default: what the data's
+    <id>.json say); a model resumed from another game's weights is re-labelled with it and keeps
+    every shared word's embedding (the game's own words take unused vocabulary rows)."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -148,8 +149,15 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     if freeze_vision or fixed_vision:
         for name, p in model.vision.named_parameters():
             p.requires_grad_(name.startswith("proj.") and not fixed_vision)
+    game_name = game or of_data(data_dir)
+    if model.cfg.game != game_name:
+        model = _reconfigured(model, game=game_name).train()
+        if freeze_vision or fixed_vision:
+            for name, p in model.vision.named_parameters():
+                p.requires_grad_(name.startswith("proj.") and not fixed_vision)
     cfg = model.cfg
-    tok = Tokenizer()
+    the_game = get_game(game_name)
+    tok = tokenizer_for(game_name)
     clock = [model.time_embed] if model.time_embed is not None else []
     rest = [p for p in model.parameters() if p.requires_grad and all(p is not c for c in clock)]
     # the clock table starts at zero in a trained model: it learns at CLOCK_LR_SCALE x the rate
@@ -172,7 +180,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
         for _ in range(BATCH):
             s, fr = streams[rng.randrange(len(streams))]
             if s not in worlds:
-                worlds[s] = World(s, seconds[s])
+                worlds[s] = the_game.load(data_dir, s, seconds[s])
                 hits_of[s] = [e for e in worlds[s].events if e.kind == "hit"]
             start = rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1)
             hits = hits_of[s] if hit_clips > 0 else []
@@ -186,7 +194,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
                 freeze = (rng.randint(2, CLIP_FRAMES - k), k)
             samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
                                       n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question,
-                                      clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze))
+                                      clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze,
+                                      game=the_game))
         loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision, fixed_vision)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -4,6 +4,7 @@ The recording test takes ~15 s of wall time (it is real time) and skips, saying 
 where Xvfb, xboard, Fairy-Max or ffmpeg are missing. The event-builder tests need nothing.
 """
 import json
+import subprocess
 import os
 import shutil
 import sys
@@ -70,6 +71,28 @@ class TestChessEvents(unittest.TestCase):
             b.apply(uci)
         b.apply("e1g1")
         self.assertEqual((b.sq.get("g1"), b.sq.get("f1"), b.sq.get("h1")), ("K", "R", None))
+
+
+class TestRelayDepths(unittest.TestCase):
+    """xboard_relay.py replaces each `sd N` with a seeded draw from DEPTHS (cat stands in for the engine)."""
+
+    def _run(self, seed, depths):
+        relay = os.path.join(os.path.dirname(record_game.__file__), "xboard_relay.py")
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([sys.executable, relay, os.path.join(d, "log.jsonl"), str(seed), "first", "0", "0", depths, "/bin/cat"],
+                               input=b"new\nsd 4\nnew\nsd 4\nnew\nsd 4\nnew\nsd 4\n", capture_output=True, timeout=20)
+            with open(os.path.join(d, "log.jsonl")) as f:
+                log = [json.loads(l) for l in f]
+        return [l for l in r.stdout.decode().splitlines() if l.startswith("sd")], log
+
+    def test_each_depth_line_is_a_seeded_draw_and_the_log_keeps_both(self):
+        got, log = self._run(5, "2,3,5")
+        self.assertEqual(len(got), 4)
+        self.assertTrue(all(l in ("sd 2", "sd 3", "sd 5") for l in got), got)
+        self.assertEqual(self._run(5, "2,3,5")[0], got)                       # same seed, same depths
+        self.assertEqual(sum(1 for l in log if l["dir"] == "in" and l["line"] == "sd 4"), 4)
+        self.assertEqual([l["line"] for l in log if l["dir"] == "depth"], got)
+        self.assertEqual(self._run(5, "-")[0], ["sd 4"] * 4)                  # "-": xboard's own depth
 
 
 def _missing():

@@ -1,0 +1,195 @@
+"""Chess as kibitz is taught it: what it says about a recorded game, the questions it answers, and
+the data and sample broadcasts built from `cli record` recordings (record_game.py).
+
+The recorder's event log holds the game's full truth (every move in SAN, the piece, the square,
+the state after it). What the model says is a shorter line per event, chosen for what a 256x144
+frame at 2 fps lets it see: a capture (a piece vanishes where the yellow arrow lands), a castle
+(king and rook jump), check, a promotion, the end of a game and the start of the next. Ordinary
+moves are not commentary (one every 1-2.5 s would flood chat); they still answer "what just
+happened" and "whose move is it".
+
+    cli game-data --game chess --recordings models/.cache/game/train --out models/.cache/game/data
+    cli game-samples --game chess --recordings models/.cache/game/heldout --out models/.cache/game/samples
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+# words the lines and questions below use that the shared vocabulary (tokenizer.WORDS) lacks
+WORDS = """
+white black takes castles gives check checkmate wins drawn promotes pawn knight bishop rook queen
+king moves moved whose turn move capture captured took they side
+""".split()
+
+QUESTIONS: Dict[str, List[str]] = {
+    "to_move": ["whose move is it ?", "whose turn is it ?", "who is to move ?"],
+    "what_happened": ["what just happened ?", "what happened ?"],
+    "last_capture": ["what was the last capture ?", "what did they take last ?"],
+}
+TIME_QUESTIONS: set = set()   # none tells a time: a still picture never makes one wrong
+RECENT_S = 4.0                # "what just happened" looks back this far
+
+
+def say(e: dict) -> Optional[str]:
+    """The commentary line for one recorder event, or None (ordinary moves are not commentary)."""
+    side, kind = e.get("side"), e["kind"]
+    if kind == "game_start":
+        return "a new game begins"
+    if kind == "game_over":
+        winner = {"1-0": "white", "0-1": "black"}.get(e.get("result", ""))
+        return f"{winner} wins" if winner else "the game is drawn"
+    if kind == "checkmate":
+        return "checkmate"
+    if kind == "castle":
+        return f"{side} castles"
+    if kind == "promotion":
+        return f"{side} promotes a pawn"
+    if e.get("captured"):      # a capture, also one that gives check
+        return f"{side} takes a {e['captured']}"
+    if kind == "check":
+        return f"{side} gives check"
+    return None
+
+
+def move_text(e: dict) -> Optional[str]:
+    """What "what just happened" answers for any move: its line, or "<side> moves"."""
+    return say(e) or (f"{e['side']} moves" if e["kind"] == "move" else None)
+
+
+@dataclass
+class Event:
+    t: float
+    kind: str
+    text: str
+    attrs: Dict = field(default_factory=dict)
+
+
+class ChessStream:
+    """A stretch of a recording, World-like for dataset.build_clip and evaluate: `events` are the
+    spoken ones (commentary and summary targets), `moves` every event with a line or a move."""
+
+    def __init__(self, gt: dict):
+        self.seconds = float(gt["seconds"])
+        raw = sorted(gt["events"], key=lambda e: e["t"])
+        self.all = raw
+        self.events = [Event(e["t"], e["kind"], say(e), e) for e in raw if say(e)]
+        self.moves = [Event(e["t"], e["kind"], move_text(e), e) for e in raw if move_text(e)]
+
+    def events_between(self, t0: float, t1: float) -> List[Event]:
+        return [e for e in self.events if t0 < e.t <= t1]
+
+    def to_move(self, t: float) -> Optional[str]:
+        """Whose clock is lit at t: the state after the last event at or before t (None between a
+        game's end and the next game, and before the first event)."""
+        last = None
+        for e in self.all:
+            if e["t"] > t + 1e-9:
+                break
+            last = e
+        if last is None or last["kind"] == "game_over" or "state" not in last:
+            return None
+        return last["state"]["to_move"]
+
+
+def answer(world: ChessStream, kind: str, t: float, window_start: float, fps: int, clock_offset: int = 0) -> Optional[str]:
+    """The exact answer right after the frame at t from what was on screen since window_start;
+    None when the question is not answerable there (render.answer's contract)."""
+    if kind == "to_move":
+        return world.to_move(t)
+    if kind == "what_happened":
+        ev = [e for e in world.moves if max(window_start, t - RECENT_S) - 1e-9 <= e.t <= t + 1e-9]
+        return ev[-1].text if ev else "nothing happened"
+    if kind == "last_capture":
+        caps = [e for e in world.events if window_start - 1e-9 <= e.t <= t + 1e-9 and e.attrs.get("captured")]
+        return caps[-1].text if caps else None
+    raise ValueError(kind)
+
+
+def summary_text(events) -> str:
+    return " then ".join(e.text for e in events) if events else "nothing happened"
+
+
+# ----------------------------------------------------------------------------- data from recordings
+
+def _recordings(recordings: str) -> List[str]:
+    stems = sorted(p[:-len(".events.jsonl")] for p in glob.glob(os.path.join(recordings, "*.events.jsonl")))
+    stems = [s for s in stems if os.path.exists(s + ".mp4") and os.path.exists(s + ".json")]
+    if not stems:
+        raise FileNotFoundError(f"no recordings (<name>.mp4 + .events.jsonl + .json) in {recordings}: make them with `cli record`")
+    return stems
+
+
+def _events(stem: str) -> List[dict]:
+    with open(stem + ".events.jsonl") as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: int = 1) -> List[dict]:
+    """Each recording -> frames at the model's fps and size (the service's decode chain, as the
+    demo data) cut into `chunk_s` streams <id>.npy + <id>.json {"game": "chess", "seconds",
+    "events" (times relative to the chunk; earlier ones kept for the state), "source"}."""
+    from .dataset import FPS, FRAME_H, FRAME_W
+    from .render import decode
+    os.makedirs(out_dir, exist_ok=True)
+    made, sid = [], first_id
+    for stem in _recordings(recordings):
+        frames = decode(stem + ".mp4", FRAME_W, FRAME_H, FPS)
+        events = _events(stem)
+        per = int(chunk_s * FPS)
+        for c in range(0, len(frames) // per):
+            a = c * per
+            chunk = np.ascontiguousarray(frames[a:a + per])
+            off = a / FPS
+            gt = {"game": "chess", "seconds": per / FPS, "source": os.path.basename(stem), "offset_s": off,
+                  "events": [{**e, "t": round(e["t"] - off, 4)} for e in events if e["t"] <= off + per / FPS]}
+            np.save(os.path.join(out_dir, f"{sid}.npy"), chunk)
+            with open(os.path.join(out_dir, f"{sid}.json"), "w") as f:
+                json.dump(gt, f)
+            made.append({"id": sid, "source": gt["source"], "offset_s": off,
+                         "spoken": sum(1 for e in ChessStream(gt).events if e.t > 0)})
+            sid += 1
+    return made
+
+
+def write_samples(recordings: str, out_dir: str, window_s: float = 8.0, seed: int = 0) -> List[str]:
+    """Held-out recordings -> sample broadcasts in the demo samples' format (render.write_samples):
+    broadcastN.mp4 (the recording itself, 1280x720 30 fps) + broadcastN.json (spoken events, one
+    question of each kind at a seeded time where it is answerable, two summaries)."""
+    import shutil
+    os.makedirs(out_dir, exist_ok=True)
+    out = []
+    for n, stem in enumerate(_recordings(recordings), 1):
+        with open(stem + ".json") as f:
+            meta = json.load(f)
+        seconds = float(meta["duration_s"])
+        world = ChessStream({"seconds": seconds, "events": _events(stem)})
+        rng = random.Random(f"{seed}:{os.path.basename(stem)}")
+        qa = []
+        for kind in QUESTIONS:
+            for _ in range(40):
+                t = rng.randrange(20, int(seconds * 2) - 1) / 2
+                a = answer(world, kind, t, t - window_s, 2)
+                if a is not None:
+                    qa.append({"t": t, "kind": kind, "question": QUESTIONS[kind][0], "answer": a})
+                    break
+        mp4 = os.path.join(out_dir, f"broadcast{n}.mp4")
+        shutil.copyfile(stem + ".mp4", mp4)
+        gt = {"game": "chess", "source": os.path.basename(stem), "seed": meta.get("seed"), "seconds": seconds,
+              "events": [{"t": e.t, "kind": e.kind, "text": e.text} for e in world.events],
+              "video": os.path.basename(mp4), "width": meta["width"], "height": meta["height"], "fps": meta["fps"],
+              "note": "held-out chess self-play (cli record, a seed no training recording used); spoken events only "
+                      "(chess_game.say); times in seconds from the first frame; memory questions look back at most window_s",
+              "window_s": window_s, "qa": qa,
+              "summaries": [{"from": a, "to": a + window_s, "answer": summary_text(world.events_between(a, a + window_s))}
+                            for a in (20.0, min(60.0, seconds - window_s - 1))]}
+        with open(os.path.join(out_dir, f"broadcast{n}.json"), "w") as f:
+            json.dump(gt, f, indent=1)
+        out.append(mp4)
+    return out

@@ -1,0 +1,64 @@
+"""The games the toolkit can teach, behind one surface: a game's words (added to the tokenizer),
+its questions and how each is answered from the ground truth, its summaries, and how a data
+stream's ground truth is loaded. `ModelConfig.game` names the game a model was taught.
+
+    demo   the synthetic world (world.py, render.py): ground truth re-simulated from the seed
+    chess  recorded xboard self-play (chess_game.py): ground truth from the stream's <id>.json
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+
+@dataclass(frozen=True)
+class Game:
+    name: str
+    words: Sequence[str]                       # extra tokenizer words
+    questions: Dict[str, List[str]]            # kind -> phrasings (the first is the one evaluation asks)
+    time_questions: frozenset                  # kinds whose answer is a time (not asked across a still picture)
+    answer: Callable[..., Optional[str]]       # (world, kind, t, window_start, fps, clock_offset) -> answer | None
+    summary_text: Callable[[list], str]
+    load: Callable[[str, int, float], object]  # (data_dir, stream id, seconds) -> world (events, events_between)
+
+
+def _demo() -> Game:
+    from .render import QUESTIONS, answer, summary_text
+    from .world import World
+    return Game("demo", (), QUESTIONS, frozenset({"when_hit"}), answer, summary_text, lambda d, s, sec: World(s, sec))
+
+
+def _load_recorded(data_dir: str, stream: int, seconds: float):
+    from .chess_game import ChessStream
+    with open(os.path.join(data_dir, f"{stream}.json")) as f:
+        return ChessStream(json.load(f))
+
+
+def _chess() -> Game:
+    from . import chess_game as c
+    return Game("chess", tuple(c.WORDS), c.QUESTIONS, frozenset(c.TIME_QUESTIONS), c.answer, c.summary_text, _load_recorded)
+
+
+GAMES = {"demo": _demo, "chess": _chess}
+
+
+def get(name: str) -> Game:
+    if name not in GAMES:
+        raise ValueError(f"unknown game {name!r}: the toolkit knows {sorted(GAMES)}")
+    return GAMES[name]()
+
+
+def of_data(data_dir: str) -> str:
+    """The game a data directory holds: its streams' <id>.json say "game" (demo data says none)."""
+    for f in sorted(os.listdir(data_dir)):
+        if f.endswith(".json") and f[:-5].isdigit():
+            with open(os.path.join(data_dir, f)) as fh:
+                return json.load(fh).get("game", "demo")
+    return "demo"
+
+
+def tokenizer_for(name: str):
+    from .tokenizer import Tokenizer
+    return Tokenizer(get(name).words)
