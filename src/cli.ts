@@ -22,8 +22,10 @@ const USAGE = `usage: kibitz <command> [options]
   push FILE [--key KEY] [--url rtmp://HOST:PORT/live] [--loop] [--config FILE]
                                    stream a video file in real time, like OBS would
                                    (default key: the first configured stream's)
-  demo [FILE]                      start kibitz, stream the bundled sample broadcast (or FILE)
-                                   into it and print the live commentary, then a summary
+  demo [FILE | chess] [--package DIR]
+                                   start kibitz, stream the bundled sample broadcast (or FILE)
+                                   into it and print the live commentary, then a summary;
+                                   "chess": a real game (xboard) with models/kibitz-chess
   worker [--config FILE] [--log-format auto|pretty|json]
                                    run the model for streams of "serve" nodes that use
                                    queue: { kind: redis, url } (scale-out; one per GPU)
@@ -227,12 +229,20 @@ async function worker(args: string[]): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
+/** `demo chess`: the real-game package on its held-out sample (models/README.md, "A package for chess"). */
+const DEMO_SETS: Record<string, { file: string; packageDir: string }> = {
+  chess: { file: 'models/samples/chess/broadcast1.mp4', packageDir: 'models/kibitz-chess' },
+};
+
 async function demo(args: string[]): Promise<void> {
-  const { positionals } = parse(args, {}, true);
+  const { values, positionals } = parse(args, { package: { type: 'string' } }, true);
+  const set = positionals[0] ? DEMO_SETS[positionals[0]] : undefined;
+  const file = set?.file ?? positionals[0];
+  const packageDir = (values.package as string | undefined) ?? set?.packageDir;
   const { runDemo } = await import('./demo.ts');
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
-  await runDemo({ file: positionals[0], signal: ac.signal });
+  await runDemo({ file, signal: ac.signal, ...(packageDir ? { packageDir } : {}) });
   process.exit(0);
 }
 

@@ -3,10 +3,13 @@ the data and sample broadcasts built from `cli record` recordings (record_game.p
 
 The recorder's event log holds the game's full truth (every move in SAN, the piece, the square,
 the state after it). What the model says is a shorter line per event, chosen for what a 256x144
-frame at 2 fps lets it see: a capture (a piece vanishes where the yellow arrow lands), a castle
-(king and rook jump), check, a promotion, the end of a game and the start of the next. Ordinary
-moves are not commentary (one every 1-2.5 s would flood chat); they still answer "what just
-happened" and "whose move is it".
+frame at 2 fps lets it see: who captures (a piece vanishes where the yellow arrow lands, and the
+lit clock says who moved), a castle (king and rook jump), a promotion, checkmate, the end of a
+game and the start of the next. Not said, though logged: which piece was taken (a square is
+14 px wide at 256x144; a first package trained 11 minutes on "takes a knight" said "pawn" for
+all) and check (xboard shows it only in the move text, 3 px tall here). Ordinary moves are not
+commentary (one every 1-2.5 s would flood chat); they still answer "what just happened" and
+"whose move is it".
 
     cli game-data --game chess --recordings models/.cache/game/train --out models/.cache/game/data
     cli game-samples --game chess --recordings models/.cache/game/heldout --out models/.cache/game/samples
@@ -26,12 +29,13 @@ import numpy as np
 WORDS = """
 white black takes castles gives check checkmate wins drawn promotes pawn knight bishop rook queen
 king moves moved whose turn move capture captured took they side
-""".split()
+captures made
+""".split()   # append only: a word's id is its place here, and trained packages keep theirs
 
 QUESTIONS: Dict[str, List[str]] = {
     "to_move": ["whose move is it ?", "whose turn is it ?", "who is to move ?"],
     "what_happened": ["what just happened ?", "what happened ?"],
-    "last_capture": ["what was the last capture ?", "what did they take last ?"],
+    "last_capture": ["who made the last capture ?", "who captured last ?"],
 }
 TIME_QUESTIONS: set = set()   # none tells a time: a still picture never makes one wrong
 RECENT_S = 4.0                # "what just happened" looks back this far
@@ -52,15 +56,13 @@ def say(e: dict) -> Optional[str]:
     if kind == "promotion":
         return f"{side} promotes a pawn"
     if e.get("captured"):      # a capture, also one that gives check
-        return f"{side} takes a {e['captured']}"
-    if kind == "check":
-        return f"{side} gives check"
-    return None
+        return f"{side} captures"
+    return None                # an ordinary move, or a check (not visible at the model's size)
 
 
 def move_text(e: dict) -> Optional[str]:
     """What "what just happened" answers for any move: its line, or "<side> moves"."""
-    return say(e) or (f"{e['side']} moves" if e["kind"] == "move" else None)
+    return say(e) or (f"{e['side']} moves" if "side" in e else None)   # any move, checks too
 
 
 @dataclass
@@ -79,7 +81,8 @@ class ChessStream:
         self.seconds = float(gt["seconds"])
         raw = sorted(gt["events"], key=lambda e: e["t"])
         self.all = raw
-        self.events = [Event(e["t"], e["kind"], say(e), e) for e in raw if say(e)]
+        # spoken events inside this stretch (commentary truth); earlier ones stay in `all` for the state
+        self.events = [Event(e["t"], e["kind"], say(e), e) for e in raw if say(e) and 0.0 <= e["t"] <= self.seconds]
         self.moves = [Event(e["t"], e["kind"], move_text(e), e) for e in raw if move_text(e)]
 
     def events_between(self, t0: float, t1: float) -> List[Event]:
@@ -108,7 +111,7 @@ def answer(world: ChessStream, kind: str, t: float, window_start: float, fps: in
         return ev[-1].text if ev else "nothing happened"
     if kind == "last_capture":
         caps = [e for e in world.events if window_start - 1e-9 <= e.t <= t + 1e-9 and e.attrs.get("captured")]
-        return caps[-1].text if caps else None
+        return caps[-1].attrs["side"] if caps else None
     raise ValueError(kind)
 
 
@@ -158,37 +161,51 @@ def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: i
     return made
 
 
-def write_samples(recordings: str, out_dir: str, window_s: float = 8.0, seed: int = 0) -> List[str]:
+def write_samples(recordings: str, out_dir: str, window_s: float = 8.0, seed: int = 0,
+                  seconds: Optional[float] = None, only: Optional[List[str]] = None, per_kind: int = 3) -> List[str]:
     """Held-out recordings -> sample broadcasts in the demo samples' format (render.write_samples):
-    broadcastN.mp4 (the recording itself, 1280x720 30 fps) + broadcastN.json (spoken events, one
-    question of each kind at a seeded time where it is answerable, two summaries)."""
+    broadcastN.mp4 (the recording, 1280x720 30 fps: copied whole, or its first `seconds`
+    re-encoded at crf 30 to ship small) + broadcastN.json (spoken events, one question of each kind
+    at `per_kind` seeded times where it is answerable, 3 s apart or more, two summaries). `only`:
+    these recording names."""
     import shutil
+    import subprocess
+    from .render import ffmpeg_bin
     os.makedirs(out_dir, exist_ok=True)
     out = []
-    for n, stem in enumerate(_recordings(recordings), 1):
+    stems = [s for s in _recordings(recordings) if not only or os.path.basename(s) in only]
+    for n, stem in enumerate(stems, 1):
         with open(stem + ".json") as f:
             meta = json.load(f)
-        seconds = float(meta["duration_s"])
-        world = ChessStream({"seconds": seconds, "events": _events(stem)})
+        full = float(meta["duration_s"])
+        seconds_n = min(full, seconds) if seconds else full
+        world = ChessStream({"seconds": seconds_n, "events": [e for e in _events(stem) if e["t"] <= seconds_n]})
         rng = random.Random(f"{seed}:{os.path.basename(stem)}")
-        qa = []
+        qa, taken = [], set()
         for kind in QUESTIONS:
-            for _ in range(40):
-                t = rng.randrange(20, int(seconds * 2) - 1) / 2
-                a = answer(world, kind, t, t - window_s, 2)
-                if a is not None:
-                    qa.append({"t": t, "kind": kind, "question": QUESTIONS[kind][0], "answer": a})
-                    break
+            for _ in range(per_kind):
+                for _ in range(80):
+                    t = rng.randrange(20, int(seconds_n * 2) - 1) / 2
+                    a = answer(world, kind, t, t - window_s, 2)
+                    if a is not None and all(abs(t - u) >= 3.0 for u in taken):   # one question at a time
+                        qa.append({"t": t, "kind": kind, "question": QUESTIONS[kind][0], "answer": a})
+                        taken.add(t)
+                        break
+        qa.sort(key=lambda q: q["t"])
         mp4 = os.path.join(out_dir, f"broadcast{n}.mp4")
-        shutil.copyfile(stem + ".mp4", mp4)
-        gt = {"game": "chess", "source": os.path.basename(stem), "seed": meta.get("seed"), "seconds": seconds,
+        if seconds_n < full:
+            subprocess.run([ffmpeg_bin(), "-v", "error", "-y", "-i", stem + ".mp4", "-t", str(seconds_n), "-c:v", "libx264",
+                            "-preset", "veryfast", "-crf", "30", "-g", "60", "-pix_fmt", "yuv420p", "-movflags", "+faststart", mp4], check=True)
+        else:
+            shutil.copyfile(stem + ".mp4", mp4)
+        gt = {"game": "chess", "source": os.path.basename(stem), "seed": meta.get("seed"), "seconds": seconds_n,
               "events": [{"t": e.t, "kind": e.kind, "text": e.text} for e in world.events],
               "video": os.path.basename(mp4), "width": meta["width"], "height": meta["height"], "fps": meta["fps"],
               "note": "held-out chess self-play (cli record, a seed no training recording used); spoken events only "
                       "(chess_game.say); times in seconds from the first frame; memory questions look back at most window_s",
               "window_s": window_s, "qa": qa,
               "summaries": [{"from": a, "to": a + window_s, "answer": summary_text(world.events_between(a, a + window_s))}
-                            for a in (20.0, min(60.0, seconds - window_s - 1))]}
+                            for a in (20.0, min(60.0, seconds_n - window_s - 1))]}
         with open(os.path.join(out_dir, f"broadcast{n}.json"), "w") as f:
             json.dump(gt, f, indent=1)
         out.append(mp4)

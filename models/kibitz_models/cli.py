@@ -99,6 +99,8 @@ def main(argv=None) -> int:
     s = sub.add_parser("game-samples", help="held-out recordings -> sample broadcasts with ground truth (chess_game.py)")
     s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--recordings", required=True)
     s.add_argument("--out", required=True)
+    s.add_argument("--seconds", type=float, default=None, help="keep the first N seconds (re-encoded at crf 30, to ship small)")
+    s.add_argument("--only", default=None, help="comma-separated recording names (default: all)")
     s = sub.add_parser("record", help="record a real game playing itself, with its own timed events (record_game.py)")
     s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--seconds", type=float, default=60.0)
     s.add_argument("--seed", type=int, default=1); s.add_argument("--out", default="models/.cache/game/chess")
@@ -166,7 +168,7 @@ def _run(a) -> int:
         print(json.dumps({"streams": len(made), "spoken_events": sum(m["spoken"] for m in made), "out": a.out}))
     elif a.cmd == "game-samples":
         from .chess_game import write_samples
-        for mp4 in write_samples(a.recordings, a.out):
+        for mp4 in write_samples(a.recordings, a.out, seconds=a.seconds, only=a.only.split(",") if a.only else None):
             print(mp4)
     elif a.cmd == "record":
         from .record_game import record

@@ -215,11 +215,23 @@ def board_changes(mp4: str, box: Tuple[int, int, int, int] = BOARD_BOX) -> np.nd
     x, y, w, h = box
     n = 8 * 16  # each square -> 16x16 grey pixels
     vf = f"crop={w}:{h}:{x}:{y},scale={n}:{n}:flags=area,format=gray"
-    raw = subprocess.run([ffmpeg_bin(), "-v", "error", "-i", mp4, "-vf", vf, "-f", "rawvideo", "-"],
-                         capture_output=True, check=True).stdout
-    f = np.frombuffer(raw, dtype=np.uint8).reshape(-1, n, n).astype(np.float32)
-    d = np.abs(f[1:] - f[:-1]).reshape(-1, 8, 16, 8, 16).mean(axis=(2, 4))  # (T-1, 8, 8)
-    return np.concatenate([np.zeros((1, 8, 8), np.float32), d])
+    # streamed a second at a time: a 20-minute recording would be ~6 GB as one float array
+    p = subprocess.Popen([ffmpeg_bin(), "-v", "error", "-i", mp4, "-vf", vf, "-f", "rawvideo", "-"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, prev, size = [], None, n * n * FPS
+    while True:
+        raw = p.stdout.read(size)
+        if not raw:
+            break
+        f = np.frombuffer(raw[:len(raw) // (n * n) * n * n], dtype=np.uint8).reshape(-1, n, n).astype(np.float32)
+        seq = f if prev is None else np.concatenate([prev, f])
+        d = np.abs(seq[1:] - seq[:-1]).reshape(-1, 8, 16, 8, 16).mean(axis=(2, 4))
+        out.append(d if prev is not None else np.concatenate([np.zeros((1, 8, 8), np.float32), d]))
+        prev = f[-1:]
+    err = p.stderr.read().decode(errors="replace")
+    if p.wait() != 0:
+        raise RuntimeError(f"ffmpeg could not decode {mp4}: {err[-500:]}")
+    return np.concatenate(out) if out else np.zeros((0, 8, 8), np.float32)
 
 
 CHANGE = 12.0  # grey levels: a piece arriving on or leaving a square moves its mean by 30-60; codec noise < 3

@@ -23,7 +23,14 @@ const { values } = parseArgs({
     write: { type: 'boolean', default: false },
   },
 });
-const QUESTIONS = ['what is the score?', 'how many lives are left?', 'what level is it?', 'what just happened?', 'when was the player last hit?', 'what colour was the last gem?'];
+/** Questions asked while calibrating, by the game the package was taught (manifest `game`, models/kibitz_models/games.py). */
+const QUESTIONS_BY_GAME: Record<string, string[]> = {
+  demo: ['what is the score?', 'how many lives are left?', 'what level is it?', 'what just happened?', 'when was the player last hit?', 'what colour was the last gem?'],
+  chess: ['whose move is it?', 'what just happened?', 'what was the last capture?'],
+};
+const game = (JSON.parse(readFileSync(path.join(values.pkg, 'manifest.json'), 'utf8')) as { game?: string }).game ?? 'demo';
+const QUESTIONS = QUESTIONS_BY_GAME[game];
+if (!QUESTIONS) throw new Error(`calibrate_guards: no questions for game "${game}"; add them to QUESTIONS_BY_GAME`);
 
 const model = await Model.load({ packageDir: values.pkg });
 const observed: ObservedLine[] = [];

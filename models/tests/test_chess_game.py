@@ -42,8 +42,8 @@ LOG = [
 class TestLines(unittest.TestCase):
     def test_each_kind_has_a_short_line_and_plain_moves_are_not_commentary(self):
         said = [c.say(e) for e in LOG]
-        self.assertEqual(said, ["a new game begins", None, "black takes a knight", "white castles", "black gives check",
-                                "white takes a pawn", "checkmate", "black wins", "a new game begins"])
+        self.assertEqual(said, ["a new game begins", None, "black captures", "white castles", None,
+                                "white captures", "checkmate", "black wins", "a new game begins"])
         self.assertEqual(c.say(_ev(1, "promotion", "white", to_move="black")), "white promotes a pawn")
         self.assertEqual(c.say(_ev(1, "game_over", result="1/2-1/2")), "the game is drawn")
         self.assertEqual(c.move_text(LOG[1]), "white moves")
@@ -51,8 +51,7 @@ class TestLines(unittest.TestCase):
     def test_every_line_and_question_encodes_without_unknown_words(self):
         tok = tokenizer_for("chess")
         texts = [c.say(e) for e in LOG if c.say(e)] + ["white moves", "nothing happened", "the game is drawn",
-                                                       "white promotes a pawn", "black takes a queen", "white takes a bishop",
-                                                       "black takes a rook"]
+                                                       "white promotes a pawn", "black captures", "white", "black"]
         texts += [q for qs in c.QUESTIONS.values() for q in qs]
         for t in texts:
             ids = tok.encode(t)
@@ -75,13 +74,14 @@ class TestAnswers(unittest.TestCase):
     def test_what_happened_and_the_last_capture_look_back_only_as_far_as_asked(self):
         self.assertEqual(c.answer(self.w, "what_happened", 2.5, 0, 2), "white moves")
         self.assertEqual(c.answer(self.w, "what_happened", 6.5, 0, 2), "white castles")
+        self.assertEqual(c.answer(self.w, "what_happened", 8.5, 0, 2), "black moves")   # a check is told as a move
         self.assertEqual(c.answer(self.w, "what_happened", 15.0, 0, 2), "black wins")
         self.assertEqual(c.answer(self.w, "what_happened", 20.5, 0, 2), "nothing happened")   # > 4 s since the last
-        self.assertEqual(c.answer(self.w, "last_capture", 11.0, 0, 2), "white takes a pawn")
-        self.assertEqual(c.answer(self.w, "last_capture", 9.0, 0, 2), "black takes a knight")
+        self.assertEqual(c.answer(self.w, "last_capture", 11.0, 0, 2), "white")
+        self.assertEqual(c.answer(self.w, "last_capture", 9.0, 0, 2), "black")
         self.assertIsNone(c.answer(self.w, "last_capture", 9.0, 5.0, 2))   # the capture is before the window
         self.assertEqual(c.summary_text(self.w.events_between(5.0, 12.5)),
-                         "white castles then black gives check then white takes a pawn then checkmate then black wins")
+                         "white castles then white captures then checkmate then black wins")
 
 
 class TestTokenizerAndClips(unittest.TestCase):
@@ -100,7 +100,7 @@ class TestTokenizerAndClips(unittest.TestCase):
         frames = np.zeros((40, 144, 256, 3), np.uint8)
         s = build_clip(w, frames, 4, 16, 25, tok, random.Random(1), n_questions=3, p_summary=1.0, game=get("chess"))
         text = tok.decode([t for t in s.ids if t >= 0])
-        self.assertIn("black takes a knight", text)     # the capture at 4.0 s is frame 8 of the stream (clip frame 4)
+        self.assertIn("black captures", text)           # the capture at 4.0 s is frame 8 of the stream (clip frame 4)
         self.assertIn("white castles", text)
         self.assertNotIn("white moves", text.split("<summary>")[0].split("whose")[0])
         self.assertTrue(any(q.rstrip(" ?") in text for qs in c.QUESTIONS.values() for q in qs), text)
