@@ -230,8 +230,8 @@ async function worker(args: string[]): Promise<void> {
 }
 
 /** `demo chess`: the real-game package on its held-out sample (models/README.md, "A package for chess"). */
-const DEMO_SETS: Record<string, { file: string; packageDir: string }> = {
-  chess: { file: 'models/samples/chess/broadcast1.mp4', packageDir: 'models/kibitz-chess' },
+const DEMO_SETS: Record<string, { file: string; packageDir: string; question: string }> = {
+  chess: { file: 'models/samples/chess/broadcast1.mp4', packageDir: 'models/kibitz-chess', question: 'whose move is it?' },
 };
 
 async function demo(args: string[]): Promise<void> {
@@ -242,7 +242,7 @@ async function demo(args: string[]): Promise<void> {
   const { runDemo } = await import('./demo.ts');
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
-  await runDemo({ file, signal: ac.signal, ...(packageDir ? { packageDir } : {}) });
+  await runDemo({ file, signal: ac.signal, ...(packageDir ? { packageDir } : {}), ...(set ? { question: set.question } : {}) });
   process.exit(0);
 }
 
