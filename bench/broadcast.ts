@@ -29,13 +29,19 @@ const runs = positionals.length > 0
   ? positionals.map((file) => ({ pkg: opts.package ?? 'models/kibitz-demo', file }))
   : SETS.flatMap((s) => s.files.map((file) => ({ pkg: s.pkg, file })));
 
+/** One broadcast pushed over RTMP into a fresh kibitz running `pkg`, its questions asked at their moments. */
+async function play(pkg: string, file: string) {
+  const truth = JSON.parse(readFileSync(file.replace(/\.mp4$/, '.json'), 'utf8')) as Broadcast;
+  const res = await runDemo({ file, questions: truth.qa.map((q) => ({ atMs: q.t * 1000, question: q.question })), out: () => {}, packageDir: pkg });
+  return { truth, res };
+}
+
 const rows: string[][] = [];
 const qaRows = new Map<string, { correct: number; n: number }>();
 const allCommentaryLat: number[] = [];
 const allAskLat: number[] = [];
 for (const { pkg, file } of runs) {
-  const truth = JSON.parse(readFileSync(file.replace(/\.mp4$/, '.json'), 'utf8')) as Broadcast;
-  const res = await runDemo({ file, questions: truth.qa.map((q) => ({ atMs: q.t * 1000, question: q.question })), out: () => {}, packageDir: pkg });
+  const { truth, res } = await play(pkg, file);
   const { commentary: c, asked, answers: a } = scoreBroadcast(truth, res.events);
   for (const q of asked) if (q.got.trim() !== q.want) console.error(`${path.basename(pkg)} ${path.basename(file)} ${q.kind}: want "${q.want}" got "${q.got}"`);
   for (const [k, v] of Object.entries(a.byKind)) {
@@ -65,8 +71,7 @@ if (opts.cross && SETS.length > 1) {
   for (const s of SETS) {
     for (const other of SETS.filter((o) => o !== s)) {
       const file = other.files[0]!;
-      const truth = JSON.parse(readFileSync(file.replace(/\.mp4$/, '.json'), 'utf8')) as Broadcast;
-      const res = await runDemo({ file, questions: truth.qa.map((q) => ({ atMs: q.t * 1000, question: q.question })), out: () => {}, packageDir: s.pkg });
+      const { truth, res } = await play(s.pkg, file);
       const lines = res.events.filter((e) => e.kind === 'commentary').length;
       const answers = res.events.filter((e) => e.kind === 'answer').map((e) => (e as { text: string }).text);
       cross.push([path.basename(s.pkg), path.relative(SAMPLES_DIR, file), f(lines / (truth.seconds / 60), 1),

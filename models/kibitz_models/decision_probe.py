@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint
-from .dataset import FPS, load_streams
+from .dataset import FPS, frame_events, load_streams
 from .evaluate import Streamer
 from .games import get as get_game
 
@@ -30,7 +30,7 @@ def probe(ckpt: str, data_dir: str, threads: int = 2) -> dict:
             for i in range(frames.shape[0]):
                 vis = model.vision(torch.from_numpy(np.ascontiguousarray(frames[i:i + 1])))[0]
                 p = st.frame(vis)
-                (p_ev if world.events_between((i - 1) / FPS, i / FPS) else p_quiet).append(p)
+                (p_ev if frame_events(world, i) else p_quiet).append(p)
     p_ev, p_quiet = np.array(p_ev), np.array(p_quiet)
     best = (0.0, 0.5)
     for thr in np.linspace(0.05, 0.95, 91):

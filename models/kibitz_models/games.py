@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Dict, List, Optional, Sequence
 
 
@@ -44,6 +45,7 @@ def _chess() -> Game:
 GAMES = {"demo": _demo, "chess": _chess}
 
 
+@lru_cache(maxsize=None)   # build_clip asks once per training clip
 def get(name: str) -> Game:
     if name not in GAMES:
         raise ValueError(f"unknown game {name!r}: the toolkit knows {sorted(GAMES)}")

@@ -26,7 +26,7 @@ const { values } = parseArgs({
 /** Questions asked while calibrating, by the game the package was taught (manifest `game`, models/kibitz_models/games.py). */
 const QUESTIONS_BY_GAME: Record<string, string[]> = {
   demo: ['what is the score?', 'how many lives are left?', 'what level is it?', 'what just happened?', 'when was the player last hit?', 'what colour was the last gem?'],
-  chess: ['whose move is it?', 'what just happened?', 'what was the last capture?'],
+  chess: ['whose move is it?', 'what just happened?', 'who made the last capture?'],   // chess_game.QUESTIONS, first phrasings
 };
 const game = (JSON.parse(readFileSync(path.join(values.pkg, 'manifest.json'), 'utf8')) as { game?: string }).game ?? 'demo';
 const QUESTIONS = QUESTIONS_BY_GAME[game];

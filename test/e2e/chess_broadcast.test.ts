@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo.ts';
 import { scoreAnswers, scoreCommentary, type Broadcast } from '../../src/model/evaluate.ts';
+import { answeredAtTheirMoments } from '../helpers/broadcast.ts';
 
 /**
  * A real game, not one this project drew: a held-out chess self-play recording (xboard + two
@@ -21,12 +22,7 @@ const questions = truth.qa.map((q) => ({ atMs: q.t * 1000, question: q.question 
 describe('a real game over RTMP: chess', () => {
   it('the chess package comments on the game\'s events and answers from the screen', async () => {
     const res = await runDemo({ file: SAMPLE, questions, out: () => {}, packageDir: PACKAGE });
-    const answers = res.events.filter((e) => e.kind === 'answer');
-    const asked = truth.qa.map((q) => {
-      const a = answers.find((e) => e.question === q.question && Math.abs(e.streamTimeMs - q.t * 1000) <= 2000);
-      expect(a, `answer to "${q.question}" at ${q.t}s`).toBeDefined();
-      return { kind: q.kind, want: q.answer, got: a!.text };
-    });
+    const asked = answeredAtTheirMoments(truth, res.events);
     const qa = scoreAnswers(asked);
     const lines = res.events.filter((e) => e.kind === 'commentary');
     const c = scoreCommentary(truth.events, lines, truth.seconds);
