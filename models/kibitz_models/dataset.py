@@ -25,6 +25,14 @@ from .world import World
 FPS = 2
 FRAME_W, FRAME_H = 256, 144
 IGNORE = -100
+# A model with line stamps (ModelConfig.line_stamp) is fed this before each commentary line it
+# says, with the stream's whole second then: the exact words a "when" answer uses, so telling when
+# something was said is a copy. Exported as the manifest's stamp.text (the runtime's one source).
+STAMP_TEXT = "at {seconds} seconds"
+
+
+def stamp_text(seconds: int) -> str:
+    return STAMP_TEXT.format(seconds=int(seconds))
 
 
 def _one(args) -> str:
@@ -88,7 +96,7 @@ def commentary_line(events) -> str:
 def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: int, tok: Tokenizer,
                rng: random.Random, n_questions: int = 2, p_summary: float = 0.35, prefer: Optional[str] = None,
                clock_offset: int = 0, temporal: Optional[TemporalConfig] = None, grid: Tuple[int, int] = (3, 8),
-               freeze: Optional[Tuple[int, int]] = None, game=None) -> Sample:
+               freeze: Optional[Tuple[int, int]] = None, game=None, stamp: bool = False) -> Sample:
     """`prefer`: a question kind asked first whenever it is answerable at a question frame (more
     practice on a kind that is rarely answerable, such as when_hit). `clock_offset`: whole seconds
     added to the world's time for the stream clock (answers that tell a time use it, so a model
@@ -101,7 +109,10 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
     as a paused or static stream shows it; the stream clock runs on, nothing happens on screen),
     then the world goes on from where it stopped. Time questions are not asked in such a clip:
     the HUD clock stood still while the stream's ran. `game` (games.Game, default the demo world)
-    gives the questions, their answers and the summary; `world` is that game's ground truth."""
+    gives the questions, their answers and the summary; `world` is that game's ground truth.
+    `stamp`: each commentary line comes after its stamp (stamp_text of the frame's stream second,
+    given, not learned); a time question then asks only about events said in the clip (not those
+    already on its first frame, which has no line)."""
     if game is None:
         from .games import get
         game = get("demo")
@@ -128,6 +139,7 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
 
     q_pos = set(rng.sample(range(2, n_frames), k=min(n_questions, n_frames - 2)))
     t0 = start / FPS
+    seconds = [clock_offset + int(i // FPS) for i in range(start, start + n_frames)]   # the stream's clock runs on
     for j, i in enumerate(src):
         starts.append(len(ids))
         ids.extend([-1] * V)
@@ -138,7 +150,8 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
             pass  # no context yet: no decision loss on the clip's first frame
         elif ev:
             tg[last] = COMMENTARY
-            text([COMMENTARY] + tok.encode(commentary_line(ev)) + [EOS], loss_from=1)
+            given = tok.encode(stamp_text(seconds[j])) if stamp else []
+            text([COMMENTARY] + given + tok.encode(commentary_line(ev)) + [EOS], loss_from=1 + len(given))
         else:
             tg[last] = SILENT
         if j in q_pos:
@@ -148,7 +161,8 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
                 kinds.remove(prefer)
                 kinds.insert(0, prefer)
             for kind in kinds:
-                a = game.answer(world, kind, i / FPS, t0, FPS, clock_offset)
+                since = t0 + 1e-6 if stamp and kind in game.time_questions else t0
+                a = game.answer(world, kind, i / FPS, since, FPS, clock_offset)
                 if a is not None:
                     q = tok.encode(rng.choice(game.questions[kind]))
                     seq = [QUESTION] + q + [ANSWER] + tok.encode(a) + [EOS]
@@ -158,7 +172,6 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
         end = src[-1] / FPS
         s = game.summary_text(world.events_between(t0, end))
         text([SUMMARY, ANSWER] + tok.encode(s) + [EOS], loss_from=2)
-    seconds = [clock_offset + int(i // FPS) for i in range(start, start + n_frames)]   # the stream's clock runs on
     return Sample(ids, tg, starts, shown, seconds, present)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint
-from .dataset import FPS, load_streams
+from .dataset import FPS, load_streams, stamp_text
 from .model import KibitzModel
 from .games import get as get_game, tokenizer_for
 from .temporal import TokenDrop, rule_for
@@ -171,7 +171,8 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                     fed[1] += 1
                 p_silent = st.frame(vis)
                 if p_silent < thr:
-                    text = tok.decode(st.generate([COMMENTARY]))
+                    given = tok.encode(stamp_text(st.seconds)) if cfg.line_stamp else []   # as the runtime feeds it
+                    text = tok.decode(st.generate([COMMENTARY] + given))
                     lines.append((t, text))
                 oldest = (i - st.frames_in_cache() + 1) / FPS
                 if i >= 8 and i % 6 == 0:        # a question every 3 s, cycling through the types

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from .checkpoint import load_checkpoint
+from .dataset import STAMP_TEXT
 from .model import KibitzModel
 from .temporal import TemporalConfig
 from .games import tokenizer_for
@@ -163,8 +164,17 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
                   "embedTokens": "embed_tokens.bin", "tokenizer": "tokenizer.json"},
         "training": meta.get("training", {}),
         **({"clock": clock_manifest(cfg)} if cfg.time_digits else {}),
+        **({"stamp": stamp_manifest()} if cfg.line_stamp else {}),
         **({"temporal": TemporalConfig.from_dict(meta["temporal"]).to_manifest()} if meta.get("temporal") else {}),
     }
+
+
+def stamp_manifest() -> dict:
+    """Line stamps (ModelConfig.line_stamp): what the runtime feeds after <commentary> and before the line."""
+    return {"text": STAMP_TEXT, "unit": "second",
+            "describe": "before generating a commentary line the runtime feeds <commentary>, then this text with "
+                        "{seconds} = floor(stream time of the frame it speaks about in ms / 1000), tokenized; the model "
+                        "writes the line after it; only the line is posted"}
 
 
 def clock_manifest(cfg) -> dict:

@@ -57,6 +57,10 @@ class ModelConfig:
     # What the model was taught (games.py): "demo" (the synthetic world) or a recorded game such as
     # "chess"; it picks the tokenizer's extra words, the questions and how they are answered.
     game: str = "demo"
+    # Line stamps: every commentary line is fed after the stream time it was said at, as text
+    # (dataset.STAMP_TEXT, "at 12 seconds"; the runtime feeds it, the model never writes it), so
+    # "when was X" is answered by copying the stamp in front of the line that said X.
+    line_stamp: bool = False
 
     @property
     def head_dim(self) -> int:

@@ -103,7 +103,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
           decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
           prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
           time_digits: int = 0, fixed_vision: bool = False, clock_text: Optional[bool] = None, temporal: TemporalConfig = None,
-          freeze_clips: float = 0.0, game: Optional[str] = None) -> None:
+          freeze_clips: float = 0.0, game: Optional[str] = None, line_stamp: Optional[bool] = None) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
@@ -119,7 +119,10 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     (dataset.build_clip `freeze`), so a model with the drop learns that an event after a still
     stretch is still an event. `game`: what the data holds (games.py; default: what the data's
     <id>.json say); a model resumed from another game's weights is re-labelled with it and keeps
-    every shared word's embedding (the game's own words take unused vocabulary rows)."""
+    every shared word's embedding (the game's own words take unused vocabulary rows).
+    `line_stamp`: True/False switches line stamps on/off (ModelConfig.line_stamp; a config switch, no
+    new weights); None keeps what the resumed model has. A model with stamps (or a clock) trains on
+    stream clocks that mostly differ from the HUD's, so a time is told from the stamp, not the HUD."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -146,6 +149,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
         model = with_clock(model, time_digits).train()
     if clock_text is not None and clock_text != model.cfg.clock_text:
         model = _reconfigured(model, clock_text=clock_text).train()
+    if line_stamp is not None and line_stamp != model.cfg.line_stamp:
+        model = _reconfigured(model, line_stamp=line_stamp).train()
     if freeze_vision or fixed_vision:
         for name, p in model.vision.named_parameters():
             p.requires_grad_(name.startswith("proj.") and not fixed_vision)
@@ -187,7 +192,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             if hits and rng.random() < hit_clips:
                 hit_frame = int(math.ceil(rng.choice(hits).t * FPS - 1e-9))
                 start = min(max(0, hit_frame - rng.randint(1, 8)), fr.shape[0] - CLIP_FRAMES)
-            offset = 0 if cfg.time_digits == 0 or rng.random() < CLOCK_AS_HUD else rng.randint(1, MAX_CLOCK_S)
+            tells_time = cfg.time_digits > 0 or cfg.line_stamp
+            offset = 0 if not tells_time or rng.random() < CLOCK_AS_HUD else rng.randint(1, MAX_CLOCK_S)
             freeze = None
             if freeze_clips > 0 and rng.random() < freeze_clips:
                 k = rng.randint(*FREEZE_FRAMES)
@@ -195,7 +201,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
                                       n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question,
                                       clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze,
-                                      game=the_game))
+                                      game=the_game, stamp=cfg.line_stamp))
         loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision, fixed_vision)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -252,5 +258,6 @@ def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=N
                          "resumed_from": resume, "vision_from": vision, "decision_weight": decision_weight, "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
                          "final_loss_ema": ema, "seed": seed, "prefer_question": prefer_question, "hit_clips": hit_clips,
                          **({"freeze_clips": freeze_clips, "freeze_frames": list(FREEZE_FRAMES)} if freeze_clips else {}),
-                         "fixed_vision": fixed_vision, "clock": {"digits": model.cfg.time_digits, "as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.time_digits else None, "hardware": f"CPU, 2 cores (shared with other jobs), torch {torch.__version__} + OpenBLAS, {torch.get_num_threads()} threads"}}
+                         "fixed_vision": fixed_vision, "clock": {"digits": model.cfg.time_digits, "as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.time_digits else None,
+                         "line_stamp": {"as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.line_stamp else None, "hardware": f"CPU, 2 cores (shared with other jobs), torch {torch.__version__} + OpenBLAS, {torch.get_num_threads()} threads"}}
     save_checkpoint(out, model, meta)

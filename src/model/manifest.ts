@@ -59,6 +59,11 @@ export const ManifestSchema = z.object({
     /** Text tokens fed after a frame carry that frame's clock too. */
     text: z.boolean().optional(),
   }).passthrough().optional(),
+  /** Line stamps: fed before each commentary line ({seconds} = the frame's whole stream second); absent = none. */
+  stamp: z.object({
+    text: z.string().includes('{seconds}', { message: 'stamp.text must contain {seconds}' }),
+    unit: z.literal('second'),
+  }).passthrough().optional(),
   /** The temporal token drop (src/model/temporal_drop.ts): absent = every frame feeds all its tokens. */
   temporal: z.object({
     cellMargin: z.number().int().nonnegative(),

@@ -80,6 +80,19 @@ export class Model {
     return new ort.Tensor('float32', out, [1, ids.length, d]);
   }
 
+  /**
+   * What is fed before the model writes a commentary line about the frame at `streamTimeMs`:
+   * <commentary>, then, for a package with line stamps (manifest `stamp`), the stamp text with the
+   * frame's whole stream second ("at 12 seconds"). Only the words the model writes after it are said.
+   */
+  commentaryPrompt(streamTimeMs: number): number[] {
+    const { commentary } = this.manifest.tokens;
+    const stamp = this.manifest.stamp;
+    if (!stamp) return [commentary];
+    const seconds = Math.max(0, Math.floor(streamTimeMs / 1000));
+    return [commentary, ...this.codec.encodeUntrusted(stamp.text.replace('{seconds}', String(seconds)))];
+  }
+
   /** Runs the vision encoder on N frames at once (RGB24, frame size from the manifest). Returns [N, V, d]. */
   async encodeFrames(frames: Uint8Array[]): Promise<Float32Array> {
     const { width, height } = this.manifest.frame;

@@ -128,16 +128,20 @@ export class StreamContext {
    * row per stream still speaking; a row leaves the batch when it stops. Same tokens as one at a
    * time (each row has its own cache; greedy choice per row).
    */
-  static async generateMany(model: Model, ctxs: StreamContext[], prompt: number[]): Promise<Generated[]> {
-    if (ctxs.length === 1) return [await ctxs[0]!.generate(prompt)];
+  static async generateMany(model: Model, ctxs: StreamContext[], prompts: number[][]): Promise<Generated[]> {
+    if (prompts.length !== ctxs.length) throw new Error(`generateMany: ${ctxs.length} streams but ${prompts.length} prompts`);
+    if (ctxs.length === 1) return [await ctxs[0]!.generate(prompts[0]!)];
     const { eos } = model.manifest.tokens;
     for (const ctx of ctxs) {
       ctx.assertOpen();
       await ctx.start();
     }
     const rows = ctxs.map((ctx) => ({ ctx, ids: [] as number[], sum: 0, finished: false, logits: new Float32Array(0) as Float32Array<ArrayBufferLike> }));
-    const firsts = await StreamContext.stepTextMany(model, ctxs, ctxs.map(() => prompt));
-    rows.forEach((r, i) => (r.logits = firsts[i]!));
+    // prompts of one length share a run (line stamps make them differ: "at 9 seconds", "at 1 ##0 seconds")
+    for (const group of groupBy(prompts.map((p, i) => i), (i) => prompts[i]!.length)) {
+      const firsts = await StreamContext.stepTextMany(model, group.map((i) => ctxs[i]!), group.map((i) => prompts[i]!));
+      group.forEach((i, k) => (rows[i]!.logits = firsts[k]!));
+    }
     let speaking = rows.filter((r) => r.ctx.opts.maxResponseTokens > 0);
     while (speaking.length > 0) {
       const next: number[] = [];
@@ -217,6 +221,18 @@ export class StreamContext {
   private assertOpen(): void {
     if (this.disposed) throw new Error(`stream context ${this.stream} is disposed`);
   }
+}
+
+/** `items` split into groups of equal key, in first-seen order. */
+function groupBy<T, K>(items: T[], key: (item: T) => K): T[][] {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const g = groups.get(k);
+    if (g) g.push(item);
+    else groups.set(k, [item]);
+  }
+  return [...groups.values()];
 }
 
 /** Tokens in one frame's embeddings: 1..tokensPerFrame rows of dModel. */

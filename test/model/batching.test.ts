@@ -56,11 +56,18 @@ describe('decoder steps batched across streams', () => {
         await together[k]!.stepFrame(embeds.slice(k * per, (k + 1) * per));
       }
     }
-    const prompts = [[model.manifest.tokens.commentary], [model.manifest.tokens.question, ...model.codec.encodeUntrusted('what is the score?'), model.manifest.tokens.answer]];
-    for (const prompt of prompts) {
+    const { commentary, question, answer } = model.manifest.tokens;
+    const same = (p: number[]) => names.map(() => p);
+    const rounds = [
+      same([commentary]),
+      same([question, ...model.codec.encodeUntrusted('what is the score?'), answer]),
+      // line stamps give rows prompts of different lengths: each length shares its own first run
+      [9, 10, 125, 7].map((s) => [commentary, ...model.codec.encodeUntrusted(`at ${s} seconds`)]),
+    ];
+    for (const prompts of rounds) {
       const one: Awaited<ReturnType<StreamContext["generate"]>>[] = [];
-      for (const c of alone) one.push(await c.generate(prompt));
-      const many = await StreamContext.generateMany(model, together, prompt);
+      for (const [k, c] of alone.entries()) one.push(await c.generate(prompts[k]!));
+      const many = await StreamContext.generateMany(model, together, prompts);
       expect(many.map((g) => g.ids)).toEqual(one.map((g) => g.ids));
       expect(many.map((g) => g.finished)).toEqual(one.map((g) => g.finished));
       many.forEach((g, k) => expect(g.meanLogprob).toBeCloseTo(one[k]!.meanLogprob, 4));

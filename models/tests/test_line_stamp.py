@@ -1,0 +1,112 @@
+"""Line stamps (ModelConfig.line_stamp): every commentary line comes after the stream second it was
+said at, as given text; a "when" answer is then a copy of a stamp. Training, export and import."""
+import os
+import random
+import shutil
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+torch.set_num_threads(2)
+
+from kibitz_models.dataset import FPS, IGNORE, STAMP_TEXT, build_clip, stamp_text  # noqa: E402
+from kibitz_models.export import export_package  # noqa: E402
+from kibitz_models.from_package import model_from_package  # noqa: E402
+from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.tokenizer import COMMENTARY, EOS, Tokenizer  # noqa: E402
+from kibitz_models.world import World  # noqa: E402
+from test_export_and_errors import HAS_ORT  # noqa: E402
+
+TOK = Tokenizer()
+
+
+def world_with_hit():
+    for seed in range(1000, 1100):
+        w = World(seed, 60.0)
+        hits = [e for e in w.events if e.kind == "hit" and 10 < e.t < 50]
+        if hits:
+            return w, hits[0]
+    raise AssertionError("no world with a hit")
+
+
+def lines_of(sample):
+    """(start, end) of every <commentary> ... <eos> span in the clip's ids."""
+    out, i = [], 0
+    while i < len(sample.ids):
+        if sample.ids[i] == COMMENTARY:
+            j = sample.ids.index(EOS, i)
+            out.append((i, j))
+            i = j
+        i += 1
+    return out
+
+
+class TestLineStamp(unittest.TestCase):
+    def setUp(self):
+        self.world, self.hit = world_with_hit()
+        self.frames = np.zeros((int(self.world.seconds * FPS), 4, 4, 3), np.uint8)
+        self.hit_frame = int(np.ceil(self.hit.t * FPS - 1e-9))   # the first frame that shows it
+
+    def test_each_line_follows_its_stamp_which_is_given_not_learned(self):
+        start = self.hit_frame - 3
+        s = build_clip(self.world, self.frames, start, 16, 25, TOK, random.Random(0), clock_offset=700, stamp=True)
+        spans = lines_of(s)
+        self.assertTrue(spans)
+        for a, b in spans:
+            text = TOK.decode(s.ids[a + 1:b])
+            self.assertRegex(text, r"^at \d+ seconds ")
+            n = len(TOK.encode(text.split(" seconds ")[0] + " seconds"))
+            # no loss on the stamp (the runtime feeds it); loss from the line's first word to <eos>
+            self.assertTrue(all(t == IGNORE for t in s.targets[a:a + n]))
+            self.assertTrue(all(t != IGNORE for t in s.targets[a + n:b]))
+        hit_line = next((a, b) for a, b in spans if "the player is hit" in TOK.decode(s.ids[a:b]))
+        self.assertTrue(TOK.decode(s.ids[hit_line[0] + 1:hit_line[1]]).startswith(stamp_text(700 + self.hit_frame // FPS)))
+        plain = build_clip(self.world, self.frames, start, 16, 25, TOK, random.Random(0), clock_offset=700)
+        self.assertTrue(all(not TOK.decode(plain.ids[a + 1:b]).startswith("at ") for a, b in lines_of(plain)))
+
+    def test_when_is_asked_only_about_a_line_the_clip_said(self):
+        # the hit shows on the clip's first frame, which gets no line: with stamps, nothing to copy
+        q = TOK.encode("when was the player last hit ?")
+
+        def asked(stamp):
+            n = 0
+            for seed in range(20):
+                s = build_clip(self.world, self.frames, self.hit_frame, 12, 25, TOK, random.Random(seed),
+                               n_questions=6, prefer="when_hit", stamp=stamp)
+                n += sum(1 for i in range(len(s.ids)) if s.ids[i:i + len(q)] == q)
+            return n
+
+        self.assertEqual(asked(True), 0)
+        self.assertGreater(asked(False), 0)
+
+    def test_the_stamp_is_the_answer_a_when_question_wants(self):
+        from kibitz_models.render import answer
+        want = answer(self.world, "when_hit", self.hit.t + 2, self.hit.t - 1, FPS, clock_offset=90)
+        self.assertEqual(want, stamp_text(90 + self.hit_frame // FPS))
+
+    @unittest.skipUnless(HAS_ORT, "needs node + onnxruntime-node (npm install)")
+    def test_exports_and_imports_with_stamps(self):
+        torch.manual_seed(3)
+        m = KibitzModel(ModelConfig(line_stamp=True))
+        with torch.no_grad():
+            for p in m.parameters():   # no all-zero tensors (the exporter folds those away)
+                p.add_(torch.randn_like(p) * 0.01)
+        td = tempfile.mkdtemp()
+        try:
+            man = export_package(m, td, "stamp-test", {"fps": 2, "window_frames": 16})
+            self.assertEqual(man["stamp"]["text"], STAMP_TEXT)
+            self.assertTrue(model_from_package(td).cfg.line_stamp)
+            plain = export_package(KibitzModel(ModelConfig()), td + "-plain", "plain", {"fps": 2, "window_frames": 16})
+            self.assertNotIn("stamp", plain)
+        finally:
+            shutil.rmtree(td)
+            shutil.rmtree(td + "-plain", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
