@@ -25,9 +25,11 @@ from .world import World
 FPS = 2
 FRAME_W, FRAME_H = 256, 144
 IGNORE = -100
-# A model with line stamps (ModelConfig.line_stamp) is fed this before each commentary line it
-# says, with the stream's whole second then: the exact words a "when" answer uses, so telling when
-# something was said is a copy. Exported as the manifest's stamp.text (the runtime's one source).
+# A model with line stamps (ModelConfig.line_stamp) is fed this right after each commentary line
+# it says (after its <eos>), with the stream's whole second then: the exact words a "when" answer
+# uses, so telling when something was said is a copy of the stamp that follows the line. After, not
+# before: a stamp's tokens can see the line they close, so they can be found by what it said.
+# Exported as the manifest's stamp.text (the runtime's one source).
 STAMP_TEXT = "at {seconds} seconds"
 
 
@@ -110,9 +112,9 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
     then the world goes on from where it stopped. Time questions are not asked in such a clip:
     the HUD clock stood still while the stream's ran. `game` (games.Game, default the demo world)
     gives the questions, their answers and the summary; `world` is that game's ground truth.
-    `stamp`: each commentary line comes after its stamp (stamp_text of the frame's stream second,
-    given, not learned); a time question then asks only about events said in the clip (not those
-    already on its first frame, which has no line)."""
+    `stamp`: each commentary line's <eos> is followed by its stamp (stamp_text of the frame's stream
+    second, given, never a target); a time question then asks only about events said in the clip
+    (not those already on its first frame, which has no line)."""
     if game is None:
         from .games import get
         game = get("demo")
@@ -150,8 +152,10 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
             pass  # no context yet: no decision loss on the clip's first frame
         elif ev:
             tg[last] = COMMENTARY
-            given = tok.encode(stamp_text(seconds[j])) if stamp else []
-            text([COMMENTARY] + given + tok.encode(commentary_line(ev)) + [EOS], loss_from=1 + len(given))
+            text([COMMENTARY] + tok.encode(commentary_line(ev)) + [EOS], loss_from=1)
+            if stamp:
+                given = tok.encode(stamp_text(seconds[j]))
+                text(given, loss_from=len(given) + 1)   # fed by the runtime: no loss on it
         else:
             tg[last] = SILENT
         if j in q_pos:

@@ -89,7 +89,8 @@ class Streamer:
             self.chunks = self.chunks[:1] + self.chunks[cut:]
         return float(torch.softmax(logits[0], -1)[SILENT])
 
-    def generate(self, prompt: List[int]) -> List[int]:
+    def generate(self, prompt: List[int], after: List[int] = ()) -> List[int]:
+        """Greedy to <eos>; feeds <eos>, then `after` (a line stamp) with it."""
         logits = self._text(prompt)
         out: List[int] = []
         for _ in range(self.max_new):
@@ -98,7 +99,7 @@ class Streamer:
                 break
             out.append(nxt)
             logits = self._text([nxt])
-        self._text([EOS])
+        self._text([EOS] + list(after))
         return out
 
     def frames_in_cache(self) -> int:
@@ -171,8 +172,8 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                     fed[1] += 1
                 p_silent = st.frame(vis)
                 if p_silent < thr:
-                    given = tok.encode(stamp_text(st.seconds)) if cfg.line_stamp else []   # as the runtime feeds it
-                    text = tok.decode(st.generate([COMMENTARY] + given))
+                    stamp = tok.encode(stamp_text(st.seconds)) if cfg.line_stamp else []   # as the runtime feeds it
+                    text = tok.decode(st.generate([COMMENTARY], after=stamp))
                     lines.append((t, text))
                 oldest = (i - st.frames_in_cache() + 1) / FPS
                 if i >= 8 and i % 6 == 0:        # a question every 3 s, cycling through the types

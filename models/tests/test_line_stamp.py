@@ -1,5 +1,5 @@
-"""Line stamps (ModelConfig.line_stamp): every commentary line comes after the stream second it was
-said at, as given text; a "when" answer is then a copy of a stamp. Training, export and import."""
+"""Line stamps (ModelConfig.line_stamp): every commentary line is followed by the stream second it
+was said at, as given text; a "when" answer is then a copy of a stamp. Training, export and import."""
 import os
 import random
 import shutil
@@ -23,6 +23,7 @@ from kibitz_models.world import World  # noqa: E402
 from test_export_and_errors import HAS_ORT  # noqa: E402
 
 TOK = Tokenizer()
+SECONDS = TOK.vocab["seconds"]
 
 
 def world_with_hit():
@@ -52,22 +53,22 @@ class TestLineStamp(unittest.TestCase):
         self.frames = np.zeros((int(self.world.seconds * FPS), 4, 4, 3), np.uint8)
         self.hit_frame = int(np.ceil(self.hit.t * FPS - 1e-9))   # the first frame that shows it
 
-    def test_each_line_follows_its_stamp_which_is_given_not_learned(self):
+    def test_each_line_is_followed_by_its_stamp_which_is_given_not_learned(self):
         start = self.hit_frame - 3
         s = build_clip(self.world, self.frames, start, 16, 25, TOK, random.Random(0), clock_offset=700, stamp=True)
         spans = lines_of(s)
         self.assertTrue(spans)
         for a, b in spans:
-            text = TOK.decode(s.ids[a + 1:b])
-            self.assertRegex(text, r"^at \d+ seconds ")
-            n = len(TOK.encode(text.split(" seconds ")[0] + " seconds"))
-            # no loss on the stamp (the runtime feeds it); loss from the line's first word to <eos>
-            self.assertTrue(all(t == IGNORE for t in s.targets[a:a + n]))
-            self.assertTrue(all(t != IGNORE for t in s.targets[a + n:b]))
-        hit_line = next((a, b) for a, b in spans if "the player is hit" in TOK.decode(s.ids[a:b]))
-        self.assertTrue(TOK.decode(s.ids[hit_line[0] + 1:hit_line[1]]).startswith(stamp_text(700 + self.hit_frame // FPS)))
+            line = TOK.decode(s.ids[a + 1:b])
+            self.assertNotIn("seconds", line)
+            self.assertTrue(all(t != IGNORE for t in s.targets[a:b]))    # the line and its <eos> are learned
+            n = s.ids.index(SECONDS, b) - b           # the stamp's tokens: b+1 .. b+n
+            self.assertRegex(TOK.decode(s.ids[b + 1:b + 1 + n]), r"^at \d+ seconds$")
+            self.assertTrue(all(t == IGNORE for t in s.targets[b:b + 1 + n]))   # the stamp is fed, never predicted
+        a, b = next((a, b) for a, b in spans if "the player is hit" in TOK.decode(s.ids[a:b]))
+        self.assertEqual(TOK.decode(s.ids[b + 1:s.ids.index(SECONDS, b) + 1]), stamp_text(700 + self.hit_frame // FPS))
         plain = build_clip(self.world, self.frames, start, 16, 25, TOK, random.Random(0), clock_offset=700)
-        self.assertTrue(all(not TOK.decode(plain.ids[a + 1:b]).startswith("at ") for a, b in lines_of(plain)))
+        self.assertTrue(all(b + 1 >= len(plain.ids) or plain.ids[b + 1] != TOK.vocab["at"] for a, b in lines_of(plain)))
 
     def test_when_is_asked_only_about_a_line_the_clip_said(self):
         # the hit shows on the clip's first frame, which gets no line: with stamps, nothing to copy

@@ -487,10 +487,11 @@ export class ModelEngine implements Brain {
       if (live(slot) && this.decide(slot, frame, r, t0)) speakers.push({ slot, frame });
     }
     if (speakers.length === 0) return;
-    const prompts = speakers.map(({ frame }) => this.model.commentaryPrompt(frame.streamTimeMs));
+    const prompt = [this.model.manifest.tokens.commentary];
+    const stamps = speakers.map(({ frame }) => this.model.lineStamp(frame.streamTimeMs));
     const lines = await batchOrEach(speakers,
-      () => StreamContext.generateMany(this.model, speakers.map((s) => s.slot.ctx), prompts),
-      ({ slot, frame }) => slot.ctx.generate(this.model.commentaryPrompt(frame.streamTimeMs)));
+      () => StreamContext.generateMany(this.model, speakers.map((s) => s.slot.ctx), prompt, stamps),
+      ({ slot, frame }) => slot.ctx.generate(prompt, this.model.lineStamp(frame.streamTimeMs)));
     speakers.forEach(({ slot, frame }, i) => {
       const gen = lines[i]!;
       if (gen instanceof Error) {

@@ -81,16 +81,15 @@ export class Model {
   }
 
   /**
-   * What is fed before the model writes a commentary line about the frame at `streamTimeMs`:
-   * <commentary>, then, for a package with line stamps (manifest `stamp`), the stamp text with the
-   * frame's whole stream second ("at 12 seconds"). Only the words the model writes after it are said.
+   * The line stamp of a package that has one (manifest `stamp`): the tokens fed right after the
+   * `eos` of a commentary line said about the frame at `streamTimeMs` ("at 12 seconds"), so a
+   * later "when" answer can copy it. Empty for a package without stamps. Never said to anyone.
    */
-  commentaryPrompt(streamTimeMs: number): number[] {
-    const { commentary } = this.manifest.tokens;
+  lineStamp(streamTimeMs: number): number[] {
     const stamp = this.manifest.stamp;
-    if (!stamp) return [commentary];
+    if (!stamp) return [];
     const seconds = Math.max(0, Math.floor(streamTimeMs / 1000));
-    return [commentary, ...this.codec.encodeUntrusted(stamp.text.replace('{seconds}', String(seconds)))];
+    return this.codec.encodeUntrusted(stamp.text.replace('{seconds}', String(seconds)));
   }
 
   /** Runs the vision encoder on N frames at once (RGB24, frame size from the manifest). Returns [N, V, d]. */

@@ -97,11 +97,11 @@ export class StreamContext {
 
   /**
    * Feeds `prompt` (special and word tokens), then greedily generates until `eos` or the length
-   * cap, feeding each chosen token and finally `eos`. Returns the generated ids (without eos),
-   * their mean log-probability (eos included: choosing to stop is part of the line) and whether
-   * the model chose to stop.
+   * cap, feeding each chosen token and finally `eos`, with `after` (a line stamp) in the same
+   * step. Returns the generated ids (without eos), their mean log-probability (eos included:
+   * choosing to stop is part of the line) and whether the model chose to stop.
    */
-  async generate(prompt: number[]): Promise<Generated> {
+  async generate(prompt: number[], after: number[] = []): Promise<Generated> {
     this.assertOpen();
     await this.start();
     const { eos } = this.model.manifest.tokens;
@@ -119,7 +119,7 @@ export class StreamContext {
       ids.push(next);
       logits = await this.stepText([next]);
     }
-    await this.stepText([eos]);
+    await this.stepText([eos, ...after]);
     return { ids, meanLogprob: logprobSum / (ids.length + (finished ? 1 : 0) || 1), finished };
   }
 
@@ -128,20 +128,17 @@ export class StreamContext {
    * row per stream still speaking; a row leaves the batch when it stops. Same tokens as one at a
    * time (each row has its own cache; greedy choice per row).
    */
-  static async generateMany(model: Model, ctxs: StreamContext[], prompts: number[][]): Promise<Generated[]> {
-    if (prompts.length !== ctxs.length) throw new Error(`generateMany: ${ctxs.length} streams but ${prompts.length} prompts`);
-    if (ctxs.length === 1) return [await ctxs[0]!.generate(prompts[0]!)];
+  static async generateMany(model: Model, ctxs: StreamContext[], prompt: number[], after: number[][] = ctxs.map(() => [])): Promise<Generated[]> {
+    if (after.length !== ctxs.length) throw new Error(`generateMany: ${ctxs.length} streams but ${after.length} stamps`);
+    if (ctxs.length === 1) return [await ctxs[0]!.generate(prompt, after[0])];
     const { eos } = model.manifest.tokens;
     for (const ctx of ctxs) {
       ctx.assertOpen();
       await ctx.start();
     }
     const rows = ctxs.map((ctx) => ({ ctx, ids: [] as number[], sum: 0, finished: false, logits: new Float32Array(0) as Float32Array<ArrayBufferLike> }));
-    // prompts of one length share a run (line stamps make them differ: "at 9 seconds", "at 1 ##0 seconds")
-    for (const group of groupBy(prompts.map((p, i) => i), (i) => prompts[i]!.length)) {
-      const firsts = await StreamContext.stepTextMany(model, group.map((i) => ctxs[i]!), group.map((i) => prompts[i]!));
-      group.forEach((i, k) => (rows[i]!.logits = firsts[k]!));
-    }
+    const firsts = await StreamContext.stepTextMany(model, ctxs, ctxs.map(() => prompt));
+    rows.forEach((r, i) => (r.logits = firsts[i]!));
     let speaking = rows.filter((r) => r.ctx.opts.maxResponseTokens > 0);
     while (speaking.length > 0) {
       const next: number[] = [];
@@ -165,7 +162,11 @@ export class StreamContext {
       }
       speaking = still;
     }
-    await StreamContext.stepTextMany(model, ctxs, ctxs.map(() => [eos]));
+    // eos and the row's stamp; rows of one length share a run (stamps differ: "at 9 seconds", "at 1 ##0 seconds")
+    const ends = after.map((a) => [eos, ...a]);
+    for (const group of groupBy(ends.map((_, i) => i), (i) => ends[i]!.length)) {
+      await StreamContext.stepTextMany(model, group.map((i) => ctxs[i]!), group.map((i) => ends[i]!));
+    }
     return rows.map((r) => ({ ids: r.ids, meanLogprob: r.sum / (r.ids.length + (r.finished ? 1 : 0) || 1), finished: r.finished }));
   }
 

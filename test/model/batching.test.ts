@@ -57,17 +57,17 @@ describe('decoder steps batched across streams', () => {
       }
     }
     const { commentary, question, answer } = model.manifest.tokens;
-    const same = (p: number[]) => names.map(() => p);
+    const none = names.map(() => [] as number[]);
     const rounds = [
-      same([commentary]),
-      same([question, ...model.codec.encodeUntrusted('what is the score?'), answer]),
-      // line stamps give rows prompts of different lengths: each length shares its own first run
-      [9, 10, 125, 7].map((s) => [commentary, ...model.codec.encodeUntrusted(`at ${s} seconds`)]),
+      { prompt: [commentary], after: none },
+      { prompt: [question, ...model.codec.encodeUntrusted('what is the score?'), answer], after: none },
+      // line stamps after eos differ in length per row: each length shares its own last run
+      { prompt: [commentary], after: [9, 10, 125, 7].map((s) => model.codec.encodeUntrusted(`at ${s} seconds`)) },
     ];
-    for (const prompts of rounds) {
+    for (const { prompt, after } of rounds) {
       const one: Awaited<ReturnType<StreamContext["generate"]>>[] = [];
-      for (const [k, c] of alone.entries()) one.push(await c.generate(prompts[k]!));
-      const many = await StreamContext.generateMany(model, together, prompts);
+      for (const [k, c] of alone.entries()) one.push(await c.generate(prompt, after[k]));
+      const many = await StreamContext.generateMany(model, together, prompt, after);
       expect(many.map((g) => g.ids)).toEqual(one.map((g) => g.ids));
       expect(many.map((g) => g.finished)).toEqual(one.map((g) => g.finished));
       many.forEach((g, k) => expect(g.meanLogprob).toBeCloseTo(one[k]!.meanLogprob, 4));

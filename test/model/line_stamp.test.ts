@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../src/bus.ts';
-import { ModelEngine } from '../../src/model/engine.ts';
+import { cacheLimitsFor, ModelEngine } from '../../src/model/engine.ts';
 import { ModelPackageError, loadModelPackage } from '../../src/model/manifest.ts';
 import { Model } from '../../src/model/model.ts';
 import { StreamContext } from '../../src/model/stream_context.ts';
@@ -24,18 +24,32 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('line stamps', () => {
-  it('a stamped package is fed <commentary> and the frame\'s whole stream second; a plain one only <commentary>', async () => {
+  it('a stamped package\'s stamp is the frame\'s whole stream second; a plain package has none', async () => {
     const stamped = await Model.load({ packageDir: dir });
     const plain = await Model.load({ packageDir: 'models/kibitz-demo' });
     try {
-      const { commentary } = stamped.manifest.tokens;
-      expect(stamped.commentaryPrompt(12_999)).toEqual([commentary, ...stamped.codec.encodeUntrusted('at 12 seconds')]);
-      expect(stamped.codec.decode(stamped.commentaryPrompt(125_000).slice(1))).toBe('at 125 seconds');
-      expect(stamped.codec.decode(stamped.commentaryPrompt(400).slice(1))).toBe('at 0 seconds');
-      expect(plain.commentaryPrompt(12_999)).toEqual([commentary]);
+      expect(stamped.lineStamp(12_999)).toEqual(stamped.codec.encodeUntrusted('at 12 seconds'));
+      expect(stamped.codec.decode(stamped.lineStamp(125_000))).toBe('at 125 seconds');
+      expect(stamped.codec.decode(stamped.lineStamp(400))).toBe('at 0 seconds');
+      expect(plain.lineStamp(12_999)).toEqual([]);
     } finally {
       await stamped.close();
       await plain.close();
+    }
+  });
+
+  it('is fed after the line\'s eos: it goes into the cache, not into the line', async () => {
+    const model = await Model.load({ packageDir: dir });
+    try {
+      const ctx = new StreamContext('s', model, { limits: cacheLimitsFor(model), maxResponseTokens: 6 });
+      const [frame] = sampleFrames();
+      await ctx.stepFrame(await model.encodeFrames([frame!]));
+      const before = ctx.cache.seqLength;
+      const stamp = model.lineStamp(42_000);
+      const gen = await ctx.generate([model.manifest.tokens.commentary], stamp);
+      expect(ctx.cache.seqLength - before).toBe(1 + gen.ids.length + 1 + stamp.length); // prompt, words, eos, stamp
+    } finally {
+      await model.close();
     }
   });
 
@@ -55,9 +69,9 @@ describe('line stamps', () => {
 
   it('the engine feeds each speaking stream the stamp of its own frame, and says only what the model wrote', async () => {
     const model = await Model.load({ packageDir: dir });
-    const prompts: number[][] = [];
-    const spy = vi.spyOn(StreamContext.prototype, 'generate').mockImplementation(async function (prompt: number[]) {
-      prompts.push(prompt);
+    const calls: { prompt: number[]; after: number[] }[] = [];
+    const spy = vi.spyOn(StreamContext.prototype, 'generate').mockImplementation(async function (prompt: number[], after: number[] = []) {
+      calls.push({ prompt, after });
       return { ids: model.codec.encodeUntrusted('an enemy appears'), meanLogprob: -0.1, finished: true };
     });
     const bus = new EventBus();
@@ -77,9 +91,9 @@ describe('line stamps', () => {
           await new Promise((r) => setTimeout(r, 5));
         }
       }
-      await vi.waitFor(() => expect(prompts.length).toBe(times.length));
-      expect(prompts.map((p) => model.codec.decode(p.slice(1)))).toEqual(['at 0 seconds', 'at 7 seconds', 'at 61 seconds']);
-      expect(prompts.every((p) => p[0] === model.manifest.tokens.commentary)).toBe(true);
+      await vi.waitFor(() => expect(calls.length).toBe(times.length));
+      expect(calls.map((c) => model.codec.decode(c.after))).toEqual(['at 0 seconds', 'at 7 seconds', 'at 61 seconds']);
+      expect(calls.every((c) => c.prompt.length === 1 && c.prompt[0] === model.manifest.tokens.commentary)).toBe(true);
       expect(lines[0]).toBe('an enemy appears'); // the stamp is context, not part of the line
     } finally {
       spy.mockRestore();
