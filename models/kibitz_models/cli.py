@@ -13,6 +13,7 @@
   record    record a real game playing itself with its own timed events (record_game.py)
   game-data recordings -> training streams (frames + events), like `data` for the demo world
   game-samples  held-out recordings -> sample broadcasts with ground truth (bench/broadcast.ts)
+  copy-probe  how well checkpoints copy line stamps into "when" answers (digit CE / accuracy)
 """
 from __future__ import annotations
 
@@ -73,6 +74,10 @@ def main(argv=None) -> int:
     s.add_argument("--max-streams", type=int, default=None); s.add_argument("--threads", type=int, default=2)
     s.add_argument("--clock-offset", type=int, default=0, help="stream clock ahead of the HUD clock by this many seconds")
     s.add_argument("--temporal", default="auto", choices=["auto", "on", "off"], help="temporal token drop: as trained (auto), always, never")
+    s = sub.add_parser("copy-probe", help="how well models copy line stamps into 'when' answers (copy_probe.py)")
+    s.add_argument("--checkpoint", nargs="+", required=True); s.add_argument("--data", default="models/.cache/world/in_val")
+    s.add_argument("--clips", type=int, default=16); s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--threads", type=int, default=1)
     s = sub.add_parser("still", help="events right after a still picture: how many the model reports (still_probe.py)")
     s.add_argument("--checkpoint", required=True); s.add_argument("--data", default="models/.cache/world/in_val")
     s.add_argument("--out", default=None); s.add_argument("--max-streams", type=int, default=None); s.add_argument("--threads", type=int, default=2)
@@ -199,6 +204,9 @@ def _run(a) -> int:
             torch.save({"format": "kibitz-world/1", "head": head.state_dict(), "meta": meta}, a.save)
         export_world(head, a.package, meta)
         print(json.dumps(meta, indent=1))
+    elif a.cmd == "copy-probe":
+        from .copy_probe import copy_probe
+        print(json.dumps(copy_probe(a.checkpoint, a.data, a.clips, a.seed, a.threads), indent=2))
     elif a.cmd == "still":
         from .still_probe import still_probe
         print(json.dumps(still_probe(a.checkpoint, a.data, a.out, a.max_streams, a.threads, a.temporal, a.still), indent=2))

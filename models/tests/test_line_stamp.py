@@ -90,6 +90,31 @@ class TestLineStamp(unittest.TestCase):
         want = answer(self.world, "when_hit", self.hit.t + 2, self.hit.t - 1, FPS, clock_offset=90)
         self.assertEqual(want, stamp_text(90 + self.hit_frame // FPS))
 
+    def test_the_evaluator_feeds_the_stamp_with_the_lines_eos(self):
+        from kibitz_models.evaluate import Streamer
+        torch.manual_seed(0)
+        m = KibitzModel(ModelConfig(line_stamp=True)).eval()
+        st = Streamer(m, window_frames=4, max_new=3)
+        stamp = TOK.encode(stamp_text(42))
+        with torch.no_grad():
+            st.frame(torch.randn(m.cfg.tokens_per_frame, m.cfg.d_model))
+            st.generate([COMMENTARY], after=stamp)
+        self.assertEqual(st.chunks[-1]["n"], 1 + len(stamp))   # <eos> and the stamp, one step
+
+    def test_copy_probe_scores_the_digits_of_when_answers(self):
+        from kibitz_models.checkpoint import save_checkpoint
+        from kibitz_models.copy_probe import copy_probe
+        td = tempfile.mkdtemp()
+        try:
+            np.save(os.path.join(td, f"{self.world.seed}.npy"), np.zeros((int(self.world.seconds * FPS), 144, 256, 3), np.uint8))
+            torch.manual_seed(1)
+            save_checkpoint(os.path.join(td, "m.pt"), KibitzModel(ModelConfig()), {})
+            r = copy_probe([os.path.join(td, "m.pt")], td, clips=2)[0]
+            self.assertGreater(r["digit_targets"], 0)
+            self.assertGreater(r["digit_ce"], 1.0)             # an untrained model cannot copy
+        finally:
+            shutil.rmtree(td)
+
     @unittest.skipUnless(HAS_ORT, "needs node + onnxruntime-node (npm install)")
     def test_exports_and_imports_with_stamps(self):
         torch.manual_seed(3)
