@@ -16,7 +16,8 @@ class CheckpointError(RuntimeError):
 def save_checkpoint(path: str, model: KibitzModel, meta: dict) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
-    torch.save({"format": "kibitz-ckpt/1", "config": model.cfg.to_dict(), "model": model.state_dict(),
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}   # loads on any machine
+    torch.save({"format": "kibitz-ckpt/1", "config": model.cfg.to_dict(), "model": state,
                 "meta": meta}, tmp)
     os.replace(tmp, path)
 

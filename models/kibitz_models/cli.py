@@ -59,6 +59,7 @@ def main(argv=None) -> int:
     s.add_argument("--temporal", action="store_true", help="train with the temporal token drop (temporal.py): unchanged grid tokens stay out")
     s.add_argument("--game", default=None, choices=["demo", "chess"], help="what the data holds (default: what its <id>.json say); "
                    "resuming another game's weights re-labels the model (games.py)")
+    s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where to train (auto: cuda when torch sees a GPU)")
     s.add_argument("--line-stamp", action=argparse.BooleanOptionalAction, default=None,
                    help="feed each commentary line after its stream time as text (default: keep the resumed model's setting)")
     s.add_argument("--freeze-clips", type=float, default=0.0, help="share of clips with a still picture of 2-10 frames in them (for --temporal)")
@@ -159,7 +160,7 @@ def _run(a) -> int:
               vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question,
               steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision, clock_text=a.clock_text,
               temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips, game=a.game,
-              line_stamp=a.line_stamp)
+              line_stamp=a.line_stamp, device=a.device)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)

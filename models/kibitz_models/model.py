@@ -264,8 +264,8 @@ class KibitzModel(nn.Module):
         of time_embed[p, digit_p]. Seconds wrap at 10^time_digits. Zeros when the model has no clock."""
         d = self.cfg.d_model
         if self.time_embed is None:
-            return torch.zeros(*seconds.shape, d)
-        out = torch.zeros(*seconds.shape, d)
+            return torch.zeros(*seconds.shape, d, device=seconds.device)
+        out = torch.zeros(*seconds.shape, d, device=seconds.device)
         s = seconds.long()
         for p in range(self.cfg.time_digits):
             out = out + self.time_embed[p][(s // 10 ** p) % 10]

@@ -83,7 +83,7 @@ def text_clock(model: KibitzModel, fidx: torch.Tensor, seconds: torch.Tensor, T:
     before any frame, gets none). Vision positions are overwritten by the caller."""
     B = fidx.shape[0]
     starts = fidx[:, :, 0].contiguous()                                               # (B, F)
-    at = torch.arange(T).unsqueeze(0).expand(B, T).contiguous()
+    at = torch.arange(T, device=fidx.device).unsqueeze(0).expand(B, T).contiguous()
     f = torch.searchsorted(starts, at, right=True) - 1                                # (B, T), -1 = before any frame
     sec = torch.gather(seconds, 1, f.clamp(min=0))
     return model.clock(sec) * (f >= 0).unsqueeze(-1).to(torch.float32)
@@ -103,7 +103,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
           decision_weight: float = DECISION_WEIGHT, vision: str = None, freeze_vision: bool = False,
           prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
           time_digits: int = 0, fixed_vision: bool = False, clock_text: Optional[bool] = None, temporal: TemporalConfig = None,
-          freeze_clips: float = 0.0, game: Optional[str] = None, line_stamp: Optional[bool] = None) -> None:
+          freeze_clips: float = 0.0, game: Optional[str] = None, line_stamp: Optional[bool] = None,
+          device: str = "cpu") -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
@@ -122,7 +123,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     every shared word's embedding (the game's own words take unused vocabulary rows).
     `line_stamp`: True/False switches line stamps on/off (ModelConfig.line_stamp; a config switch, no
     new weights); None keeps what the resumed model has. A model with stamps (or a clock) trains on
-    stream clocks that mostly differ from the HUD's, so a time is told from the stamp, not the HUD."""
+    stream clocks that mostly differ from the HUD's, so a time is told from the stamp, not the HUD.
+    `device`: "cpu", "cuda" or "auto" (cuda when torch sees one); clips are built on the CPU and
+    moved there per step; checkpoints are always saved with CPU tensors."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -160,6 +163,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
         if freeze_vision or fixed_vision:
             for name, p in model.vision.named_parameters():
                 p.requires_grad_(name.startswith("proj.") and not fixed_vision)
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    model = model.to(dev)
     cfg = model.cfg
     the_game = get_game(game_name)
     tok = tokenizer_for(game_name)
@@ -172,7 +177,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     t_start = time.time()
     step, ema, last_save = step0, None, time.time()
     log_path = out + ".log.jsonl"
-    print(f"train: {len(streams)} streams, cfg keep_ratio={cfg.keep_ratio}, budget {minutes} min", flush=True)
+    print(f"train: {len(streams)} streams, cfg keep_ratio={cfg.keep_ratio}, budget {minutes} min, on {dev}", flush=True)
     while True:
         elapsed = time.time() - t_start
         if (steps is None and elapsed >= budget) or (steps is not None and step - step0 >= steps):
@@ -202,7 +207,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
                                       n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question,
                                       clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze,
                                       game=the_game, stamp=cfg.line_stamp))
-        loss = batch_loss(model, collate(samples, cfg.tokens_per_frame), decision_weight, freeze_vision, fixed_vision)
+        batch = tuple(t.to(dev, non_blocking=True) for t in collate(samples, cfg.tokens_per_frame))
+        loss = batch_loss(model, batch, decision_weight, freeze_vision, fixed_vision)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -251,6 +257,13 @@ def _with_keep_ratio(model: KibitzModel, keep_ratio: float) -> KibitzModel:
     return m
 
 
+def _hardware(model: KibitzModel) -> str:
+    p = next(model.parameters())
+    if p.is_cuda:
+        return f"GPU {torch.cuda.get_device_name(p.device)}, torch {torch.__version__}"
+    return f"CPU ({os.cpu_count()} cores), torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
 def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0, vision=None,
           seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False, temporal=None, freeze_clips=0.0):
     meta = {"fps": FPS, "window_frames": CLIP_FRAMES, **({"temporal": temporal.to_dict()} if temporal else {}),
@@ -259,5 +272,5 @@ def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=N
                          "final_loss_ema": ema, "seed": seed, "prefer_question": prefer_question, "hit_clips": hit_clips,
                          **({"freeze_clips": freeze_clips, "freeze_frames": list(FREEZE_FRAMES)} if freeze_clips else {}),
                          "fixed_vision": fixed_vision, "clock": {"digits": model.cfg.time_digits, "as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.time_digits else None,
-                         "line_stamp": {"as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.line_stamp else None, "hardware": f"CPU, 2 cores (shared with other jobs), torch {torch.__version__} + OpenBLAS, {torch.get_num_threads()} threads"}}
+                         "line_stamp": {"as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.line_stamp else None, "hardware": _hardware(model)}}
     save_checkpoint(out, model, meta)

@@ -1,0 +1,56 @@
+"""`cli train` end to end for a step or two, on the CPU and (where torch sees one) on a GPU:
+the checkpoint is written with CPU tensors, loads anywhere, and records where it was trained."""
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+torch.set_num_threads(2)
+
+from kibitz_models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from kibitz_models.dataset import FPS  # noqa: E402
+from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.train import train  # noqa: E402
+
+
+class TestTrainDevice(unittest.TestCase):
+    def setUp(self):
+        self.td = tempfile.mkdtemp()
+        self.data = os.path.join(self.td, "data")
+        os.makedirs(self.data)
+        seed = 1000   # the demo world is regenerated from its seed; frames can be anything
+        np.save(os.path.join(self.data, f"{seed}.npy"), np.random.default_rng(0).integers(0, 255, (30 * FPS, 144, 256, 3), dtype=np.uint8))
+        torch.manual_seed(0)
+        self.start = os.path.join(self.td, "start.pt")
+        small = ModelConfig(vision_channels=(8, 16, 32), d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, mlp_hidden=96,
+                            routed_layers=[1], line_stamp=True)
+        save_checkpoint(self.start, KibitzModel(small), {"training": {"steps": 5}})
+
+    def tearDown(self):
+        shutil.rmtree(self.td)
+
+    def run_on(self, device):
+        out = os.path.join(self.td, f"{device}.pt")
+        train(self.data, out, minutes=60, resume=self.start, steps=2, log_every=1, fixed_vision=True, device=device)
+        model, meta = load_checkpoint(out)
+        self.assertEqual(meta["training"]["steps"], 7)                     # resumed at 5, two more
+        self.assertTrue(all(not p.is_cuda for p in model.parameters()))
+        self.assertTrue(model.cfg.line_stamp)
+        return meta
+
+    def test_trains_on_the_cpu(self):
+        self.assertIn("CPU", self.run_on("cpu")["training"]["hardware"])
+
+    @unittest.skipUnless(torch.cuda.is_available(), "no GPU that torch can see")
+    def test_trains_on_a_gpu(self):
+        self.assertIn("GPU", self.run_on("cuda")["training"]["hardware"])
+
+
+if __name__ == "__main__":
+    unittest.main()
