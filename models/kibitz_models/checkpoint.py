@@ -43,3 +43,18 @@ def load_checkpoint(path: str) -> Tuple[KibitzModel, dict]:
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint {path}: weights do not fit its config: {str(e)[:400]}") from None
     return model.eval(), blob.get("meta", {})
+
+
+def slim_checkpoint(src: str, dst: str) -> float:
+    """Writes `src` with float16 weights (half the bytes; meta kept) for committing a checkpoint
+    that the next person resumes from (`cli train --resume dst`: weights load back as float32).
+    Returns the largest absolute change of any weight."""
+    model, meta = load_checkpoint(src)
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    worst = max(float((v.float() - model.state_dict()[k].float()).abs().max()) for k, v in half.items() if v.numel())
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    torch.save({"format": "kibitz-ckpt/1", "config": model.cfg.to_dict(), "model": half,
+                "meta": {**meta, "slim": {"from": os.path.basename(src), "dtype": "float16", "max_abs_change": worst}}}, dst + ".tmp")
+    os.replace(dst + ".tmp", dst)
+    return worst
+

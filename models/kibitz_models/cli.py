@@ -13,6 +13,7 @@
   record    record a real game playing itself with its own timed events (record_game.py)
   game-data recordings -> training streams (frames + events), like `data` for the demo world
   game-samples  held-out recordings -> sample broadcasts with ground truth (bench/broadcast.ts)
+  slim      checkpoint -> float16 copy to commit (resume from it with train --resume)
   copy-probe  how well checkpoints copy line stamps into "when" answers (digit CE / accuracy)
 """
 from __future__ import annotations
@@ -91,6 +92,8 @@ def main(argv=None) -> int:
     s.add_argument("--clips", type=int, default=8, help="clips per family"); s.add_argument("--seconds", type=float, default=30.0)
     s = sub.add_parser("import", help="package -> checkpoint (from_package.py), to resume training from what ships")
     s.add_argument("--package", required=True); s.add_argument("--out", required=True)
+    s = sub.add_parser("slim", help="checkpoint -> float16 copy (half the size) to commit and resume from")
+    s.add_argument("--checkpoint", required=True); s.add_argument("--out", required=True)
     s = sub.add_parser("world", help="train + calibrate + export the in-world head (inworld.py)")
     s.add_argument("--package", required=True, help="package whose vision encoder the head reads (world.onnx is written there)")
     s.add_argument("--in-train", required=True); s.add_argument("--out-train", required=True)
@@ -205,6 +208,9 @@ def _run(a) -> int:
             torch.save({"format": "kibitz-world/1", "head": head.state_dict(), "meta": meta}, a.save)
         export_world(head, a.package, meta)
         print(json.dumps(meta, indent=1))
+    elif a.cmd == "slim":
+        from .checkpoint import slim_checkpoint
+        print(json.dumps({"out": a.out, "max_abs_change": slim_checkpoint(a.checkpoint, a.out)}))
     elif a.cmd == "copy-probe":
         from .copy_probe import copy_probe
         print(json.dumps(copy_probe(a.checkpoint, a.data, a.clips, a.seed, a.threads), indent=2))

@@ -44,6 +44,19 @@ class TestTrainDevice(unittest.TestCase):
         self.assertTrue(model.cfg.line_stamp)
         return meta
 
+    def test_a_slim_checkpoint_resumes(self):
+        from kibitz_models.checkpoint import slim_checkpoint
+        slim = os.path.join(self.td, "slim.pt")
+        worst = slim_checkpoint(self.start, slim)
+        self.assertLess(worst, 1e-2)
+        self.assertLess(os.path.getsize(slim), 0.6 * os.path.getsize(self.start))
+        model, meta = load_checkpoint(slim)
+        self.assertTrue(all(p.dtype == torch.float32 for p in model.parameters()))   # loads back as float32
+        self.assertEqual(meta["slim"]["dtype"], "float16")
+        out = os.path.join(self.td, "resumed.pt")
+        train(self.data, out, minutes=60, resume=slim, steps=1, log_every=1, fixed_vision=True)
+        self.assertEqual(load_checkpoint(out)[1]["training"]["steps"], 6)
+
     def test_trains_on_the_cpu(self):
         self.assertIn("CPU", self.run_on("cpu")["training"]["hardware"])
 
