@@ -23,7 +23,7 @@ from .dataset import FPS, IGNORE, build_clip, collate, load_streams
 from .games import get as get_game, tokenizer_for
 from .model import KibitzModel, ModelConfig
 from .tokenizer import ANSWER
-from .train import MAX_CLOCK_S
+from .train import MAX_CLOCK_S, batch_logits
 
 __all__ = ["copy_probe"]
 
@@ -65,7 +65,7 @@ def copy_probe(ckpts: List[str], data_dir: str, clips: int = 16, seed: int = 7, 
             model = stamped
         model.eval()
         with torch.no_grad():
-            logits = _logits(model, batch)
+            logits = batch_logits(model, batch)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1).clamp(min=0), reduction="none").view(targets.shape)
         hit = logits.argmax(-1) == targets
         text = targets != IGNORE
@@ -73,14 +73,3 @@ def copy_probe(ckpts: List[str], data_dir: str, clips: int = 16, seed: int = 7, 
                     "digit_accuracy": round(float(hit[digits].float().mean()), 3), "text_ce": round(float(ce[text].mean()), 3)})
     return out
 
-
-def _logits(model: KibitzModel, batch) -> torch.Tensor:
-    """Like train.batch_loss, to the logits (no text clock: a model with one is not a stamp model)."""
-    ids, _, pos, valid, fidx, frames, seconds = batch
-    B, Fn = frames.shape[:2]
-    V = model.cfg.tokens_per_frame
-    vis = model.vision(frames.view(B * Fn, *frames.shape[2:])).view(B, Fn * V, -1)
-    if model.time_embed is not None:
-        vis = vis + model.clock(seconds).unsqueeze(2).expand(B, Fn, V, -1).reshape(B, Fn * V, -1)
-    emb = model.embed(ids).scatter(1, fidx.view(B, Fn * V, 1).expand(-1, -1, vis.shape[-1]), vis)
-    return model.logits(model.forward_sequence(emb, pos, valid, fidx))

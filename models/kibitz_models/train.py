@@ -45,9 +45,9 @@ CLOCK_LR_SCALE = 10.0
 FREEZE_FRAMES = (2, 10)
 
 
-def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIGHT, freeze_vision: bool = False,
-               fixed_vision: bool = False):
-    ids, targets, pos, valid, fidx, frames, seconds = batch
+def batch_logits(model: KibitzModel, batch, freeze_vision: bool = False, fixed_vision: bool = False) -> torch.Tensor:
+    """(B, T, vocab) next-token logits of a collated batch (dataset.collate), as training sees them."""
+    ids, _, pos, valid, fidx, frames, seconds = batch
     B, Fn = frames.shape[:2]
     V = model.cfg.tokens_per_frame
     flat = frames.view(B * Fn, *frames.shape[2:])
@@ -66,8 +66,14 @@ def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIG
     if model.cfg.clock_text:
         emb = emb + text_clock(model, fidx, seconds, emb.shape[1])
     emb = emb.scatter(1, fidx.view(B, Fn * V, 1).expand(-1, -1, emb.shape[-1]), vis)
-    h = model.forward_sequence(emb, pos, valid, fidx)
-    logits = model.logits(h)
+    return model.logits(model.forward_sequence(emb, pos, valid, fidx))
+
+
+def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIGHT, freeze_vision: bool = False,
+               fixed_vision: bool = False):
+    logits = batch_logits(model, batch, freeze_vision, fixed_vision)
+    _, targets, _, valid, fidx, frames, _ = batch
+    B = frames.shape[0]
     tflat = targets.view(-1)
     per = F.cross_entropy(logits.view(-1, logits.shape[-1]), tflat, ignore_index=IGNORE, reduction="none")
     w = (tflat != IGNORE).to(per.dtype)

@@ -19,7 +19,7 @@ from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
 from kibitz_models.render import answer  # noqa: E402
 from kibitz_models.train import with_clock  # noqa: E402
 from kibitz_models.world import World  # noqa: E402
-from test_export_and_errors import HAS_ORT  # noqa: E402
+from test_export_and_errors import HAS_ORT, perturbed  # noqa: E402
 
 
 class TestClock(unittest.TestCase):
@@ -74,10 +74,7 @@ class TestClock(unittest.TestCase):
     @unittest.skipUnless(HAS_ORT, "needs node + onnxruntime-node (npm install)")
     def test_exports_and_imports_with_the_clock(self):
         m = with_clock(self.base, 4)
-        m = KibitzModel(ModelConfig.from_dict({**m.cfg.to_dict(), "clock_text": True}))
-        with torch.no_grad():
-            for p in m.parameters():   # no all-zero tensors (the exporter folds those away)
-                p.add_(torch.randn_like(p) * 0.01)
+        m = perturbed(KibitzModel(ModelConfig.from_dict({**m.cfg.to_dict(), "clock_text": True})))
         td = tempfile.mkdtemp()
         try:
             man = export_package(m, td, "clock-test", {"fps": 2, "window_frames": 16})

@@ -20,6 +20,14 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 HAS_ORT = shutil.which("node") is not None and os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node"))
 
 
+def perturbed(model):
+    """`model` with a little noise on every weight: no all-zero tensors (the exporter folds those away)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    return model
+
+
 def cli(*args):
     env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "models"))
     return subprocess.run([sys.executable, "-m", "kibitz_models.cli", *args], capture_output=True, text=True,

@@ -20,7 +20,7 @@ from kibitz_models.from_package import model_from_package  # noqa: E402
 from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
 from kibitz_models.tokenizer import COMMENTARY, EOS, Tokenizer  # noqa: E402
 from kibitz_models.world import World  # noqa: E402
-from test_export_and_errors import HAS_ORT  # noqa: E402
+from test_export_and_errors import HAS_ORT, perturbed  # noqa: E402
 
 TOK = Tokenizer()
 SECONDS = TOK.vocab["seconds"]
@@ -118,10 +118,7 @@ class TestLineStamp(unittest.TestCase):
     @unittest.skipUnless(HAS_ORT, "needs node + onnxruntime-node (npm install)")
     def test_exports_and_imports_with_stamps(self):
         torch.manual_seed(3)
-        m = KibitzModel(ModelConfig(line_stamp=True))
-        with torch.no_grad():
-            for p in m.parameters():   # no all-zero tensors (the exporter folds those away)
-                p.add_(torch.randn_like(p) * 0.01)
+        m = perturbed(KibitzModel(ModelConfig(line_stamp=True)))
         td = tempfile.mkdtemp()
         try:
             man = export_package(m, td, "stamp-test", {"fps": 2, "window_frames": 16})

@@ -8,6 +8,7 @@ import { QuestionPolicy, questionPolicyOf } from '../questions/policy.ts';
 import type { CacheLimits } from './kv_cache.ts';
 import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type LineGuardRules, type LineKind } from './line_guard.ts';
 import type { Model } from './model.ts';
+import { groupIndices } from './groups.ts';
 import { StreamContext, type Generated } from './stream_context.ts';
 import { composeSummary, SaidLog } from './summary.ts';
 import { gatherTokens, TokenDrop } from './temporal_drop.ts';
@@ -488,10 +489,10 @@ export class ModelEngine implements Brain {
     }
     if (speakers.length === 0) return;
     const prompt = [this.model.manifest.tokens.commentary];
-    const stamps = speakers.map(({ frame }) => this.model.lineStamp(frame.streamTimeMs));
-    const lines = await batchOrEach(speakers,
-      () => StreamContext.generateMany(this.model, speakers.map((s) => s.slot.ctx), prompt, stamps),
-      ({ slot, frame }) => slot.ctx.generate(prompt, this.model.lineStamp(frame.streamTimeMs)));
+    const stamped = speakers.map((s) => ({ ...s, stamp: this.model.lineStamp(s.frame.streamTimeMs) }));
+    const lines = await batchOrEach(stamped,
+      () => StreamContext.generateMany(this.model, stamped.map((s) => s.slot.ctx), prompt, stamped.map((s) => s.stamp)),
+      ({ slot, stamp }) => slot.ctx.generate(prompt, stamp));
     speakers.forEach(({ slot, frame }, i) => {
       const gen = lines[i]!;
       if (gen instanceof Error) {
@@ -617,18 +618,6 @@ export class ModelEngine implements Brain {
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
-
-/** Indices of `items` grouped by `key`, groups in order of first appearance. */
-function groupIndices<I>(items: readonly I[], key: (item: I) => number): number[][] {
-  const groups = new Map<number, number[]>();
-  items.forEach((item, i) => {
-    const k = key(item);
-    const g = groups.get(k);
-    if (g) g.push(i);
-    else groups.set(k, [i]);
-  });
-  return [...groups.values()];
-}
 
 /**
  * `all()` runs the items as one batch. If the batch throws, something in one stream's state broke

@@ -59,7 +59,7 @@ export const ManifestSchema = z.object({
     /** Text tokens fed after a frame carry that frame's clock too. */
     text: z.boolean().optional(),
   }).passthrough().optional(),
-  /** Line stamps: fed before each commentary line ({seconds} = the frame's whole stream second); absent = none. */
+  /** Line stamps: fed after each commentary line's eos ({seconds} = the frame's whole stream second); absent = none. */
   stamp: z.object({
     text: z.string().includes('{seconds}', { message: 'stamp.text must contain {seconds}' }),
     unit: z.literal('second'),

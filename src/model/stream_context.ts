@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { BatchScratch, KvCache, type CacheLimits } from './kv_cache.ts';
+import { groupIndices } from './groups.ts';
 import type { Model } from './model.ts';
 
 export interface StreamContextOptions {
@@ -164,7 +165,7 @@ export class StreamContext {
     }
     // eos and the row's stamp; rows of one length share a run (stamps differ: "at 9 seconds", "at 1 ##0 seconds")
     const ends = after.map((a) => [eos, ...a]);
-    for (const group of groupBy(ends.map((_, i) => i), (i) => ends[i]!.length)) {
+    for (const group of groupIndices(ends, (e) => e.length)) {
       await StreamContext.stepTextMany(model, group.map((i) => ctxs[i]!), group.map((i) => ends[i]!));
     }
     return rows.map((r) => ({ ids: r.ids, meanLogprob: r.sum / (r.ids.length + (r.finished ? 1 : 0) || 1), finished: r.finished }));
@@ -222,18 +223,6 @@ export class StreamContext {
   private assertOpen(): void {
     if (this.disposed) throw new Error(`stream context ${this.stream} is disposed`);
   }
-}
-
-/** `items` split into groups of equal key, in first-seen order. */
-function groupBy<T, K>(items: T[], key: (item: T) => K): T[][] {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const g = groups.get(k);
-    if (g) g.push(item);
-    else groups.set(k, [item]);
-  }
-  return [...groups.values()];
 }
 
 /** Tokens in one frame's embeddings: 1..tokensPerFrame rows of dModel. */
