@@ -170,11 +170,11 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
 
 
 def stamp_manifest() -> dict:
-    """Line stamps (ModelConfig.line_stamp): what the runtime feeds after <commentary> and before the line."""
+    """Line stamps (ModelConfig.line_stamp): what the runtime feeds right after the eos of every commentary line."""
     return {"text": STAMP_TEXT, "unit": "second",
-            "describe": "before generating a commentary line the runtime feeds <commentary>, then this text with "
-                        "{seconds} = floor(stream time of the frame it speaks about in ms / 1000), tokenized; the model "
-                        "writes the line after it; only the line is posted"}
+            "describe": "after the model has written a commentary line about a frame, the runtime feeds the line's eos "
+                        "and then this text with {seconds} = floor(stream time of that frame in ms / 1000), tokenized; "
+                        "the stamp is never said; 'when' answers copy it"}
 
 
 def clock_manifest(cfg) -> dict:
