@@ -121,6 +121,14 @@ def score_commentary(events, lines, seconds: float) -> dict:
             "spurious": len(phrases) - sum(used), "minutes": seconds / 60.0}
 
 
+def when_miss(got: str, want: str, latest_stamp: Optional[str]) -> Optional[str]:
+    """How a "when" answer of a line-stamp model went wrong: None (right), "latest_stamp" (it copied
+    the stamp of the last line said, not the one after the line the question is about) or "other"."""
+    if got == want:
+        return None
+    return "latest_stamp" if latest_stamp is not None and got == latest_stamp else "other"
+
+
 def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Optional[float] = None,
              max_streams: Optional[int] = None, threads: int = 2, clock_offset: int = 0, temporal: str = "auto") -> dict:
     """`clock_offset`: the stream clock starts this many seconds ahead of the world's HUD clock
@@ -142,6 +150,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
     qa = defaultdict(lambda: [0, 0])
     cov = [0, 0]
     examples = []
+    when_misses = Counter()   # line-stamp models: how wrong "when" answers went wrong (when_miss)
     with torch.no_grad():
         for seed, frames in streams:
             seconds = frames.shape[0] / FPS
@@ -149,12 +158,17 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
             st = Streamer(model, window)
             drop = rule and TokenDrop(rule, cfg.frame_height, cfg.frame_width, cfg.grid_h, cfg.grid_w)
             lines = []
+            latest_stamp = [None]   # the stamp text fed after the last line said (line-stamp models)
 
             def ask(kind: str, want: str) -> str:
                 """Asks on a copy of the cache (the stream goes on unchanged) and scores the answer."""
                 got = tok.decode(st.copy().generate([QUESTION] + tok.encode(QUESTIONS[kind][0]) + [ANSWER]))
                 qa[kind][0] += int(got == want)
                 qa[kind][1] += 1
+                if kind == "when_hit" and cfg.line_stamp:
+                    miss = when_miss(got, want, latest_stamp[0])
+                    if miss:
+                        when_misses[miss] += 1
                 return got
 
             kinds = list(QUESTIONS)
@@ -175,6 +189,8 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                     stamp = tok.encode(stamp_text(st.seconds)) if cfg.line_stamp else []   # as the runtime feeds it
                     text = tok.decode(st.generate([COMMENTARY], after=stamp))
                     lines.append((t, text))
+                    if stamp:
+                        latest_stamp[0] = stamp_text(st.seconds)
                 oldest = (i - st.frames_in_cache() + 1) / FPS
                 if i >= 8 and i % 6 == 0:        # a question every 3 s, cycling through the types
                     for _ in range(len(kinds)):
@@ -215,6 +231,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
         # each kind weighs the same, like the sample broadcasts' questions (one per kind)
         "qa_balanced": round(sum(c / max(1, n) for c, n in qa.values()) / max(1, len(qa)), 3),
         "summary_coverage": round(cov[0] / max(1, cov[1]), 3), "summary_events": cov[1],
+        "when_hit_misses": dict(when_misses) if cfg.line_stamp else None,
         "temporal": {**rule.to_dict(), "frames": fed[1], "tokens_fed_per_frame": round(fed[0] / max(1, fed[1]), 2),
                      "skipped_fraction": round(1 - fed[0] / max(1, fed[1] * cfg.tokens_per_frame), 3)} if rule else None,
     }

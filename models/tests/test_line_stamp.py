@@ -101,6 +101,13 @@ class TestLineStamp(unittest.TestCase):
             st.generate([COMMENTARY], after=stamp)
         self.assertEqual(st.chunks[-1]["n"], 1 + len(stamp))   # <eos> and the stamp, one step
 
+    def test_the_evaluator_tells_a_copied_latest_stamp_from_other_misses(self):
+        from kibitz_models.evaluate import when_miss
+        self.assertIsNone(when_miss("at 65 seconds", "at 65 seconds", "at 68 seconds"))
+        self.assertEqual(when_miss("at 68 seconds", "at 65 seconds", "at 68 seconds"), "latest_stamp")
+        self.assertEqual(when_miss("at 60 seconds", "at 65 seconds", "at 68 seconds"), "other")
+        self.assertEqual(when_miss("at 60 seconds", "at 65 seconds", None), "other")   # no line said yet
+
     def test_copy_probe_scores_the_digits_of_when_answers(self):
         from kibitz_models.checkpoint import save_checkpoint
         from kibitz_models.copy_probe import copy_probe
