@@ -13,10 +13,13 @@ class CheckpointError(RuntimeError):
     pass
 
 
-def save_checkpoint(path: str, model: KibitzModel, meta: dict) -> None:
+def save_checkpoint(path: str, model: KibitzModel, meta: dict, half: bool = False) -> None:
+    """`half`: float weights stored as float16 (they load back as float32)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}   # loads on any machine
+    if half:
+        state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
     torch.save({"format": "kibitz-ckpt/1", "config": model.cfg.to_dict(), "model": state,
                 "meta": meta}, tmp)
     os.replace(tmp, path)
@@ -50,11 +53,6 @@ def slim_checkpoint(src: str, dst: str) -> float:
     that the next person resumes from (`cli train --resume dst`: weights load back as float32).
     Returns the largest absolute change of any weight."""
     model, meta = load_checkpoint(src)
-    half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    worst = max(float((v.float() - model.state_dict()[k].float()).abs().max()) for k, v in half.items() if v.numel())
-    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    torch.save({"format": "kibitz-ckpt/1", "config": model.cfg.to_dict(), "model": half,
-                "meta": {**meta, "slim": {"from": os.path.basename(src), "dtype": "float16", "max_abs_change": worst}}}, dst + ".tmp")
-    os.replace(dst + ".tmp", dst)
+    worst = max(float((v.half().float() - v).abs().max()) for v in model.state_dict().values() if v.is_floating_point() and v.numel())
+    save_checkpoint(dst, model, {**meta, "slim": {"from": os.path.basename(src), "dtype": "float16", "max_abs_change": worst}}, half=True)
     return worst
-

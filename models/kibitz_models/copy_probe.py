@@ -11,7 +11,6 @@ digit tokens, and of all text targets. The clips are drawn from `seed`, so check
 """
 from __future__ import annotations
 
-import math
 import random
 from typing import List
 
@@ -23,7 +22,7 @@ from .dataset import FPS, IGNORE, build_clip, collate, load_streams
 from .games import get as get_game, tokenizer_for
 from .model import KibitzModel, ModelConfig
 from .tokenizer import ANSWER
-from .train import MAX_CLOCK_S, batch_logits
+from .train import CLIP_FRAMES, MAX_CLOCK_S, batch_logits, hit_clip_start
 
 __all__ = ["copy_probe"]
 
@@ -31,6 +30,7 @@ __all__ = ["copy_probe"]
 def copy_probe(ckpts: List[str], data_dir: str, clips: int = 16, seed: int = 7, threads: int = 1) -> List[dict]:
     torch.set_num_threads(threads)
     game, tok = get_game("demo"), tokenizer_for("demo")
+    V = ModelConfig().tokens_per_frame   # the demo model's frame (every demo checkpoint has it)
     streams = load_streams(data_dir)
     rng = random.Random(seed)
     samples = []
@@ -38,14 +38,13 @@ def copy_probe(ckpts: List[str], data_dir: str, clips: int = 16, seed: int = 7, 
         s, fr = streams[rng.randrange(len(streams))]
         world = game.load(data_dir, s, fr.shape[0] / FPS)
         hits = [e for e in world.events if e.kind == "hit"]
-        if not hits or fr.shape[0] < 16:
+        if not hits or fr.shape[0] < CLIP_FRAMES:
             continue
-        hit_frame = int(math.ceil(rng.choice(hits).t * FPS - 1e-9))
-        start = min(max(0, hit_frame - rng.randint(1, 8)), fr.shape[0] - 16)
+        start = hit_clip_start(hits, fr.shape[0], rng)
         offset = 0 if len(samples) % 2 == 0 else rng.randint(1, MAX_CLOCK_S)
-        samples.append(build_clip(world, fr, start, 16, 25, tok, rng, n_questions=5, prefer="when_hit",
+        samples.append(build_clip(world, fr, start, CLIP_FRAMES, V, tok, rng, n_questions=5, prefer="when_hit",
                                   clock_offset=offset, stamp=True, game=game))
-    batch = collate(samples, 25)
+    batch = collate(samples, V)
     targets = batch[1]
     at, seconds = tok.vocab["at"], tok.vocab["seconds"]
     digits = torch.zeros_like(targets, dtype=torch.bool)   # targets inside "at N seconds" answers

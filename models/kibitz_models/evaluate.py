@@ -158,7 +158,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
             st = Streamer(model, window)
             drop = rule and TokenDrop(rule, cfg.frame_height, cfg.frame_width, cfg.grid_h, cfg.grid_w)
             lines = []
-            latest_stamp = [None]   # the stamp text fed after the last line said (line-stamp models)
+            latest_stamp = None   # the stamp text fed after the last line said (line-stamp models)
 
             def ask(kind: str, want: str) -> str:
                 """Asks on a copy of the cache (the stream goes on unchanged) and scores the answer."""
@@ -166,7 +166,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                 qa[kind][0] += int(got == want)
                 qa[kind][1] += 1
                 if kind == "when_hit" and cfg.line_stamp:
-                    miss = when_miss(got, want, latest_stamp[0])
+                    miss = when_miss(got, want, latest_stamp)
                     if miss:
                         when_misses[miss] += 1
                 return got
@@ -186,11 +186,10 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                     fed[1] += 1
                 p_silent = st.frame(vis)
                 if p_silent < thr:
-                    stamp = tok.encode(stamp_text(st.seconds)) if cfg.line_stamp else []   # as the runtime feeds it
-                    text = tok.decode(st.generate([COMMENTARY], after=stamp))
+                    said_at = stamp_text(st.seconds) if cfg.line_stamp else None
+                    text = tok.decode(st.generate([COMMENTARY], after=tok.encode(said_at) if said_at else []))   # as the runtime feeds it
                     lines.append((t, text))
-                    if stamp:
-                        latest_stamp[0] = stamp_text(st.seconds)
+                    latest_stamp = said_at or latest_stamp
                 oldest = (i - st.frames_in_cache() + 1) / FPS
                 if i >= 8 and i % 6 == 0:        # a question every 3 s, cycling through the types
                     for _ in range(len(kinds)):

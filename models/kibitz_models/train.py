@@ -45,6 +45,12 @@ CLOCK_LR_SCALE = 10.0
 FREEZE_FRAMES = (2, 10)
 
 
+def hit_clip_start(hits, n_frames: int, rng: random.Random) -> int:
+    """First frame of a clip of CLIP_FRAMES that starts 1-8 frames before one of `hits` (when_hit practice)."""
+    hit_frame = int(math.ceil(rng.choice(hits).t * FPS - 1e-9))
+    return min(max(0, hit_frame - rng.randint(1, 8)), n_frames - CLIP_FRAMES)
+
+
 def batch_logits(model: KibitzModel, batch, freeze_vision: bool = False, fixed_vision: bool = False) -> torch.Tensor:
     """(B, T, vocab) next-token logits of a collated batch (dataset.collate), as training sees them."""
     ids, _, pos, valid, fidx, frames, seconds = batch
@@ -201,8 +207,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             start = rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1)
             hits = hits_of[s] if hit_clips > 0 else []
             if hits and rng.random() < hit_clips:
-                hit_frame = int(math.ceil(rng.choice(hits).t * FPS - 1e-9))
-                start = min(max(0, hit_frame - rng.randint(1, 8)), fr.shape[0] - CLIP_FRAMES)
+                start = hit_clip_start(hits, fr.shape[0], rng)
             tells_time = cfg.time_digits > 0 or cfg.line_stamp
             offset = 0 if not tells_time or rng.random() < CLOCK_AS_HUD else rng.randint(1, MAX_CLOCK_S)
             freeze = None
