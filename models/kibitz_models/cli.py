@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     s.add_argument("--clips", type=int, default=8, help="clips per family"); s.add_argument("--seconds", type=float, default=30.0)
     s = sub.add_parser("import", help="package -> checkpoint (from_package.py), to resume training from what ships")
     s.add_argument("--package", required=True); s.add_argument("--out", required=True)
+    s = sub.add_parser("recall", help="write the game's memory-question rules into a package's manifest (export does it too)")
+    s.add_argument("--package", required=True)
     s = sub.add_parser("slim", help="checkpoint -> float16 copy (half the size) to commit and resume from")
     s.add_argument("--checkpoint", required=True); s.add_argument("--out", required=True)
     s = sub.add_parser("world", help="train + calibrate + export the in-world head (inworld.py)")
@@ -208,6 +210,9 @@ def _run(a) -> int:
             torch.save({"format": "kibitz-world/1", "head": head.state_dict(), "meta": meta}, a.save)
         export_world(head, a.package, meta)
         print(json.dumps(meta, indent=1))
+    elif a.cmd == "recall":
+        from .export import set_recall
+        print(json.dumps(set_recall(a.package), indent=1))
     elif a.cmd == "slim":
         from .checkpoint import slim_checkpoint
         print(json.dumps({"out": a.out, "max_abs_change": slim_checkpoint(a.checkpoint, a.out)}))

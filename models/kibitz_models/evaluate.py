@@ -23,6 +23,7 @@ import torch
 from .checkpoint import load_checkpoint
 from .dataset import FPS, load_streams, stamp_text
 from .model import KibitzModel
+from .recall import Recall, line_phrases
 from .games import get as get_game, tokenizer_for
 from .temporal import TokenDrop, rule_for
 from .tokenizer import ANSWER, BOS, COMMENTARY, EOS, QUESTION, SILENT, SUMMARY
@@ -108,7 +109,7 @@ class Streamer:
 
 def score_commentary(events, lines, seconds: float) -> dict:
     """events: [(t, text)]; lines: [(t, text)] -> counts for precision/recall."""
-    phrases = [(t, p.strip()) for t, line in lines for p in line.split(" and ") if p.strip()]
+    phrases = [(t, p) for t, line in lines for p in line_phrases(line)]
     used = [False] * len(phrases)
     caught = 0
     for et, etext in events:
@@ -151,6 +152,8 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
     cov = [0, 0]
     examples = []
     when_misses = Counter()   # line-stamp models: how wrong "when" answers went wrong (when_miss)
+    recall = Recall(game.recall) if game.recall else None   # as the runtime answers memory questions (recall.py)
+    qa_recall = defaultdict(lambda: [0, 0, 0])   # correct, asked, answers recall changed
     with torch.no_grad():
         for seed, frames in streams:
             seconds = frames.shape[0] / FPS
@@ -160,11 +163,17 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
             lines = []
             latest_stamp = None   # the stamp text fed after the last line said (line-stamp models)
 
-            def ask(kind: str, want: str) -> str:
-                """Asks on a copy of the cache (the stream goes on unchanged) and scores the answer."""
+            def ask(kind: str, want: str, t: float) -> str:
+                """Asks on a copy of the cache (the stream goes on unchanged) and scores the answer: the
+                model's own, and the one the runtime gives (recalled from what was said, if a rule names it)."""
                 got = tok.decode(st.copy().generate([QUESTION] + tok.encode(QUESTIONS[kind][0]) + [ANSWER]))
                 qa[kind][0] += int(got == want)
                 qa[kind][1] += 1
+                rule = recall and recall.match(QUESTIONS[kind][0])
+                recalled = recall.answer(rule, [(s * 1000, x) for s, x in lines], t * 1000) if rule else None
+                qa_recall[kind][0] += int((got if recalled is None else recalled) == want)
+                qa_recall[kind][1] += 1
+                qa_recall[kind][2] += int(recalled is not None and recalled != got)
                 if kind == "when_hit" and cfg.line_stamp:
                     miss = when_miss(got, want, latest_stamp)
                     if miss:
@@ -198,14 +207,14 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                         want = answer(world, kind, t, oldest, FPS, clock_offset)
                         if want is None:
                             continue
-                        got = ask(kind, want)
+                        got = ask(kind, want, t)
                         if len(examples) < 40:
                             examples.append({"seed": seed, "t": t, "q": QUESTIONS[kind][0], "want": want, "got": got})
                         break
                 if i >= 8 and i % 6 == 3 and "when_hit" in QUESTIONS:  # rarely answerable in the cycle above: probe it too
                     want = answer(world, "when_hit", t, oldest, FPS, clock_offset)
                     if want is not None:
-                        ask("when_hit", want)
+                        ask("when_hit", want, t)
                 if i >= 20 and i % 20 == 0:       # summary of the cached window
                     got = tok.decode(st.copy().generate([SUMMARY, ANSWER]))
                     phrases = Counter(p.strip() for p in got.split(" then "))   # both games join with " then "
@@ -229,6 +238,10 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
         "qa_overall": round(sum(c for c, _ in qa.values()) / max(1, sum(n for _, n in qa.values())), 3),
         # each kind weighs the same, like the sample broadcasts' questions (one per kind)
         "qa_balanced": round(sum(c / max(1, n) for c, n in qa.values()) / max(1, len(qa)), 3),
+        # answers as the runtime gives them: memory questions recalled from what was said (recall.py)
+        **({"qa_recall": {k: {"accuracy": round(c / max(1, n), 3), "n": n, "changed": d} for k, (c, n, d) in sorted(qa_recall.items())},
+            "qa_recall_overall": round(sum(c for c, _, _ in qa_recall.values()) / max(1, sum(n for _, n, _ in qa_recall.values())), 3),
+            "qa_recall_balanced": round(sum(c / max(1, n) for c, n, _ in qa_recall.values()) / max(1, len(qa_recall)), 3)} if recall else {}),
         "summary_coverage": round(cov[0] / max(1, cov[1]), 3), "summary_events": cov[1],
         "when_hit_misses": dict(when_misses) if cfg.line_stamp else None,
         "temporal": {**rule.to_dict(), "frames": fed[1], "tokens_fed_per_frame": round(fed[0] / max(1, fed[1]), 2),

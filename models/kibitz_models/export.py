@@ -165,6 +165,7 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
         "training": meta.get("training", {}),
         **({"clock": clock_manifest(cfg)} if cfg.time_digits else {}),
         **({"stamp": stamp_manifest()} if cfg.line_stamp else {}),
+        **({"recall": recall_manifest(cfg.game)} if game_recall(cfg.game) else {}),
         **({"temporal": TemporalConfig.from_dict(meta["temporal"]).to_manifest()} if meta.get("temporal") else {}),
     }
 
@@ -175,6 +176,38 @@ def stamp_manifest() -> dict:
             "describe": "after the model has written a commentary line about a frame, the runtime feeds the line's eos "
                         "and then this text with {seconds} = floor(stream time of that frame in ms / 1000), tokenized; "
                         "the stamp is never said; 'when' answers copy it"}
+
+
+def game_recall(game: str):
+    """The game's memory-question rules (games.Game.recall); empty when it has none."""
+    from .games import get
+    return list(get(game).recall)
+
+
+def recall_manifest(game: str) -> dict:
+    """Memory questions the runtime answers from what the stream's commentary said (src/model/recall.ts)."""
+    return {"rules": game_recall(game),
+            "describe": "a question matching one of a rule's phrasings (lower case, punctuation dropped) is answered from "
+                        "the stream's said lines, newest phrase first (lines split at ' and '): the first phrase matching "
+                        "`line` ({name} = one or more words, {line} = any phrase) said within `withinS` seconds (absent = "
+                        "any time) gives `answer` ({seconds} = floor(stream ms / 1000) of the line); none matches: `none`, "
+                        "or the model answers when there is no `none`"}
+
+
+def set_recall(pkg_dir: str) -> dict:
+    """Writes the recall block of the package's game into its manifest (a package exported before recall existed)."""
+    path = os.path.join(pkg_dir, "manifest.json")
+    with open(path) as f:
+        manifest = json.load(f)
+    game = manifest.get("game", "demo")
+    if not game_recall(game):
+        raise ExportError(f"game {game!r} has no recall rules (games.py)")
+    manifest["recall"] = recall_manifest(game)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=2)
+    os.replace(tmp, path)
+    return manifest["recall"]
 
 
 def clock_manifest(cfg) -> dict:

@@ -23,12 +23,13 @@ class Game:
     answer: Callable[..., Optional[str]]       # (world, kind, t, window_start, fps, clock_offset) -> answer | None
     summary_text: Callable[[list], str]
     load: Callable[[str, int, float], object]  # (data_dir, stream id, seconds) -> world (events, events_between)
+    recall: Sequence[dict] = ()                # memory questions the runtime answers from what was said (manifest "recall")
 
 
 def _demo() -> Game:
-    from .render import QUESTIONS, answer, summary_text
+    from .render import QUESTIONS, RECALL, answer, summary_text
     from .world import World
-    return Game("demo", (), QUESTIONS, frozenset({"when_hit"}), answer, summary_text, lambda d, s, sec: World(s, sec))
+    return Game("demo", (), QUESTIONS, frozenset({"when_hit"}), answer, summary_text, lambda d, s, sec: World(s, sec), RECALL)
 
 
 def _load_recorded(data_dir: str, stream: int, seconds: float):

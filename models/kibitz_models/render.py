@@ -123,6 +123,20 @@ QUESTIONS = {
     "when_hit": ["when was the player last hit ?", "when was the player hit ?"],
 }
 
+# Memory questions the runtime answers from what its commentary said and when (src/model/recall.ts;
+# models/README.md "Memory questions"): a phrase pattern ({name} = one or more words, {line} = any
+# phrase), the answer ({seconds} = whole stream second the phrase was said), and what to say when
+# no phrase matches. "what happened" looks back RECENT_S, as `answer` below does.
+RECENT_S = 4.0
+RECALL = [
+    {"kind": "when_hit", "questions": QUESTIONS["when_hit"], "line": "the player is hit", "answer": "at {seconds} seconds",
+     "none": "I have not seen the player get hit"},
+    {"kind": "last_gem", "questions": QUESTIONS["last_gem"], "line": "the player picks up a {colour} gem", "answer": "{colour}",
+     "none": "I have not seen a gem picked up"},
+    {"kind": "what_happened", "questions": QUESTIONS["what_happened"], "line": "{line}", "answer": "{line}", "withinS": RECENT_S,
+     "none": "nothing happened"},
+]
+
 
 def answer(world: World, kind: str, t: float, window_start: float, fps: int, clock_offset: int = 0) -> Optional[str]:
     """Exact answer to a question of `kind` asked right after the frame at time t, using only what
@@ -145,7 +159,7 @@ def answer(world: World, kind: str, t: float, window_start: float, fps: int, clo
         picks = [e for e in recent if e.kind == "pickup"]
         return picks[-1].attrs["colour"] if picks else None
     if kind == "what_happened":
-        ev = [e for e in recent if t - e.t <= 4.0]
+        ev = [e for e in recent if t - e.t <= RECENT_S]
         return ev[-1].text if ev else "nothing happened"
     if kind == "when_hit":
         hits = [e for e in recent if e.kind == "hit"]

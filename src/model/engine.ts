@@ -10,6 +10,7 @@ import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type Lin
 import type { Model } from './model.ts';
 import { groupIndices } from './groups.ts';
 import { StreamContext, type Generated } from './stream_context.ts';
+import { Recall, type RecallRule } from './recall.ts';
 import { composeSummary, SaidLog } from './summary.ts';
 import { gatherTokens, TokenDrop } from './temporal_drop.ts';
 import { DEFAULT_WORLD_WATCH, WorldWatch, type Recognition, type WorldWatchOptions } from './world_watch.ts';
@@ -95,6 +96,8 @@ interface Job {
   kind: 'ask' | 'summary';
   prompt: number[];
   req?: AskRequest;
+  /** A memory question the package answers from what was said (recall.ts); the model answers when that finds nothing. */
+  recall?: RecallRule;
   resolve(text: string, streamTimeMs: number): void;
   reject(err: Error): void;
 }
@@ -153,6 +156,8 @@ export class ModelEngine implements Brain {
   private readonly opts: EngineOptions;
   private readonly limits: CacheLimits;
   private readonly guardRules: LineGuardRules;
+  /** The package's memory-question rules; null when it has none. */
+  private readonly recall: Recall | null;
   private readonly watchOptions: WorldWatchOptions | null;
   private readonly slots = new Map<string, Slot>();
   private readonly ended = new Set<string>();
@@ -170,6 +175,7 @@ export class ModelEngine implements Brain {
     const gen = (model.manifest as { generation?: { maxNewTokens?: number } }).generation?.maxNewTokens;
     if (gen) this.opts.maxResponseTokens = Math.min(this.opts.maxResponseTokens, gen);
     this.guardRules = guardRulesFor(model.manifest, this.opts.guards);
+    this.recall = model.manifest.recall ? new Recall(model.manifest.recall.rules) : null;
     const w = model.manifest.world;
     this.watchOptions = model.knowsItsWorld && w ? { ...DEFAULT_WORLD_WATCH, threshold: w.threshold, ...this.opts.world } : null;
     if (!this.watchOptions) log.warn(`model package ${model.manifest.name} has no in-world score: it cannot tell when a stream shows something it does not know (the line guards still apply)`);
@@ -336,7 +342,8 @@ export class ModelEngine implements Brain {
     }
     const words = this.model.codec.encodeUntrusted(question).slice(0, this.limits.maxStepTokens - 2);
     const t = this.model.manifest.tokens;
-    const p = this.enqueue(slot, { kind: 'ask', prompt: [t.question, ...words, t.answer], req: { ...req, id, question } }, signal).then(({ text, streamTimeMs }) => {
+    const recall = this.recall?.match(question) ?? undefined;
+    const p = this.enqueue(slot, { kind: 'ask', prompt: [t.question, ...words, t.answer], recall, req: { ...req, id, question } }, signal).then(({ text, streamTimeMs }) => {
       const answer = text.length > 0 ? text : UNSURE_ANSWER;
       const event = this.bus.publish({ stream: req.stream, kind: 'answer', text: answer, streamTimeMs, question, user: req.user, source: req.source, id: `a-${id}` });
       slot.stats.answers++;
@@ -555,6 +562,9 @@ export class ModelEngine implements Brain {
 
   private async runJob(slot: Slot, job: Job): Promise<void> {
     try {
+      // Run here, in turn with the frames, so it sees every line said before the question's moment.
+      const recalled = job.recall ? this.recall!.answer(job.recall, slot.said, slot.lastStreamTimeMs) : null;
+      if (recalled !== null) return job.resolve(recalled, slot.lastStreamTimeMs);
       const gen = await slot.ctx.generate(job.prompt);
       const text = this.model.codec.decode(gen.ids);
       const ok = this.vet(slot, job.kind === 'ask' ? 'answer' : 'summary', gen, text, slot.lastStreamTimeMs);

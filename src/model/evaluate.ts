@@ -4,6 +4,8 @@
  * a line (lines are split at " and ") equal to its description comes within 2 s after it; each
  * phrase counts for one event; answers must match exactly.
  */
+import { linePhrases } from './recall.ts';
+
 export const CATCH_MS = 2000;
 
 export interface TruthEvent {
@@ -39,7 +41,7 @@ export interface CommentaryScore {
 }
 
 export function scoreCommentary(truth: TruthEvent[], lines: { streamTimeMs: number; text: string }[], seconds: number): CommentaryScore {
-  const phrases = lines.flatMap((l) => l.text.split(' and ').map((p) => ({ ms: l.streamTimeMs, text: p.trim() }))).filter((p) => p.text.length > 0);
+  const phrases = lines.flatMap((l) => linePhrases(l.text).map((text) => ({ ms: l.streamTimeMs, text })));
   const used = new Array<boolean>(phrases.length).fill(false);
   let caught = 0;
   for (const e of truth) {

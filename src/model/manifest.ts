@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { Recall, RecallSchema } from './recall.ts';
 
 /** manifest.json of a model package (models/CONTRACT.md, models/README.md). */
 export const ManifestSchema = z.object({
@@ -70,6 +71,8 @@ export const ManifestSchema = z.object({
     threshold: z.number().nonnegative(),
     refreshFrames: z.number().int().positive(),
   }).passthrough().optional(),
+  /** Memory questions answered from what the stream's commentary said (src/model/recall.ts); absent = the model answers every question. */
+  recall: RecallSchema.optional(),
   cache: z.object({
     sinkTokens: z.number().int().nonnegative().optional(),
     windowFrames: z.number().int().positive().optional(),
@@ -132,6 +135,13 @@ export function loadModelPackage(dirArg: string): ModelPackage {
   }
   if (manifest.world && !existsSync(join(dir, 'world.onnx'))) {
     throw new ModelPackageError(`model package ${dir} has a world block in manifest.json but no world.onnx: re-export it with the toolkit (cli world)`);
+  }
+  if (manifest.recall) {
+    try {
+      new Recall(manifest.recall.rules);
+    } catch (err) {
+      throw new ModelPackageError(`${join(dir, 'manifest.json')}: recall: ${(err as Error).message}; fix the rule (models/README.md "Memory questions")`);
+    }
   }
   const embedTokens = readFloats(join(dir, 'embed_tokens.bin'), d.vocab * d.dModel, 'vocab*dModel');
   const clockTable = manifest.clock ? readFloats(join(dir, manifest.clock.file), manifest.clock.digits * 10 * d.dModel, 'clock.digits*10*dModel') : null;

@@ -16,6 +16,11 @@ export class SaidLog {
     if (this.lines.length > this.max) this.lines.splice(0, this.lines.length - this.max);
   }
 
+  /** Newest line first (for recall, src/model/recall.ts). */
+  *newestFirst(): Iterable<SaidLine> {
+    for (let i = this.lines.length - 1; i >= 0; i--) yield this.lines[i]!;
+  }
+
   between(fromMs: number, toMs: number): SaidLine[] {
     return this.lines.filter((l) => l.streamTimeMs >= fromMs && l.streamTimeMs < toMs);
   }

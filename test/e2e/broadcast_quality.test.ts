@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo.ts';
 import { scoreAnswers, scoreCommentary, type Broadcast } from '../../src/model/evaluate.ts';
+import { linePhrases } from '../../src/model/recall.ts';
 import { answeredAtTheirMoments } from '../helpers/broadcast.ts';
 
 /**
@@ -44,6 +45,15 @@ describe('held-out sample broadcast over RTMP', () => {
     expect(res.framesProcessed).toBeGreaterThan(expectedFrames * 0.8);
     expect(qa.overall).toBeGreaterThanOrEqual(QA_FLOOR);
     expect(c.f1).toBeGreaterThanOrEqual(F1_FLOOR);
+    // "when was the player last hit" is recalled (the package's recall rules): the second of the
+    // last "the player is hit" the viewers were told before the question, whatever the model saw
+    const whenHit = truth.qa.filter((q) => q.kind === 'when_hit');
+    expect(whenHit.length).toBeGreaterThan(0);
+    for (const q of whenHit) {
+      const a = res.events.find((e) => e.kind === 'answer' && e.question === q.question)!;
+      const hit = lines.filter((l) => l.streamTimeMs <= a.streamTimeMs && linePhrases(l.text).includes('the player is hit')).at(-1);
+      expect(a.text).toBe(hit ? `at ${Math.floor(hit.streamTimeMs / 1000)} seconds` : 'I have not seen the player get hit');
+    }
     // lines are stamped with stream time inside the broadcast
     for (const l of lines) expect(l.streamTimeMs).toBeLessThanOrEqual(truth.seconds * 1000 + 1000);
     // the closing summary is made of this broadcast's events (or says nothing happened), not word salad

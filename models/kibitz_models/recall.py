@@ -1,0 +1,68 @@
+"""Memory questions answered from what the commentary said and when: the evaluator's copy of the
+runtime's src/model/recall.ts (what the rules mean is written in export.recall_manifest). Both are
+checked against models/tests/recall_cases.json, so they cannot drift apart unnoticed.
+
+A package's rules come from its game (games.Game.recall, render.RECALL for the demo world)."""
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}", re.I)
+
+
+def normalise_question(q: str) -> str:
+    """Lower case, no punctuation, single spaces."""
+    return re.sub(r"\s+", " ", re.sub(r"[?!.,;:]", " ", q.lower())).strip()
+
+
+def line_phrases(text: str) -> List[str]:
+    """A line is phrases joined by " and " (one per event, dataset.py joins them so); the scorers split it here too."""
+    return [p.strip() for p in text.split(" and ") if p.strip()]
+
+
+def _compile(rule: dict) -> re.Pattern:
+    names, source, last = {"seconds", "line"}, "", 0
+    for m in PLACEHOLDER.finditer(rule["line"]):
+        source += re.escape(rule["line"][last:m.start()])
+        name = m.group(1)
+        source += "(.+)" if name == "line" else f"(?P<{name}>.+?)"
+        names.add(name)
+        last = m.end()
+    source += re.escape(rule["line"][last:])
+    for m in PLACEHOLDER.finditer(rule["answer"]):
+        if m.group(1) not in names:
+            raise ValueError(f'recall rule "{rule["kind"]}": answer uses {{{m.group(1)}}}, which its line "{rule["line"]}" does not define')
+    return re.compile(f"^{source}$")
+
+
+class Recall:
+    def __init__(self, rules: Sequence[dict]):
+        self.by_question: Dict[str, int] = {}
+        self.rules = list(rules)
+        self.patterns = [_compile(r) for r in self.rules]
+        for i, r in enumerate(self.rules):
+            for q in r["questions"]:
+                self.by_question[normalise_question(q)] = i
+
+    def match(self, question: str) -> Optional[dict]:
+        i = self.by_question.get(normalise_question(question))
+        return None if i is None else self.rules[i]
+
+    def answer(self, rule: dict, said: Iterable[Tuple[float, str]], now_ms: float) -> Optional[str]:
+        """From `said` ((stream ms, line), oldest first), newest phrase first; the rule's `none`
+        when nothing matches; None when nothing matches and it has no `none` (the model answers)."""
+        pattern = self.patterns[self.rules.index(rule)]
+        from_ms = now_ms - rule["withinS"] * 1000 if "withinS" in rule else float("-inf")
+        for ms, text in reversed(list(said)):
+            if ms > now_ms:
+                continue
+            if ms < from_ms:
+                break
+            for phrase in reversed(line_phrases(text)):
+                m = pattern.match(phrase)
+                if not m:
+                    continue
+                values = {**m.groupdict(), "seconds": str(int(ms // 1000)), "line": phrase}
+                return PLACEHOLDER.sub(lambda x: values.get(x.group(1), ""), rule["answer"])
+        return rule.get("none")

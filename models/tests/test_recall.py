@@ -1,0 +1,42 @@
+"""Memory questions from what was said (recall.py): the shared cases (recall_cases.json, also run
+against the runtime's src/model/recall.ts), the demo game's rules, and the evaluator's use of them."""
+import json
+import os
+import unittest
+
+from kibitz_models.games import get
+from kibitz_models.recall import Recall
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class TestRecall(unittest.TestCase):
+    def test_shared_cases(self):
+        with open(os.path.join(HERE, "recall_cases.json")) as f:
+            spec = json.load(f)
+        recall = Recall(spec["rules"])
+        for case in spec["cases"]:
+            with self.subTest(case["name"]):
+                rule = recall.match(case["question"])
+                got = recall.answer(rule, case["said"], case["now_ms"]) if rule else None
+                self.assertEqual(got, case["answer"])
+
+    def test_refuses_an_answer_name_the_line_does_not_define(self):
+        with self.assertRaisesRegex(ValueError, r"answer uses \{color\}"):
+            Recall([{"kind": "g", "questions": ["q"], "line": "a {colour} gem", "answer": "{color}"}])
+
+    def test_demo_rules_answer_their_questions_the_way_the_ground_truth_does(self):
+        demo = get("demo")
+        recall = Recall(demo.recall)
+        for kind in ("when_hit", "last_gem", "what_happened"):
+            for q in demo.questions[kind]:
+                self.assertEqual(recall.match(q)["kind"], kind)
+        said = [(64_000.0, "an enemy appears"), (65_500.0, "the player picks up a red gem and the player is hit")]
+        self.assertEqual(recall.answer(recall.match("when was the player last hit ?"), said, 66_000), "at 65 seconds")
+        self.assertEqual(recall.answer(recall.match("what colour was the last gem ?"), said, 66_000), "red")
+        self.assertEqual(recall.answer(recall.match("what just happened ?"), said, 66_000), "the player is hit")
+        self.assertIsNone(recall.match("what is the score ?"))
+
+
+if __name__ == "__main__":
+    unittest.main()
