@@ -54,9 +54,10 @@ for (const { pkg, file } of runs) {
   allCommentaryLat.push(...res.commentaryLatencies);
   allAskLat.push(...res.askLatencies);
   rows.push([path.basename(pkg), path.relative(SAMPLES_DIR, file), String(c.events), String(c.phrases), f(c.precision), f(c.recall), f(c.f1),
-    f(c.spuriousPerMin, 1), f(a.overall), `${res.framesProcessed}/${res.framesSkipped}`]);
+    f(c.spuriousPerMin, 1), f(a.overall), `${res.framesProcessed}/${res.framesSkipped}`,
+    Object.entries(res.linesDropped).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || '-']);
 }
-table(['package', 'broadcast', 'events', 'phrases', 'precision', 'recall', 'F1', 'spurious/min', 'QA acc', 'frames seen/skipped'], rows);
+table(['package', 'broadcast', 'events', 'phrases', 'precision', 'recall', 'F1', 'spurious/min', 'QA acc', 'frames seen/skipped', 'lines kept back'], rows);
 console.log();
 table(['package question kind', 'correct', 'asked', 'accuracy'], [...qaRows.entries()].map(([k, v]) => [k, String(v.correct), String(v.n), f(v.correct / Math.max(1, v.n))]));
 console.log();

@@ -35,6 +35,8 @@ export interface DemoResult {
   commentaryLatencies: number[];
   framesProcessed: number;
   framesSkipped: number;
+  /** Generated lines the guards kept back, by rule (src/model/line_guard.ts). */
+  linesDropped: Record<string, number>;
 }
 
 export function defaultSample(): string {
@@ -113,7 +115,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     if (stats) out(`\n${stats.framesProcessed} frames seen by the model, ${stats.framesSkipped} skipped, ${stats.lines} lines said, ${stats.answers} questions answered`);
     return {
       events, summary: s.summary, askLatencies, commentaryLatencies: [...engine.commentaryLatencies],
-      framesProcessed: stats?.framesProcessed ?? 0, framesSkipped: stats?.framesSkipped ?? 0,
+      framesProcessed: stats?.framesProcessed ?? 0, framesSkipped: stats?.framesSkipped ?? 0, linesDropped: { ...stats?.linesDropped },
     };
   } finally {
     await app.close();
