@@ -16,7 +16,8 @@ import { answeredAtTheirMoments } from '../helpers/broadcast.ts';
 const SAMPLE = 'models/samples/broadcast2.mp4';
 /**
  * Measured with the shipped package (recipe v2: 22-min vision + 55 + 17 + 115-min decoder runs,
- * then 30 min of when_hit practice) on this broadcast: QA 0.88 (7/8), commentary F1 0.86
+ * then 30 min of when_hit practice) on this broadcast: QA 0.88 (7/8), commentary F1 0.86; with
+ * memory questions recalled from what was said (manifest `recall`): QA 1.00 (8/8), F1 0.86
  * (`npx tsx bench/broadcast.ts`). The floors
  * leave room for skipped frames on a loaded CI box while still failing the previous package
  * (QA 0.38, F1 0.35) or a frame filter that shows frames ahead of their timestamps (toolkit F1
