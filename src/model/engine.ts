@@ -10,7 +10,7 @@ import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type Lin
 import type { Model } from './model.ts';
 import { groupIndices } from './groups.ts';
 import { StreamContext, type Generated } from './stream_context.ts';
-import { Recall, type RecallRule } from './recall.ts';
+import type { Recall, RecallRule } from './recall.ts';
 import { composeSummary, SaidLog } from './summary.ts';
 import { gatherTokens, TokenDrop } from './temporal_drop.ts';
 import { DEFAULT_WORLD_WATCH, WorldWatch, type Recognition, type WorldWatchOptions } from './world_watch.ts';
@@ -175,7 +175,7 @@ export class ModelEngine implements Brain {
     const gen = (model.manifest as { generation?: { maxNewTokens?: number } }).generation?.maxNewTokens;
     if (gen) this.opts.maxResponseTokens = Math.min(this.opts.maxResponseTokens, gen);
     this.guardRules = guardRulesFor(model.manifest, this.opts.guards);
-    this.recall = model.manifest.recall ? new Recall(model.manifest.recall.rules) : null;
+    this.recall = model.pkg.recall;
     const w = model.manifest.world;
     this.watchOptions = model.knowsItsWorld && w ? { ...DEFAULT_WORLD_WATCH, threshold: w.threshold, ...this.opts.world } : null;
     if (!this.watchOptions) log.warn(`model package ${model.manifest.name} has no in-world score: it cannot tell when a stream shows something it does not know (the line guards still apply)`);

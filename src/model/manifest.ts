@@ -99,6 +99,8 @@ export interface ModelPackage {
   embedTokens: Float32Array;
   /** The stream clock's table ([digits, 10, dModel]) when the manifest has a `clock`. */
   clockTable: Float32Array | null;
+  /** The manifest's memory-question rules, compiled (src/model/recall.ts); null when it has none. */
+  recall: Recall | null;
   tokenizerJson: unknown;
   file(name: (typeof PACKAGE_FILES)[number] | 'world.onnx'): string;
 }
@@ -136,9 +138,10 @@ export function loadModelPackage(dirArg: string): ModelPackage {
   if (manifest.world && !existsSync(join(dir, 'world.onnx'))) {
     throw new ModelPackageError(`model package ${dir} has a world block in manifest.json but no world.onnx: re-export it with the toolkit (cli world)`);
   }
+  let recall: Recall | null = null;
   if (manifest.recall) {
     try {
-      new Recall(manifest.recall.rules);
+      recall = new Recall(manifest.recall.rules);
     } catch (err) {
       throw new ModelPackageError(`${join(dir, 'manifest.json')}: recall: ${(err as Error).message}; fix the rule (models/README.md "Memory questions")`);
     }
@@ -152,7 +155,7 @@ export function loadModelPackage(dirArg: string): ModelPackage {
   } catch (err) {
     throw new ModelPackageError(`${join(dir, 'tokenizer.json')} is not valid JSON: ${(err as Error).message}`);
   }
-  return { dir, manifest, embedTokens, clockTable, tokenizerJson, file: (name) => join(dir, name) };
+  return { dir, manifest, embedTokens, clockTable, recall, tokenizerJson, file: (name) => join(dir, name) };
 }
 
 /** A little-endian float32 table of exactly `count` values (named `what` in the error). */
