@@ -1,7 +1,8 @@
 /**
  * End-to-end quality and latency of the embedded model on held-out sample broadcasts: each is
  * pushed over RTMP in real time into a fresh kibitz, its ground-truth questions are asked at their
- * moments, and commentary/answers are scored like the toolkit's evaluator. Prints tables.
+ * moments, and commentary/answers (and the closing summary: how many events it names) are scored
+ * like the toolkit's evaluator. Prints tables.
  *
  *   npx tsx bench/broadcast.ts                        every bundled sample set with its own package:
  *                                                     models/samples/*.mp4 (kibitz-demo), models/samples/chess/*.mp4 (kibitz-chess)
@@ -13,7 +14,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo, SAMPLES_DIR } from '../src/demo.ts';
-import { scoreBroadcast, type Broadcast } from '../src/model/evaluate.ts';
+import { scoreBroadcast, scoreSummary, type Broadcast } from '../src/model/evaluate.ts';
 import { fmt, pct, table } from './table.ts';
 
 const { values: opts, positionals } = parseArgs({ allowPositionals: true, options: { package: { type: 'string' }, cross: { type: 'boolean' } } });
@@ -40,9 +41,13 @@ const rows: string[][] = [];
 const qaRows = new Map<string, { correct: number; n: number }>();
 const allCommentaryLat: number[] = [];
 const allAskLat: number[] = [];
+const summaries = { covered: 0, events: 0 };
 for (const { pkg, file } of runs) {
   const { truth, res } = await play(pkg, file);
   const { commentary: c, asked, answers: a } = scoreBroadcast(truth, res.events);
+  const sum = scoreSummary(truth.events, res.summary, 0, truth.seconds); // the closing "summary of the last hour"
+  summaries.covered += sum.covered;
+  summaries.events += sum.events;
   for (const q of asked) if (q.got.trim() !== q.want) console.error(`${path.basename(pkg)} ${path.basename(file)} ${q.kind}: want "${q.want}" got "${q.got}"`);
   for (const [k, v] of Object.entries(a.byKind)) {
     const key = `${path.basename(pkg)} ${k}`;
@@ -54,10 +59,11 @@ for (const { pkg, file } of runs) {
   allCommentaryLat.push(...res.commentaryLatencies);
   allAskLat.push(...res.askLatencies);
   rows.push([path.basename(pkg), path.relative(SAMPLES_DIR, file), String(c.events), String(c.phrases), f(c.precision), f(c.recall), f(c.f1),
-    f(c.spuriousPerMin, 1), f(a.overall), `${res.framesProcessed}/${res.framesSkipped}`,
+    f(c.spuriousPerMin, 1), f(a.overall), f(sum.coverage), `${res.framesProcessed}/${res.framesSkipped}`,
     Object.entries(res.linesDropped).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || '-']);
 }
-table(['package', 'broadcast', 'events', 'phrases', 'precision', 'recall', 'F1', 'spurious/min', 'QA acc', 'frames seen/skipped', 'lines kept back'], rows);
+table(['package', 'broadcast', 'events', 'phrases', 'precision', 'recall', 'F1', 'spurious/min', 'QA acc', 'summary cov', 'frames seen/skipped', 'lines kept back'], rows);
+console.log(`summaries cover ${summaries.covered}/${summaries.events} = ${f(summaries.covered / Math.max(1, summaries.events))} of the events (the closing summary of each broadcast)`);
 console.log();
 table(['package question kind', 'correct', 'asked', 'accuracy'], [...qaRows.entries()].map(([k, v]) => [k, String(v.correct), String(v.n), f(v.correct / Math.max(1, v.n))]));
 console.log();
