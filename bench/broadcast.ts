@@ -41,13 +41,14 @@ const rows: string[][] = [];
 const qaRows = new Map<string, { correct: number; n: number }>();
 const allCommentaryLat: number[] = [];
 const allAskLat: number[] = [];
-const summaries = { covered: 0, events: 0 };
+const summaries = { covered: 0, events: 0, phrases: 0 };
 for (const { pkg, file } of runs) {
   const { truth, res } = await play(pkg, file);
   const { commentary: c, asked, answers: a } = scoreBroadcast(truth, res.events);
   const sum = scoreSummary(truth.events, res.summary, 0, truth.seconds); // the closing "summary of the last hour"
   summaries.covered += sum.covered;
   summaries.events += sum.events;
+  summaries.phrases += sum.phrases;
   for (const q of asked) if (q.got.trim() !== q.want) console.error(`${path.basename(pkg)} ${path.basename(file)} ${q.kind}: want "${q.want}" got "${q.got}"`);
   for (const [k, v] of Object.entries(a.byKind)) {
     const key = `${path.basename(pkg)} ${k}`;
@@ -59,11 +60,12 @@ for (const { pkg, file } of runs) {
   allCommentaryLat.push(...res.commentaryLatencies);
   allAskLat.push(...res.askLatencies);
   rows.push([path.basename(pkg), path.relative(SAMPLES_DIR, file), String(c.events), String(c.phrases), f(c.precision), f(c.recall), f(c.f1),
-    f(c.spuriousPerMin, 1), f(a.overall), f(sum.coverage), `${res.framesProcessed}/${res.framesSkipped}`,
+    f(c.spuriousPerMin, 1), f(a.overall), `${f(sum.coverage)} (${f(sum.precision)})`, `${res.framesProcessed}/${res.framesSkipped}`,
     Object.entries(res.linesDropped).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || '-']);
 }
-table(['package', 'broadcast', 'events', 'phrases', 'precision', 'recall', 'F1', 'spurious/min', 'QA acc', 'summary cov', 'frames seen/skipped', 'lines kept back'], rows);
-console.log(`summaries cover ${summaries.covered}/${summaries.events} = ${f(summaries.covered / Math.max(1, summaries.events))} of the events (the closing summary of each broadcast)`);
+table(['package', 'broadcast', 'events', 'phrases', 'precision', 'recall', 'F1', 'spurious/min', 'QA acc', 'summary cov (prec)', 'frames seen/skipped', 'lines kept back'], rows);
+console.log(`closing summaries name ${summaries.covered}/${summaries.events} = ${f(summaries.covered / Math.max(1, summaries.events))} of the events; ` +
+  `${summaries.covered}/${summaries.phrases} = ${f(summaries.covered / Math.max(1, summaries.phrases))} of their phrases name an event`);
 console.log();
 table(['package question kind', 'correct', 'asked', 'accuracy'], [...qaRows.entries()].map(([k, v]) => [k, String(v.correct), String(v.n), f(v.correct / Math.max(1, v.n))]));
 console.log();

@@ -64,16 +64,18 @@ export function scoreCommentary(truth: TruthEvent[], lines: { streamTimeMs: numb
 
 /**
  * How much of a stretch of stream a runtime summary names: the events of [fromS, toS] whose line
- * is one of its phrases, each phrase used once ("x (x3)" three times). A summary is time ranges
- * ("00:10-00:52: ") followed by phrases joined by "; ", " then " or " and " (summary.ts).
+ * is one of its phrases, each phrase used once ("x (x3)" three times); and how many of its phrases
+ * name an event (a summary that repeats a line on every move covers much and says little). A
+ * summary is time ranges ("00:10-00:52: ") then phrases joined by "; ", " then " or " and " (summary.ts).
  */
-export function scoreSummary(truth: TruthEvent[], summary: string, fromS: number, toS: number): { events: number; covered: number; coverage: number } {
+export function scoreSummary(truth: TruthEvent[], summary: string, fromS: number, toS: number): { events: number; covered: number; coverage: number; phrases: number; precision: number } {
   const left = new Map<string, number>();
   const body = summary.replace(/(?:\d+:)?\d{2}:\d{2}-(?:\d+:)?\d{2}:\d{2}: /g, '; ');
   for (const item of body.split(/; | then |\.(?: |$)/)) {
     const m = /^(.*?)(?: \(x(\d+)\))?$/.exec(item.trim())!;
     for (const p of linePhrases(m[1]!)) left.set(p, (left.get(p) ?? 0) + Number(m[2] ?? 1));
   }
+  const phrases = [...left.values()].reduce((a, b) => a + b, 0);
   const events = truth.filter((e) => e.t >= fromS && e.t <= toS);
   let covered = 0;
   for (const e of events) {
@@ -83,7 +85,7 @@ export function scoreSummary(truth: TruthEvent[], summary: string, fromS: number
       covered++;
     }
   }
-  return { events: events.length, covered, coverage: covered / Math.max(1, events.length) };
+  return { events: events.length, covered, coverage: covered / Math.max(1, events.length), phrases, precision: covered / Math.max(1, phrases) };
 }
 
 /** Exact-answer accuracy per question kind, and overall. */
