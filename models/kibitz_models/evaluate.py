@@ -161,6 +161,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
             st = Streamer(model, window)
             drop = rule and TokenDrop(rule, cfg.frame_height, cfg.frame_width, cfg.grid_h, cfg.grid_w)
             lines = []
+            said_ms = []   # the same lines as recall reads them: (stream ms, text)
             latest_stamp = None   # the stamp text fed after the last line said (line-stamp models)
 
             def ask(kind: str, want: str, t: float) -> str:
@@ -170,7 +171,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                 qa[kind][0] += int(got == want)
                 qa[kind][1] += 1
                 rule = recall and recall.match(QUESTIONS[kind][0])
-                recalled = recall.answer(rule, [(s * 1000, x) for s, x in lines], t * 1000) if rule else None
+                recalled = recall.answer(rule, said_ms, t * 1000) if rule else None
                 qa_recall[kind][0] += int((got if recalled is None else recalled) == want)
                 qa_recall[kind][1] += 1
                 qa_recall[kind][2] += int(recalled is not None and recalled != got)
@@ -198,6 +199,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                     said_at = stamp_text(st.seconds) if cfg.line_stamp else None
                     text = tok.decode(st.generate([COMMENTARY], after=tok.encode(said_at) if said_at else []))   # as the runtime feeds it
                     lines.append((t, text))
+                    said_ms.append((t * 1000, text))
                     latest_stamp = said_at or latest_stamp
                 oldest = (i - st.frames_in_cache() + 1) / FPS
                 if i >= 8 and i % 6 == 0:        # a question every 3 s, cycling through the types

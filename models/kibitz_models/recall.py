@@ -6,7 +6,7 @@ A package's rules come from its game (games.Game.recall, render.RECALL for the d
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}", re.I)
 
@@ -40,7 +40,7 @@ class Recall:
     def __init__(self, rules: Sequence[dict]):
         self.by_question: Dict[str, int] = {}
         self.rules = list(rules)
-        self.patterns = [_compile(r) for r in self.rules]
+        self.patterns = {id(r): _compile(r) for r in self.rules}
         for i, r in enumerate(self.rules):
             for q in r["questions"]:
                 self.by_question[normalise_question(q)] = i
@@ -49,12 +49,12 @@ class Recall:
         i = self.by_question.get(normalise_question(question))
         return None if i is None else self.rules[i]
 
-    def answer(self, rule: dict, said: Iterable[Tuple[float, str]], now_ms: float) -> Optional[str]:
+    def answer(self, rule: dict, said: Sequence[Tuple[float, str]], now_ms: float) -> Optional[str]:
         """From `said` ((stream ms, line), oldest first), newest phrase first; the rule's `none`
         when nothing matches; None when nothing matches and it has no `none` (the model answers)."""
-        pattern = self.patterns[self.rules.index(rule)]
+        pattern = self.patterns[id(rule)]   # a rule `match` returned
         from_ms = now_ms - rule["withinS"] * 1000 if "withinS" in rule else float("-inf")
-        for ms, text in reversed(list(said)):
+        for ms, text in reversed(said):
             if ms > now_ms:
                 continue
             if ms < from_ms:
