@@ -21,11 +21,18 @@ import json
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 # words the lines and questions below use that the shared vocabulary (tokenizer.WORDS) lacks
+# What the chess model looks at: the xboard window as record_game.py places it on the 1280x720
+# screen (x 346..935, y 44..704: the clocks, the move line and the board), as [x, y, w, h]
+# fractions of the frame, stretched to 256x144. Letterboxed, the whole board is 117x138 px of the
+# 256x144 frame (a square 14 px) and 70% of the frame is black; through this view a square is
+# 32x16 px and each of the 8 grid columns is one file.
+VIEW = (0.2703, 0.0611, 0.4602, 0.9167)
+
 WORDS = """
 white black takes castles gives check checkmate wins drawn promotes pawn knight bishop rook queen
 king moves moved whose turn move capture captured took they side
@@ -134,16 +141,18 @@ def _events(stem: str) -> List[dict]:
         return [json.loads(l) for l in f if l.strip()]
 
 
-def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: int = 1) -> List[dict]:
+def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: int = 1,
+               view: Optional[Sequence[float]] = VIEW) -> List[dict]:
     """Each recording -> frames at the model's fps and size (the service's decode chain, as the
-    demo data) cut into `chunk_s` streams <id>.npy + <id>.json {"game": "chess", "seconds",
-    "events" (times relative to the chunk; earlier ones kept for the state), "source"}."""
+    demo data; `view`: the part of the screen the model looks at, None for the whole frame) cut
+    into `chunk_s` streams <id>.npy + <id>.json {"game": "chess", "seconds", "events" (times
+    relative to the chunk; earlier ones kept for the state), "source", "view"}."""
     from .dataset import FPS, FRAME_H, FRAME_W
     from .render import decode
     os.makedirs(out_dir, exist_ok=True)
     made, sid = [], first_id
     for stem in _recordings(recordings):
-        frames = decode(stem + ".mp4", FRAME_W, FRAME_H, FPS)
+        frames = decode(stem + ".mp4", FRAME_W, FRAME_H, FPS, view)
         events = _events(stem)
         per = int(chunk_s * FPS)
         for c in range(0, len(frames) // per):
@@ -151,6 +160,7 @@ def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: i
             chunk = np.ascontiguousarray(frames[a:a + per])
             off = a / FPS
             gt = {"game": "chess", "seconds": per / FPS, "source": os.path.basename(stem), "offset_s": off,
+                  "view": list(view) if view is not None else None,
                   "events": [{**e, "t": round(e["t"] - off, 4)} for e in events if e["t"] <= off + per / FPS]}
             np.save(os.path.join(out_dir, f"{sid}.npy"), chunk)
             with open(os.path.join(out_dir, f"{sid}.json"), "w") as f:

@@ -90,6 +90,10 @@ def main(argv=None) -> int:
     s = sub.add_parser("outworld", help="out-of-world clips for the in-world head (outworld.py)")
     s.add_argument("--out", required=True); s.add_argument("--split", required=True, choices=["train", "val", "heldout", "train_x", "val_x", "heldout_x"])
     s.add_argument("--clips", type=int, default=8, help="clips per family"); s.add_argument("--seconds", type=float, default=30.0)
+    s.add_argument("--view-of", default=None, choices=["chess"], help="decode through this game's view (a package with frame.view)")
+    s = sub.add_parser("view-frames", help="frames through a game's view: videos decoded exactly, stored frames cropped (views.py)")
+    s.add_argument("--src", required=True, help="a folder of <name>.mp4 and/or <name>.npy (+ <name>.json, copied)")
+    s.add_argument("--out", required=True); s.add_argument("--game", default="chess", choices=["chess"])
     s = sub.add_parser("import", help="package -> checkpoint (from_package.py), to resume training from what ships")
     s.add_argument("--package", required=True); s.add_argument("--out", required=True)
     s = sub.add_parser("recall", help="write the game's memory-question rules into a package's manifest (export does it too)")
@@ -109,6 +113,7 @@ def main(argv=None) -> int:
     s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--recordings", required=True)
     s.add_argument("--out", required=True); s.add_argument("--chunk-s", type=float, default=60.0)
     s.add_argument("--first-id", type=int, default=1)
+    s.add_argument("--full-frame", action="store_true", help="the whole frame letterboxed, not the game's view (packages before the view)")
     s = sub.add_parser("game-samples", help="held-out recordings -> sample broadcasts with ground truth (chess_game.py)")
     s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--recordings", required=True)
     s.add_argument("--out", required=True)
@@ -178,7 +183,8 @@ def _run(a) -> int:
         print(json.dumps(prior_baseline(range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + 6), range(1000, 1240)), indent=1))
     elif a.cmd == "game-data":
         from .chess_game import build_data
-        made = build_data(a.recordings, a.out, a.chunk_s, a.first_id)
+        from .games import get as get_game
+        made = build_data(a.recordings, a.out, a.chunk_s, a.first_id, None if a.full_frame else get_game(a.game).view)
         print(json.dumps({"streams": len(made), "spoken_events": sum(m["spoken"] for m in made), "out": a.out}))
     elif a.cmd == "game-samples":
         from .chess_game import write_samples
@@ -192,7 +198,12 @@ def _run(a) -> int:
                          | {"alignment": {k: v for k, v in meta["alignment"].items() if k != "lags_s"}}, indent=1))
     elif a.cmd == "outworld":
         from .outworld import build_outworld
-        build_outworld(a.out, a.split, a.clips, a.seconds)
+        from .games import get as get_game
+        build_outworld(a.out, a.split, a.clips, a.seconds, get_game(a.view_of).view if a.view_of else None)
+    elif a.cmd == "view-frames":
+        from .games import get as get_game
+        from .views import view_dir
+        print(json.dumps(view_dir(a.src, a.out, get_game(a.game).view)))
     elif a.cmd == "import":
         from .checkpoint import save_checkpoint
         from .from_package import check_against_fixtures, model_from_package

@@ -24,7 +24,7 @@ from .checkpoint import load_checkpoint
 from .dataset import FPS, load_streams, stamp_text
 from .model import KibitzModel
 from .recall import Recall, line_phrases
-from .games import get as get_game, tokenizer_for
+from .games import get as get_game, tokenizer_for, view_of_data
 from .temporal import TokenDrop, rule_for
 from .tokenizer import ANSWER, BOS, COMMENTARY, EOS, QUESTION, SILENT, SUMMARY
 
@@ -146,6 +146,9 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
     game = get_game(cfg.game)
     QUESTIONS, answer = game.questions, game.answer
     tok = tokenizer_for(cfg.game)
+    if view_of_data(data_dir) != cfg.view:
+        raise ValueError(f"{data_dir} holds frames of view {view_of_data(data_dir) or 'the whole frame'}, but the model looks at "
+                         f"{cfg.view or 'the whole frame'}: make the data with the model's view (cli game-data)")
     streams = load_streams(data_dir)[:max_streams]
     com = Counter()
     qa = defaultdict(lambda: [0, 0])

@@ -149,7 +149,8 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
         "name": name,
         "game": cfg.game,   # what it was taught (models/kibitz_models/games.py); the runtime does not read it
         "frame": {"width": cfg.frame_width, "height": cfg.frame_height, "fps": meta.get("fps", 2),
-                  "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "layout": "NHWC uint8 RGB"},
+                  "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "layout": "NHWC uint8 RGB",
+                  **({"view": list(cfg.view)} if cfg.view is not None else {})},
         "vision": {"tokensPerFrame": cfg.tokens_per_frame, "summaryTokens": 1, "grid": [cfg.grid_h, cfg.grid_w]},
         "decoder": {"dModel": cfg.d_model, "layers": cfg.n_layers, "heads": cfg.n_heads, "kvHeads": cfg.n_kv_heads,
                     "headDim": cfg.head_dim, "mlpHidden": cfg.mlp_hidden, "vocab": cfg.vocab_size,

@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Game:
     summary_text: Callable[[list], str]
     load: Callable[[str, int, float], object]  # (data_dir, stream id, seconds) -> world (events, events_between)
     recall: Sequence[dict] = ()                # memory questions the runtime answers from what was said (manifest "recall")
+    view: Optional[Tuple[float, float, float, float]] = None   # the part of the screen a new model looks at (ModelConfig.view)
 
 
 def _demo() -> Game:
@@ -40,7 +41,8 @@ def _load_recorded(data_dir: str, stream: int, seconds: float):
 
 def _chess() -> Game:
     from . import chess_game as c
-    return Game("chess", tuple(c.WORDS), c.QUESTIONS, frozenset(c.TIME_QUESTIONS), c.answer, c.summary_text, _load_recorded)
+    return Game("chess", tuple(c.WORDS), c.QUESTIONS, frozenset(c.TIME_QUESTIONS), c.answer, c.summary_text, _load_recorded,
+                view=c.VIEW)
 
 
 GAMES = {"demo": _demo, "chess": _chess}
@@ -60,6 +62,16 @@ def of_data(data_dir: str) -> str:
             with open(os.path.join(data_dir, f)) as fh:
                 return json.load(fh).get("game", "demo")
     return "demo"
+
+
+def view_of_data(data_dir: str) -> Optional[Tuple[float, float, float, float]]:
+    """The view a data directory's frames were decoded with (game-data writes "view"; None: the whole frame)."""
+    for f in sorted(os.listdir(data_dir)):
+        if f.endswith(".json") and f[:-5].isdigit():
+            with open(os.path.join(data_dir, f)) as fh:
+                v = json.load(fh).get("view")
+            return tuple(float(x) for x in v) if v is not None else None
+    return None
 
 
 def tokenizer_for(name: str):

@@ -61,6 +61,11 @@ class ModelConfig:
     # (dataset.STAMP_TEXT, "at 12 seconds"; the runtime feeds it, the model never writes it), so
     # "when was X" is answered by copying the stamp in front of the line that said X.
     line_stamp: bool = False
+    # The part of the source frame the model looks at, [x, y, w, h] in fractions of the frame,
+    # cropped and stretched to frame_width x frame_height (render.frame_filter; the manifest's
+    # frame.view). None: the whole frame, letterboxed. A game whose screen has a fixed layout
+    # (chess: the xboard window) looks only at what matters, at more pixels per square.
+    view: Optional[Tuple[float, float, float, float]] = None
 
     @property
     def head_dim(self) -> int:
@@ -97,6 +102,12 @@ class ModelConfig:
         need(fh % self.grid_h == 0 and fw % self.grid_w == 0,
              f"feature map {fh}x{fw} not divisible by grid {self.grid_h}x{self.grid_w}")
         need(0.0 < self.keep_ratio <= 1.0, f"keep_ratio {self.keep_ratio} must be in (0, 1]")
+        if self.view is not None:
+            from .render import check_view
+            try:
+                check_view(self.view)
+            except ValueError as e:
+                need(False, str(e))
         need(all(0 <= l < self.n_layers for l in self.routed_layers),
              f"routed_layers {self.routed_layers} outside 0..{self.n_layers - 1}")
         need(self.vocab_size >= 16, "vocab_size too small")
@@ -117,6 +128,8 @@ class ModelConfig:
             raise ConfigError(f"bad model config: unknown keys {unknown}")
         if "vision_channels" in known:
             known["vision_channels"] = tuple(known["vision_channels"])
+        if known.get("view") is not None:
+            known["view"] = tuple(float(v) for v in known["view"])
         return ModelConfig(**known).validate()
 
 

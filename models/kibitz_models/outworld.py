@@ -252,17 +252,18 @@ SPLITS: Dict[str, List[str]] = {
 SPLIT_SEED = {"train": 1, "val": 500_000, "heldout": 700_000, "train_x": 11, "val_x": 500_011, "heldout_x": 700_011}
 
 
-def make_clip(family: str, seed: int, seconds: float) -> np.ndarray:
-    """One out-of-world clip decoded like the service: uint8 [T, 144, 256, 3] at 2 fps."""
+def make_clip(family: str, seed: int, seconds: float, view=None) -> np.ndarray:
+    """One out-of-world clip decoded like the service: uint8 [T, 144, 256, 3] at 2 fps (`view`:
+    through a package's view, render.frame_filter)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown out-of-world family {family!r}; known: {', '.join(sorted(FAMILIES))}")
     with tempfile.TemporaryDirectory() as td:
         mp4 = os.path.join(td, "c.mp4")
         FAMILIES[family](seed, seconds, mp4)
-        return decode(mp4, FRAME_W, FRAME_H, FPS)
+        return decode(mp4, FRAME_W, FRAME_H, FPS, view)
 
 
-def build_outworld(out_dir: str, split: str, clips_per_family: int, seconds: float) -> List[str]:
+def build_outworld(out_dir: str, split: str, clips_per_family: int, seconds: float, view=None) -> List[str]:
     """Writes `<family>_<seed>.npy` for every family of `split`; existing files are kept."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}: one of {', '.join(SPLITS)}")
@@ -273,7 +274,7 @@ def build_outworld(out_dir: str, split: str, clips_per_family: int, seconds: flo
             seed = SPLIT_SEED[split] + k
             p = os.path.join(out_dir, f"{fam}_{seed}.npy")
             if not os.path.exists(p):
-                np.save(p + ".tmp.npy", make_clip(fam, seed, seconds))
+                np.save(p + ".tmp.npy", make_clip(fam, seed, seconds, view))
                 os.replace(p + ".tmp.npy", p)
             paths.append(p)
         print(f"outworld {split}: {fam} done ({clips_per_family} clips)", flush=True)

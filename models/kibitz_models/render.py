@@ -7,7 +7,7 @@ import os
 import random
 import shutil
 import subprocess
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -99,12 +99,34 @@ def encode(world: World, path: str, width: int, height: int, fps: int, crf: int 
             raise RuntimeError(f"ffmpeg failed encoding {path}")
 
 
-def decode(path: str, width: int, height: int, fps: int) -> np.ndarray:
-    """Decode like the service: fps, scale (keep aspect, bilinear), pad (letterbox), rgb24."""
+def frame_filter(fps: int, width: int, height: int, view: Optional[Sequence[float]] = None) -> str:
+    """The service's frame chain (src/decode/filter.ts builds the same string; keep them equal).
+    No view: fps, scale (keep aspect, bilinear), pad (letterbox), rgb24. A view [x, y, w, h] (fractions
+    of the source frame, the manifest's frame.view) is cropped first and stretched to width x height."""
+    crop = ""
+    if view is not None:
+        x, y, w, h = check_view(view)
+        crop = f"crop=iw*{w:g}:ih*{h:g}:iw*{x:g}:ih*{y:g},"
+    keep = "" if view is not None else ":force_original_aspect_ratio=decrease"
+    return (f"setpts=PTS-STARTPTS,fps={fps}:round=up,{crop}scale={width}:{height}{keep}:flags=bilinear,"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black,format=rgb24")
+
+
+def check_view(view: Sequence[float]) -> Tuple[float, float, float, float]:
+    """A view is [x, y, w, h], fractions of the source frame, inside it."""
+    if len(view) != 4 or not all(isinstance(v, (int, float)) for v in view):
+        raise ValueError(f"a view is [x, y, w, h] in fractions of the frame, got {view!r}")
+    x, y, w, h = (float(v) for v in view)
+    if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x + 1e-9 and 0 < h <= 1 - y + 1e-9):
+        raise ValueError(f"view {view!r} is not inside the frame (x, y >= 0; x + w, y + h <= 1)")
+    return x, y, w, h
+
+
+def decode(path: str, width: int, height: int, fps: int, view: Optional[Sequence[float]] = None) -> np.ndarray:
+    """Decode like the service (frame_filter): the frames the model sees."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"video not found: {path}")
-    vf = (f"setpts=PTS-STARTPTS,fps={fps}:round=up,scale={width}:{height}:force_original_aspect_ratio=decrease:flags=bilinear,"
-          f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black,format=rgb24")
+    vf = frame_filter(fps, width, height, view)
     out = subprocess.run([ffmpeg_bin(), "-v", "error", "-i", path, "-vf", vf, "-f", "rawvideo", "-"],
                          capture_output=True, check=True).stdout
     return np.frombuffer(out, dtype=np.uint8).reshape(-1, height, width, 3)

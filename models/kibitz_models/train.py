@@ -19,7 +19,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .dataset import FPS, IGNORE, build_clip, collate, load_streams
 from .model import KibitzModel, ModelConfig
 from .temporal import TemporalConfig
-from .games import get as get_game, of_data, tokenizer_for
+from .games import get as get_game, of_data, tokenizer_for, view_of_data
 
 CLIP_FRAMES = 16
 BATCH = 8
@@ -170,8 +170,12 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
         for name, p in model.vision.named_parameters():
             p.requires_grad_(name.startswith("proj.") and not fixed_vision)
     game_name = game or of_data(data_dir)
-    if model.cfg.game != game_name:
-        model = _reconfigured(model, game=game_name).train()
+    data_view = view_of_data(data_dir)
+    if model.cfg.game != game_name or model.cfg.view != data_view:
+        if model.cfg.view != data_view:
+            print(f"train: the model looked at {model.cfg.view or 'the whole frame'}, its data at {data_view or 'the whole frame'}:"
+                  " it learns the data's view", flush=True)
+        model = _reconfigured(model, game=game_name, view=data_view).train()
         if freeze_vision or fixed_vision:
             for name, p in model.vision.named_parameters():
                 p.requires_grad_(name.startswith("proj.") and not fixed_vision)

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { ConfigError } from './errors.ts';
+import { checkView, type FrameView } from '../decode/filter.ts';
 import { parsePluginConfig } from '../plugins/plugin_config.ts';
 import { builtinPlugins } from '../plugins/builtin.ts';
 import { schemaKeys, topLevelKeys } from './keys.ts';
@@ -66,7 +67,11 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     ...c,
     dataDir,
     model: { ...c.model, package: pkg, fps: c.model.fps },
-    decode: { width: c.decode.width ?? frame?.width ?? FALLBACK_FRAME.width, height: c.decode.height ?? frame?.height ?? FALLBACK_FRAME.height },
+    decode: {
+      width: c.decode.width ?? frame?.width ?? FALLBACK_FRAME.width,
+      height: c.decode.height ?? frame?.height ?? FALLBACK_FRAME.height,
+      ...(frame?.view ? { view: frame.view } : {}),
+    },
     streams,
     source: opts.file,
   };
@@ -165,18 +170,25 @@ function matchKey(tokens: string[], ...candidates: string[][]): { key: string; u
   return best;
 }
 
-function readManifestFrame(pkg: string | undefined): { width: number; height: number } | undefined {
+/** The frame the package was trained on: its size and, when it looks at part of the screen, its view. */
+function readManifestFrame(pkg: string | undefined): { width: number; height: number; view?: FrameView } | undefined {
   if (!pkg) return undefined;
   const file = path.join(pkg, 'manifest.json');
   if (!existsSync(file)) return undefined;
+  let m: { frame?: { width?: unknown; height?: unknown; view?: unknown } };
   try {
-    const m = JSON.parse(readFileSync(file, 'utf8')) as { frame?: { width?: unknown; height?: unknown } };
-    const { width, height } = m.frame ?? {};
-    if (typeof width === 'number' && typeof height === 'number') return { width, height };
+    m = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new ConfigError('model.package', `cannot read ${file}: ${(err as Error).message}`);
   }
-  return undefined;
+  const { width, height, view } = m.frame ?? {};
+  if (typeof width !== 'number' || typeof height !== 'number') return undefined;
+  if (view === undefined) return { width, height };
+  try {
+    return { width, height, view: checkView(Array.isArray(view) ? view : [view as number]) };
+  } catch (err) {
+    throw new ConfigError('model.package', `${file}: frame.view: ${(err as Error).message}`);
+  }
 }
 
 /** A random key generated on first start and kept (mode 0600), so the default config has no shared secret. */

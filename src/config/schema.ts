@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FrameView } from '../decode/filter.ts';
 import { queueSchema } from './queue.ts';
 import { bool, num, port } from './values.ts';
 import { whipConfigSchema } from './whip.ts';
@@ -81,7 +82,8 @@ export type StreamConfig = z.output<typeof streamSchema>;
 
 /** The validated config with everything resolved (decode size filled in, auto keys generated). */
 export type Config = Omit<ParsedConfig, 'decode'> & {
-  decode: { width: number; height: number };
+  /** `view`: the part of the screen the package looks at (its manifest's frame.view), cropped before scaling. */
+  decode: { width: number; height: number; view?: FrameView };
   /** The file the config came from (besides the default), for messages. */
   source?: string;
 };

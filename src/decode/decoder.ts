@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { FfmpegInfo } from '../ffmpeg.ts';
 import type { FfmpegCaps } from '../ffmpeg_probe.ts';
 import { FrameAssembler } from './assembler.ts';
-import { frameFilter } from './filter.ts';
+import { frameFilter, type FrameView } from './filter.ts';
 
 /**
  * What the decoder reads. RTMP: `['-i', 'rtmp://127.0.0.1:PORT/live/KEY']`. A stdin-fed
@@ -23,6 +23,8 @@ export interface DecoderOptions {
   fps: number;
   width: number;
   height: number;
+  /** The part of the screen the model looks at (manifest frame.view); absent: the whole frame, letterboxed. */
+  view?: FrameView;
 }
 
 /** Why a decoder run ended. `no-video` and `undecodable` will not get better by restarting. */
@@ -73,7 +75,7 @@ export class Decoder {
       ...opts.input.args,
       '-map', '0:v:0', '-an', '-sn', '-dn',
       '-filter_threads', '1',
-      '-vf', frameFilter(opts.fps, opts.width, opts.height),
+      '-vf', frameFilter(opts.fps, opts.width, opts.height, opts.view),
       // -fps_mode came with ffmpeg 5.1 and deprecates -vsync; older builds (the bundled one)
       // only have -vsync, with the same meaning.
       caps.options.has('fps_mode') ? '-fps_mode' : '-vsync', 'passthrough',

@@ -1,6 +1,7 @@
 /**
- * The frame chain the model was trained with (models/CONTRACT.md). Do not "improve" it: a
- * different scaler or padding shifts the inputs the model learned on.
+ * The frame chain the model was trained with (models/CONTRACT.md; the toolkit's
+ * `render.frame_filter` builds the same string). Do not "improve" it: a different scaler or
+ * padding shifts the inputs the model learned on.
  *
  * `round=up` makes output frame n the newest source frame at or before n/fps, so a frame
  * stamped t never shows anything later than t (the default `near` shows up to half a frame
@@ -10,8 +11,38 @@
  * decodes a file. Without it the origin is media time 0, and live RTMP timestamps start wherever
  * the encoder's B-frame delay and ffmpeg's probing put them: sample 0 of a 30 fps stream showed
  * source frame 14 (ffmpeg 5.1) or 13 (the bundled 4.x), 0.45 s after its stamp. Pixels unchanged.
+ *
+ * A package may look at part of the screen (manifest `frame.view`, e.g. the chess package looks
+ * at the xboard window): that part is cropped first and stretched to width x height. Without a
+ * view the whole frame is scaled keeping its aspect and letterboxed.
  */
-export function frameFilter(fps: number, width: number, height: number): string {
-  return `setpts=PTS-STARTPTS,fps=${fps}:round=up,scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear,` +
+export function frameFilter(fps: number, width: number, height: number, view?: FrameView): string {
+  let crop = '';
+  if (view) {
+    const [x, y, w, h] = checkView(view);
+    crop = `crop=iw*${num(w)}:ih*${num(h)}:iw*${num(x)}:ih*${num(y)},`;
+  }
+  const keep = view ? '' : ':force_original_aspect_ratio=decrease';
+  return `setpts=PTS-STARTPTS,fps=${fps}:round=up,${crop}scale=${width}:${height}${keep}:flags=bilinear,` +
     `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:black,format=rgb24`;
+}
+
+/** The part of the source frame a model looks at: [x, y, w, h] in fractions of the frame. */
+export type FrameView = readonly [number, number, number, number];
+
+/** The one rule for a view (the toolkit's `render.check_view` is the same): inside the frame, not empty. */
+export function checkView(view: readonly number[]): FrameView {
+  if (view.length !== 4 || !view.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    throw new Error(`a view is [x, y, w, h] in fractions of the frame, got ${JSON.stringify(view)}`);
+  }
+  const [x, y, w, h] = view as [number, number, number, number];
+  if (!(x >= 0 && x < 1 && y >= 0 && y < 1 && w > 0 && h > 0 && x + w <= 1 + 1e-9 && y + h <= 1 + 1e-9)) {
+    throw new Error(`view ${JSON.stringify(view)} is not inside the frame (x, y >= 0; x + w, y + h <= 1)`);
+  }
+  return [x, y, w, h];
+}
+
+/** Like Python's `{:g}` for the fractions a view is written with (up to 6 significant digits). */
+function num(v: number): string {
+  return String(Number(v.toPrecision(6)));
 }

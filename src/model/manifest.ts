@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { checkView } from '../decode/filter.ts';
 import { Recall, RecallSchema } from './recall.ts';
 
 /** manifest.json of a model package (models/CONTRACT.md, models/README.md). */
@@ -11,6 +12,14 @@ export const ManifestSchema = z.object({
     width: z.number().int().positive(),
     height: z.number().int().positive(),
     fps: z.number().positive(),
+    /** The part of the screen the model looks at (src/decode/filter.ts); absent: the whole frame, letterboxed. */
+    view: z.array(z.number()).superRefine((v, ctx) => {
+      try {
+        checkView(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }).optional(),
   }).passthrough(),
   vision: z.object({
     tokensPerFrame: z.number().int().positive(),

@@ -1,6 +1,7 @@
 import type { StreamState } from '../events.ts';
 import type { Frame } from '../frames.ts';
 import { DropOldestQueue } from './queue.ts';
+import type { FrameView } from '../decode/filter.ts';
 
 export interface SessionCounters {
   /** Video frames received from the publisher and handed to the decoder. */
@@ -28,6 +29,8 @@ export interface SessionOptions {
   fps: number;
   width: number;
   height: number;
+  /** The part of the screen the model looks at (its manifest's frame.view); absent: the whole frame. */
+  view?: FrameView;
   queueCapacity: number;
   /** Called for every dropped frame (metrics). */
   onDrop?: () => void;
@@ -44,6 +47,7 @@ export class StreamSession {
   readonly fps: number;
   readonly width: number;
   readonly height: number;
+  readonly view: FrameView | undefined;
   readonly startedAt = new Date();
   endedAt: Date | null = null;
   state: StreamState = 'live';
@@ -63,6 +67,7 @@ export class StreamSession {
     this.fps = opts.fps;
     this.width = opts.width;
     this.height = opts.height;
+    this.view = opts.view;
     this.queue = new DropOldestQueue<Frame>(opts.queueCapacity);
   }
 

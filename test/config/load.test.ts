@@ -92,6 +92,19 @@ plugins:
     expect(explicit.decode).toEqual({ width: 160, height: 90 });
   });
 
+  it('a package that looks at part of the screen passes its view to the decoder; a bad view names the package', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'pkg'));
+    const write = (view: unknown) => writeFileSync(path.join(dir, 'pkg', 'manifest.json'), JSON.stringify({ frame: { width: 256, height: 144, fps: 2, view } }));
+    write([0.25, 0.05, 0.5, 0.9]);
+    const load = () => loadConfig({ noDefault: true, root: dir, env: {}, overrides: { model: { package: 'pkg' }, dataDir: dir } });
+    expect(load().decode).toEqual({ width: 256, height: 144, view: [0.25, 0.05, 0.5, 0.9] });
+    write([0.6, 0, 0.6, 1]);
+    expect(err(load)).toMatchObject({ key: 'model.package', problem: expect.stringMatching(/frame\.view: .*not inside the frame/) });
+    write('left half');
+    expect(err(load).problem).toMatch(/a view is \[x, y, w, h\]/);
+  });
+
   it.each([
     [{ KIBITZ_HTTP_PORT: 'abc' }, 'http.port'],
     [{ KIBITZ_HTTP_PORT: '70000' }, 'http.port'],
