@@ -94,7 +94,7 @@ async function streamsBench(): Promise<void> {
     const timers = names.map((name, i) => {
       let seq = 0;
       const tick = () => {
-        engine.offer({ stream: name, seq, streamTimeMs: (seq * 1000) / fps, width: model.manifest.frame.width, height: model.manifest.frame.height, data: frames[seq % frames.length]!, decodedAt: performance.now() } satisfies Frame);
+        engine.offer({ stream: name, seq, streamTimeMs: (seq * 1000) / fps, width: model.manifest.frame.width, height: model.manifest.frame.height, view: engine.frameView, data: frames[seq % frames.length]!, decodedAt: performance.now() } satisfies Frame);
         seq++;
         offered++;
       };

@@ -57,7 +57,8 @@ async function runClip(engine: ModelEngine, bus: EventBus, observed: ObservedLin
   engine.open(name);
   const answers: string[] = [];
   for (let i = 0; i < frames.length; i++) {
-    await engine.offerAndWait({ stream: name, seq: i, streamTimeMs: i * 500, width: w, height: h, data: frames[i]!, decodedAt: performance.now() });
+    // the clips were decoded for this package (through its view, if it has one: `cli view-frames`)
+    await engine.offerAndWait({ stream: name, seq: i, streamTimeMs: i * 500, width: w, height: h, view: engine.frameView, data: frames[i]!, decodedAt: performance.now() });
     if (i % ASK_EVERY === ASK_EVERY - 1) answers.push((await engine.ask({ stream: name, question: QUESTION })).answer);
   }
   const st = engine.stats(name)!;

@@ -1,3 +1,5 @@
+import type { FrameView } from './decode/filter.ts';
+
 /** A decoded, sampled, letterboxed frame: what the model consumes. */
 export interface Frame {
   stream: string;
@@ -7,6 +9,8 @@ export interface Frame {
   streamTimeMs: number;
   width: number;
   height: number;
+  /** The part of the screen it shows (the package's manifest frame.view); absent: the whole frame. */
+  view?: FrameView;
   /** Packed RGB24, width*height*3 bytes. */
   data: Uint8Array;
   /** performance.now() when the frame left the decoder; for latency metrics. */

@@ -40,7 +40,8 @@ for (const f of files) {
   const { frames, width, height } = readFramesNpy(path.join(values.data, f));
   engine.open(f);
   for (let i = 0; i < frames.length; i++) {
-    await engine.offerAndWait({ stream: f, seq: i, streamTimeMs: i * 500, width, height, data: frames[i]!, decodedAt: performance.now() });
+    // validation streams decoded for this package (through its view, if it has one)
+    await engine.offerAndWait({ stream: f, seq: i, streamTimeMs: i * 500, width, height, view: engine.frameView, data: frames[i]!, decodedAt: performance.now() });
     if (i % 10 === 9) await engine.ask({ stream: f, question: QUESTIONS[(i / 10) % QUESTIONS.length | 0]! });
   }
   await engine.summary(f, 5);

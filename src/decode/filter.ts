@@ -42,6 +42,12 @@ export function checkView(view: readonly number[]): FrameView {
   return [x, y, w, h];
 }
 
+/** Whether two views are the same (both absent: the whole frame). */
+export function sameView(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return a.length === b.length && a.every((v, i) => Math.abs(v - b[i]!) < 1e-9);
+}
+
 /** Like Python's `{:g}` for the fractions a view is written with (up to 6 significant digits). */
 function num(v: number): string {
   return String(Number(v.toPrecision(6)));

@@ -4,6 +4,7 @@ import type { EventBus } from '../bus.ts';
 import type { Config } from '../config/schema.ts';
 import { newEventId } from '../events.ts';
 import type { Frame } from '../frames.ts';
+import { checkView, sameView, type FrameView } from '../decode/filter.ts';
 import { QuestionPolicy, questionPolicyOf } from '../questions/policy.ts';
 import type { CacheLimits } from './kv_cache.ts';
 import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type LineGuardRules, type LineKind } from './line_guard.ts';
@@ -201,16 +202,28 @@ export class ModelEngine implements Brain {
     });
   }
 
+  /** The part of the screen the package's frames must show (manifest frame.view); undefined: the whole frame. */
+  get frameView(): FrameView | undefined {
+    const v = this.model.manifest.frame.view;
+    return v ? checkView(v) : undefined;
+  }
+
   /** Hands a frame to the model. Never blocks: a frame still waiting is replaced and counted as skipped. */
   offer(frame: Frame): void {
     const slot = this.slots.get(frame.stream);
     if (!slot) return;
-    if (frame.data.byteLength !== this.model.frameBytes) {
+    const m = this.model.manifest.frame;
+    const wrongView = !sameView(frame.view, m.view);
+    if (frame.data.byteLength !== this.model.frameBytes || wrongView) {
       slot.stats.framesRejected++;
       if (!slot.warnedSize) {
         slot.warnedSize = true;
-        const m = this.model.manifest.frame;
-        this.log.warn({ stream: frame.stream, bytes: frame.data.byteLength, expected: this.model.frameBytes }, `frame of the wrong size dropped: the model needs ${m.width}x${m.height} RGB (logged once per stream)`);
+        if (wrongView) {
+          this.log.warn({ stream: frame.stream, view: frame.view ?? 'whole frame', expected: m.view ?? 'whole frame' },
+            'frame decoded through another view dropped: give the ingest node and the model workers the same model.package (logged once per stream)');
+        } else {
+          this.log.warn({ stream: frame.stream, bytes: frame.data.byteLength, expected: this.model.frameBytes }, `frame of the wrong size dropped: the model needs ${m.width}x${m.height} RGB (logged once per stream)`);
+        }
       }
       this.frameDone(frame.stream);
       return;

@@ -122,7 +122,7 @@ export class StreamSession {
   /** A frame from the current decoder run at `relMs` since that run's first frame. */
   pushFrame(data: Buffer, relMs: number, decodedAt: number): Frame {
     const streamTimeMs = Math.round(this.runOffsetMs + relMs);
-    const frame: Frame = { stream: this.name, seq: this.counters.framesSampled, streamTimeMs, width: this.width, height: this.height, data, decodedAt };
+    const frame: Frame = { stream: this.name, seq: this.counters.framesSampled, streamTimeMs, width: this.width, height: this.height, ...(this.view ? { view: this.view } : {}), data, decodedAt };
     this.counters.framesSampled++;
     this.lastFrameMs = this.runOffsetMs + relMs;
     if (this.queue.push(frame) !== undefined) {

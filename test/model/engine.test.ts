@@ -179,10 +179,15 @@ describe('ModelEngine', () => {
     // a frame of the wrong size is dropped and counted
     engine.offer({ ...frame('main', 1, 1), data: new Uint8Array(10) });
     expect(engine.stats('main')!.framesRejected).toBe(1);
+    // so is a frame of the right size decoded through a view this package does not have
+    // (an ingest node configured with another package than the workers)
+    expect(engine.frameView).toBeUndefined();
+    engine.offer({ ...frame('main', 1, 1), view: [0.25, 0, 0.5, 1] });
+    expect(engine.stats('main')!.framesRejected).toBe(2);
     const metrics = new Metrics({ defaultMetrics: false });
     metrics.addModelStats(() => engine.allStats());
     const text = await metrics.text();
-    expect(text).toContain('kibitz_model_frames{stream="main",result="rejected"} 1');
+    expect(text).toContain('kibitz_model_frames{stream="main",result="rejected"} 2');
     expect(text).toMatch(/kibitz_model_frames\{stream="main",result="processed"\} [1-9]/);
 
     engine.end('main');

@@ -1,4 +1,5 @@
 import type { KibitzEvent } from '../../events.ts';
+import type { FrameView } from '../../decode/filter.ts';
 import type { Frame } from '../../frames.ts';
 
 /**
@@ -8,7 +9,8 @@ import type { Frame } from '../../frames.ts';
 export function frameFields(f: Frame): (string | Buffer)[] {
   const wall = performance.timeOrigin + f.decodedAt;
   const data = Buffer.isBuffer(f.data) ? f.data : Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength);
-  return ['s', String(f.seq), 't', String(f.streamTimeMs), 'w', String(f.width), 'h', String(f.height), 'at', wall.toFixed(1), 'd', data];
+  return ['s', String(f.seq), 't', String(f.streamTimeMs), 'w', String(f.width), 'h', String(f.height), ...(f.view ? ['v', f.view.join(',')] : []),
+    'at', wall.toFixed(1), 'd', data];
 }
 
 /** Fields of one XREAD entry (alternating names and values, as Buffers) -> Frame; null when malformed. */
@@ -19,8 +21,11 @@ export function parseFrame(stream: string, fields: Buffer[]): Frame | null {
   const data = m.get('d');
   const seq = num('s');
   if (!data || !Number.isFinite(seq)) return null;
+  const v = m.get('v')?.toString().split(',').map(Number);
+  if (v && (v.length !== 4 || !v.every(Number.isFinite))) return null;
   return {
     stream, seq, streamTimeMs: num('t'), width: num('w'), height: num('h'),
+    ...(v ? { view: v as unknown as FrameView } : {}),
     data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     // Back to this process's performance clock, so latency metrics work across processes on one host.
     decodedAt: num('at') - performance.timeOrigin,
