@@ -38,7 +38,8 @@ def config_from_manifest(man: dict) -> ModelConfig:
                        routed_layers=list(d["routedLayers"]), rope_theta=float(d["ropeTheta"]), max_positions=d["maxPositions"],
                        time_digits=man.get("clock", {}).get("digits", 0),
                        clock_text=bool(man.get("clock", {}).get("text", False)),
-                       game=man.get("game", "demo"), line_stamp="stamp" in man).validate()
+                       game=man.get("game", "demo"), line_stamp="stamp" in man,
+                       view=tuple(man["frame"]["view"]) if man["frame"].get("view") is not None else None).validate()
 
 
 def model_from_package(pkg_dir: str) -> KibitzModel:

@@ -37,6 +37,15 @@ class TestFromPackage(unittest.TestCase):
             self.assertIsInstance(m, KibitzModel)
             self.assertEqual(meta["training"]["imported_from"], PKG)
 
+    def test_a_package_that_looks_at_part_of_the_screen_keeps_its_view(self):
+        import json
+        from kibitz_models.from_package import config_from_manifest
+        with open(os.path.join(PKG, "manifest.json")) as f:
+            man = json.load(f)
+        self.assertIsNone(config_from_manifest(man).view)
+        man["frame"]["view"] = [0.2703, 0.0611, 0.4602, 0.9167]
+        self.assertEqual(config_from_manifest(man).view, (0.2703, 0.0611, 0.4602, 0.9167))
+
 
 if __name__ == "__main__":
     unittest.main()
