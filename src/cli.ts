@@ -22,10 +22,11 @@ const USAGE = `usage: kibitz <command> [options]
   push FILE [--key KEY] [--url rtmp://HOST:PORT/live] [--loop] [--config FILE]
                                    stream a video file in real time, like OBS would
                                    (default key: the first configured stream's)
-  demo [FILE | chess] [--package DIR]
-                                   start kibitz, stream the bundled sample broadcast (or FILE)
+  demo [FILE | chess | world] [--package DIR]
+                                   start kibitz, stream a bundled sample broadcast (or FILE)
                                    into it and print the live commentary, then a summary;
-                                   "chess": a real game (xboard) with models/kibitz-chess
+                                   default "chess": a real game (xboard) with models/kibitz-chess,
+                                   "world": the synthetic demo world with models/kibitz-demo
   worker [--config FILE] [--log-format auto|pretty|json]
                                    run the model for streams of "serve" nodes that use
                                    queue: { kind: redis, url } (scale-out; one per GPU)
@@ -229,14 +230,19 @@ async function worker(args: string[]): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-/** `demo chess`: the real-game package on its held-out sample (models/README.md, "A package for chess"). */
-const DEMO_SETS: Record<string, { file: string; packageDir: string; question: string }> = {
+/**
+ * `demo` / `demo chess`: the real-game package on its held-out sample (models/README.md, "A
+ * package for chess"); `demo world`: the synthetic world the toolkit tests itself on.
+ */
+const DEMO_SETS: Record<string, { file?: string; packageDir: string; question: string }> = {
   chess: { file: 'models/samples/chess/broadcast1.mp4', packageDir: 'models/kibitz-chess', question: 'whose move is it?' },
+  world: { packageDir: 'models/kibitz-demo', question: 'what is the score?' },
 };
 
 async function demo(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { package: { type: 'string' } }, true);
-  const set = positionals[0] ? DEMO_SETS[positionals[0]] : undefined;
+  // no file and no package: the chess demo; a FILE (or --package) alone: that, on the configured package
+  const set = DEMO_SETS[positionals[0] ?? (values.package ? '' : 'chess')];
   const file = set?.file ?? positionals[0];
   const packageDir = (values.package as string | undefined) ?? set?.packageDir;
   const { runDemo } = await import('./demo.ts');
