@@ -1,6 +1,6 @@
 import type { FrameView } from './decode/filter.ts';
 
-/** A decoded, sampled, letterboxed frame: what the model consumes. */
+/** A decoded, sampled frame, letterboxed or through the package's view: what the model consumes. */
 export interface Frame {
   stream: string;
   /** Monotonic per stream, from 0, counting sampled frames. */

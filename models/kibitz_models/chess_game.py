@@ -25,7 +25,6 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-# words the lines and questions below use that the shared vocabulary (tokenizer.WORDS) lacks
 # What the chess model looks at: the xboard window as record_game.py places it on the 1280x720
 # screen (x 346..935, y 44..704: the clocks, the move line and the board), as [x, y, w, h]
 # fractions of the frame, stretched to 256x144. Letterboxed, the whole board is 117x138 px of the
@@ -33,6 +32,7 @@ import numpy as np
 # 32x16 px and each of the 8 grid columns is one file.
 VIEW = (0.2703, 0.0611, 0.4602, 0.9167)
 
+# words the lines and questions below use that the shared vocabulary (tokenizer.WORDS) lacks
 WORDS = """
 white black takes castles gives check checkmate wins drawn promotes pawn knight bishop rook queen
 king moves moved whose turn move capture captured took they side

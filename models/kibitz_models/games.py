@@ -55,23 +55,24 @@ def get(name: str) -> Game:
     return GAMES[name]()
 
 
-def of_data(data_dir: str) -> str:
-    """The game a data directory holds: its streams' <id>.json say "game" (demo data says none)."""
+def _first_stream(data_dir: str) -> dict:
+    """The ground truth of a data directory's first stream (<id>.json; {} when there is none)."""
     for f in sorted(os.listdir(data_dir)):
         if f.endswith(".json") and f[:-5].isdigit():
             with open(os.path.join(data_dir, f)) as fh:
-                return json.load(fh).get("game", "demo")
-    return "demo"
+                return json.load(fh)
+    return {}
+
+
+def of_data(data_dir: str) -> str:
+    """The game a data directory holds: its streams' <id>.json say "game" (demo data says none)."""
+    return _first_stream(data_dir).get("game", "demo")
 
 
 def view_of_data(data_dir: str) -> Optional[Tuple[float, float, float, float]]:
     """The view a data directory's frames were decoded with (game-data writes "view"; None: the whole frame)."""
-    for f in sorted(os.listdir(data_dir)):
-        if f.endswith(".json") and f[:-5].isdigit():
-            with open(os.path.join(data_dir, f)) as fh:
-                v = json.load(fh).get("view")
-            return tuple(float(x) for x in v) if v is not None else None
-    return None
+    v = _first_stream(data_dir).get("view")
+    return tuple(float(x) for x in v) if v is not None else None
 
 
 def tokenizer_for(name: str):

@@ -185,7 +185,8 @@ function readManifestFrame(pkg: string | undefined): { width: number; height: nu
   if (typeof width !== 'number' || typeof height !== 'number') return undefined;
   if (view === undefined) return { width, height };
   try {
-    return { width, height, view: checkView(Array.isArray(view) ? view : [view as number]) };
+    if (!Array.isArray(view)) throw new Error(`a view is [x, y, w, h] in fractions of the frame, got ${JSON.stringify(view)}`);
+    return { width, height, view: checkView(view) };
   } catch (err) {
     throw new ConfigError('model.package', `${file}: frame.view: ${(err as Error).message}`);
   }
