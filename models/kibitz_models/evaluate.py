@@ -146,8 +146,9 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
     game = get_game(cfg.game)
     QUESTIONS, answer = game.questions, game.answer
     tok = tokenizer_for(cfg.game)
-    if view_of_data(data_dir) != cfg.view:
-        raise ValueError(f"{data_dir} holds frames of view {view_of_data(data_dir) or 'the whole frame'}, but the model looks at "
+    data_view = view_of_data(data_dir)
+    if data_view != cfg.view:
+        raise ValueError(f"{data_dir} holds frames of view {data_view or 'the whole frame'}, but the model looks at "
                          f"{cfg.view or 'the whole frame'}: make the data with the model's view (cli game-data)")
     streams = load_streams(data_dir)[:max_streams]
     com = Counter()
@@ -163,8 +164,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
             world = game.load(data_dir, seed, seconds)
             st = Streamer(model, window)
             drop = rule and TokenDrop(rule, cfg.frame_height, cfg.frame_width, cfg.grid_h, cfg.grid_w)
-            lines = []
-            said_ms = []   # the same lines as recall reads them: (stream ms, text)
+            said_ms = []   # what the stream said as recall reads it: (stream ms, text)
             latest_stamp = None   # the stamp text fed after the last line said (line-stamp models)
 
             def ask(kind: str, want: str, t: float) -> str:
@@ -201,7 +201,6 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                 if p_silent < thr:
                     said_at = stamp_text(st.seconds) if cfg.line_stamp else None
                     text = tok.decode(st.generate([COMMENTARY], after=tok.encode(said_at) if said_at else []))   # as the runtime feeds it
-                    lines.append((t, text))
                     said_ms.append((t * 1000, text))
                     latest_stamp = said_at or latest_stamp
                 oldest = (i - st.frames_in_cache() + 1) / FPS
@@ -229,6 +228,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                             phrases[e.text] -= 1
                             cov[0] += 1
             ev = [(e.t, e.text) for e in world.events]
+            lines = [(ms / 1000, text) for ms, text in said_ms]
             com.update(score_commentary(ev, lines, seconds))
             examples.append({"seed": seed, "commentary": lines[:12], "events": ev[:12]})
             print(f"eval: seed {seed} done, {len(lines)} lines", flush=True)

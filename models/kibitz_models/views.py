@@ -15,6 +15,7 @@ from typing import Dict, Sequence
 import numpy as np
 from PIL import Image
 
+from .dataset import FPS, FRAME_H, FRAME_W
 from .render import check_view, decode
 
 
@@ -26,7 +27,7 @@ def crop_frames(frames: np.ndarray, view: Sequence[float]) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).crop(box).resize((fw, fh), Image.BILINEAR)) for f in frames])
 
 
-def view_dir(src: str, out: str, view: Sequence[float], width: int = 256, height: int = 144, fps: int = 2) -> Dict[str, int]:
+def view_dir(src: str, out: str, view: Sequence[float], width: int = FRAME_W, height: int = FRAME_H, fps: int = FPS) -> Dict[str, int]:
     """Every <name>.mp4 under `src` decoded through `view`, every <name>.npy (not a cached
     embedding) cropped; <name>.json ground truth copied. Returns counts."""
     os.makedirs(out, exist_ok=True)

@@ -159,6 +159,8 @@ export class ModelEngine implements Brain {
   private readonly guardRules: LineGuardRules;
   /** The package's memory-question rules; null when it has none. */
   private readonly recall: Recall | null;
+  /** The part of the screen the package's frames must show (manifest frame.view); undefined: the whole frame. */
+  readonly frameView: FrameView | undefined;
   private readonly watchOptions: WorldWatchOptions | null;
   private readonly slots = new Map<string, Slot>();
   private readonly ended = new Set<string>();
@@ -177,6 +179,8 @@ export class ModelEngine implements Brain {
     if (gen) this.opts.maxResponseTokens = Math.min(this.opts.maxResponseTokens, gen);
     this.guardRules = guardRulesFor(model.manifest, this.opts.guards);
     this.recall = model.pkg.recall;
+    const view = model.manifest.frame.view;
+    this.frameView = view ? checkView(view) : undefined;
     const w = model.manifest.world;
     this.watchOptions = model.knowsItsWorld && w ? { ...DEFAULT_WORLD_WATCH, threshold: w.threshold, ...this.opts.world } : null;
     if (!this.watchOptions) log.warn(`model package ${model.manifest.name} has no in-world score: it cannot tell when a stream shows something it does not know (the line guards still apply)`);
@@ -202,24 +206,18 @@ export class ModelEngine implements Brain {
     });
   }
 
-  /** The part of the screen the package's frames must show (manifest frame.view); undefined: the whole frame. */
-  get frameView(): FrameView | undefined {
-    const v = this.model.manifest.frame.view;
-    return v ? checkView(v) : undefined;
-  }
-
   /** Hands a frame to the model. Never blocks: a frame still waiting is replaced and counted as skipped. */
   offer(frame: Frame): void {
     const slot = this.slots.get(frame.stream);
     if (!slot) return;
     const m = this.model.manifest.frame;
-    const wrongView = !sameView(frame.view, m.view);
+    const wrongView = !sameView(frame.view, this.frameView);
     if (frame.data.byteLength !== this.model.frameBytes || wrongView) {
       slot.stats.framesRejected++;
       if (!slot.warnedSize) {
         slot.warnedSize = true;
         if (wrongView) {
-          this.log.warn({ stream: frame.stream, view: frame.view ?? 'whole frame', expected: m.view ?? 'whole frame' },
+          this.log.warn({ stream: frame.stream, view: frame.view ?? 'whole frame', expected: this.frameView ?? 'whole frame' },
             'frame decoded through another view dropped: give the ingest node and the model workers the same model.package (logged once per stream)');
         } else {
           this.log.warn({ stream: frame.stream, bytes: frame.data.byteLength, expected: this.model.frameBytes }, `frame of the wrong size dropped: the model needs ${m.width}x${m.height} RGB (logged once per stream)`);

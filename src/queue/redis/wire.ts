@@ -1,5 +1,5 @@
 import type { KibitzEvent } from '../../events.ts';
-import type { FrameView } from '../../decode/filter.ts';
+import { checkView, type FrameView } from '../../decode/filter.ts';
 import type { Frame } from '../../frames.ts';
 
 /**
@@ -21,11 +21,15 @@ export function parseFrame(stream: string, fields: Buffer[]): Frame | null {
   const data = m.get('d');
   const seq = num('s');
   if (!data || !Number.isFinite(seq)) return null;
-  const v = m.get('v')?.toString().split(',').map(Number);
-  if (v && (v.length !== 4 || !v.every(Number.isFinite))) return null;
+  let view: FrameView | undefined;
+  try {
+    view = m.has('v') ? checkView(m.get('v')!.toString().split(',').map(Number)) : undefined;
+  } catch {
+    return null;
+  }
   return {
     stream, seq, streamTimeMs: num('t'), width: num('w'), height: num('h'),
-    ...(v ? { view: v as unknown as FrameView } : {}),
+    ...(view ? { view } : {}),
     data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     // Back to this process's performance clock, so latency metrics work across processes on one host.
     decodedAt: num('at') - performance.timeOrigin,
