@@ -9,6 +9,7 @@
   outworld  render + decode out-of-world clips (train / val / heldout families)
   world     train the in-world head on a package's frozen encoder, choose its threshold, export world.onnx
   import    rebuild a trainable checkpoint from a package (checked against its fixtures), to continue training
+  regraph   rewrite a package's decoder graphs in the current form (rotated past keys), from its own weights
   baseline  QA accuracy of always answering the most common training answer
   record    record a real game playing itself with its own timed events (record_game.py)
   game-data recordings -> training streams (frames + events), like `data` for the demo world
@@ -96,6 +97,8 @@ def main(argv=None) -> int:
     s.add_argument("--out", required=True); s.add_argument("--game", default="chess", choices=["chess"])
     s = sub.add_parser("import", help="package -> checkpoint (from_package.py), to resume training from what ships")
     s.add_argument("--package", required=True); s.add_argument("--out", required=True)
+    s = sub.add_parser("regraph", help="a package's decoder graphs -> the current form (rotated past keys), same weights, rest kept")
+    s.add_argument("--package", required=True)
     s = sub.add_parser("recall", help="write the game's memory-question rules into a package's manifest (export does it too)")
     s.add_argument("--package", required=True)
     s = sub.add_parser("slim", help="checkpoint -> float16 copy (half the size) to commit and resume from")
@@ -133,7 +136,8 @@ def main(argv=None) -> int:
         from .checkpoint import CheckpointError
         from .model import ConfigError
         from .export import ExportError
-        known = (CheckpointError, ConfigError, ExportError, FileNotFoundError, NotADirectoryError)
+        from .from_package import ImportError_
+        known = (CheckpointError, ConfigError, ExportError, ImportError_, FileNotFoundError, NotADirectoryError)
         if isinstance(e, known):
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -214,6 +218,9 @@ def _run(a) -> int:
             return 2
         save_checkpoint(a.out, m, {"training": {"imported_from": a.package, "fixture_max_abs_diff": diffs}})
         print(json.dumps(diffs))
+    elif a.cmd == "regraph":
+        from .from_package import regraph_package
+        print(json.dumps(regraph_package(a.package)))
     elif a.cmd == "world":
         from .inworld import export_world, train_world_head
         head, meta = train_world_head(a.package, a.in_train, a.out_train, a.in_val, a.out_val, a.minutes, a.seed, a.min_in_recall, hud_rows=a.hud_rows)

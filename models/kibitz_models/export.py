@@ -54,12 +54,15 @@ def _past(flat, n_layers):
 
 
 class FrameGraph(nn.Module):
-    def __init__(self, model: KibitzModel):
+    """decoder_frame.onnx. `rotated`: past keys in and new keys out are rotated at their positions
+    (manifest decoder.pastKeys "rotated", what export writes); False: pre-RoPE (packages before)."""
+    def __init__(self, model: KibitzModel, rotated: bool = True):
         super().__init__()
         self.model = model
+        self.rotated = rotated
 
     def forward(self, inputs_embeds, positions, *flat_past):
-        logits, out = self.model.frame_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers))
+        logits, out = self.model.frame_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers), self.rotated)
         res = [logits]
         for k, v, idx in out:
             res += [k, v, idx]
@@ -67,12 +70,14 @@ class FrameGraph(nn.Module):
 
 
 class TextGraph(nn.Module):
-    def __init__(self, model: KibitzModel):
+    """decoder_text.onnx; `rotated` as FrameGraph."""
+    def __init__(self, model: KibitzModel, rotated: bool = True):
         super().__init__()
         self.model = model
+        self.rotated = rotated
 
     def forward(self, inputs_embeds, positions, *flat_past):
-        logits, out = self.model.text_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers))
+        logits, out = self.model.text_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers), self.rotated)
         res = [logits]
         for k, v in out:
             res += [k, v]
@@ -231,7 +236,10 @@ def _refuse_unfaithful(model: KibitzModel) -> None:
 
 
 def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[dict] = None,
-                   check_parity: bool = True) -> dict:
+                   check_parity: bool = True, rotated_keys: bool = True) -> dict:
+    """`rotated_keys`: the decoder graphs take and return keys rotated at their positions (manifest
+    decoder.pastKeys "rotated"; each step rotates only its new tokens). False writes the graphs of
+    packages before it (pre-RoPE keys, re-rotated every step), kept for the runtime's tests."""
     meta = meta or {}
     model = model.eval()
     cfg = model.cfg
@@ -265,16 +273,16 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
             axes[f"new_key.{l}"] = {0: "batch", 2: f"new_len_{l}"}
             axes[f"new_value.{l}"] = {0: "batch", 2: f"new_len_{l}"}
             axes[f"new_index.{l}"] = {0: "batch", 1: f"new_len_{l}"}
-        torch.onnx.export(FrameGraph(model), (emb, pos, *flat), os.path.join(out_dir, "decoder_frame.onnx"),
+        torch.onnx.export(FrameGraph(model, rotated_keys), (emb, pos, *flat), os.path.join(out_dir, "decoder_frame.onnx"),
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=onames,
                           opset_version=OPSET, dynamic_axes=axes, do_constant_folding=True)
-        outs = FrameGraph(model)(emb, pos, *flat)
+        outs = FrameGraph(model, rotated_keys)(emb, pos, *flat)
         write_fixture(os.path.join(out_dir, "fixtures", "decoder_frame.json"), "decoder_frame.onnx",
                       dict(zip(["inputs_embeds", "positions"] + fnames, [emb, pos] + flat)),
                       dict(zip(onames, outs)), "batch 2, one frame + 15 text tokens of past; row 1 has padding")
         # frame step with an empty cache (first frame of a stream)
         flat0 = example_past(model, 1, [0] * L, gen)
-        outs0 = FrameGraph(model)(emb[:1], pos[:1] - 40, *flat0)
+        outs0 = FrameGraph(model, rotated_keys)(emb[:1], pos[:1] - 40, *flat0)
         write_fixture(os.path.join(out_dir, "fixtures", "decoder_frame_empty.json"), "decoder_frame.onnx",
                       dict(zip(["inputs_embeds", "positions"] + fnames, [emb[:1], pos[:1] - 40] + flat0)),
                       dict(zip(onames, outs0)), "batch 1, empty past (P=0 in every layer)")
@@ -283,7 +291,7 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
             idx = torch.tensor(pick)
             flatn = example_past(model, B, past_lens(model, 1, 9), gen)
             posn = torch.arange(n).unsqueeze(0).repeat(B, 1) + 40
-            outsn = FrameGraph(model)(emb[:, idx], posn, *flatn)
+            outsn = FrameGraph(model, rotated_keys)(emb[:, idx], posn, *flatn)
             write_fixture(os.path.join(out_dir, "fixtures", f"decoder_frame_n{n}.json"), "decoder_frame.onnx",
                           dict(zip(["inputs_embeds", "positions"] + fnames, [emb[:, idx], posn] + flatn)),
                           dict(zip(onames, outsn)), f"batch 2, a frame of {n} fed tokens (temporal drop); row 1 has padding")
@@ -300,10 +308,10 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         for l in range(L):
             taxes[f"new_key.{l}"] = {0: "batch", 2: "t"}
             taxes[f"new_value.{l}"] = {0: "batch", 2: "t"}
-        torch.onnx.export(TextGraph(model), (temb, tpos, *flatt), os.path.join(out_dir, "decoder_text.onnx"),
+        torch.onnx.export(TextGraph(model, rotated_keys), (temb, tpos, *flatt), os.path.join(out_dir, "decoder_text.onnx"),
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=tonames,
                           opset_version=OPSET, dynamic_axes=taxes, do_constant_folding=True)
-        touts = TextGraph(model)(temb, tpos, *flatt)
+        touts = TextGraph(model, rotated_keys)(temb, tpos, *flatt)
         write_fixture(os.path.join(out_dir, "fixtures", "decoder_text.json"), "decoder_text.onnx",
                       dict(zip(["inputs_embeds", "positions"] + fnames, [temb, tpos] + flatt)),
                       dict(zip(tonames, touts)), "batch 2, T=4 (question w w answer), 2 frames + 5 text of past; row 1 has padding")
@@ -317,6 +325,8 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
                            "tolerance": PARITY_TOL, "seconds": secs.tolist(), "clock": t2j(model.clock(secs))}, f)
     tokenizer_for(cfg.game).save(os.path.join(out_dir, "tokenizer.json"))
     manifest = manifest_for(model, name, meta)
+    if rotated_keys:
+        manifest["decoder"]["pastKeys"] = "rotated"
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
 

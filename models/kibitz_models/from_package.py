@@ -94,8 +94,10 @@ def check_against_fixtures(model: KibitzModel, pkg_dir: str) -> Dict[str, float]
     """Max abs difference of the rebuilt model against each decoder fixture of the package."""
     from .export import FrameGraph, TextGraph, past_names
     out = {}
-    for fx_name, graph, per in (("decoder_frame.json", FrameGraph(model), 3), ("decoder_frame_empty.json", FrameGraph(model), 3),
-                                ("decoder_text.json", TextGraph(model), 2)):
+    with open(os.path.join(pkg_dir, "manifest.json")) as f:
+        rotated = json.load(f)["decoder"].get("pastKeys") == "rotated"
+    for fx_name, graph, per in (("decoder_frame.json", FrameGraph(model, rotated), 3), ("decoder_frame_empty.json", FrameGraph(model, rotated), 3),
+                                ("decoder_text.json", TextGraph(model, rotated), 2)):
         path = os.path.join(pkg_dir, "fixtures", fx_name)
         if not os.path.exists(path):
             continue
@@ -122,3 +124,39 @@ def _output_index(name: str, per: int) -> int:
         return 0
     kind, l = name.split(".")
     return 1 + int(l) * per + (0 if kind == "new_key" else 1)
+
+
+def regraph_package(pkg_dir: str) -> Dict[str, object]:
+    """Rewrites a package's decoder graphs in the current form (manifest decoder.pastKeys
+    "rotated": past keys stored rotated, each step rotates only its new tokens) from the package's
+    own weights, keeping everything else as it is: vision encoder, in-world head, threshold,
+    guards, memory questions. The rebuilt model must reproduce the old fixtures first, and the new
+    graphs must pass parity in onnxruntime-node before they replace the old ones."""
+    import shutil
+    import tempfile
+    from .export import export_package
+    man_path = os.path.join(pkg_dir, "manifest.json")
+    with open(man_path) as f:
+        man = json.load(f)
+    if man["decoder"].get("pastKeys") == "rotated":
+        return {"package": pkg_dir, "changed": False}
+    model = model_from_package(pkg_dir)
+    before = check_against_fixtures(model, pkg_dir)
+    if not before or max(before.values()) > 1e-3:
+        raise ImportError_(f"{pkg_dir}: the rebuilt model does not reproduce the package's fixtures {before}; not rewriting it")
+    tmp = tempfile.mkdtemp()
+    try:
+        new = export_package(model, tmp, man["name"], check_parity=True)
+        for g in ("decoder_frame.onnx", "decoder_text.onnx"):
+            shutil.copyfile(os.path.join(tmp, g), os.path.join(pkg_dir, g))
+        for fx in os.listdir(os.path.join(tmp, "fixtures")):
+            if fx.startswith("decoder_"):
+                shutil.copyfile(os.path.join(tmp, "fixtures", fx), os.path.join(pkg_dir, "fixtures", fx))
+    finally:
+        shutil.rmtree(tmp)
+    man["decoder"]["pastKeys"] = "rotated"
+    man["decoder"].setdefault("ropeTheta", new["decoder"]["ropeTheta"])
+    man["parity"] = new["parity"]   # the same graphs, checked in onnxruntime-node before they were copied
+    with open(man_path, "w") as f:
+        json.dump(man, f, indent=2)
+    return {"package": pkg_dir, "changed": True, "fixtures_before": before, "parity": man["parity"]}

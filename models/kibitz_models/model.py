@@ -10,6 +10,7 @@ renumbering of an evicted cache possible without re-encoding anything.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field, asdict
 from typing import List, Optional, Tuple
 
@@ -181,15 +182,32 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
-def rope(x: torch.Tensor, pos: torch.Tensor, theta: float) -> torch.Tensor:
-    """Rotate-half RoPE from explicit positions. x (B, H, T, D), pos (B, T) int64."""
-    d = x.shape[-1]
-    inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float32, device=x.device) / d))  # (D/2,)
+@lru_cache(maxsize=None)
+def _inv_freq(head_dim: int, theta: float) -> Tuple[float, ...]:
+    """RoPE inverse frequencies as Python floats (exactly the float32 values), so an exported graph
+    holds them as one constant instead of recomputing them every step."""
+    return tuple((1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))).tolist())
+
+
+def rope_tables(pos: torch.Tensor, head_dim: int, theta: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin (B, 1, T, head_dim) of rotate-half RoPE at explicit positions pos (B, T) int64."""
+    inv = torch.tensor(_inv_freq(head_dim, theta), dtype=torch.float32, device=pos.device)
     ang = pos.to(torch.float32).unsqueeze(-1) * inv                       # (B, T, D/2)
-    cos = torch.cat([ang.cos(), ang.cos()], dim=-1).unsqueeze(1)          # (B, 1, T, D)
-    sin = torch.cat([ang.sin(), ang.sin()], dim=-1).unsqueeze(1)
+    ang = torch.cat([ang, ang], dim=-1).unsqueeze(1)                      # (B, 1, T, D)
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x (B, H, T, D) rotated by tables from rope_tables."""
+    d = x.shape[-1]
     x1, x2 = x[..., : d // 2], x[..., d // 2:]
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
+
+
+def rope(x: torch.Tensor, pos: torch.Tensor, theta: float) -> torch.Tensor:
+    """Rotate-half RoPE from explicit positions. x (B, H, T, D), pos (B, T) int64."""
+    cos, sin = rope_tables(pos, x.shape[-1], theta)
+    return apply_rope(x, cos, sin)
 
 
 def kept_count(embeds: torch.Tensor, kept_per_frame: int):
@@ -229,22 +247,29 @@ class Block(nn.Module):
         self.w2 = nn.Linear(cfg.mlp_hidden, d, bias=False)
         self.router = nn.Linear(d, 1) if routed else None
 
-    def delta(self, x, pos, new_valid, past_k, past_v, past_pos, past_valid):
+    def delta(self, x, pos, new_valid, past_k, past_v, past_pos, past_valid, tables=None, past_rotated=False):
         """x (B, T, d); pos (B, T); new_valid (B, T) bool: may these tokens be attended to;
-        past_k/v (B, kvH, P, hd) pre-RoPE; past_pos (B, P); past_valid (B, P) bool."""
+        past_k/v (B, kvH, P, hd); past_pos (B, P); past_valid (B, P) bool. `tables`: rope_tables(pos)
+        when the caller already has them. `past_rotated`: past keys are stored rotated at their
+        positions (exported graphs, models/CONTRACT.md "Positions"), so only the new keys are
+        rotated and they are returned rotated; otherwise keys are pre-RoPE in and out."""
         cfg = self.cfg
         B, T, _ = x.shape
         hd, H, KH = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
+        cos, sin = tables if tables is not None else rope_tables(pos, hd, cfg.rope_theta)
         h = self.attn_norm(x)
         q = self.wq(h).view(B, T, H, hd).transpose(1, 2)                     # (B, H, T, hd)
         k_new = self.wk(h).view(B, T, KH, hd).transpose(1, 2)                # (B, KH, T, hd)
         v_new = self.wv(h).view(B, T, KH, hd).transpose(1, 2)
-        k_all = torch.cat([past_k, k_new], dim=2)                            # (B, KH, P+T, hd)
         v_all = torch.cat([past_v, v_new], dim=2)
         kpos = torch.cat([past_pos, pos], dim=1)                             # (B, P+T)
         kvalid = torch.cat([past_valid, new_valid], dim=1)                   # (B, P+T)
-        q = rope(q, pos, cfg.rope_theta) * (1.0 / math.sqrt(hd))
-        k = rope(k_all, kpos, cfg.rope_theta)
+        q = apply_rope(q, cos, sin) * (1.0 / math.sqrt(hd))
+        if past_rotated:
+            k_new = apply_rope(k_new, cos, sin)
+            k = torch.cat([past_k, k_new], dim=2)                            # (B, KH, P+T, hd)
+        else:
+            k = rope(torch.cat([past_k, k_new], dim=2), kpos, cfg.rope_theta)
         # GQA without copying K/V: head h reads kv head h // rep, so group the query heads
         rep, S = H // KH, k.shape[2]
         qg = q.reshape(B, KH, rep * T, hd)
@@ -354,11 +379,11 @@ class KibitzModel(nn.Module):
         return self.lm_head(h)
 
     # ------------------------------------------------------------------ streaming steps (exported)
-    def frame_step(self, embeds, pos, past):
+    def frame_step(self, embeds, pos, past, past_rotated=False):
         """One frame's vision tokens per batch row.
 
         embeds (B, n, d); pos (B, n): the frame's fed tokens, n in 1..V (all V without the temporal
-        drop); past: list per layer of (k, v, pos, valid).
+        drop); past: list per layer of (k, v, pos, valid); `past_rotated`: see Block.delta.
         Returns logits (B, vocab) after the frame's last token, and per layer
         (new_k (B, KH, T_l, hd), new_v, new_index (B, T_l)) with T_l = n or min(kept_per_frame, n).
         """
@@ -368,10 +393,11 @@ class KibitzModel(nn.Module):
         ones = torch.ones(B, V, dtype=torch.bool, device=x.device)
         all_idx = torch.arange(V, device=x.device).unsqueeze(0).expand(B, V)
         k = kept_count(embeds, cfg.kept_per_frame)
+        cos, sin = rope_tables(pos, cfg.head_dim, cfg.rope_theta)            # once per step, shared by the layers
         out = []
         for layer, (pk, pv, pp, pm) in zip(self.layers, past):
             if layer.router is None:
-                dx, nk, nv = layer.delta(x, pos, ones, pk, pv, pp, pm)
+                dx, nk, nv = layer.delta(x, pos, ones, pk, pv, pp, pm, (cos, sin), past_rotated)
                 x = x + dx
                 out.append((nk, nv, all_idx))
             else:
@@ -381,21 +407,24 @@ class KibitzModel(nn.Module):
                 gidx = idx.unsqueeze(-1).expand(B, idx.shape[1], cfg.d_model)
                 xs = torch.gather(x, 1, gidx)                                 # (B, k, d)
                 ps = torch.gather(pos, 1, idx)                                # (B, k)
+                tidx = idx.unsqueeze(1).unsqueeze(-1).expand(B, 1, idx.shape[1], cfg.head_dim)
+                tables = (torch.gather(cos, 2, tidx), torch.gather(sin, 2, tidx))
                 ws = router_weight(torch.gather(scores, 1, idx))              # (B, k)
-                dx, nk, nv = layer.delta(xs, ps, ones[:, : idx.shape[1]], pk, pv, pp, pm)
+                dx, nk, nv = layer.delta(xs, ps, ones[:, : idx.shape[1]], pk, pv, pp, pm, tables, past_rotated)
                 x = x.scatter(1, gidx, xs + ws.unsqueeze(-1) * dx)
                 out.append((nk, nv, idx))
         h = self.norm(x[:, -1])
         return self.lm_head(h), out
 
-    def text_step(self, embeds, pos, past):
+    def text_step(self, embeds, pos, past, past_rotated=False):
         """Text tokens (never routed). embeds (B, T, d) -> logits (B, T, vocab), per layer (k, v)."""
         B, T, _ = embeds.shape
         x = embeds
         ones = torch.ones(B, T, dtype=torch.bool, device=x.device)
+        tables = rope_tables(pos, self.cfg.head_dim, self.cfg.rope_theta)
         out = []
         for layer, (pk, pv, pp, pm) in zip(self.layers, past):
-            dx, nk, nv = layer.delta(x, pos, ones, pk, pv, pp, pm)
+            dx, nk, nv = layer.delta(x, pos, ones, pk, pv, pp, pm, tables, past_rotated)
             x = x + dx
             out.append((nk, nv))
         return self.lm_head(self.norm(x)), out

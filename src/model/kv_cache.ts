@@ -63,8 +63,12 @@ class LayerKv {
     }
   }
 
-  /** Frees the entries of serials [lo, hi) and shifts the positions of later tokens down. */
-  evictRange(lo: number, hi: number, removed: number): void {
+  /**
+   * Frees the entries of serials [lo, hi). Pre-RoPE keys: later tokens' positions shift down.
+   * Rotated keys (`turn` given): positions are rank + offset and the offset grows by `removed`,
+   * so later tokens keep theirs and earlier ones (sinks, older text) move up, their keys turned.
+   */
+  evictRange(lo: number, hi: number, removed: number, turn: Turn | null): void {
     for (let slot = 0; slot < this.capacity; slot++) {
       const s = this.serial[slot]!;
       if (s < 0) continue;
@@ -72,8 +76,35 @@ class LayerKv {
         this.serial[slot] = -1;
         this.valid[slot] = 0;
         this.free.push(slot);
-      } else if (s >= hi) {
+      } else if (turn && s < lo) {
+        this.pos[slot] = this.pos[slot]! + BigInt(removed);
+        this.turnKey(slot, turn);
+      } else if (!turn && s >= hi) {
         this.pos[slot] = this.pos[slot]! - BigInt(removed);
+      }
+    }
+  }
+
+  /** Moves every entry `by` positions (negative: down), keys turned with it (`turn` is for `by`). */
+  shiftAll(by: number, turn: Turn): void {
+    for (let slot = 0; slot < this.capacity; slot++) {
+      if (this.serial[slot]! < 0) continue;
+      this.pos[slot] = this.pos[slot]! + BigInt(by);
+      this.turnKey(slot, turn);
+    }
+  }
+
+  /** Rotates the key in `slot` (every head) as rotate-half RoPE does, by the angles of `turn`. */
+  private turnKey(slot: number, turn: Turn): void {
+    const { heads, dim, capacity, key } = this;
+    const half = dim / 2;
+    for (let h = 0; h < heads; h++) {
+      const o = (h * capacity + slot) * dim;
+      for (let i = 0; i < half; i++) {
+        const x1 = key[o + i]!;
+        const x2 = key[o + i + half]!;
+        key[o + i] = x1 * turn.cos[i]! - x2 * turn.sin[i]!;
+        key[o + i + half] = x2 * turn.cos[i]! + x1 * turn.sin[i]!;
       }
     }
   }
@@ -95,6 +126,32 @@ class LayerKv {
   }
 }
 
+/** cos/sin of one rotation by a whole number of positions, per frequency of a head. */
+interface Turn {
+  cos: Float64Array;
+  sin: Float64Array;
+}
+
+/**
+ * RoPE's inverse frequencies exactly as the exported graph holds them (float32:
+ * 1 / theta^(2i / headDim)), so a key turned here lands where the graph would have put it.
+ */
+export function ropeFrequencies(headDim: number, theta: number): Float64Array {
+  const inv = new Float64Array(headDim / 2);
+  for (let i = 0; i < inv.length; i++) inv[i] = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / headDim)));
+  return inv;
+}
+
+function turnBy(positions: number, inv: Float64Array): Turn {
+  return { cos: inv.map((f) => Math.cos(positions * f)), sin: inv.map((f) => Math.sin(positions * f)) };
+}
+
+/**
+ * With rotated keys, positions are rank + offset. Past this offset every entry is moved back down
+ * (once every few dozen frames), so positions fed to the graph stay small and float32 RoPE exact.
+ */
+const REBASE_OFFSET = 1024;
+
 interface Group {
   kind: 'frame' | 'text';
   lo: number;
@@ -114,9 +171,14 @@ export class KvCache {
   private readonly groups: Group[] = [];
   private frames = 0;
   private textTokens = 0;
+  /** RoPE frequencies when the graphs take rotated keys (decoder.pastKeys); null: pre-RoPE keys. */
+  private readonly rope: Float64Array | null;
+  /** Rotated keys: how far every position is above its rank (tokens evicted since the last rebase). */
+  private offset = 0;
 
   constructor(private readonly manifest: Manifest, readonly limits: CacheLimits) {
     const d = manifest.decoder;
+    this.rope = d.pastKeys === 'rotated' ? ropeFrequencies(d.headDim, d.ropeTheta!) : null;
     const V = manifest.vision.tokensPerFrame;
     const routed = new Set(d.routedLayers);
     this.layers = [];
@@ -150,7 +212,7 @@ export class KvCache {
       }
     }
     if (kind === 'text') while (this.textTokens + T > this.limits.textBudget + this.limits.maxStepTokens && this.evictOldest('text'));
-    const base = this.kept.length;
+    const base = this.kept.length + this.offset;
     const pos = new BigInt64Array(T);
     for (let t = 0; t < T; t++) pos[t] = BigInt(base + t);
     return pos;
@@ -189,7 +251,7 @@ export class KvCache {
    */
   append(kind: 'frame' | 'text', T: number, outputs: ort.InferenceSession.ReturnType, index?: Map<number, BigInt64Array>): void {
     const base = this.nextSerial;
-    const firstPos = this.kept.length;
+    const firstPos = this.kept.length + this.offset;
     for (let t = 0; t < T; t++) this.kept.push(base + t);
     this.nextSerial += T;
     const posOf = (serial: number) => firstPos + (serial - base);
@@ -230,10 +292,22 @@ export class KvCache {
     const end = lowerBound(this.kept, g.hi);
     const removed = end - start;
     this.kept.splice(start, removed);
-    for (const layer of this.layers) layer.evictRange(g.lo, g.hi, removed);
+    const turn = this.rope && removed > 0 ? turnBy(removed, this.rope) : null;
+    for (const layer of this.layers) layer.evictRange(g.lo, g.hi, removed, turn);
+    if (turn) {
+      this.offset += removed;
+      if (this.offset >= REBASE_OFFSET) this.rebase();
+    }
     if (kind === 'frame') this.frames--;
     else this.textTokens -= g.hi - g.lo;
     return true;
+  }
+
+  /** Rotated keys: moves every entry down by the offset (positions = ranks again). */
+  private rebase(): void {
+    const turn = turnBy(-this.offset, this.rope!);
+    for (const layer of this.layers) layer.shiftAll(-this.offset, turn);
+    this.offset = 0;
   }
 
   /** K/V bytes written per frame, from the manifest (MoD: routed layers keep only a few). */

@@ -37,7 +37,17 @@ export const ManifestSchema = z.object({
     keepRatio: z.number().positive().max(1),
     keptPerFrame: z.number().int().positive(),
     maxPositions: z.number().int().positive().optional(),
-  }).passthrough(),
+    ropeTheta: z.number().positive().optional(),
+    /**
+     * How the decoder graphs take past keys (models/CONTRACT.md "Positions"): "rotated" at their
+     * positions (each step rotates only its new tokens; the cache turns the few keys whose
+     * position changes), or pre-RoPE when absent (packages exported before; every step re-rotates
+     * the whole cache).
+     */
+    pastKeys: z.enum(['rotated']).optional(),
+  }).passthrough().refine((d) => d.pastKeys === undefined || d.ropeTheta !== undefined, {
+    message: 'decoder.pastKeys "rotated" needs decoder.ropeTheta (the cache turns keys with it); re-export the package',
+  }),
   tokens: z.object({
     silent: z.number().int().nonnegative(),
     eos: z.number().int().nonnegative(),
