@@ -12,7 +12,7 @@
  *     every package pushed the same broadcast at the same time.
  *
  *   npx tsx bench/mod_table.ts --pkg DIR --ckpt CKPT [--pkg DIR --ckpt CKPT ...] \
- *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR] [--threads N] [--batch B]
+ *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR] [--fixed-vision] [--threads N] [--batch B]
  *
  * Packages and checkpoints pair up in order; the dense one (keepRatio 1) is the reference.
  */
@@ -40,6 +40,8 @@ const { values } = parseArgs({
     /** onnxruntime intra-op threads for the step columns; 0 = the engine's default for this machine. */
     threads: { type: 'string', default: '0' },
     batch: { type: 'string', default: '1' },
+    /** Time the training step of the decoder-only recipe (`cli train --fixed-vision`). */
+    'fixed-vision': { type: 'boolean', default: false },
   },
 });
 const pkgs = values.pkg!;
@@ -95,16 +97,17 @@ await Promise.all(models.map((m) => m.close()));
 // --- training step time ------------------------------------------------------------------------
 let trainStep: Record<string, { p50_s: number; p95_s: number }> = {};
 if (ckpts.length > 0) {
-  const r = spawnSync(PY, ['bench/mod_variants.py', '--train-step', '--checkpoint', ckpts[0]!, '--data', values['train-data']!, '--rounds', values['train-rounds']!], { env: pyEnv, encoding: 'utf8' });
+  const r = spawnSync(PY, ['bench/mod_variants.py', '--train-step', '--checkpoint', ckpts[0]!, '--data', values['train-data']!, '--rounds', values['train-rounds']!, ...(values['fixed-vision'] ? ['--fixed-vision'] : [])], { env: pyEnv, encoding: 'utf8' });
   if (r.status === 0) trainStep = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   else console.error(`training-step timing failed: ${r.stderr.slice(-400)}`);
 }
 
 // --- quality through the toolkit's evaluator on held-out streams (two at a time, one thread each) --
 type PyEval = { commentary: { f1: number }; qa_balanced: number; qa_overall: number; summary_coverage: number };
-function evaluate(ckpt: string): Promise<PyEval | null> {
+/** Each checkpoint is scored at its package's decision threshold, as the runtime speaks. */
+function evaluate(ckpt: string, threshold: number): Promise<PyEval | null> {
   return new Promise((resolve) => {
-    const child = spawn(PY, ['-m', 'kibitz_models.cli', 'evaluate', '--checkpoint', ckpt, '--data', values.heldout!, '--threads', '1'], { env: pyEnv });
+    const child = spawn(PY, ['-m', 'kibitz_models.cli', 'evaluate', '--checkpoint', ckpt, '--data', values.heldout!, '--threads', '1', '--threshold', String(threshold)], { env: pyEnv });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -116,12 +119,13 @@ function evaluate(ckpt: string): Promise<PyEval | null> {
   });
 }
 const pyEval: (PyEval | null)[] = ckpts.map(() => null);
+const thresholds = models.map((m) => m.manifest.decision?.threshold ?? 0.5);
 if (values.heldout) {
   let next = 0;
   const worker = async () => {
     while (next < ckpts.length) {
       const k = next++;
-      pyEval[k] = await evaluate(ckpts[k]!);
+      pyEval[k] = await evaluate(ckpts[k]!, thresholds[k]!);
     }
   };
   await Promise.all([worker(), worker()]);

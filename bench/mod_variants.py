@@ -10,7 +10,7 @@ deep, deep-r0.12, dense). Weights are random unless --checkpoint is given: step 
 depend on what the weights learned. The large size is ~0.37B parameters.
 
 --train-step times training steps (forward + backward + AdamW, batch 8 clips of 16 frames, the
-frozen-encoder recipe) of every variant on the same batches, interleaved round by round so load
+frozen-encoder recipe, or the decoder-only one with --fixed-vision) of every variant on the same batches, interleaved round by round so load
 on the machine hits all of them alike; prints {variant: {p50_s, p95_s, n}} as JSON.
 """
 import argparse
@@ -35,18 +35,20 @@ SIZES = {
 }
 
 
-def train_steps(base: KibitzModel, data: str, rounds: int) -> dict:
-    from kibitz_models.dataset import collate, load_streams, build_clip
-    from kibitz_models.tokenizer import Tokenizer
+def train_steps(base: KibitzModel, data: str, rounds: int, fixed_vision: bool = False) -> dict:
+    from kibitz_models.dataset import FPS, collate, load_streams, build_clip
+    from kibitz_models.games import get as get_game, of_data, tokenizer_for
     from kibitz_models.train import BATCH, CLIP_FRAMES, batch_loss
-    from kibitz_models.world import World
     rng = random.Random(0)
     streams = load_streams(data)[:8]
-    tok = Tokenizer()
+    game = get_game(of_data(data))   # the demo world or a recorded game: clips as `cli train` builds them
+    tok = tokenizer_for(game.name)
+    cfg = base.cfg
     samples = []
     for s, fr in streams[:BATCH]:
-        w = World(s, fr.shape[0] / 2)
-        samples.append(build_clip(w, fr, rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1), CLIP_FRAMES, base.cfg.tokens_per_frame, tok, rng, n_questions=4, p_summary=0.5))
+        w = game.load(data, s, fr.shape[0] / FPS)
+        samples.append(build_clip(w, fr, rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1), CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
+                                  n_questions=4, p_summary=0.5, grid=(cfg.grid_h, cfg.grid_w), game=game, stamp=cfg.line_stamp))
     batch = collate(samples, base.cfg.tokens_per_frame)
     models = {name: variant(base, name).train() for name in VARIANTS}
     opts = {}
@@ -58,7 +60,7 @@ def train_steps(base: KibitzModel, data: str, rounds: int) -> dict:
     for r in range(rounds + 1):
         for name, m in models.items():
             t0 = time.perf_counter()
-            loss = batch_loss(m, batch, 3.0, freeze_vision=True)
+            loss = batch_loss(m, batch, 3.0, freeze_vision=True, fixed_vision=fixed_vision)
             opts[name].zero_grad(set_to_none=True)
             loss.backward()
             opts[name].step()
@@ -76,6 +78,7 @@ def main() -> int:
     ap.add_argument("--train-step", action="store_true", help="time training steps instead of exporting")
     ap.add_argument("--data", default="models/.cache/data")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--fixed-vision", action="store_true", help="time the `cli train --fixed-vision` recipe (decoder only)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -85,7 +88,7 @@ def main() -> int:
     else:
         base = KibitzModel(ModelConfig(**SIZES[a.size]).validate())
     if a.train_step:
-        print(json.dumps(train_steps(base, a.data, a.rounds)))
+        print(json.dumps(train_steps(base, a.data, a.rounds, a.fixed_vision)))
         return 0
     params = sum(p.numel() for p in base.parameters())
     print(f"{a.size}: {params / 1e6:.1f}M parameters", file=sys.stderr)

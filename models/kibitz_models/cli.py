@@ -65,6 +65,8 @@ def main(argv=None) -> int:
     s.add_argument("--line-stamp", action=argparse.BooleanOptionalAction, default=None,
                    help="feed each commentary line after its stream time as text (default: keep the resumed model's setting)")
     s.add_argument("--freeze-clips", type=float, default=0.0, help="share of clips with a still picture of 2-10 frames in them (for --temporal)")
+    s.add_argument("--teacher", default=None, help="also learn this checkpoint's outputs (KL), e.g. the model a --variant was reshaped from")
+    s.add_argument("--distill", type=float, default=1.0, help="weight of the teacher's KL term (with --teacher)")
     s = sub.add_parser("vision", help="stage 1: pretrain the vision encoder on per-frame ground truth")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
     s.add_argument("--eval", default=None, help="held-out frames to report per-target accuracy on")
@@ -174,7 +176,7 @@ def _run(a) -> int:
               vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question,
               steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision, clock_text=a.clock_text,
               temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips, game=a.game,
-              line_stamp=a.line_stamp, device=a.device)
+              line_stamp=a.line_stamp, device=a.device, teacher=a.teacher, distill=a.distill)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .dataset import FPS, IGNORE, build_clip, collate, load_streams
-from .model import KibitzModel, ModelConfig
+from .model import ConfigError, KibitzModel, ModelConfig
 from .temporal import TemporalConfig
 from .games import get as get_game, of_data, tokenizer_for, view_of_data
 
@@ -76,7 +76,11 @@ def batch_logits(model: KibitzModel, batch, freeze_vision: bool = False, fixed_v
 
 
 def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIGHT, freeze_vision: bool = False,
-               fixed_vision: bool = False):
+               fixed_vision: bool = False, teacher: Optional[KibitzModel] = None, distill: float = 0.0):
+    """Cross-entropy on the batch's targets (each frame's decision weighted by decision_weight);
+    with a `teacher`, plus `distill` x KL(teacher || model) over the same positions and weights:
+    the teacher's whole distribution (how sure it is to stay silent, which words it nearly said)
+    teaches a reshaped model (variants.py) more per step than the targets alone."""
     logits = batch_logits(model, batch, freeze_vision, fixed_vision)
     _, targets, _, valid, fidx, frames, _ = batch
     B = frames.shape[0]
@@ -87,7 +91,13 @@ def batch_loss(model: KibitzModel, batch, decision_weight: float = DECISION_WEIG
         is_decision = torch.zeros_like(w, dtype=torch.bool)
         is_decision.view(B, -1).scatter_(1, last_present(fidx, valid), True)   # each frame's decision token
         w = torch.where(is_decision & (tflat != IGNORE), w * decision_weight, w)
-    return (per * w).sum() / w.sum()
+    loss = (per * w).sum() / w.sum()
+    if teacher is not None and distill > 0:
+        with torch.no_grad():
+            t = F.log_softmax(batch_logits(teacher, batch, freeze_vision, fixed_vision), dim=-1)
+        kl = (t.exp() * (t - F.log_softmax(logits, dim=-1))).sum(-1).view(-1)
+        loss = loss + distill * (kl * w).sum() / w.sum()
+    return loss
 
 
 def text_clock(model: KibitzModel, fidx: torch.Tensor, seconds: torch.Tensor, T: int) -> torch.Tensor:
@@ -116,7 +126,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
           prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
           time_digits: int = 0, fixed_vision: bool = False, clock_text: Optional[bool] = None, temporal: TemporalConfig = None,
           freeze_clips: float = 0.0, game: Optional[str] = None, line_stamp: Optional[bool] = None,
-          device: str = "cpu") -> None:
+          device: str = "cpu", teacher: Optional[str] = None, distill: float = 1.0) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
@@ -137,7 +147,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     new weights); None keeps what the resumed model has. A model with stamps (or a clock) trains on
     stream clocks that mostly differ from the HUD's, so a time is told from the stamp, not the HUD.
     `device`: "cpu", "cuda" or "auto" (cuda when torch sees one); clips are built on the CPU and
-    moved there per step; checkpoints are always saved with CPU tensors."""
+    moved there per step; checkpoints are always saved with CPU tensors. `teacher`: a checkpoint
+    of the same game whose outputs the model also learns (batch_loss `distill`, its weight); for a
+    variant reshaped from the teacher, which must relearn what its skipped layers did."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -181,6 +193,15 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
                 p.requires_grad_(name.startswith("proj.") and not fixed_vision)
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
     model = model.to(dev)
+    teacher_model = None
+    if teacher:
+        teacher_model, _ = load_checkpoint(teacher)
+        if teacher_model.cfg.game != model.cfg.game or teacher_model.cfg.vocab_size != model.cfg.vocab_size:
+            raise ConfigError(f"teacher {teacher} was taught {teacher_model.cfg.game!r}, the model {model.cfg.game!r}: "
+                              "a teacher must speak the same game's words")
+        teacher_model = teacher_model.eval().to(dev)
+        for p in teacher_model.parameters():
+            p.requires_grad_(False)
     cfg = model.cfg
     the_game = get_game(game_name)
     tok = tokenizer_for(game_name)
@@ -223,7 +244,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
                                       clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze,
                                       game=the_game, stamp=cfg.line_stamp))
         batch = tuple(t.to(dev, non_blocking=True) for t in collate(samples, cfg.tokens_per_frame))
-        loss = batch_loss(model, batch, decision_weight, freeze_vision, fixed_vision)
+        loss = batch_loss(model, batch, decision_weight, freeze_vision, fixed_vision, teacher_model, distill)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -237,9 +258,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         if time.time() - last_save > 300:
-            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips)
+            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips, (teacher, distill) if teacher else None)
             last_save = time.time()
-    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips)
+    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips, (teacher, distill) if teacher else None)
     print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
 
 
@@ -280,12 +301,13 @@ def _hardware(model: KibitzModel) -> str:
 
 
 def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0, vision=None,
-          seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False, temporal=None, freeze_clips=0.0):
+          seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False, temporal=None, freeze_clips=0.0, teacher=None):
     meta = {"fps": FPS, "window_frames": CLIP_FRAMES, **({"temporal": temporal.to_dict()} if temporal else {}),
             "training": {"steps": step, "wall_s": round(time.time() - t_start), "budget_min": minutes,
                          "resumed_from": resume, "vision_from": vision, "decision_weight": decision_weight, "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
                          "final_loss_ema": ema, "seed": seed, "prefer_question": prefer_question, "hit_clips": hit_clips,
                          **({"freeze_clips": freeze_clips, "freeze_frames": list(FREEZE_FRAMES)} if freeze_clips else {}),
+                         **({"teacher": teacher[0], "distill": teacher[1]} if teacher else {}),
                          "fixed_vision": fixed_vision, "clock": {"digits": model.cfg.time_digits, "as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.time_digits else None,
                          "line_stamp": {"as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.line_stamp else None, "hardware": _hardware(model)}}
     save_checkpoint(out, model, meta)

@@ -62,3 +62,42 @@ class TestVariants(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestDistill(unittest.TestCase):
+    """`train --teacher`: a reshaped variant also learns its teacher's outputs (train.batch_loss)."""
+
+    def test_the_teacher_term_is_kl_to_the_teacher_and_training_on_it_closes_the_gap(self):
+        import random
+        import numpy as np
+        from kibitz_models.dataset import build_clip, collate
+        from kibitz_models.tokenizer import Tokenizer
+        from kibitz_models.train import batch_loss
+        from kibitz_models.world import World
+        torch.manual_seed(1)
+        cfg = ModelConfig(vision_channels=(4, 8, 8), d_model=32, n_layers=3, n_heads=2, n_kv_heads=1, mlp_hidden=64, routed_layers=[1])
+        teacher = KibitzModel(cfg).eval()
+        student = variant(teacher, "deep").train()
+        with torch.no_grad():   # a teacher with opinions: peaked outputs the student does not share yet
+            teacher.lm_head.weight.mul_(60.0)
+        frames = np.random.RandomState(0).randint(0, 256, (40, cfg.frame_height, cfg.frame_width, 3), dtype=np.uint8)
+        clip = build_clip(World(1000, 20.0), frames, 4, 16, cfg.tokens_per_frame, Tokenizer(), random.Random(0), n_questions=2)
+        batch = collate([clip], cfg.tokens_per_frame)
+
+        def gap():   # the KL term alone
+            with torch.no_grad():
+                return float(batch_loss(student, batch, 3.0, fixed_vision=True, teacher=teacher, distill=1.0)
+                             - batch_loss(student, batch, 3.0, fixed_vision=True))
+        with torch.no_grad():
+            self_taught = batch_loss(student, batch, 3.0, fixed_vision=True, teacher=student, distill=1.0)
+            plain = batch_loss(student, batch, 3.0, fixed_vision=True)
+        self.assertAlmostEqual(float(self_taught), float(plain), places=5)   # KL to itself is 0
+        before = gap()
+        self.assertGreater(before, 0.0)
+        opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=3e-3)
+        for _ in range(15):
+            loss = batch_loss(student, batch, 3.0, fixed_vision=True, teacher=teacher, distill=5.0)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        self.assertLess(gap(), before * 0.7)
