@@ -212,12 +212,8 @@ def _run(a) -> int:
         print(json.dumps(view_dir(a.src, a.out, get_game(a.game).view)))
     elif a.cmd == "import":
         from .checkpoint import save_checkpoint
-        from .from_package import check_against_fixtures, model_from_package
-        m = model_from_package(a.package)
-        diffs = check_against_fixtures(m, a.package)
-        if not diffs or max(diffs.values()) > 1e-3:
-            print(f"error: the rebuilt model does not reproduce {a.package}'s fixtures: {diffs}", file=sys.stderr)
-            return 2
+        from .from_package import checked_model
+        m, diffs = checked_model(a.package)
         save_checkpoint(a.out, m, {"training": {"imported_from": a.package, "fixture_max_abs_diff": diffs}})
         print(json.dumps(diffs))
     elif a.cmd == "regraph":

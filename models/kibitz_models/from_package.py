@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 import onnx
@@ -82,6 +82,15 @@ def model_from_package(pkg_dir: str) -> KibitzModel:
     return model.eval()
 
 
+def checked_model(pkg_dir: str, tol: float = 1e-3) -> Tuple[KibitzModel, Dict[str, float]]:
+    """model_from_package, refused unless it reproduces the package's own decoder fixtures."""
+    model = model_from_package(pkg_dir)
+    diffs = check_against_fixtures(model, pkg_dir)
+    if not diffs or max(diffs.values()) > tol:
+        raise ImportError_(f"{pkg_dir}: the rebuilt model does not reproduce the package's fixtures: {diffs}")
+    return model, diffs
+
+
 def _t(x: dict) -> torch.Tensor:
     dt = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8, "bool": np.uint8}[x["dtype"]]
     a = np.frombuffer(base64.b64decode(x["data_b64"]), dtype=dt).reshape(x["shape"])
@@ -140,10 +149,7 @@ def regraph_package(pkg_dir: str) -> Dict[str, object]:
         man = json.load(f)
     if man["decoder"].get("pastKeys") == "rotated":
         return {"package": pkg_dir, "changed": False}
-    model = model_from_package(pkg_dir)
-    before = check_against_fixtures(model, pkg_dir)
-    if not before or max(before.values()) > 1e-3:
-        raise ImportError_(f"{pkg_dir}: the rebuilt model does not reproduce the package's fixtures {before}; not rewriting it")
+    model, before = checked_model(pkg_dir)
     tmp = tempfile.mkdtemp()
     try:
         new = export_package(model, tmp, man["name"], check_parity=True)

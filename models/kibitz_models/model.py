@@ -204,6 +204,13 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
+def gather_tables(tables: Tuple[torch.Tensor, torch.Tensor], idx: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The rows of rope_tables(pos) for the tokens idx (B, K) of pos: rope_tables(gather(pos, idx))."""
+    cos, sin = tables
+    tidx = idx.unsqueeze(1).unsqueeze(-1).expand(idx.shape[0], 1, idx.shape[1], cos.shape[-1])
+    return torch.gather(cos, 2, tidx), torch.gather(sin, 2, tidx)
+
+
 def rope(x: torch.Tensor, pos: torch.Tensor, theta: float) -> torch.Tensor:
     """Rotate-half RoPE from explicit positions. x (B, H, T, D), pos (B, T) int64."""
     cos, sin = rope_tables(pos, x.shape[-1], theta)
@@ -265,11 +272,10 @@ class Block(nn.Module):
         kpos = torch.cat([past_pos, pos], dim=1)                             # (B, P+T)
         kvalid = torch.cat([past_valid, new_valid], dim=1)                   # (B, P+T)
         q = apply_rope(q, cos, sin) * (1.0 / math.sqrt(hd))
+        k_rot = apply_rope(k_new, cos, sin)
+        k = torch.cat([past_k if past_rotated else rope(past_k, past_pos, cfg.rope_theta), k_rot], dim=2)   # (B, KH, P+T, hd)
         if past_rotated:
-            k_new = apply_rope(k_new, cos, sin)
-            k = torch.cat([past_k, k_new], dim=2)                            # (B, KH, P+T, hd)
-        else:
-            k = rope(torch.cat([past_k, k_new], dim=2), kpos, cfg.rope_theta)
+            k_new = k_rot
         # GQA without copying K/V: head h reads kv head h // rep, so group the query heads
         rep, S = H // KH, k.shape[2]
         qg = q.reshape(B, KH, rep * T, hd)
@@ -348,10 +354,11 @@ class KibitzModel(nn.Module):
         empty_p = pos.new_zeros(B, 0)
         empty_v = valid.new_zeros(B, 0)
         x = embeds
+        tables = rope_tables(pos, cfg.head_dim, cfg.rope_theta)              # once, shared by the layers
         routing = []
         for layer in self.layers:
             if layer.router is None:
-                dx, _, _ = layer.delta(x, pos, valid, empty_k, empty_k, empty_p, empty_v)
+                dx, _, _ = layer.delta(x, pos, valid, empty_k, empty_k, empty_p, empty_v, tables)
                 x = x + dx
                 continue
             # MoD: per frame, the top-k vision tokens plus every text token go through the block;
@@ -370,7 +377,7 @@ class KibitzModel(nn.Module):
             w = torch.cat([text_ok.to(x.dtype), router_weight(torch.gather(scores, 1, kept)) * kept_ok.to(x.dtype)], dim=1)  # (B, A)
             gidx = act.unsqueeze(-1).expand(B, act.shape[1], d)
             xs = torch.gather(x, 1, gidx)                                     # (B, A, d)
-            dx, _, _ = layer.delta(xs, torch.gather(pos, 1, act), ok, empty_k, empty_k, empty_p, empty_v)
+            dx, _, _ = layer.delta(xs, torch.gather(pos, 1, act), ok, empty_k, empty_k, empty_p, empty_v, gather_tables(tables, act))
             x = x.scatter_add(1, gidx, w.unsqueeze(-1) * dx)                  # padded entries add 0
         h = self.norm(x)
         return (h, routing) if return_routing else h
@@ -407,8 +414,7 @@ class KibitzModel(nn.Module):
                 gidx = idx.unsqueeze(-1).expand(B, idx.shape[1], cfg.d_model)
                 xs = torch.gather(x, 1, gidx)                                 # (B, k, d)
                 ps = torch.gather(pos, 1, idx)                                # (B, k)
-                tidx = idx.unsqueeze(1).unsqueeze(-1).expand(B, 1, idx.shape[1], cfg.head_dim)
-                tables = (torch.gather(cos, 2, tidx), torch.gather(sin, 2, tidx))
+                tables = gather_tables((cos, sin), idx)
                 ws = router_weight(torch.gather(scores, 1, idx))              # (B, k)
                 dx, nk, nv = layer.delta(xs, ps, ones[:, : idx.shape[1]], pk, pv, pp, pm, tables, past_rotated)
                 x = x.scatter(1, gidx, xs + ws.unsqueeze(-1) * dx)

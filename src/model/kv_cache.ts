@@ -292,11 +292,13 @@ export class KvCache {
     const end = lowerBound(this.kept, g.hi);
     const removed = end - start;
     this.kept.splice(start, removed);
-    const turn = this.rope && removed > 0 ? turnBy(removed, this.rope) : null;
-    for (const layer of this.layers) layer.evictRange(g.lo, g.hi, removed, turn);
-    if (turn) {
-      this.offset += removed;
-      if (this.offset >= REBASE_OFFSET) this.rebase();
+    if (removed > 0) {   // no kept token in the group: no layer holds an entry of it
+      const turn = this.rope ? turnBy(removed, this.rope) : null;
+      for (const layer of this.layers) layer.evictRange(g.lo, g.hi, removed, turn);
+      if (turn) {
+        this.offset += removed;
+        if (this.offset >= REBASE_OFFSET) this.rebase();
+      }
     }
     if (kind === 'frame') this.frames--;
     else this.textTokens -= g.hi - g.lo;
