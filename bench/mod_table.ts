@@ -2,8 +2,11 @@
  * "MoD, proven": one table comparing Mixture-of-Depths variants that were trained alike (same
  * start, data, steps, seed; `cli train --variant`). In one run it measures, for every package:
  *
- *   - decoder step p50/p95 in onnxruntime-node, interleaved frame by frame across the packages
- *     (so load on the machine hits them alike) and as a ratio to the dense package;
+ *   - decoder step p50/p95 in onnxruntime-node and as a ratio to the dense package, the packages
+ *     taking turns in blocks of `--block` steps (default 20), so load on the machine hits them
+ *     alike while each block runs with its own weights in the CPU caches, as a server running one
+ *     package does; and the same ratio with the packages alternating every single step (`x dense,
+ *     alternating`), where each step first pulls its weights back in past the other packages';
  *   - KV bytes per frame (from the manifest's shape);
  *   - training step time (bench/mod_variants.py --train-step, interleaved the same way);
  *   - commentary F1, QA (balanced over question kinds) and summary coverage on held-out streams
@@ -12,7 +15,7 @@
  *     every package pushed the same broadcast, `--rtmp-at-once` packages at a time (default 2).
  *
  *   npx tsx bench/mod_table.ts --pkg DIR --ckpt CKPT [--pkg DIR --ckpt CKPT ...] \
- *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR] [--fixed-vision] [--threads N] [--batch B] [--rtmp-at-once N]
+ *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR] [--fixed-vision] [--threads N] [--batch B] [--block N] [--rtmp-at-once N]
  *
  * Packages and checkpoints pair up in order; the dense one (keepRatio 1) is the reference.
  */
@@ -44,6 +47,8 @@ const { values } = parseArgs({
     'fixed-vision': { type: 'boolean', default: false },
     /** How many packages are pushed a broadcast at the same time (each a whole kibitz in real time). */
     'rtmp-at-once': { type: 'string', default: '2' },
+    /** Steps a package takes in a row before the next one's turn (the step columns). */
+    block: { type: 'string', default: '20' },
   },
 });
 const pkgs = values.pkg!;
@@ -83,17 +88,31 @@ const contexts = await Promise.all(models.map(async (model) => {
   }
   return items;
 }));
-const stepTimes = models.map(() => [] as number[]);
-for (let i = 0; i < Number(values.frames); i++) {
-  for (let k = 0; k < models.length; k++) {
-    const t0 = performance.now();
-    await StreamContext.stepFrames(models[k]!, contexts[k]!);
-    stepTimes[k]!.push((performance.now() - t0) / B);
+/**
+ * `frames` timed steps per package, `block` in a row per turn. Block 1 alternates every step:
+ * each step then starts with the other packages' weights in the CPU caches, which inflates a small
+ * model's step more than a large one's and never happens on a server that runs one package.
+ */
+async function timeSteps(block: number): Promise<number[][]> {
+  const times = models.map(() => [] as number[]);
+  for (let done = 0; done < Number(values.frames); done += block) {
+    for (let k = 0; k < models.length; k++) {
+      for (let j = 0; j < Math.min(block, Number(values.frames) - done); j++) {
+        const t0 = performance.now();
+        await StreamContext.stepFrames(models[k]!, contexts[k]!);
+        times[k]!.push((performance.now() - t0) / B);
+      }
+    }
   }
+  return times;
 }
+const block = Math.max(1, Number(values.block));
+const stepTimes = await timeSteps(block);
+const alternating = await timeSteps(1);
 const denseIdx = names.indexOf('dense');
-if (denseIdx < 0) console.error('no dense package (keepRatio 1) given: the "x dense" column stays empty');
+if (denseIdx < 0) console.error('no dense package (keepRatio 1) given: the "x dense" columns stay empty');
 const p50 = stepTimes.map((t) => pct(t, 50));
+const p50Alt = alternating.map((t) => pct(t, 50));
 await Promise.all(models.map((m) => m.close()));
 
 // --- training step time ------------------------------------------------------------------------
@@ -160,15 +179,15 @@ for (const file of values.broadcast!) {
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 table(
-  ['package', 'variant', 'routed', 'keep', 'step p50 ms', 'step p95 ms', 'x dense', 'KV KiB/frame', 'train step s', 'F1 (eval)', 'QA bal (eval)', 'summary cov', 'F1 (RTMP)', 'QA (RTMP)', 'frames seen/skipped'],
+  ['package', 'variant', 'routed', 'keep', 'step p50 ms', 'step p95 ms', 'x dense', 'x dense, alternating', 'KV KiB/frame', 'train step s', 'F1 (eval)', 'QA bal (eval)', 'summary cov', 'F1 (RTMP)', 'QA (RTMP)', 'frames seen/skipped'],
   models.map((model, k) => {
     const m = model.manifest;
     const ev = pyEval[k];
     const ts = trainStep[names[k]!];
     return [m.name, names[k]!, `${m.decoder.routedLayers.length}/${m.decoder.layers}`, String(m.decoder.keepRatio), fmt(p50[k]!, 1), fmt(pct(stepTimes[k]!, 95), 1),
-      denseIdx >= 0 ? f2(p50[k]! / p50[denseIdx]!) : '-', (KvCache.kvBytesPerFrame(m) / 1024).toFixed(1), ts ? fmt(ts.p50_s, 2) : '-',
+      denseIdx >= 0 ? f2(p50[k]! / p50[denseIdx]!) : '-', denseIdx >= 0 ? f2(p50Alt[k]! / p50Alt[denseIdx]!) : '-', (KvCache.kvBytesPerFrame(m) / 1024).toFixed(1), ts ? fmt(ts.p50_s, 2) : '-',
       ev ? f2(ev.commentary.f1) : '-', ev ? f2(ev.qa_balanced) : '-', ev ? f2(ev.summary_coverage) : '-',
       values.broadcast!.length ? f2(mean(rtmp[k]!.f1)) : '-', rtmp[k]!.asked ? f2(rtmp[k]!.correct / rtmp[k]!.asked) : '-', `${rtmp[k]!.seen}/${rtmp[k]!.skipped}`];
   }),
 );
-console.log(`\n${values.frames} interleaved steps per package, ${B} stream(s) per batched step (intra-op threads: ${Number(values.threads) || 'engine default'}), full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);
+console.log(`\n${values.frames} timed steps per package in turns of ${block} (and again alternating every step), ${B} stream(s) per batched step (intra-op threads: ${Number(values.threads) || 'engine default'}), full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);

@@ -137,23 +137,30 @@ def _output_index(name: str, per: int) -> int:
 
 def regraph_package(pkg_dir: str) -> Dict[str, object]:
     """Rewrites a package's decoder graphs in the current form (manifest decoder.pastKeys
-    "rotated": past keys stored rotated, each step rotates only its new tokens) from the package's
-    own weights, keeping everything else as it is: vision encoder, in-world head, threshold,
-    guards, memory questions. The rebuilt model must reproduce the old fixtures first, and the new
-    graphs must pass parity in onnxruntime-node before they replace the old ones."""
+    "rotated": past keys stored rotated, each step rotates only its new tokens; reshapes to constant
+    shapes, model.onnx_reshape) from the package's own weights, keeping everything else as it is:
+    vision encoder, in-world head, threshold, guards, memory questions. The rebuilt model must
+    reproduce the old fixtures first, and the new graphs must pass parity in onnxruntime-node
+    before they replace the old ones. Graphs already in the current form (the same operators in
+    the same order) are left alone."""
     import shutil
     import tempfile
     from .export import export_package
     man_path = os.path.join(pkg_dir, "manifest.json")
     with open(man_path) as f:
         man = json.load(f)
-    if man["decoder"].get("pastKeys") == "rotated":
-        return {"package": pkg_dir, "changed": False}
     model, before = checked_model(pkg_dir)
     tmp = tempfile.mkdtemp()
+    graphs = ("decoder_frame.onnx", "decoder_text.onnx")
+
+    def ops(path: str) -> List[str]:
+        return [n.op_type for n in onnx.load(path).graph.node]
     try:
         new = export_package(model, tmp, man["name"], check_parity=True)
-        for g in ("decoder_frame.onnx", "decoder_text.onnx"):
+        if man["decoder"].get("pastKeys") == "rotated" and all(
+                ops(os.path.join(tmp, g)) == ops(os.path.join(pkg_dir, g)) for g in graphs):
+            return {"package": pkg_dir, "changed": False}
+        for g in graphs:
             shutil.copyfile(os.path.join(tmp, g), os.path.join(pkg_dir, g))
         for fx in os.listdir(os.path.join(tmp, "fixtures")):
             if fx.startswith("decoder_"):

@@ -197,24 +197,27 @@ def rope_tables(pos: torch.Tensor, head_dim: int, theta: float) -> Tuple[torch.T
     return ang.cos(), ang.sin()
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x (B, H, T, D) rotated by tables from rope_tables."""
-    d = x.shape[-1]
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """x (B, H, T, D) rotated by tables from rope_tables. `dim`: D when the caller knows it (an
+    exported graph then slices at a constant instead of reading x's shape every step)."""
+    d = dim or x.shape[-1]
     x1, x2 = x[..., : d // 2], x[..., d // 2:]
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
-def gather_tables(tables: Tuple[torch.Tensor, torch.Tensor], idx: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The rows of rope_tables(pos) for the tokens idx (B, K) of pos: rope_tables(gather(pos, idx))."""
+def gather_tables(tables: Tuple[torch.Tensor, torch.Tensor], idx: torch.Tensor, dim: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The rows of rope_tables(pos) for the tokens idx (B, K) of pos: rope_tables(gather(pos, idx)).
+    `dim`: the tables' head_dim when the caller knows it (a constant in an exported graph)."""
     cos, sin = tables
-    tidx = idx.unsqueeze(1).unsqueeze(-1).expand(idx.shape[0], 1, idx.shape[1], cos.shape[-1])
+    tidx = idx.unsqueeze(1).unsqueeze(-1).expand(-1, -1, -1, dim or cos.shape[-1])
     return torch.gather(cos, 2, tidx), torch.gather(sin, 2, tidx)
 
 
 def rope(x: torch.Tensor, pos: torch.Tensor, theta: float) -> torch.Tensor:
     """Rotate-half RoPE from explicit positions. x (B, H, T, D), pos (B, T) int64."""
-    cos, sin = rope_tables(pos, x.shape[-1], theta)
-    return apply_rope(x, cos, sin)
+    d = x.shape[-1]
+    cos, sin = rope_tables(pos, d, theta)
+    return apply_rope(x, cos, sin, d)
 
 
 def kept_count(embeds: torch.Tensor, kept_per_frame: int):
@@ -230,6 +233,29 @@ def kept_count(embeds: torch.Tensor, kept_per_frame: int):
 def router_weight(scores: torch.Tensor) -> torch.Tensor:
     """Router logit -> the multiplier of a kept token's block update."""
     return torch.sigmoid(scores)
+
+
+class _OnnxReshape(torch.autograd.Function):
+    """Reshape to an ONNX target shape (0 = keep that input dim, one -1 = inferred), exported as one
+    Reshape with a constant shape. A plain `.view(B, T, ...)` of dynamic sizes exports as
+    Shape -> Gather -> Unsqueeze -> Concat -> Reshape: five operators instead of one, and each
+    operator call is a fixed cost per step at this model size."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(shape)])
+
+    @staticmethod
+    def symbolic(g, x, shape):
+        return g.op("Reshape", x, g.op("Constant", value_t=torch.tensor(shape, dtype=torch.int64)))
+
+
+def onnx_reshape(x: torch.Tensor, *shape: int) -> torch.Tensor:
+    """x reshaped to `shape` read as ONNX does (0 = input dim i, -1 = the rest; needs a -1); the
+    same values in training and in the exported graph, where it is one operator."""
+    if torch.onnx.is_in_onnx_export():
+        return _OnnxReshape.apply(x, tuple(shape))
+    return x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(shape)])
 
 
 class Block(nn.Module):
@@ -261,29 +287,31 @@ class Block(nn.Module):
         positions (exported graphs, models/CONTRACT.md "Positions"), so only the new keys are
         rotated and they are returned rotated; otherwise keys are pre-RoPE in and out."""
         cfg = self.cfg
-        B, T, _ = x.shape
         hd, H, KH = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
         cos, sin = tables if tables is not None else rope_tables(pos, hd, cfg.rope_theta)
         h = self.attn_norm(x)
-        q = self.wq(h).view(B, T, H, hd).transpose(1, 2)                     # (B, H, T, hd)
-        k_new = self.wk(h).view(B, T, KH, hd).transpose(1, 2)                # (B, KH, T, hd)
-        v_new = self.wv(h).view(B, T, KH, hd).transpose(1, 2)
+        q = onnx_reshape(self.wq(h), 0, -1, H, hd).transpose(1, 2)          # (B, H, T, hd)
+        k_new = onnx_reshape(self.wk(h), 0, -1, KH, hd).transpose(1, 2)     # (B, KH, T, hd)
+        v_new = onnx_reshape(self.wv(h), 0, -1, KH, hd).transpose(1, 2)
         v_all = torch.cat([past_v, v_new], dim=2)
         kpos = torch.cat([past_pos, pos], dim=1)                             # (B, P+T)
         kvalid = torch.cat([past_valid, new_valid], dim=1)                   # (B, P+T)
-        q = apply_rope(q, cos, sin) * (1.0 / math.sqrt(hd))
-        k_rot = apply_rope(k_new, cos, sin)
+        q = apply_rope(q, cos, sin, hd) * (1.0 / math.sqrt(hd))
+        k_rot = apply_rope(k_new, cos, sin, hd)
         k = torch.cat([past_k if past_rotated else rope(past_k, past_pos, cfg.rope_theta), k_rot], dim=2)   # (B, KH, P+T, hd)
         if past_rotated:
             k_new = k_rot
-        # GQA without copying K/V: head h reads kv head h // rep, so group the query heads
-        rep, S = H // KH, k.shape[2]
-        qg = q.reshape(B, KH, rep * T, hd)
-        att = torch.matmul(qg, k.transpose(-1, -2)).view(B, KH, rep, T, S)  # (B, KH, rep, T, P+T)
+        # GQA without copying K/V: head h reads kv head h // rep, so group the query heads; row
+        # r * T + t of a group is query head r of the group at token t, so the (T, P+T) mask is
+        # tiled rep times down the rows
+        rep = H // KH
+        qg = onnx_reshape(q, 0, KH, -1, hd)                                   # (B, KH, rep*T, hd)
+        att = torch.matmul(qg, k.transpose(-1, -2))                           # (B, KH, rep*T, P+T)
         allowed = (kpos.unsqueeze(1) <= pos.unsqueeze(2)) & kvalid.unsqueeze(1)  # (B, T, P+T)
-        att = att.masked_fill(~allowed.view(B, 1, 1, T, S), -1e9)
-        att = torch.softmax(att, dim=-1).view(B, KH, rep * T, S)
-        o = torch.matmul(att, v_all).view(B, H, T, hd).transpose(1, 2).reshape(B, T, H * hd)  # (B, T, d)
+        att = att.masked_fill(~allowed.repeat(1, rep, 1).unsqueeze(1), -1e9)
+        att = torch.softmax(att, dim=-1)
+        o = onnx_reshape(torch.matmul(att, v_all), 0, H, -1, hd).transpose(1, 2)  # (B, T, H, hd)
+        o = onnx_reshape(o, 0, -1, H * hd)                                    # (B, T, d)
         a = self.wo(o)
         h2 = self.mlp_norm(x + a)
         m = self.w2(F.silu(self.w1(h2)) * self.w3(h2))
@@ -410,13 +438,13 @@ class KibitzModel(nn.Module):
             else:
                 scores = layer.router(x).squeeze(-1)                          # (B, V)
                 top = torch.topk(scores, k, dim=-1).indices                  # (B, k)
-                idx = torch.sort(top, dim=-1).values                         # keep frame order
-                gidx = idx.unsqueeze(-1).expand(B, idx.shape[1], cfg.d_model)
+                idx = torch.topk(top, k, dim=-1, largest=False).values       # keep frame order (a sort; k, not read off top's shape)
+                gidx = idx.unsqueeze(-1).expand(-1, -1, cfg.d_model)
                 xs = torch.gather(x, 1, gidx)                                 # (B, k, d)
                 ps = torch.gather(pos, 1, idx)                                # (B, k)
-                tables = gather_tables((cos, sin), idx)
+                tables = gather_tables((cos, sin), idx, cfg.head_dim)
                 ws = router_weight(torch.gather(scores, 1, idx))              # (B, k)
-                dx, nk, nv = layer.delta(xs, ps, ones[:, : idx.shape[1]], pk, pv, pp, pm, tables, past_rotated)
+                dx, nk, nv = layer.delta(xs, ps, torch.ones_like(ps, dtype=torch.bool), pk, pv, pp, pm, tables, past_rotated)
                 x = x.scatter(1, gidx, xs + ws.unsqueeze(-1) * dx)
                 out.append((nk, nv, idx))
         h = self.norm(x[:, -1])
