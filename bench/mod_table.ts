@@ -184,7 +184,7 @@ table(
     const m = model.manifest;
     const ev = pyEval[k];
     const ts = trainStep[names[k]!];
-    return [m.name, names[k]!, `${m.decoder.routedLayers.length}/${m.decoder.layers}`, String(m.decoder.keepRatio), fmt(p50[k]!, 1), fmt(pct(stepTimes[k]!, 95), 1),
+    return [m.name, names[k]!, `${m.decoder.routedLayers.length}/${m.decoder.layers}`, String(m.decoder.keepRatio), fmt(p50[k]!, 2), fmt(pct(stepTimes[k]!, 95), 2),
       denseIdx >= 0 ? f2(p50[k]! / p50[denseIdx]!) : '-', denseIdx >= 0 ? f2(p50Alt[k]! / p50Alt[denseIdx]!) : '-', (KvCache.kvBytesPerFrame(m) / 1024).toFixed(1), ts ? fmt(ts.p50_s, 2) : '-',
       ev ? f2(ev.commentary.f1) : '-', ev ? f2(ev.qa_balanced) : '-', ev ? f2(ev.summary_coverage) : '-',
       values.broadcast!.length ? f2(mean(rtmp[k]!.f1)) : '-', rtmp[k]!.asked ? f2(rtmp[k]!.correct / rtmp[k]!.asked) : '-', `${rtmp[k]!.seen}/${rtmp[k]!.skipped}`];
