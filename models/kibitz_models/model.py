@@ -235,6 +235,11 @@ def router_weight(scores: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(scores)
 
 
+def _onnx_shape(x: torch.Tensor, shape) -> list:
+    """An ONNX Reshape target made concrete for x: 0 = x's dim at that index (-1 stays -1)."""
+    return [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+
+
 class _OnnxReshape(torch.autograd.Function):
     """Reshape to an ONNX target shape (0 = keep that input dim, one -1 = inferred), exported as one
     Reshape with a constant shape. A plain `.view(B, T, ...)` of dynamic sizes exports as
@@ -243,7 +248,7 @@ class _OnnxReshape(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        return x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(shape)])
+        return x.reshape(_onnx_shape(x, shape))
 
     @staticmethod
     def symbolic(g, x, shape):
@@ -255,7 +260,7 @@ def onnx_reshape(x: torch.Tensor, *shape: int) -> torch.Tensor:
     same values in training and in the exported graph, where it is one operator."""
     if torch.onnx.is_in_onnx_export():
         return _OnnxReshape.apply(x, tuple(shape))
-    return x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(shape)])
+    return x.reshape(_onnx_shape(x, shape))
 
 
 class Block(nn.Module):

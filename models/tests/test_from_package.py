@@ -37,6 +37,33 @@ class TestFromPackage(unittest.TestCase):
             self.assertIsInstance(m, KibitzModel)
             self.assertEqual(meta["training"]["imported_from"], PKG)
 
+    def test_regraph_leaves_current_graphs_alone_and_rewrites_others(self):
+        import shutil
+        import onnx
+        from kibitz_models.from_package import regraph_package
+        from test_export_and_errors import HAS_ORT
+        with tempfile.TemporaryDirectory() as td:
+            pkg = os.path.join(td, "pkg")
+            shutil.copytree(PKG, pkg)
+            # what ships is in the current form (a regraph would change nothing)
+            self.assertFalse(regraph_package(pkg)["changed"])
+            if not HAS_ORT:
+                self.skipTest("rewriting checks parity in onnxruntime-node: run npm ci")
+            frame = os.path.join(pkg, "decoder_frame.onnx")
+            g = onnx.load(frame)
+            want = [n.op_type for n in g.graph.node]
+            # an extra operator (not the current form): logits -> Identity -> logits
+            out = g.graph.output[0].name
+            for n in g.graph.node:
+                n.output[:] = [o + "_pre" if o == out else o for o in n.output]
+                n.input[:] = [i + "_pre" if i == out else i for i in n.input]
+            g.graph.node.append(onnx.helper.make_node("Identity", [out + "_pre"], [out]))
+            onnx.save(g, frame)
+            self.assertNotEqual([n.op_type for n in onnx.load(frame).graph.node], want)
+            r = regraph_package(pkg)
+            self.assertTrue(r["changed"])
+            self.assertEqual([n.op_type for n in onnx.load(frame).graph.node], want)
+
     def test_a_package_that_looks_at_part_of_the_screen_keeps_its_view(self):
         import json
         from kibitz_models.from_package import config_from_manifest
