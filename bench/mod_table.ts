@@ -94,10 +94,11 @@ const contexts = await Promise.all(models.map(async (model) => {
  * model's step more than a large one's and never happens on a server that runs one package.
  */
 async function timeSteps(block: number): Promise<number[][]> {
+  const frames = Number(values.frames);
   const times = models.map(() => [] as number[]);
-  for (let done = 0; done < Number(values.frames); done += block) {
+  for (let done = 0; done < frames; done += block) {
     for (let k = 0; k < models.length; k++) {
-      for (let j = 0; j < Math.min(block, Number(values.frames) - done); j++) {
+      for (let j = 0; j < Math.min(block, frames - done); j++) {
         const t0 = performance.now();
         await StreamContext.stepFrames(models[k]!, contexts[k]!);
         times[k]!.push((performance.now() - t0) / B);
