@@ -31,7 +31,7 @@ def load_checkpoint(path: str) -> Tuple[KibitzModel, dict]:
     if os.path.isdir(path):
         raise CheckpointError(f"checkpoint path is a directory, expected a .pt file: {path}")
     try:
-        blob = torch.load(path, map_location="cpu")
+        blob = torch.load(path, map_location="cpu", weights_only=False)   # our own format; torch >= 2.6 defaults to True
     except Exception as e:  # torch raises many types for truncated/garbage files
         raise CheckpointError(f"checkpoint {path} is corrupt or not a kibitz checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(blob, dict) or blob.get("format") != "kibitz-ckpt/1" or "config" not in blob or "model" not in blob:

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
                    help="stamp text tokens with the stream clock too (or not); default: as the resumed model has it")
     s.add_argument("--fixed-vision", action="store_true", help="train the decoder only: vision_embeds (and the in-world head on them) stay valid")
     s.add_argument("--steps", type=int, default=None, help="train exactly this many steps (LR schedule over steps, not minutes)")
-    s.add_argument("--variant", default=None, help="reshape the resumed model first: interleaved, deep, deep-r0.12, dense (variants.py)")
+    s.add_argument("--variant", default=None, help="reshape the resumed model first: interleaved, deep, deep-r0.12, deep-r0.3, deep2, dense (variants.py)")
     s.add_argument("--temporal", action="store_true", help="train with the temporal token drop (temporal.py): unchanged grid tokens stay out")
     s.add_argument("--game", default=None, choices=["demo", "chess"], help="what the data holds (default: what its <id>.json say); "
                    "resuming another game's weights re-labels the model (games.py)")
@@ -67,6 +67,17 @@ def main(argv=None) -> int:
     s.add_argument("--freeze-clips", type=float, default=0.0, help="share of clips with a still picture of 2-10 frames in them (for --temporal)")
     s.add_argument("--teacher", default=None, help="also learn this checkpoint's outputs (KL), e.g. the model a --variant was reshaped from")
     s.add_argument("--distill", type=float, default=1.0, help="weight of the teacher's KL term (with --teacher)")
+    s = sub.add_parser("train-alike", help="MoD variants from one start on the same batches (train_alike.py)")
+    s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out-dir", required=True)
+    s.add_argument("--resume", required=True, help="the start every variant is reshaped from (cli import makes one from a package)")
+    s.add_argument("--variants", default="dense,interleaved,deep", help="comma-separated (variants.py)")
+    s.add_argument("--steps", type=int, default=None, help="the schedule's length (at most this many with --minutes)")
+    s.add_argument("--minutes", type=float, default=None, help="wall-clock budget: the steps are fixed from the pace after 20")
+    s.add_argument("--batch", type=int, default=32); s.add_argument("--workers", type=int, default=8)
+    s.add_argument("--seed", type=int, default=21); s.add_argument("--lr", type=float, default=6e-4)
+    s.add_argument("--warmup", type=int, default=30); s.add_argument("--decision-weight", type=float, default=3.0)
+    s.add_argument("--device", default="auto"); s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--save-every", type=float, default=120.0, help="seconds between checkpoint saves")
     s = sub.add_parser("vision", help="stage 1: pretrain the vision encoder on per-frame ground truth")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
     s.add_argument("--eval", default=None, help="held-out frames to report per-target accuracy on")
@@ -177,6 +188,11 @@ def _run(a) -> int:
               steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision, clock_text=a.clock_text,
               temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips, game=a.game,
               line_stamp=a.line_stamp, device=a.device, teacher=a.teacher, distill=a.distill)
+    elif a.cmd == "train-alike":
+        from .train_alike import train_alike
+        train_alike(a.data, a.out_dir, a.resume, [v for v in a.variants.split(",") if v], steps=a.steps, minutes=a.minutes,
+                    batch=a.batch, workers=a.workers, seed=a.seed, lr_max=a.lr, warmup=a.warmup,
+                    decision_weight=a.decision_weight, device=a.device, save_every_s=a.save_every, threads=a.threads)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)

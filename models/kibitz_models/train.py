@@ -51,6 +51,63 @@ def hit_clip_start(hits, n_frames: int, rng: random.Random) -> int:
     return min(max(0, hit_frame - rng.randint(1, 8)), n_frames - CLIP_FRAMES)
 
 
+class ClipDrawer:
+    """Draws training clips the one way every trainer does (`train`, `train_alike`): a stream
+    uniformly, a window of CLIP_FRAMES in it (or one starting just before a hit, `hit_clips`), a
+    stream clock for a model that tells time, an optional still stretch (`freeze_clips`), 3-6
+    questions and a summary with P_SUMMARY. All randomness comes from the `rng` passed in."""
+
+    def __init__(self, data_dir: str, streams, cfg: ModelConfig, game, hit_clips: float = 0.0,
+                 prefer_question: Optional[str] = None, temporal: Optional[TemporalConfig] = None, freeze_clips: float = 0.0):
+        self.data_dir, self.streams, self.cfg, self.game = data_dir, streams, cfg, game
+        self.tok = tokenizer_for(game.name)
+        self.hit_clips, self.prefer, self.temporal, self.freeze_clips = hit_clips, prefer_question, temporal, freeze_clips
+        self.seconds = {s: fr.shape[0] / FPS for s, fr in streams}
+        self.worlds, self.hits_of = {}, {}
+
+    def clip(self, rng: random.Random):
+        cfg = self.cfg
+        s, fr = self.streams[rng.randrange(len(self.streams))]
+        if s not in self.worlds:
+            self.worlds[s] = self.game.load(self.data_dir, s, self.seconds[s])
+            self.hits_of[s] = [e for e in self.worlds[s].events if e.kind == "hit"]
+        start = rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1)
+        hits = self.hits_of[s] if self.hit_clips > 0 else []
+        if hits and rng.random() < self.hit_clips:
+            start = hit_clip_start(hits, fr.shape[0], rng)
+        tells_time = cfg.time_digits > 0 or cfg.line_stamp
+        offset = 0 if not tells_time or rng.random() < CLOCK_AS_HUD else rng.randint(1, MAX_CLOCK_S)
+        freeze = None
+        if self.freeze_clips > 0 and rng.random() < self.freeze_clips:
+            k = rng.randint(*FREEZE_FRAMES)
+            freeze = (rng.randint(2, CLIP_FRAMES - k), k)
+        return build_clip(self.worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, self.tok, rng,
+                          n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=self.prefer,
+                          clock_offset=offset, temporal=self.temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze,
+                          game=self.game, stamp=cfg.line_stamp)
+
+    def batch(self, rng: random.Random, n: int):
+        return [self.clip(rng) for _ in range(n)]
+
+
+def make_optimizer(model: KibitzModel) -> torch.optim.Optimizer:
+    """AdamW over the parameters that learn; the clock table (zero in a trained model) learns at
+    CLOCK_LR_SCALE x the rate (set_lr applies each group's scale)."""
+    clock = [model.time_embed] if model.time_embed is not None else []
+    rest = [p for p in model.parameters() if p.requires_grad and all(p is not c for c in clock)]
+    return torch.optim.AdamW([{"params": rest, "scale": 1.0}, {"params": clock, "scale": CLOCK_LR_SCALE}],
+                             lr=LR, betas=(0.9, 0.95), weight_decay=0.05)
+
+
+def set_lr(opt: torch.optim.Optimizer, lr_max: float, i: int, warmup: int, frac: float) -> float:
+    """Linear warm-up over `warmup` steps, then cosine from lr_max to 0.1 x lr_max as `frac` (the
+    share of the budget spent) goes 0 -> 1. Returns the rate set."""
+    lr = lr_max * min(1.0, (i + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+    for g in opt.param_groups:
+        g["lr"] = lr * g["scale"]
+    return lr
+
+
 def batch_logits(model: KibitzModel, batch, freeze_vision: bool = False, fixed_vision: bool = False) -> torch.Tensor:
     """(B, T, vocab) next-token logits of a collated batch (dataset.collate), as training sees them."""
     ids, _, pos, valid, fidx, frames, seconds = batch
@@ -129,7 +186,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
           device: str = "cpu", teacher: Optional[str] = None, distill: float = 1.0) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
-    first (`variants.py`: interleaved, deep, deep-r0.12, dense). `hit_clips`: this share of clips
+    first (`variants.py`: interleaved, deep, deep-r0.12, deep-r0.3, deep2, dense). `hit_clips`: this share of clips
     starts 1-8 frames before a hit, so "when was the player last hit" (rarely answerable in a
     random clip) gets asked in most of them; the rest are drawn uniformly as before. `time_digits`:
     give the model a stream clock of that many digits (model.clock) if it has none yet.
@@ -154,8 +211,6 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     torch.manual_seed(seed)
     rng = random.Random(seed)
     streams = load_streams(data_dir)
-    seconds = {s: fr.shape[0] / FPS for s, fr in streams}
-    worlds, hits_of = {}, {}
     if resume:
         model, meta = load_checkpoint(resume)
         if variant_name:
@@ -204,12 +259,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             p.requires_grad_(False)
     cfg = model.cfg
     the_game = get_game(game_name)
-    tok = tokenizer_for(game_name)
-    clock = [model.time_embed] if model.time_embed is not None else []
-    rest = [p for p in model.parameters() if p.requires_grad and all(p is not c for c in clock)]
-    # the clock table starts at zero in a trained model: it learns at CLOCK_LR_SCALE x the rate
-    opt = torch.optim.AdamW([{"params": rest, "scale": 1.0}, {"params": clock, "scale": CLOCK_LR_SCALE}],
-                            lr=LR, betas=(0.9, 0.95), weight_decay=0.05)
+    drawer = ClipDrawer(data_dir, streams, cfg, the_game, hit_clips=hit_clips, prefer_question=prefer_question,
+                        temporal=temporal, freeze_clips=freeze_clips)
+    opt = make_optimizer(model)
     budget = minutes * 60.0
     t_start = time.time()
     step, ema, last_save = step0, None, time.time()
@@ -220,29 +272,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
         if (steps is None and elapsed >= budget) or (steps is not None and step - step0 >= steps):
             break
         frac = (step - step0) / steps if steps is not None else elapsed / budget
-        lr = lr_max * min(1.0, (step - step0 + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        for g in opt.param_groups:
-            g["lr"] = lr * g["scale"]
-        samples = []
-        for _ in range(BATCH):
-            s, fr = streams[rng.randrange(len(streams))]
-            if s not in worlds:
-                worlds[s] = the_game.load(data_dir, s, seconds[s])
-                hits_of[s] = [e for e in worlds[s].events if e.kind == "hit"]
-            start = rng.randrange(0, fr.shape[0] - CLIP_FRAMES + 1)
-            hits = hits_of[s] if hit_clips > 0 else []
-            if hits and rng.random() < hit_clips:
-                start = hit_clip_start(hits, fr.shape[0], rng)
-            tells_time = cfg.time_digits > 0 or cfg.line_stamp
-            offset = 0 if not tells_time or rng.random() < CLOCK_AS_HUD else rng.randint(1, MAX_CLOCK_S)
-            freeze = None
-            if freeze_clips > 0 and rng.random() < freeze_clips:
-                k = rng.randint(*FREEZE_FRAMES)
-                freeze = (rng.randint(2, CLIP_FRAMES - k), k)
-            samples.append(build_clip(worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, tok, rng,
-                                      n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=prefer_question,
-                                      clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze,
-                                      game=the_game, stamp=cfg.line_stamp))
+        lr = set_lr(opt, lr_max, step - step0, warmup, frac)
+        samples = drawer.batch(rng, BATCH)
         batch = tuple(t.to(dev, non_blocking=True) for t in collate(samples, cfg.tokens_per_frame))
         loss = batch_loss(model, batch, decision_weight, freeze_vision, fixed_vision, teacher_model, distill)
         opt.zero_grad(set_to_none=True)
@@ -301,13 +332,15 @@ def _hardware(model: KibitzModel) -> str:
 
 
 def _save(out, model, step, t_start, data_dir, n_streams, ema, minutes, resume=None, decision_weight=1.0, vision=None,
-          seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False, temporal=None, freeze_clips=0.0, teacher=None):
+          seed=None, prefer_question=None, hit_clips=0.0, fixed_vision=False, temporal=None, freeze_clips=0.0, teacher=None,
+          batch: int = BATCH, extra: Optional[dict] = None):
     meta = {"fps": FPS, "window_frames": CLIP_FRAMES, **({"temporal": temporal.to_dict()} if temporal else {}),
             "training": {"steps": step, "wall_s": round(time.time() - t_start), "budget_min": minutes,
-                         "resumed_from": resume, "vision_from": vision, "decision_weight": decision_weight, "batch": BATCH, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
+                         "resumed_from": resume, "vision_from": vision, "decision_weight": decision_weight, "batch": batch, "clip_frames": CLIP_FRAMES, "streams": n_streams, "data": data_dir,
                          "final_loss_ema": ema, "seed": seed, "prefer_question": prefer_question, "hit_clips": hit_clips,
                          **({"freeze_clips": freeze_clips, "freeze_frames": list(FREEZE_FRAMES)} if freeze_clips else {}),
                          **({"teacher": teacher[0], "distill": teacher[1]} if teacher else {}),
                          "fixed_vision": fixed_vision, "clock": {"digits": model.cfg.time_digits, "as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.time_digits else None,
-                         "line_stamp": {"as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.line_stamp else None, "hardware": _hardware(model)}}
+                         "line_stamp": {"as_hud": CLOCK_AS_HUD, "max_s": MAX_CLOCK_S} if model.cfg.line_stamp else None, "hardware": _hardware(model),
+                         **(extra or {})}}
     save_checkpoint(out, model, meta)

@@ -3,6 +3,8 @@
     interleaved   routed layers 1, 3, 5, r = 0.2 (the recipe the demo package was first trained with)
     deep          every layer but the first routed, r = 0.2
     deep-r0.12    every layer but the first routed, r = 0.12 (3 of 25 vision tokens kept)
+    deep-r0.3     every layer but the first routed, r = 0.3 (8 of 25 kept)
+    deep2         the first two layers dense, the other four routed, r = 0.2
     dense         no routing (r = 1): every vision token through every layer; routers unused
 
 `variant(base, name)` copies every tensor the new shape shares with `base`; a router the base
@@ -23,6 +25,8 @@ def variant_changes(name: str, n_layers: int) -> Dict[str, object]:
         "interleaved": {"routed_layers": list(range(1, n_layers, 2)), "keep_ratio": 0.2},
         "deep": {"routed_layers": list(range(1, n_layers)), "keep_ratio": 0.2},
         "deep-r0.12": {"routed_layers": list(range(1, n_layers)), "keep_ratio": 0.12},
+        "deep-r0.3": {"routed_layers": list(range(1, n_layers)), "keep_ratio": 0.3},
+        "deep2": {"routed_layers": list(range(2, n_layers)), "keep_ratio": 0.2},
         "dense": {"keep_ratio": 1.0},
     }
     if name not in table:
@@ -30,7 +34,7 @@ def variant_changes(name: str, n_layers: int) -> Dict[str, object]:
     return table[name]
 
 
-VARIANTS = ("interleaved", "deep", "deep-r0.12", "dense")
+VARIANTS = ("interleaved", "deep", "deep-r0.12", "deep-r0.3", "deep2", "dense")
 
 
 def variant(base: KibitzModel, name: str) -> KibitzModel:

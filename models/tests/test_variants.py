@@ -24,7 +24,8 @@ class TestVariants(unittest.TestCase):
         self.base = KibitzModel(ModelConfig())
 
     def test_shapes_and_shared_weights(self):
-        want = {"interleaved": ([1, 3, 5], 5), "deep": ([1, 2, 3, 4, 5], 5), "deep-r0.12": ([1, 2, 3, 4, 5], 3), "dense": ([], 25)}
+        want = {"interleaved": ([1, 3, 5], 5), "deep": ([1, 2, 3, 4, 5], 5), "deep-r0.12": ([1, 2, 3, 4, 5], 3),
+                "deep-r0.3": ([1, 2, 3, 4, 5], 8), "deep2": ([2, 3, 4, 5], 5), "dense": ([], 25)}
         for name in VARIANTS:
             m = variant(self.base, name)
             routed = [l for l in range(m.cfg.n_layers) if m.cfg.is_routed(l)]
@@ -55,7 +56,7 @@ class TestVariants(unittest.TestCase):
             try:
                 man = export_package(variant(self.base, name).eval(), tmp, f"t-{name}", check_parity=True)
                 self.assertLess(man["parity"]["maxAbsDiff"], 1e-3, name)
-                self.assertEqual(man["decoder"]["keptPerFrame"], {"dense": 25, "deep-r0.12": 3}.get(name, 5), name)
+                self.assertEqual(man["decoder"]["keptPerFrame"], {"dense": 25, "deep-r0.12": 3, "deep-r0.3": 8}.get(name, 5), name)
             finally:
                 shutil.rmtree(tmp)
 
