@@ -38,10 +38,10 @@ with Pool(min(16, os.cpu_count() or 2)) as p:
 print(f"unpacked {n} streams")
 EOF
 echo "unpacked in $(( $(date +%s) - t0 )) s"
-timeout "$(awk "BEGIN{print int($MINUTES*60+150)}")" $PY -m kibitz_models.cli train-alike --data /tmp/alike-data \
+timeout "$(awk "BEGIN{print int($MINUTES*60+90)}")" $PY -m kibitz_models.cli train-alike --data /tmp/alike-data \
   --resume "$C/start.pt" --out-dir "$WORK" --variants "$VARIANTS" --minutes "$MINUTES" --steps 100000 \
   --batch "${BATCH:-32}" --workers "${WORKERS:-12}" --device "${DEVICE:-cuda}" --save-every 90
 rc=$?
-cp "$WORK"/*.pt "$WORK"/alike.log.jsonl "$OUT"/ 2>/dev/null
+[ "$WORK" = "$OUT" ] || cp "$WORK"/*.pt "$WORK"/alike.log.jsonl "$OUT"/ 2>/dev/null
 ls -la "$OUT"
 exit $rc
