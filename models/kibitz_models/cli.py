@@ -78,6 +78,8 @@ def main(argv=None) -> int:
     s.add_argument("--warmup", type=int, default=30); s.add_argument("--decision-weight", type=float, default=3.0)
     s.add_argument("--device", default="auto"); s.add_argument("--threads", type=int, default=1)
     s.add_argument("--save-every", type=float, default=120.0, help="seconds between checkpoint saves")
+    s.add_argument("--teacher", default=None, help="a checkpoint every variant also learns from (distillation)")
+    s.add_argument("--distill", type=float, default=1.0)
     s = sub.add_parser("vision", help="stage 1: pretrain the vision encoder on per-frame ground truth")
     s.add_argument("--data", default="models/.cache/data"); s.add_argument("--out", required=True)
     s.add_argument("--eval", default=None, help="held-out frames to report per-target accuracy on")
@@ -192,7 +194,8 @@ def _run(a) -> int:
         from .train_alike import train_alike
         train_alike(a.data, a.out_dir, a.resume, [v for v in a.variants.split(",") if v], steps=a.steps, minutes=a.minutes,
                     batch=a.batch, workers=a.workers, seed=a.seed, lr_max=a.lr, warmup=a.warmup,
-                    decision_weight=a.decision_weight, device=a.device, save_every_s=a.save_every, threads=a.threads)
+                    decision_weight=a.decision_weight, device=a.device, save_every_s=a.save_every, threads=a.threads,
+                    teacher=a.teacher, distill=a.distill)
     elif a.cmd == "vision":
         from .vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)

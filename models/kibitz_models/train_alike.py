@@ -72,7 +72,9 @@ def fit_steps(steps: Optional[int], budget_s: Optional[float], done: int, elapse
 def train_alike(data_dir: str, out_dir: str, resume: str, names: List[str], steps: Optional[int] = None,
                 minutes: Optional[float] = None, batch: int = 32, workers: int = 8, seed: int = 21, lr_max: float = 6e-4,
                 warmup: int = 30, decision_weight: float = 3.0, device: str = "auto", save_every_s: float = 120.0,
-                log_every: int = 10, threads: int = 1) -> Dict[str, dict]:
+                log_every: int = 10, threads: int = 1, teacher: Optional[str] = None, distill: float = 1.0) -> Dict[str, dict]:
+    """`teacher`: a checkpoint of the same game whose outputs every variant also learns (train.batch_loss
+    `distill`); its forward pass runs once per variant per step."""
     unknown = [n for n in names if n not in VARIANTS]
     if not names or unknown:
         raise ConfigError(f"train-alike: unknown variants {unknown}: choose from {', '.join(VARIANTS)}")
@@ -80,7 +82,8 @@ def train_alike(data_dir: str, out_dir: str, resume: str, names: List[str], step
         raise ConfigError(f"train-alike: a variant is named twice in {names}")
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    base, _ = load_checkpoint(resume)
+    base, base_meta = load_checkpoint(resume)
+    step0 = base_meta.get("training", {}).get("steps", 0)     # the saved count goes on from the start's, as `cli train` does
     game_name, data_view = of_data(data_dir), view_of_data(data_dir)
     if base.cfg.game != game_name or base.cfg.view != data_view:
         raise ConfigError(f"train-alike: {resume} was taught {base.cfg.game!r} looking at {base.cfg.view or 'the whole frame'}, "
@@ -93,6 +96,14 @@ def train_alike(data_dir: str, out_dir: str, resume: str, names: List[str], step
                         pin_memory=dev.type == "cuda", **({"prefetch_factor": 4, "persistent_workers": True} if workers else {}))
     batches = iter(loader)
     first = next(batches)
+    teacher_model = None
+    if teacher:
+        teacher_model, _ = load_checkpoint(teacher)
+        if teacher_model.cfg.game != base.cfg.game or teacher_model.cfg.vocab_size != base.cfg.vocab_size:
+            raise ConfigError(f"train-alike: teacher {teacher} was taught {teacher_model.cfg.game!r}, the start {base.cfg.game!r}")
+        teacher_model = teacher_model.eval().to(dev)
+        for p in teacher_model.parameters():
+            p.requires_grad_(False)
     runs = {}
     for name in names:
         m = variant(base, name)
@@ -107,16 +118,15 @@ def train_alike(data_dir: str, out_dir: str, resume: str, names: List[str], step
     print(f"train-alike: {', '.join(names)} from {resume} on {dev}; {len(streams)} streams, batch {batch}, "
           f"{workers} loader workers, steps {steps}, budget {minutes} min", flush=True)
     t_start, last_save, t_pace = time.time(), time.time(), None
-    step0 = 0
 
     def save(step: int) -> None:
         for name, r in runs.items():
-            _save(os.path.join(out_dir, f"{name}.pt"), r["model"], step, t_start, data_dir, len(streams), r["ema"],
+            _save(os.path.join(out_dir, f"{name}.pt"), r["model"], step0 + step, t_start, data_dir, len(streams), r["ema"],
                   minutes or 0.0, resume, decision_weight, None, seed, fixed_vision=True, batch=batch,
-                  extra={"variant": name, "alike": names, "lr_max": lr_max, "warmup": warmup, "workers": workers,
-                         "update_ms_p50": _p50(r["ms"])})
+                  extra={"variant": name, "alike": names, "alike_steps": step, "lr_max": lr_max, "warmup": warmup, "workers": workers,
+                         "update_ms_p50": _p50(r["ms"]), **({"teacher": teacher, "distill": distill} if teacher else {})})
 
-    step = step0
+    step = 0
     while True:
         if step == PACE_FROM:
             t_pace = time.time()
@@ -137,7 +147,7 @@ def train_alike(data_dir: str, out_dir: str, resume: str, names: List[str], step
                 _sync(dev)
                 t0 = time.perf_counter()
             lr = set_lr(opt, lr_max, step, warmup, frac)
-            loss = batch_loss(m, b, decision_weight, False, True)
+            loss = batch_loss(m, b, decision_weight, False, True, teacher_model, distill)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)

@@ -9,7 +9,8 @@
 #   device: run with carry ["models/.cache/gpucarry"]:  bash models/scripts/device_train_alike.sh
 #
 # Env: CARRY (default models/.cache/gpucarry), MINUTES (training budget, default 7), VARIANTS,
-# BATCH (32), WORKERS (12), DEVICE (cuda), OUT (where the checkpoints and the log are copied).
+# BATCH (32), WORKERS (12), DEVICE (cuda), OUT (where the checkpoints and the log are copied),
+# START (a checkpoint in CARRY, default start.pt), TEACHER (one in CARRY to distil from), LR, WARMUP, SAVE_EVERY.
 set -uo pipefail
 C=${CARRY:-models/.cache/gpucarry}
 MINUTES=${MINUTES:-7}
@@ -39,8 +40,9 @@ print(f"unpacked {n} streams")
 EOF
 echo "unpacked in $(( $(date +%s) - t0 )) s"
 timeout "$(awk "BEGIN{print int($MINUTES*60+90)}")" $PY -m kibitz_models.cli train-alike --data /tmp/alike-data \
-  --resume "$C/start.pt" --out-dir "$WORK" --variants "$VARIANTS" --minutes "$MINUTES" --steps 100000 \
-  --batch "${BATCH:-32}" --workers "${WORKERS:-12}" --device "${DEVICE:-cuda}" --save-every 90
+  --resume "$C/${START:-start.pt}" --out-dir "$WORK" --variants "$VARIANTS" --minutes "$MINUTES" --steps 100000 \
+  --batch "${BATCH:-32}" --workers "${WORKERS:-12}" --device "${DEVICE:-cuda}" --save-every "${SAVE_EVERY:-90}" \
+  --lr "${LR:-6e-4}" --warmup "${WARMUP:-30}" ${TEACHER:+--teacher "$C/$TEACHER"}
 rc=$?
 [ "$WORK" = "$OUT" ] || cp "$WORK"/*.pt "$WORK"/alike.log.jsonl "$OUT"/ 2>/dev/null
 ls -la "$OUT"
