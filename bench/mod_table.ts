@@ -61,12 +61,16 @@ const PY = process.env.KIBITZ_PYTHON ?? '/usr/bin/python3';
 const pyEnv = { ...process.env, PYTHONPATH: 'models' };
 const f2 = (x: number) => fmt(x, 2);
 
-/** The variants.py name of a package's shape. */
+/** The variants.py name of a package's shape (deep2 = routed from layer 2 on; -rX = keep ratio X when not 0.2). */
 function variantName(m: Model['manifest']): string {
   const d = m.decoder;
   if (d.keepRatio >= 1 || d.routedLayers.length === 0) return 'dense';
-  const deep = d.routedLayers.length === d.layers - 1;
-  return deep ? (d.keepRatio < 0.2 ? `deep-r${d.keepRatio}` : 'deep') : 'interleaved';
+  const r = d.keepRatio === 0.2 ? '' : `-r${d.keepRatio}`;
+  const from = d.routedLayers[0]!;
+  const tail = d.routedLayers.every((l, i) => l === from + i) && d.routedLayers.at(-1) === d.layers - 1;
+  if (tail) return (from === 1 ? 'deep' : `deep${from}`) + r;
+  if (d.routedLayers.every((l) => l % 2 === 1)) return `interleaved${r}`;
+  return `routed ${d.routedLayers.join(',')}${r}`;
 }
 
 // --- step latency, interleaved ---------------------------------------------------------------
@@ -188,7 +192,7 @@ table(
     return [m.name, names[k]!, `${m.decoder.routedLayers.length}/${m.decoder.layers}`, String(m.decoder.keepRatio), fmt(p50[k]!, 2), fmt(pct(stepTimes[k]!, 95), 2),
       denseIdx >= 0 ? f2(p50[k]! / p50[denseIdx]!) : '-', denseIdx >= 0 ? f2(p50Alt[k]! / p50Alt[denseIdx]!) : '-', (KvCache.kvBytesPerFrame(m) / 1024).toFixed(1), ts ? fmt(ts.p50_s, 2) : '-',
       ev ? f2(ev.commentary.f1) : '-', ev ? f2(ev.qa_balanced) : '-', ev ? f2(ev.summary_coverage) : '-',
-      values.broadcast!.length ? f2(mean(rtmp[k]!.f1)) : '-', rtmp[k]!.asked ? f2(rtmp[k]!.correct / rtmp[k]!.asked) : '-', `${rtmp[k]!.seen}/${rtmp[k]!.skipped}`];
+      values.broadcast!.length ? f2(mean(rtmp[k]!.f1)) : '-', rtmp[k]!.asked ? `${f2(rtmp[k]!.correct / rtmp[k]!.asked)} (${rtmp[k]!.correct}/${rtmp[k]!.asked})` : '-', `${rtmp[k]!.seen}/${rtmp[k]!.skipped}`];
   }),
 );
 console.log(`\n${values.frames} timed steps per package in turns of ${block} (and again alternating every step), ${B} stream(s) per batched step (intra-op threads: ${Number(values.threads) || 'engine default'}), full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);

@@ -6,9 +6,12 @@
  *   streams  how many real-time streams (2 fps) the engine sustains, fed directly
  *   soak     step time and RSS from stream minute 1 to minute N (frames fed back to back)
  */
+import { execFileSync } from 'node:child_process';
 import pino from 'pino';
 import { parseArgs } from 'node:util';
 import { EventBus } from '../src/bus.ts';
+import { checkView, frameFilter } from '../src/decode/filter.ts';
+import { resolveFfmpeg } from '../src/ffmpeg.ts';
 import type { Frame } from '../src/frames.ts';
 import { cacheLimitsFor, ModelEngine } from '../src/model/engine.ts';
 import { KvCache } from '../src/model/kv_cache.ts';
@@ -26,11 +29,13 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '60' },
     threads: { type: 'string', default: '0' },
     provider: { type: 'string', default: 'cpu' },
+    /** Streams mode: frames decoded from this video (the service's chain) instead of noise. */
+    'frames-from': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('npx tsx bench/model.ts --mode step|streams|soak [--pkg DIR ...] [--frames N] [--streams 1,2,4] [--seconds S] [--minutes M] [--threads T] [--provider cpu|webgpu]');
+  console.log('npx tsx bench/model.ts --mode step|streams|soak [--pkg DIR ...] [--frames N] [--streams 1,2,4] [--seconds S] [--minutes M] [--threads T] [--provider cpu|webgpu] [--frames-from FILE.mp4]');
   process.exit(0);
 }
 
@@ -45,6 +50,17 @@ function noiseFrame(m: Model, seed: number): Uint8Array {
     a[i] = x >>> 24;
   }
   return a;
+}
+
+/** `n` frames of `file` through the service's decode chain (src/decode/filter.ts), at the package's size and view. */
+async function framesFrom(m: Model, file: string, n: number): Promise<Uint8Array[]> {
+  const { path: ffmpeg } = await resolveFfmpeg();
+  const { fps, width, height, view } = m.manifest.frame;
+  const out = execFileSync(ffmpeg, ['-v', 'error', '-i', file, '-vf', frameFilter(fps, width, height, view ? checkView(view) : undefined), '-frames:v', String(n), '-f', 'rawvideo', '-'],
+    { maxBuffer: n * m.frameBytes + 1 });
+  const frames = Array.from({ length: Math.floor(out.length / m.frameBytes) }, (_, i) => new Uint8Array(out.subarray(i * m.frameBytes, (i + 1) * m.frameBytes)));
+  if (frames.length === 0) throw new Error(`--frames-from ${file}: ffmpeg decoded no frames`);
+  return frames;
 }
 
 async function load(dir: string): Promise<Model> {
@@ -83,10 +99,15 @@ async function streamsBench(): Promise<void> {
   const rows: string[][] = [];
   const fps = model.manifest.frame.fps;
   const seconds = Number(values.seconds);
+  if (model.manifest.world && !values['frames-from']) {
+    console.error(`${model.manifest.name} has an in-world check: noise frames are not its world, so the decoder never runs on them. ` +
+      'Pass --frames-from with a video of its world (e.g. models/samples/broadcast1.mp4) to time the decoder.');
+  }
   for (const k of values.streams!.split(',').map(Number)) {
     const bus = new EventBus();
     const engine = new ModelEngine(model, bus, log, {});
-    const frames = Array.from({ length: 8 }, (_, i) => noiseFrame(model, i));
+    const frames = values['frames-from'] ? await framesFrom(model, values['frames-from'], Math.ceil(seconds * fps) + 8)
+      : Array.from({ length: 8 }, (_, i) => noiseFrame(model, i));
     const names = Array.from({ length: k }, (_, i) => `s${i}`);
     names.forEach((n) => engine.open(n));
     const t0 = performance.now();

@@ -5,8 +5,12 @@
 #
 #   here:   mkdir -p $C/data; cp models/.cache/data/*.json $C/data/
 #           (cd models/.cache/data; ls *.npy | xargs -P2 -I{} sh -c 'xz -6 -c {} > ../gpucarry/data/{}.xz')
-#           PYTHONPATH=models /usr/bin/python3 -m kibitz_models.cli import --package models/kibitz-demo --out $C/start.pt
-#   device: run with carry ["models/.cache/gpucarry"]:  bash models/scripts/device_train_alike.sh
+#           PYTHONPATH=models /usr/bin/python3 -m kibitz_models.cli import --package models/kibitz-demo --out $C/start.pt   # C=models/.cache/gpucarry
+#   the tracked tree (~66 MiB) is over what travels (64 MiB): move the packages out for the call,
+#           mkdir -p /tmp/stash; mv models/kibitz-chess models/kibitz-demo models/checkpoints models/samples /tmp/stash/
+#           and back after it (mv /tmp/stash/* models/); commit nothing in between
+#   device: run with carry ["models/.cache/gpucarry"]:  MINUTES=7.5 WORK=$OUT bash models/scripts/device_train_alike.sh
+#           (WORK=$OUT: checkpoints are saved straight into what comes back, so a cut run keeps its last save)
 #
 # Env: CARRY (default models/.cache/gpucarry), MINUTES (training budget, default 7), VARIANTS,
 # BATCH (32), WORKERS (12), DEVICE (cuda), OUT (where the checkpoints and the log are copied),
