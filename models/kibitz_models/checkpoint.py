@@ -8,6 +8,17 @@ import torch
 
 from .model import ConfigError, KibitzModel, ModelConfig
 
+# Frames a model sees at once: the clip length it trains on (train.CLIP_FRAMES) and the window the
+# runtime keeps (manifest cache.windowFrames). A checkpoint records its own in meta["window_frames"].
+TRAIN_WINDOW_FRAMES = 16
+
+
+def window_frames(meta: dict) -> int:
+    """The streaming window to run a checkpoint with: the one it records, else the training clip's.
+    (Every reader asks here: the evaluator, the probes and export, so none runs a model with a
+    window it never had; a checkpoint from `cli import` records its package's.)"""
+    return int(meta.get("window_frames") or TRAIN_WINDOW_FRAMES)
+
 
 class CheckpointError(RuntimeError):
     pass

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -233,7 +234,10 @@ def _run(a) -> int:
         from .checkpoint import save_checkpoint
         from .from_package import checked_model
         m, diffs = checked_model(a.package)
-        save_checkpoint(a.out, m, {"training": {"imported_from": a.package, "fixture_max_abs_diff": diffs}})
+        man = json.load(open(os.path.join(a.package, "manifest.json")))
+        # the package's own streaming window and frame rate, so the evaluator runs it as the runtime does
+        save_checkpoint(a.out, m, {"fps": man["frame"]["fps"], "window_frames": man.get("cache", {}).get("windowFrames"),
+                                   "training": {"imported_from": a.package, "fixture_max_abs_diff": diffs}})
         print(json.dumps(diffs))
     elif a.cmd == "regraph":
         from .from_package import regraph_package

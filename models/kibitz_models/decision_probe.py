@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, window_frames
 from .dataset import FPS, frame_events, load_streams
 from .evaluate import Streamer
 from .games import get as get_game
@@ -26,7 +26,7 @@ def probe(ckpt: str, data_dir: str, threads: int = 2) -> dict:
     with torch.no_grad():
         for sid, frames in load_streams(data_dir):
             world = game.load(data_dir, sid, frames.shape[0] / FPS)
-            st = Streamer(model, meta.get("window_frames", 24))
+            st = Streamer(model, window_frames(meta))
             for i in range(frames.shape[0]):
                 vis = model.vision(torch.from_numpy(np.ascontiguousarray(frames[i:i + 1])))[0]
                 p = st.frame(vis)

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, window_frames
 from .dataset import FPS, load_streams, stamp_text
 from .model import KibitzModel
 from .recall import Recall, line_phrases
@@ -139,7 +139,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
     torch.set_num_threads(threads)
     model, meta = load_checkpoint(ckpt)
     thr = threshold if threshold is not None else meta.get("threshold", 0.5)
-    window = meta.get("window_frames", 24)
+    window = window_frames(meta)
     rule = rule_for(meta, temporal)
     cfg = model.cfg
     fed = [0, 0]   # vision tokens fed, frames (temporal drop)

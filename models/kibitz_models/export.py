@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, window_frames
 from .dataset import STAMP_TEXT
 from .model import KibitzModel
 from .temporal import TemporalConfig
@@ -165,7 +165,7 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
         "tokens": dict(SPECIAL_IDS),
         "decision": {"threshold": meta.get("threshold", 0.5)},
         "generation": {"maxNewTokens": 64},
-        "cache": {"sinkTokens": 1, "windowFrames": meta.get("window_frames", 24), "textTokens": TEXT_TOKENS},
+        "cache": {"sinkTokens": 1, "windowFrames": window_frames(meta), "textTokens": TEXT_TOKENS},
         "files": {"vision": "vision.onnx", "decoderFrame": "decoder_frame.onnx", "decoderText": "decoder_text.onnx",
                   "embedTokens": "embed_tokens.bin", "tokenizer": "tokenizer.json"},
         "training": meta.get("training", {}),

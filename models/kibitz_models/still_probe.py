@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, window_frames
 from .dataset import FPS, load_streams
 from .evaluate import CATCH_S, Streamer
 from .temporal import TokenDrop, rule_for
@@ -34,7 +34,7 @@ def still_probe(ckpt: str, data_dir: str, out: Optional[str] = None, max_streams
     model, meta = load_checkpoint(ckpt)
     cfg = model.cfg
     thr = threshold if threshold is not None else meta.get("threshold", 0.5)
-    window = meta.get("window_frames", 24)
+    window = window_frames(meta)
     rule = rule_for(meta, temporal)
     tok = Tokenizer()
     n, hit = Counter(), Counter()

@@ -15,13 +15,13 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import TRAIN_WINDOW_FRAMES, load_checkpoint, save_checkpoint
 from .dataset import FPS, IGNORE, build_clip, collate, load_streams
 from .model import ConfigError, KibitzModel, ModelConfig
 from .temporal import TemporalConfig
 from .games import get as get_game, of_data, tokenizer_for, view_of_data
 
-CLIP_FRAMES = 16
+CLIP_FRAMES = TRAIN_WINDOW_FRAMES   # checkpoint.py owns the number (the runtime window is the same)
 BATCH = 8
 LR = 1.5e-3
 WARMUP_STEPS = 60

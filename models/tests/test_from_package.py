@@ -36,6 +36,16 @@ class TestFromPackage(unittest.TestCase):
             m, meta = load_checkpoint(out)
             self.assertIsInstance(m, KibitzModel)
             self.assertEqual(meta["training"]["imported_from"], PKG)
+            # it records the package's streaming window, so the evaluator runs it as the runtime does
+            # (without it the evaluator once ran imported checkpoints with 24 frames, the runtime 16)
+            import json
+            from kibitz_models.checkpoint import TRAIN_WINDOW_FRAMES, window_frames
+            from kibitz_models.train import CLIP_FRAMES
+            with open(os.path.join(PKG, "manifest.json")) as f:
+                man = json.load(f)
+            self.assertEqual(window_frames(meta), man["cache"]["windowFrames"])
+            self.assertEqual(window_frames({}), TRAIN_WINDOW_FRAMES)
+            self.assertEqual(CLIP_FRAMES, TRAIN_WINDOW_FRAMES)
 
     def test_regraph_leaves_current_graphs_alone_and_rewrites_others(self):
         import shutil
