@@ -103,11 +103,12 @@ async function streamsBench(): Promise<void> {
     console.error(`${model.manifest.name} has an in-world check: noise frames are not its world, so the decoder never runs on them. ` +
       'Pass --frames-from with a video of its world (e.g. models/samples/broadcast1.mp4) to time the decoder.');
   }
+  // decoded once for every stream count
+  const frames = values['frames-from'] ? await framesFrom(model, values['frames-from'], Math.ceil(seconds * fps) + 8)
+    : Array.from({ length: 8 }, (_, i) => noiseFrame(model, i));
   for (const k of values.streams!.split(',').map(Number)) {
     const bus = new EventBus();
     const engine = new ModelEngine(model, bus, log, {});
-    const frames = values['frames-from'] ? await framesFrom(model, values['frames-from'], Math.ceil(seconds * fps) + 8)
-      : Array.from({ length: 8 }, (_, i) => noiseFrame(model, i));
     const names = Array.from({ length: k }, (_, i) => `s${i}`);
     names.forEach((n) => engine.open(n));
     const t0 = performance.now();

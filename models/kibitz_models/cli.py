@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 
@@ -232,12 +231,10 @@ def _run(a) -> int:
         print(json.dumps(view_dir(a.src, a.out, get_game(a.game).view)))
     elif a.cmd == "import":
         from .checkpoint import save_checkpoint
-        from .from_package import checked_model
+        from .from_package import checked_model, streaming_meta
         m, diffs = checked_model(a.package)
-        man = json.load(open(os.path.join(a.package, "manifest.json")))
         # the package's own streaming window and frame rate, so the evaluator runs it as the runtime does
-        save_checkpoint(a.out, m, {"fps": man["frame"]["fps"], "window_frames": man.get("cache", {}).get("windowFrames"),
-                                   "training": {"imported_from": a.package, "fixture_max_abs_diff": diffs}})
+        save_checkpoint(a.out, m, {**streaming_meta(a.package), "training": {"imported_from": a.package, "fixture_max_abs_diff": diffs}})
         print(json.dumps(diffs))
     elif a.cmd == "regraph":
         from .from_package import regraph_package

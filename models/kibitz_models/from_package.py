@@ -42,9 +42,20 @@ def config_from_manifest(man: dict) -> ModelConfig:
                        view=tuple(man["frame"]["view"]) if man["frame"].get("view") is not None else None).validate()
 
 
-def model_from_package(pkg_dir: str) -> KibitzModel:
+def _manifest(pkg_dir: str) -> dict:
     with open(os.path.join(pkg_dir, "manifest.json")) as f:
-        man = json.load(f)
+        return json.load(f)
+
+
+def streaming_meta(pkg_dir: str) -> Dict[str, int]:
+    """The checkpoint meta a rebuilt model needs to be run as the runtime runs the package: its
+    frame rate and streaming window (checkpoint.window_frames reads it)."""
+    man = _manifest(pkg_dir)
+    return {"fps": man["frame"]["fps"], "window_frames": man.get("cache", {}).get("windowFrames")}
+
+
+def model_from_package(pkg_dir: str) -> KibitzModel:
+    man = _manifest(pkg_dir)
     cfg = config_from_manifest(man)
     model = KibitzModel(cfg)
     sd = model.state_dict()
@@ -103,8 +114,7 @@ def check_against_fixtures(model: KibitzModel, pkg_dir: str) -> Dict[str, float]
     """Max abs difference of the rebuilt model against each decoder fixture of the package."""
     from .export import FrameGraph, TextGraph, past_names
     out = {}
-    with open(os.path.join(pkg_dir, "manifest.json")) as f:
-        rotated = json.load(f)["decoder"].get("pastKeys") == "rotated"
+    rotated = _manifest(pkg_dir)["decoder"].get("pastKeys") == "rotated"
     for fx_name, graph, per in (("decoder_frame.json", FrameGraph(model, rotated), 3), ("decoder_frame_empty.json", FrameGraph(model, rotated), 3),
                                 ("decoder_text.json", TextGraph(model, rotated), 2)):
         path = os.path.join(pkg_dir, "fixtures", fx_name)
@@ -147,8 +157,7 @@ def regraph_package(pkg_dir: str) -> Dict[str, object]:
     import tempfile
     from .export import export_package, run_parity
     man_path = os.path.join(pkg_dir, "manifest.json")
-    with open(man_path) as f:
-        man = json.load(f)
+    man = _manifest(pkg_dir)
     model, before = checked_model(pkg_dir)
     tmp = tempfile.mkdtemp()
     graphs = ("decoder_frame.onnx", "decoder_text.onnx")

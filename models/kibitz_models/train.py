@@ -108,6 +108,32 @@ def set_lr(opt: torch.optim.Optimizer, lr_max: float, i: int, warmup: int, frac:
     return lr
 
 
+def pick_device(device: str) -> torch.device:
+    """"auto" = cuda when torch sees one, else cpu; anything else as named."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def freeze_vision_of(model: KibitzModel, fixed_vision: bool) -> None:
+    """Keeps the vision encoder fixed; its projector still learns unless `fixed_vision` (then
+    vision_embeds stay bit-identical and a package's in-world head on them stays valid)."""
+    for name, p in model.vision.named_parameters():
+        p.requires_grad_(name.startswith("proj.") and not fixed_vision)
+
+
+def load_teacher(path: str, cfg: ModelConfig, dev: torch.device) -> KibitzModel:
+    """A frozen teacher for distillation (batch_loss `distill`): it must speak the same game's words."""
+    teacher, _ = load_checkpoint(path)
+    if teacher.cfg.game != cfg.game or teacher.cfg.vocab_size != cfg.vocab_size:
+        raise ConfigError(f"teacher {path} was taught {teacher.cfg.game!r}, the model {cfg.game!r}: "
+                          "a teacher must speak the same game's words")
+    teacher = teacher.eval().to(dev)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
 def batch_logits(model: KibitzModel, batch, freeze_vision: bool = False, fixed_vision: bool = False) -> torch.Tensor:
     """(B, T, vocab) next-token logits of a collated batch (dataset.collate), as training sees them."""
     ids, _, pos, valid, fidx, frames, seconds = batch
@@ -234,8 +260,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     if line_stamp is not None and line_stamp != model.cfg.line_stamp:
         model = _reconfigured(model, line_stamp=line_stamp).train()
     if freeze_vision or fixed_vision:
-        for name, p in model.vision.named_parameters():
-            p.requires_grad_(name.startswith("proj.") and not fixed_vision)
+        freeze_vision_of(model, fixed_vision)
     game_name = game or of_data(data_dir)
     data_view = view_of_data(data_dir)
     if model.cfg.game != game_name or model.cfg.view != data_view:
@@ -244,19 +269,10 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
                   " it learns the data's view", flush=True)
         model = _reconfigured(model, game=game_name, view=data_view).train()
         if freeze_vision or fixed_vision:
-            for name, p in model.vision.named_parameters():
-                p.requires_grad_(name.startswith("proj.") and not fixed_vision)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+            freeze_vision_of(model, fixed_vision)
+    dev = pick_device(device)
     model = model.to(dev)
-    teacher_model = None
-    if teacher:
-        teacher_model, _ = load_checkpoint(teacher)
-        if teacher_model.cfg.game != model.cfg.game or teacher_model.cfg.vocab_size != model.cfg.vocab_size:
-            raise ConfigError(f"teacher {teacher} was taught {teacher_model.cfg.game!r}, the model {model.cfg.game!r}: "
-                              "a teacher must speak the same game's words")
-        teacher_model = teacher_model.eval().to(dev)
-        for p in teacher_model.parameters():
-            p.requires_grad_(False)
+    teacher_model = load_teacher(teacher, model.cfg, dev) if teacher else None
     cfg = model.cfg
     the_game = get_game(game_name)
     drawer = ClipDrawer(data_dir, streams, cfg, the_game, hit_clips=hit_clips, prefer_question=prefer_question,

@@ -34,7 +34,7 @@ from .checkpoint import load_checkpoint
 from .dataset import collate, load_streams
 from .games import get as get_game, of_data, view_of_data
 from .model import ConfigError
-from .train import ClipDrawer, _hardware, _save, batch_loss, make_optimizer, set_lr
+from .train import ClipDrawer, _hardware, _save, batch_loss, freeze_vision_of, load_teacher, make_optimizer, pick_device, set_lr
 from .variants import VARIANTS, variant
 
 PROBE_STEPS = 20     # steps timed before the schedule's length is fixed from the wall-clock budget
@@ -90,25 +90,17 @@ def train_alike(data_dir: str, out_dir: str, resume: str, names: List[str], step
                           f"the data in {data_dir} is {game_name!r} at {data_view or 'the whole frame'}: start from a model of the same game and view")
     streams = load_streams(data_dir)
     drawer = ClipDrawer(data_dir, streams, base.cfg, get_game(game_name))
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    dev = pick_device(device)
     # the loader's processes start before CUDA is touched in this one
     loader = DataLoader(_Batches(drawer, seed, batch), batch_size=None, num_workers=workers, worker_init_fn=_one_thread,
                         pin_memory=dev.type == "cuda", **({"prefetch_factor": 4, "persistent_workers": True} if workers else {}))
     batches = iter(loader)
     first = next(batches)
-    teacher_model = None
-    if teacher:
-        teacher_model, _ = load_checkpoint(teacher)
-        if teacher_model.cfg.game != base.cfg.game or teacher_model.cfg.vocab_size != base.cfg.vocab_size:
-            raise ConfigError(f"train-alike: teacher {teacher} was taught {teacher_model.cfg.game!r}, the start {base.cfg.game!r}")
-        teacher_model = teacher_model.eval().to(dev)
-        for p in teacher_model.parameters():
-            p.requires_grad_(False)
+    teacher_model = load_teacher(teacher, base.cfg, dev) if teacher else None
     runs = {}
     for name in names:
         m = variant(base, name)
-        for p in m.vision.parameters():      # decoder only: vision_embeds (and the in-world head on them) stay valid
-            p.requires_grad_(False)
+        freeze_vision_of(m, fixed_vision=True)   # decoder only: vision_embeds (and the in-world head on them) stay valid
         m = m.to(dev).train()
         runs[name] = {"model": m, "opt": make_optimizer(m), "ema": None, "ms": [], "acc": 0.0, "n": 0}
     os.makedirs(out_dir, exist_ok=True)

@@ -6,32 +6,22 @@ import sys
 import tempfile
 import unittest
 
-import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from kibitz_models.dataset import FPS  # noqa: E402
-from kibitz_models.model import ConfigError, KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.checkpoint import load_checkpoint  # noqa: E402
+from kibitz_models.model import ConfigError  # noqa: E402
 from kibitz_models.train_alike import fit_steps, train_alike  # noqa: E402
+from tiny_training import tiny_training  # noqa: E402
 
 
 class TestTrainAlike(unittest.TestCase):
     def setUp(self):
         self.td = tempfile.mkdtemp()
-        self.data = os.path.join(self.td, "data")
-        os.makedirs(self.data)
-        rng = np.random.default_rng(0)
-        for seed in (1000, 1001):   # the demo world is regenerated from its seed; frames can be anything
-            np.save(os.path.join(self.data, f"{seed}.npy"), rng.integers(0, 255, (20 * FPS, 144, 256, 3), dtype=np.uint8))
-        torch.manual_seed(0)
-        self.start = os.path.join(self.td, "start.pt")
-        small = ModelConfig(vision_channels=(8, 16, 32), d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, mlp_hidden=96,
-                            routed_layers=[1])
-        save_checkpoint(self.start, KibitzModel(small), {"training": {"steps": 5}})
+        self.data, self.start = tiny_training(self.td, seeds=(1000, 1001), seconds=20)
 
     def tearDown(self):
         shutil.rmtree(self.td)

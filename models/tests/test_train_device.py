@@ -6,31 +6,21 @@ import sys
 import tempfile
 import unittest
 
-import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from kibitz_models.dataset import FPS  # noqa: E402
-from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.checkpoint import load_checkpoint  # noqa: E402
 from kibitz_models.train import train  # noqa: E402
+from tiny_training import tiny_training  # noqa: E402
 
 
 class TestTrainDevice(unittest.TestCase):
     def setUp(self):
         self.td = tempfile.mkdtemp()
-        self.data = os.path.join(self.td, "data")
-        os.makedirs(self.data)
-        seed = 1000   # the demo world is regenerated from its seed; frames can be anything
-        np.save(os.path.join(self.data, f"{seed}.npy"), np.random.default_rng(0).integers(0, 255, (30 * FPS, 144, 256, 3), dtype=np.uint8))
-        torch.manual_seed(0)
-        self.start = os.path.join(self.td, "start.pt")
-        small = ModelConfig(vision_channels=(8, 16, 32), d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, mlp_hidden=96,
-                            routed_layers=[1], line_stamp=True)
-        save_checkpoint(self.start, KibitzModel(small), {"training": {"steps": 5}})
+        self.data, self.start = tiny_training(self.td, line_stamp=True)
 
     def tearDown(self):
         shutil.rmtree(self.td)
