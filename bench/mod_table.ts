@@ -7,6 +7,11 @@
  *     alike while each block runs with its own weights in the CPU caches, as a server running one
  *     package does; and the same ratio with the packages alternating every single step (`x dense,
  *     alternating`), where each step first pulls its weights back in past the other packages';
+ *   - with `--batch 1,4`, the ratio again with 4 streams of each package stepped in one batched
+ *     call, per frame (what the engine does with several streams: the per-call cost is shared);
+ *   - the same ratio in multiply-accumulates (`cli cost --package`, every layer attending over the
+ *     slots the runtime gives it): what the step would cost if only arithmetic counted. The gap
+ *     between the two is the per-call and per-operator cost MoD does not cut;
  *   - KV bytes per frame (from the manifest's shape);
  *   - training step time (bench/mod_variants.py --train-step, interleaved the same way);
  *   - commentary F1, QA (balanced over question kinds) and summary coverage on held-out streams
@@ -15,7 +20,7 @@
  *     every package pushed the same broadcast, `--rtmp-at-once` packages at a time (default 2).
  *
  *   npx tsx bench/mod_table.ts --pkg DIR --ckpt CKPT [--pkg DIR --ckpt CKPT ...] \
- *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR] [--fixed-vision] [--threads N] [--batch B] [--block N] [--rtmp-at-once N]
+ *       [--heldout models/.cache/heldout_eval] [--broadcast FILE.mp4 ...] [--frames 200] [--train-data DIR] [--fixed-vision] [--threads N] [--batch B[,B2...]] [--block N] [--rtmp-at-once N]
  *
  * Packages and checkpoints pair up in order; the dense one (keepRatio 1) is the reference.
  */
@@ -42,6 +47,7 @@ const { values } = parseArgs({
     'train-rounds': { type: 'string', default: '5' },
     /** onnxruntime intra-op threads for the step columns; 0 = the engine's default for this machine. */
     threads: { type: 'string', default: '0' },
+    /** Streams per batched step: the first count for the step columns, every other one its own "x dense" column. */
     batch: { type: 'string', default: '1' },
     /** Time the training step of the decoder-only recipe (`cli train --fixed-vision`). */
     'fixed-vision': { type: 'boolean', default: false },
@@ -78,27 +84,33 @@ const threading = Number(values.threads) > 0 ? { intraOp: Number(values.threads)
 const models = await Promise.all(pkgs.map((dir) => Model.load({ packageDir: dir, provider: 'cpu', threading })));
 const names = models.map((m) => variantName(m.manifest));
 const frame = new Uint8Array(models[0]!.frameBytes).map((_, i) => (i * 2654435761) >>> 24);
-// `--batch B`: B streams stepped in one batched call (what the engine does with several streams);
-// the step columns are then per frame (call time / B).
-const B = Math.max(1, Number(values.batch));
-const contexts = await Promise.all(models.map(async (model) => {
-  const m = model.manifest;
-  const embeds = await model.encodeFrames([frame]);
-  const items = [];
-  for (let b = 0; b < B; b++) {
-    const ctx = new StreamContext(`bench${b}`, model, { limits: cacheLimitsFor(model), maxResponseTokens: 16 });   // what the engine runs
-    for (let i = 0; i < (m.cache?.windowFrames ?? 16); i++) await ctx.stepFrame(embeds);   // steady state: a full window
-    items.push({ ctx, embeds });
-  }
-  return items;
-}));
+// `--batch 1,4`: the step columns for B = the first count, and an "x dense" column for each other
+// count: B streams stepped in one batched call (what the engine does with several streams of one
+// package), timed per frame (call time / B).
+const batches = values.batch!.split(',').map((b) => Math.max(1, Math.floor(Number(b)))).filter((b) => Number.isFinite(b));
+if (batches.length === 0) throw new Error(`--batch ${values.batch}: give stream counts like 1 or 1,4`);
+async function streamsOf(B: number) {
+  return Promise.all(models.map(async (model) => {
+    const m = model.manifest;
+    const embeds = await model.encodeFrames([frame]);
+    const items = [];
+    for (let b = 0; b < B; b++) {
+      const ctx = new StreamContext(`bench${b}`, model, { limits: cacheLimitsFor(model), maxResponseTokens: 16 });   // what the engine runs
+      for (let i = 0; i < (m.cache?.windowFrames ?? 16); i++) await ctx.stepFrame(embeds);   // steady state: a full window
+      items.push({ ctx, embeds });
+    }
+    return items;
+  }));
+}
+type Streams = Awaited<ReturnType<typeof streamsOf>>;
 /**
  * `frames` timed steps per package, `block` in a row per turn. Block 1 alternates every step:
  * each step then starts with the other packages' weights in the CPU caches, which inflates a small
  * model's step more than a large one's and never happens on a server that runs one package.
  */
-async function timeSteps(block: number): Promise<number[][]> {
+async function timeSteps(contexts: Streams, block: number): Promise<number[][]> {
   const frames = Number(values.frames);
+  const B = contexts[0]!.length;
   const times = models.map(() => [] as number[]);
   for (let done = 0; done < frames; done += block) {
     for (let k = 0; k < models.length; k++) {
@@ -112,12 +124,23 @@ async function timeSteps(block: number): Promise<number[][]> {
   return times;
 }
 const block = Math.max(1, Number(values.block));
-const stepTimes = await timeSteps(block);
-const alternating = await timeSteps(1);
+const B = batches[0]!;
+const contexts = await streamsOf(B);
+const stepTimes = await timeSteps(contexts, block);
+const alternating = await timeSteps(contexts, 1);
+const batchedP50 = new Map<number, number[]>();
+for (const b of batches.slice(1)) batchedP50.set(b, (await timeSteps(await streamsOf(b), block)).map((t) => pct(t, 50)));
 const denseIdx = names.indexOf('dense');
 if (denseIdx < 0) console.error('no dense package (keepRatio 1) given: the "x dense" columns stay empty');
 const p50 = stepTimes.map((t) => pct(t, 50));
 const p50Alt = alternating.map((t) => pct(t, 50));
+// What arithmetic alone would make each step cost: the toolkit's count of multiply-accumulates for
+// the package's shape, every layer attending over the slots the runtime gives it (KvCache.capacities).
+const macs = pkgs.map((dir, k) => {
+  const r = spawnSync(PY, ['-m', 'kibitz_models.cli', 'cost', '--package', dir, '--context', contexts[k]![0]!.ctx.cache.capacities.join(',')], { env: pyEnv, encoding: 'utf8' });
+  if (r.status !== 0) console.error(`cost of ${dir} failed: ${r.stderr.slice(-400)}`);
+  return r.status === 0 ? (JSON.parse(r.stdout) as { macs: number }).macs : NaN;
+});
 await Promise.all(models.map((m) => m.close()));
 
 // --- training step time ------------------------------------------------------------------------
@@ -184,15 +207,15 @@ for (const file of values.broadcast!) {
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 table(
-  ['package', 'variant', 'routed', 'keep', 'step p50 ms', 'step p95 ms', 'x dense', 'x dense, alternating', 'KV KiB/frame', 'train step s', 'F1 (eval)', 'QA bal (eval)', 'summary cov', 'F1 (RTMP)', 'QA (RTMP)', 'frames seen/skipped'],
+  ['package', 'variant', 'routed', 'keep', 'step p50 ms', 'step p95 ms', 'x dense', 'x dense, alternating', ...[...batchedP50.keys()].map((b) => `x dense, ${b} streams batched`), 'MACs x dense', 'KV KiB/frame', 'train step s', 'F1 (eval)', 'QA bal (eval)', 'summary cov', 'F1 (RTMP)', 'QA (RTMP)', 'frames seen/skipped'],
   models.map((model, k) => {
     const m = model.manifest;
     const ev = pyEval[k];
     const ts = trainStep[names[k]!];
     return [m.name, names[k]!, `${m.decoder.routedLayers.length}/${m.decoder.layers}`, String(m.decoder.keepRatio), fmt(p50[k]!, 2), fmt(pct(stepTimes[k]!, 95), 2),
-      denseIdx >= 0 ? f2(p50[k]! / p50[denseIdx]!) : '-', denseIdx >= 0 ? f2(p50Alt[k]! / p50Alt[denseIdx]!) : '-', (KvCache.kvBytesPerFrame(m) / 1024).toFixed(1), ts ? fmt(ts.p50_s, 2) : '-',
+      denseIdx >= 0 ? f2(p50[k]! / p50[denseIdx]!) : '-', denseIdx >= 0 ? f2(p50Alt[k]! / p50Alt[denseIdx]!) : '-', ...[...batchedP50.values()].map((p) => (denseIdx >= 0 ? f2(p[k]! / p[denseIdx]!) : '-')), denseIdx >= 0 ? f2(macs[k]! / macs[denseIdx]!) : '-', (KvCache.kvBytesPerFrame(m) / 1024).toFixed(1), ts ? fmt(ts.p50_s, 2) : '-',
       ev ? f2(ev.commentary.f1) : '-', ev ? f2(ev.qa_balanced) : '-', ev ? f2(ev.summary_coverage) : '-',
       values.broadcast!.length ? f2(mean(rtmp[k]!.f1)) : '-', rtmp[k]!.asked ? `${f2(rtmp[k]!.correct / rtmp[k]!.asked)} (${rtmp[k]!.correct}/${rtmp[k]!.asked})` : '-', `${rtmp[k]!.seen}/${rtmp[k]!.skipped}`];
   }),
 );
-console.log(`\n${values.frames} timed steps per package in turns of ${block} (and again alternating every step), ${B} stream(s) per batched step (intra-op threads: ${Number(values.threads) || 'engine default'}), full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);
+console.log(`\n${values.frames} timed steps per package in turns of ${block} (and again alternating every step), ${B} stream(s) per batched step${batches.length > 1 ? ` (also ${batches.slice(1).join(', ')})` : ''} (intra-op threads: ${Number(values.threads) || 'engine default'}), full ${models[0]!.manifest.cache?.windowFrames ?? 16}-frame window; held-out streams: ${values.heldout ?? 'none'}; RTMP broadcasts: ${values.broadcast!.length}`);

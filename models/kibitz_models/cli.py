@@ -103,6 +103,8 @@ def main(argv=None) -> int:
     s.add_argument("--still", type=int, default=6, help="frames the picture stands still before the event")
     s = sub.add_parser("cost")
     s.add_argument("--tokens", type=float, default=None, help="also the cost of frames of this many fed tokens on average (temporal drop)")
+    s.add_argument("--package", default=None, help="instead: one frame step of this package's shape (from_package.package_cost)")
+    s.add_argument("--context", default=None, help="with --package: comma-separated cached slots each layer attends over")
     s = sub.add_parser("outworld", help="out-of-world clips for the in-world head (outworld.py)")
     s.add_argument("--out", required=True); s.add_argument("--split", required=True, choices=["train", "val", "heldout", "train_x", "val_x", "heldout_x"])
     s.add_argument("--clips", type=int, default=8, help="clips per family"); s.add_argument("--seconds", type=float, default=30.0)
@@ -258,6 +260,9 @@ def _run(a) -> int:
     elif a.cmd == "still":
         from .still_probe import still_probe
         print(json.dumps(still_probe(a.checkpoint, a.data, a.out, a.max_streams, a.threads, a.temporal, a.still), indent=2))
+    elif a.cmd == "cost" and a.package:
+        from .from_package import package_cost
+        print(json.dumps(package_cost(a.package, [int(c) for c in a.context.split(",")] if a.context else None)))
     elif a.cmd == "cost":
         from .model import KibitzModel, ModelConfig
         rows = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -52,6 +52,16 @@ def streaming_meta(pkg_dir: str) -> Dict[str, int]:
     frame rate and streaming window (checkpoint.window_frames reads it)."""
     man = _manifest(pkg_dir)
     return {"fps": man["frame"]["fps"], "window_frames": man.get("cache", {}).get("windowFrames")}
+
+
+def package_cost(pkg_dir: str, context_per_layer: Optional[List[int]] = None) -> Dict[str, int]:
+    """Multiply-accumulates of one frame step of the package's shape (KibitzModel.decoder_cost_per_frame),
+    each layer attending over `context_per_layer` cached slots: what arithmetic alone would make its step
+    cost, for comparing with a measured step (bench/mod_table.ts passes the runtime's slot counts)."""
+    cfg = config_from_manifest(_manifest(pkg_dir))
+    if context_per_layer is not None and len(context_per_layer) != cfg.n_layers:
+        raise ValueError(f"{pkg_dir}: {len(context_per_layer)} context sizes for {cfg.n_layers} layers")
+    return KibitzModel(cfg).decoder_cost_per_frame(context_per_layer)
 
 
 def model_from_package(pkg_dir: str) -> KibitzModel:

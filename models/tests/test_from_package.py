@@ -47,6 +47,20 @@ class TestFromPackage(unittest.TestCase):
             self.assertEqual(window_frames({}), TRAIN_WINDOW_FRAMES)
             self.assertEqual(CLIP_FRAMES, TRAIN_WINDOW_FRAMES)
 
+    def test_cost_of_a_package_counts_its_own_shape(self):
+        from kibitz_models.from_package import package_cost
+        m = model_from_package(PKG)
+        V, k, L = m.cfg.tokens_per_frame, m.cfg.kept_per_frame, m.cfg.n_layers
+        routed = [l for l in range(L) if m.cfg.is_routed(l)]
+        self.assertTrue(0 < len(routed) < L)
+        ctx = [400 if l in routed else 700 for l in range(L)]
+        cost = package_cost(PKG, ctx)
+        self.assertEqual(cost["kv_entries"], len(routed) * k + (L - len(routed)) * V)   # routed layers keep k of V
+        self.assertEqual(cost, m.decoder_cost_per_frame(ctx))
+        self.assertGreater(cost["macs"], package_cost(PKG)["macs"])   # attending over cached slots is counted
+        with self.assertRaises(ValueError):
+            package_cost(PKG, ctx[:-1])
+
     def test_regraph_leaves_current_graphs_alone_and_rewrites_others(self):
         import shutil
         import onnx

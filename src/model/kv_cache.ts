@@ -198,6 +198,11 @@ export class KvCache {
     return this.frames;
   }
 
+  /** Slots each layer attends over on every step, filled or not (the graphs take fixed-size buffers). */
+  get capacities(): number[] {
+    return this.layers.map((l) => l.capacity);
+  }
+
   get bytes(): number {
     return this.layers.reduce((a, l) => a + l.key.byteLength * 2 + l.pos.byteLength + l.valid.byteLength + l.serial.byteLength, 0);
   }
