@@ -260,6 +260,9 @@ def _run(a) -> int:
     elif a.cmd == "still":
         from .still_probe import still_probe
         print(json.dumps(still_probe(a.checkpoint, a.data, a.out, a.max_streams, a.threads, a.temporal, a.still), indent=2))
+    elif a.cmd == "cost" and a.context and not a.package:
+        from .model import ConfigError
+        raise ConfigError("cost --context needs --package (the shape whose layers attend over those slots)")
     elif a.cmd == "cost" and a.package:
         from .from_package import package_cost
         print(json.dumps(package_cost(a.package, [int(c) for c in a.context.split(",")] if a.context else None)))

@@ -19,7 +19,7 @@ import torch
 from onnx import numpy_helper
 
 from .inworld import vision_from_package
-from .model import KibitzModel, ModelConfig
+from .model import ConfigError, KibitzModel, ModelConfig
 
 
 class ImportError_(ValueError):
@@ -60,7 +60,7 @@ def package_cost(pkg_dir: str, context_per_layer: Optional[List[int]] = None) ->
     cost, for comparing with a measured step (bench/mod_table.ts passes the runtime's slot counts)."""
     cfg = config_from_manifest(_manifest(pkg_dir))
     if context_per_layer is not None and len(context_per_layer) != cfg.n_layers:
-        raise ValueError(f"{pkg_dir}: {len(context_per_layer)} context sizes for {cfg.n_layers} layers")
+        raise ConfigError(f"{pkg_dir}: {len(context_per_layer)} context sizes for {cfg.n_layers} layers: give one per layer")
     return KibitzModel(cfg).decoder_cost_per_frame(context_per_layer)
 
 
