@@ -9,7 +9,7 @@
   outworld  render + decode out-of-world clips (train / val / heldout families)
   world     train the in-world head on a package's frozen encoder, choose its threshold, export world.onnx
   import    rebuild a trainable checkpoint from a package (checked against its fixtures), to continue training
-  regraph   rewrite a package's decoder graphs in the current form (rotated past keys, constant reshapes), from its own weights
+  regraph   rewrite a package's decoder graphs in the current form (rotated past keys, constant reshapes, shared weights), from its own weights
   baseline  QA accuracy of always answering the most common training answer
   record    record a real game playing itself with its own timed events (record_game.py)
   game-data recordings -> training streams (frames + events), like `data` for the demo world
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     s.add_argument("--out", required=True); s.add_argument("--game", default="chess", choices=["chess"])
     s = sub.add_parser("import", help="package -> checkpoint (from_package.py), to resume training from what ships")
     s.add_argument("--package", required=True); s.add_argument("--out", required=True)
-    s = sub.add_parser("regraph", help="a package's decoder graphs -> the current form (rotated past keys, constant reshapes), same weights, rest kept")
+    s = sub.add_parser("regraph", help="a package's decoder graphs -> the current form (rotated past keys, constant reshapes, one shared decoder_weights.bin), same weights, rest kept")
     s.add_argument("--package", required=True)
     s = sub.add_parser("recall", help="write the game's memory-question rules into a package's manifest (export does it too)")
     s.add_argument("--package", required=True)

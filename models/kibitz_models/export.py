@@ -2,7 +2,7 @@
 
     /usr/bin/python3 -m kibitz_models.cli export --checkpoint CKPT --out models/kibitz-demo
 
-Writes vision.onnx, decoder_frame.onnx, decoder_text.onnx, embed_tokens.bin, tokenizer.json,
+Writes vision.onnx, decoder_frame.onnx, decoder_text.onnx (both reading decoder_weights.bin), embed_tokens.bin, tokenizer.json,
 manifest.json and fixtures/*.json (inputs + PyTorch outputs), then runs onnxruntime-node on the
 fixtures (models/scripts/parity.mjs) and refuses the package (deletes the graphs, exits non-zero)
 when any output differs by more than the tolerance.
@@ -23,6 +23,7 @@ import torch.nn as nn
 from .checkpoint import load_checkpoint, window_frames
 from .dataset import STAMP_TEXT
 from .model import KibitzModel
+from .shared_weights import WEIGHTS_FILE, share_decoder_weights
 from .temporal import TemporalConfig
 from .games import tokenizer_for
 from .tokenizer import SPECIAL_IDS
@@ -166,7 +167,7 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
         "decision": {"threshold": meta.get("threshold", 0.5)},
         "generation": {"maxNewTokens": 64},
         "cache": {"sinkTokens": 1, "windowFrames": window_frames(meta), "textTokens": TEXT_TOKENS},
-        "files": {"vision": "vision.onnx", "decoderFrame": "decoder_frame.onnx", "decoderText": "decoder_text.onnx",
+        "files": {"vision": "vision.onnx", "decoderFrame": "decoder_frame.onnx", "decoderText": "decoder_text.onnx", "decoderWeights": WEIGHTS_FILE,
                   "embedTokens": "embed_tokens.bin", "tokenizer": "tokenizer.json"},
         "training": meta.get("training", {}),
         **({"clock": clock_manifest(cfg)} if cfg.time_digits else {}),
@@ -330,9 +331,10 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
 
+    share_decoder_weights(out_dir)   # both decoder graphs point into one decoder_weights.bin
     import onnx
     for g in ("vision.onnx", "decoder_frame.onnx", "decoder_text.onnx"):
-        onnx.checker.check_model(onnx.load(os.path.join(out_dir, g)))
+        onnx.checker.check_model(os.path.join(out_dir, g))   # by path: reads the shared weights too
     if check_parity:
         report = run_parity(out_dir)
         manifest["parity"] = report
@@ -349,7 +351,7 @@ def run_parity(pkg_dir: str) -> dict:
                           "install Node 20 + `npm install`, or pass --no-parity (the package is then unchecked)")
     res = subprocess.run([node, PARITY_SCRIPT, pkg_dir], capture_output=True, text=True)
     if res.returncode != 0:
-        for g in ("vision.onnx", "decoder_frame.onnx", "decoder_text.onnx"):
+        for g in ("vision.onnx", "decoder_frame.onnx", "decoder_text.onnx", WEIGHTS_FILE):
             p = os.path.join(pkg_dir, g)
             if os.path.exists(p):
                 os.remove(p)

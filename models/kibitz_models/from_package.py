@@ -20,6 +20,7 @@ from onnx import numpy_helper
 
 from .inworld import vision_from_package
 from .model import ConfigError, KibitzModel, ModelConfig
+from .shared_weights import WEIGHTS_FILE
 
 
 class ImportError_(ValueError):
@@ -158,7 +159,8 @@ def _output_index(name: str, per: int) -> int:
 def regraph_package(pkg_dir: str) -> Dict[str, object]:
     """Rewrites a package's decoder graphs in the current form (manifest decoder.pastKeys
     "rotated": past keys stored rotated, each step rotates only its new tokens; reshapes to constant
-    shapes, model.onnx_reshape) from the package's own weights, keeping everything else as it is:
+    shapes, model.onnx_reshape; both graphs reading one decoder_weights.bin, shared_weights.py)
+    from the package's own weights, keeping everything else as it is:
     vision encoder, in-world head, threshold, guards, memory questions. The rebuilt model must
     reproduce the old fixtures first, and the new graphs must pass parity in onnxruntime-node
     before they replace the old ones. Graphs already in the current form (the same operators in
@@ -176,11 +178,11 @@ def regraph_package(pkg_dir: str) -> Dict[str, object]:
         return [n.op_type for n in onnx.load(path).graph.node]
     try:
         new = export_package(model, tmp, man["name"], check_parity=False)
-        if man["decoder"].get("pastKeys") == "rotated" and all(
+        if man["decoder"].get("pastKeys") == "rotated" and os.path.exists(os.path.join(pkg_dir, WEIGHTS_FILE)) and all(
                 ops(os.path.join(tmp, g)) == ops(os.path.join(pkg_dir, g)) for g in graphs):
             return {"package": pkg_dir, "changed": False}
         new["parity"] = run_parity(tmp)   # refuses (raises) before anything is copied
-        for g in graphs:
+        for g in (WEIGHTS_FILE,) + graphs:   # the weights first: the new graphs point into them
             shutil.copyfile(os.path.join(tmp, g), os.path.join(pkg_dir, g))
         for fx in os.listdir(os.path.join(tmp, "fixtures")):
             if fx.startswith("decoder_"):
@@ -188,6 +190,7 @@ def regraph_package(pkg_dir: str) -> Dict[str, object]:
     finally:
         shutil.rmtree(tmp)
     man["decoder"]["pastKeys"] = "rotated"
+    man.setdefault("files", {})["decoderWeights"] = WEIGHTS_FILE
     man["decoder"].setdefault("ropeTheta", new["decoder"]["ropeTheta"])
     man["parity"] = new["parity"]   # the same graphs, checked in onnxruntime-node before they were copied
     with open(man_path, "w") as f:

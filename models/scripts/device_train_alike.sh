@@ -6,7 +6,7 @@
 #   here:   mkdir -p $C/data; cp models/.cache/data/*.json $C/data/
 #           (cd models/.cache/data; ls *.npy | xargs -P2 -I{} sh -c 'xz -6 -c {} > ../gpucarry/data/{}.xz')
 #           PYTHONPATH=models /usr/bin/python3 -m kibitz_models.cli import --package models/kibitz-demo --out $C/start.pt   # C=models/.cache/gpucarry
-#   the tracked tree (~66 MiB) is over what travels (64 MiB): move the packages out for the call,
+#   the tracked tree (~47 MiB) plus this carry is over what travels (64 MiB): move the packages out for the call,
 #           mkdir -p /tmp/stash; mv models/kibitz-chess models/kibitz-demo models/checkpoints models/samples /tmp/stash/
 #           and back after it (mv /tmp/stash/* models/); commit nothing in between
 #   device: run with carry ["models/.cache/gpucarry"]:  MINUTES=7.5 WORK=$OUT bash models/scripts/device_train_alike.sh
