@@ -175,7 +175,7 @@ def regraph_package(pkg_dir: str) -> Dict[str, object]:
     graphs = ("decoder_frame.onnx", "decoder_text.onnx")
 
     def ops(path: str) -> List[str]:
-        return [n.op_type for n in onnx.load(path).graph.node]
+        return [n.op_type for n in onnx.load(path, load_external_data=False).graph.node]   # the operators, not the weights
     try:
         new = export_package(model, tmp, man["name"], check_parity=False)
         if man["decoder"].get("pastKeys") == "rotated" and os.path.exists(os.path.join(pkg_dir, WEIGHTS_FILE)) and all(

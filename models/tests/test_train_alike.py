@@ -1,9 +1,7 @@
 """`cli train-alike`: variants from one start take their steps on the same batches, end at the same
 step, and a wall-clock budget fixes the step count once from the measured pace."""
 import os
-import shutil
 import sys
-import tempfile
 import unittest
 
 import torch
@@ -15,16 +13,12 @@ torch.set_num_threads(2)
 from kibitz_models.checkpoint import load_checkpoint  # noqa: E402
 from kibitz_models.model import ConfigError  # noqa: E402
 from kibitz_models.train_alike import fit_steps, train_alike  # noqa: E402
-from tiny_training import tiny_training  # noqa: E402
+from tiny_training import TinyTrainingCase  # noqa: E402
 
 
-class TestTrainAlike(unittest.TestCase):
-    def setUp(self):
-        self.td = tempfile.mkdtemp()
-        self.data, self.start = tiny_training(self.td, seeds=(1000, 1001), seconds=20)
-
-    def tearDown(self):
-        shutil.rmtree(self.td)
+class TestTrainAlike(TinyTrainingCase):
+    SEEDS = (1000, 1001)
+    SECONDS = 20.0
 
     def run_alike(self, names, out, **kw):
         return train_alike(self.data, os.path.join(self.td, out), self.start, names, batch=2, seed=4, log_every=1, **kw)

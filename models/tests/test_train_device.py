@@ -1,9 +1,7 @@
 """`cli train` end to end for a step or two, on the CPU and (where torch sees one) on a GPU:
 the checkpoint is written with CPU tensors, loads anywhere, and records where it was trained."""
 import os
-import shutil
 import sys
-import tempfile
 import unittest
 
 import torch
@@ -14,16 +12,11 @@ torch.set_num_threads(2)
 
 from kibitz_models.checkpoint import load_checkpoint  # noqa: E402
 from kibitz_models.train import train  # noqa: E402
-from tiny_training import tiny_training  # noqa: E402
+from tiny_training import TinyTrainingCase  # noqa: E402
 
 
-class TestTrainDevice(unittest.TestCase):
-    def setUp(self):
-        self.td = tempfile.mkdtemp()
-        self.data, self.start = tiny_training(self.td, line_stamp=True)
-
-    def tearDown(self):
-        shutil.rmtree(self.td)
+class TestTrainDevice(TinyTrainingCase):
+    CONFIG = {"line_stamp": True}
 
     def run_on(self, device):
         out = os.path.join(self.td, f"{device}.pt")

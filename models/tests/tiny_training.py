@@ -1,8 +1,12 @@
 """A tiny training setup for the trainer tests (test_train_device.py, test_train_alike.py): random
 frames under demo-world seeds (the world is regenerated from its seed; frames can be anything)
-and a small start checkpoint that says it has trained 5 steps."""
+and a small start checkpoint that says it has trained 5 steps. `TinyTrainingCase` gives each test
+its own copy in a temporary folder."""
 import os
+import shutil
 import sys
+import tempfile
+import unittest
 
 import numpy as np
 import torch
@@ -28,3 +32,17 @@ def tiny_training(td: str, seeds=(1000,), seconds: float = 30, **config):
     start = os.path.join(td, "start.pt")
     save_checkpoint(start, KibitzModel(ModelConfig(**{**SMALL, **config})), {"training": {"steps": START_STEPS}})
     return data, start
+
+
+class TinyTrainingCase(unittest.TestCase):
+    """self.td (removed after each test), self.data and self.start from tiny_training(SEEDS, SECONDS, **CONFIG)."""
+    SEEDS = (1000,)
+    SECONDS = 30.0
+    CONFIG: dict = {}
+
+    def setUp(self):
+        self.td = tempfile.mkdtemp()
+        self.data, self.start = tiny_training(self.td, seeds=self.SEEDS, seconds=self.SECONDS, **self.CONFIG)
+
+    def tearDown(self):
+        shutil.rmtree(self.td)
