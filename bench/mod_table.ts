@@ -5,8 +5,10 @@
  *   - decoder step p50/p95 in onnxruntime-node and as a ratio to the dense package, the packages
  *     taking turns in blocks of `--block` steps (default 20), so load on the machine hits them
  *     alike while each block runs with its own weights in the CPU caches, as a server running one
- *     package does; and the same ratio with the packages alternating every single step (`x dense,
- *     alternating`), where each step first pulls its weights back in past the other packages';
+ *     package does; the same ratio turn by turn (`x dense, turn by turn`: each turn's p50 over
+ *     dense's p50 in the same round, median and quartiles over the rounds, so load that comes and
+ *     goes hits both sides of every ratio); and the same ratio with the packages alternating every
+ *     single step (`x dense, alternating`), where each step first pulls its weights back in past the other packages';
  *   - with `--batch 1,4`, the ratio again with 4 streams of each package stepped in one batched
  *     call, per frame (what the engine does with several streams: the per-call cost is shared);
  *   - the same ratio in multiply-accumulates (`cli cost --package`, every layer attending over the
@@ -108,28 +110,43 @@ type Streams = Awaited<ReturnType<typeof streamsOf>>;
  * each step then starts with the other packages' weights in the CPU caches, which inflates a small
  * model's step more than a large one's and never happens on a server that runs one package.
  */
-async function timeSteps(contexts: Streams, block: number): Promise<number[][]> {
+async function timeSteps(contexts: Streams, block: number): Promise<{ times: number[][]; turns: number[][] }> {
   const frames = Number(values.frames);
   const B = contexts[0]!.length;
   const times = models.map(() => [] as number[]);
+  const turns = models.map(() => [] as number[]);
   for (let done = 0; done < frames; done += block) {
     for (let k = 0; k < models.length; k++) {
+      const turn: number[] = [];
       for (let j = 0; j < Math.min(block, frames - done); j++) {
         const t0 = performance.now();
         await StreamContext.stepFrames(models[k]!, contexts[k]!);
-        times[k]!.push((performance.now() - t0) / B);
+        turn.push((performance.now() - t0) / B);
       }
+      times[k]!.push(...turn);
+      turns[k]!.push(pct(turn, 50));
     }
   }
-  return times;
+  return { times, turns };
+}
+
+/**
+ * The step ratio turn by turn: each turn's p50 over the dense package's p50 in the same round
+ * (steps a few ms apart), then the median and quartiles of those ratios. Load that comes and goes
+ * on a shared machine adds the same milliseconds to both packages of a round, so it cannot bend
+ * this ratio the way it bends a ratio of whole-run p50s; the quartiles say how far it still moves.
+ */
+function pairedRatio(turns: number[][], k: number, dense: number): { p25: number; p50: number; p75: number } {
+  const r = turns[k]!.map((t, i) => t / turns[dense]![i]!);
+  return { p25: pct(r, 25), p50: pct(r, 50), p75: pct(r, 75) };
 }
 const block = Math.max(1, Number(values.block));
 const B = batches[0]!;
 const contexts = await streamsOf(B);
-const stepTimes = await timeSteps(contexts, block);
-const alternating = await timeSteps(contexts, 1);
+const { times: stepTimes, turns } = await timeSteps(contexts, block);
+const { times: alternating } = await timeSteps(contexts, 1);
 const batchedP50 = new Map<number, number[]>();
-for (const b of batches.slice(1)) batchedP50.set(b, (await timeSteps(await streamsOf(b), block)).map((t) => pct(t, 50)));
+for (const b of batches.slice(1)) batchedP50.set(b, (await timeSteps(await streamsOf(b), block)).times.map((t) => pct(t, 50)));
 const denseIdx = names.indexOf('dense');
 if (denseIdx < 0) console.error('no dense package (keepRatio 1) given: the "x dense" columns stay empty');
 const p50 = stepTimes.map((t) => pct(t, 50));
@@ -205,15 +222,19 @@ for (const file of values.broadcast!) {
   console.error(`rtmp: ${path.basename(file)} done`);
 }
 
+const pairedCell = (k: number) => {
+  const r = pairedRatio(turns, k, denseIdx);
+  return `${f2(r.p50)} (${f2(r.p25)}-${f2(r.p75)})`;
+};
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 table(
-  ['package', 'variant', 'routed', 'keep', 'step p50 ms', 'step p95 ms', 'x dense', 'x dense, alternating', ...[...batchedP50.keys()].map((b) => `x dense, ${b} streams batched`), 'MACs x dense', 'KV KiB/frame', 'train step s', 'F1 (eval)', 'QA bal (eval)', 'summary cov', 'F1 (RTMP)', 'QA (RTMP)', 'frames seen/skipped'],
+  ['package', 'variant', 'routed', 'keep', 'step p50 ms', 'step p95 ms', 'x dense', 'x dense, turn by turn (p25-p75)', 'x dense, alternating', ...[...batchedP50.keys()].map((b) => `x dense, ${b} streams batched`), 'MACs x dense', 'KV KiB/frame', 'train step s', 'F1 (eval)', 'QA bal (eval)', 'summary cov', 'F1 (RTMP)', 'QA (RTMP)', 'frames seen/skipped'],
   models.map((model, k) => {
     const m = model.manifest;
     const ev = pyEval[k];
     const ts = trainStep[names[k]!];
     return [m.name, names[k]!, `${m.decoder.routedLayers.length}/${m.decoder.layers}`, String(m.decoder.keepRatio), fmt(p50[k]!, 2), fmt(pct(stepTimes[k]!, 95), 2),
-      denseIdx >= 0 ? f2(p50[k]! / p50[denseIdx]!) : '-', denseIdx >= 0 ? f2(p50Alt[k]! / p50Alt[denseIdx]!) : '-', ...[...batchedP50.values()].map((p) => (denseIdx >= 0 ? f2(p[k]! / p[denseIdx]!) : '-')), denseIdx >= 0 ? f2(macs[k]! / macs[denseIdx]!) : '-', (KvCache.kvBytesPerFrame(m) / 1024).toFixed(1), ts ? fmt(ts.p50_s, 2) : '-',
+      denseIdx >= 0 ? f2(p50[k]! / p50[denseIdx]!) : '-', denseIdx >= 0 ? pairedCell(k) : '-', denseIdx >= 0 ? f2(p50Alt[k]! / p50Alt[denseIdx]!) : '-', ...[...batchedP50.values()].map((p) => (denseIdx >= 0 ? f2(p[k]! / p[denseIdx]!) : '-')), denseIdx >= 0 ? f2(macs[k]! / macs[denseIdx]!) : '-', (KvCache.kvBytesPerFrame(m) / 1024).toFixed(1), ts ? fmt(ts.p50_s, 2) : '-',
       ev ? f2(ev.commentary.f1) : '-', ev ? f2(ev.qa_balanced) : '-', ev ? f2(ev.summary_coverage) : '-',
       values.broadcast!.length ? f2(mean(rtmp[k]!.f1)) : '-', rtmp[k]!.asked ? `${f2(rtmp[k]!.correct / rtmp[k]!.asked)} (${rtmp[k]!.correct}/${rtmp[k]!.asked})` : '-', `${rtmp[k]!.seen}/${rtmp[k]!.skipped}`];
   }),
