@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     s.add_argument("--name", default="kibitz-demo"); s.add_argument("--no-parity", action="store_true")
     s.add_argument("--threshold", type=float, default=None, help="decision threshold written to the manifest")
     s.add_argument("--world-from", default=None, help="carry this package's in-world head (refused unless the vision encoder is the same)")
+    s.add_argument("--temporal-default", choices=["on", "off"], default=None,
+                   help="for a checkpoint trained with the temporal drop: whether the runtime runs it when its config says auto (manifest temporal.default)")
     s = sub.add_parser("data")
     s.add_argument("--out", default="models/.cache/data"); s.add_argument("--streams", type=int, default=160)
     s.add_argument("--seconds", type=float, default=60.0); s.add_argument("--first-seed", type=int, default=1000)
@@ -65,6 +67,7 @@ def main(argv=None) -> int:
     s.add_argument("--line-stamp", action=argparse.BooleanOptionalAction, default=None,
                    help="feed each commentary line after its stream time as text (default: keep the resumed model's setting)")
     s.add_argument("--freeze-clips", type=float, default=0.0, help="share of clips with a still picture of 2-10 frames in them (for --temporal)")
+    s.add_argument("--temporal-share", type=float, default=1.0, help="with --temporal: share of clips built with the drop; the rest feed every token (one set of weights for both ways)")
     s.add_argument("--teacher", default=None, help="also learn this checkpoint's outputs (KL), e.g. the model a --variant was reshaped from")
     s.add_argument("--distill", type=float, default=1.0, help="weight of the teacher's KL term (with --teacher)")
     s = sub.add_parser("train-alike", help="MoD variants from one start on the same batches (train_alike.py)")
@@ -171,7 +174,8 @@ def _run(a) -> int:
         save_checkpoint(a.out, KibitzModel(ModelConfig()), {"training": {"steps": 0, "note": "untrained"}})
     elif a.cmd == "export":
         from .export import export_checkpoint
-        m = export_checkpoint(a.checkpoint, a.out, a.name, check_parity=not a.no_parity, threshold=a.threshold)
+        m = export_checkpoint(a.checkpoint, a.out, a.name, check_parity=not a.no_parity, threshold=a.threshold,
+                              temporal_default=a.temporal_default)
         if a.world_from:
             from .carry import carry_world
             print(json.dumps({"world_from": a.world_from, "vision_max_abs_diff": carry_world(a.world_from, a.out)}))
@@ -190,7 +194,7 @@ def _run(a) -> int:
               lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight,
               vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question,
               steps=a.steps, variant_name=a.variant, hit_clips=a.hit_clips, time_digits=a.time_digits, fixed_vision=a.fixed_vision, clock_text=a.clock_text,
-              temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips, game=a.game,
+              temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips, temporal_share=a.temporal_share, game=a.game,
               line_stamp=a.line_stamp, device=a.device, teacher=a.teacher, distill=a.distill)
     elif a.cmd == "train-alike":
         from .train_alike import train_alike

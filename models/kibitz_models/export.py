@@ -173,7 +173,8 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
         **({"clock": clock_manifest(cfg)} if cfg.time_digits else {}),
         **({"stamp": stamp_manifest()} if cfg.line_stamp else {}),
         **({"recall": recall_manifest(cfg.game)} if game_recall(cfg.game) else {}),
-        **({"temporal": TemporalConfig.from_dict(meta["temporal"]).to_manifest()} if meta.get("temporal") else {}),
+        **({"temporal": {**TemporalConfig.from_dict(meta["temporal"]).to_manifest(),
+                         **({"default": meta["temporal_default"]} if meta.get("temporal_default") else {})}} if meta.get("temporal") else {}),
     }
 
 
@@ -360,8 +361,14 @@ def run_parity(pkg_dir: str) -> dict:
 
 
 def export_checkpoint(ckpt_path: str, out_dir: str, name: str, check_parity: bool = True,
-                      threshold: Optional[float] = None) -> dict:
+                      threshold: Optional[float] = None, temporal_default: Optional[str] = None) -> dict:
+    """`temporal_default` ("on"/"off"): for a checkpoint trained with the temporal drop, the manifest's
+    `temporal.default`, what the runtime does when its config says `auto`."""
     model, meta = load_checkpoint(ckpt_path)
     if threshold is not None:
         meta = dict(meta, threshold=threshold)
+    if temporal_default is not None:
+        if not meta.get("temporal"):
+            raise ExportError(f"{ckpt_path} was not trained with the temporal drop: --temporal-default needs one that was (cli train --temporal)")
+        meta = dict(meta, temporal_default=temporal_default)
     return export_package(model, out_dir, name, meta, check_parity)

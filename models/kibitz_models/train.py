@@ -58,10 +58,12 @@ class ClipDrawer:
     questions and a summary with P_SUMMARY. All randomness comes from the `rng` passed in."""
 
     def __init__(self, data_dir: str, streams, cfg: ModelConfig, game, hit_clips: float = 0.0,
-                 prefer_question: Optional[str] = None, temporal: Optional[TemporalConfig] = None, freeze_clips: float = 0.0):
+                 prefer_question: Optional[str] = None, temporal: Optional[TemporalConfig] = None, freeze_clips: float = 0.0,
+                 temporal_share: float = 1.0):
         self.data_dir, self.streams, self.cfg, self.game = data_dir, streams, cfg, game
         self.tok = tokenizer_for(game.name)
         self.hit_clips, self.prefer, self.temporal, self.freeze_clips = hit_clips, prefer_question, temporal, freeze_clips
+        self.temporal_share = temporal_share
         self.seconds = {s: fr.shape[0] / FPS for s, fr in streams}
         self.worlds, self.hits_of = {}, {}
 
@@ -81,9 +83,12 @@ class ClipDrawer:
         if self.freeze_clips > 0 and rng.random() < self.freeze_clips:
             k = rng.randint(*FREEZE_FRAMES)
             freeze = (rng.randint(2, CLIP_FRAMES - k), k)
+        temporal = self.temporal
+        if temporal is not None and self.temporal_share < 1.0 and rng.random() >= self.temporal_share:
+            temporal = None   # this clip feeds every token: one set of weights for serving with the drop and without
         return build_clip(self.worlds[s], fr, start, CLIP_FRAMES, cfg.tokens_per_frame, self.tok, rng,
                           n_questions=rng.choice(QUESTIONS_PER_CLIP), p_summary=P_SUMMARY, prefer=self.prefer,
-                          clock_offset=offset, temporal=self.temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze,
+                          clock_offset=offset, temporal=temporal, grid=(cfg.grid_h, cfg.grid_w), freeze=freeze,
                           game=self.game, stamp=cfg.line_stamp)
 
     def batch(self, rng: random.Random, n: int):
@@ -209,7 +214,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
           prefer_question: str = None, steps: int = None, variant_name: str = None, hit_clips: float = 0.0,
           time_digits: int = 0, fixed_vision: bool = False, clock_text: Optional[bool] = None, temporal: TemporalConfig = None,
           freeze_clips: float = 0.0, game: Optional[str] = None, line_stamp: Optional[bool] = None,
-          device: str = "cpu", teacher: Optional[str] = None, distill: float = 1.0) -> None:
+          device: str = "cpu", teacher: Optional[str] = None, distill: float = 1.0, temporal_share: float = 1.0) -> None:
     """`steps`: stop after this many steps and run the LR schedule over them (not the wall clock), so
     runs on a loaded machine still get equal budgets. `variant_name`: reshape the resumed model
     first (`variants.py`: interleaved, deep, deep-r0.12, deep-r0.3, deep2, dense). `hit_clips`: this share of clips
@@ -223,7 +228,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     with the temporal token drop on (temporal.py; saved in the checkpoint, exported to the manifest).
     `freeze_clips`: this share of clips shows a still picture for FREEZE_FRAMES frames somewhere
     (dataset.build_clip `freeze`), so a model with the drop learns that an event after a still
-    stretch is still an event. `game`: what the data holds (games.py; default: what the data's
+    stretch is still an event. `temporal_share`: with `temporal`, only this share of clips is built
+    with the drop and the rest feed every token, so one set of weights serves either way (the
+    runtime's `model.temporal` switch). `game`: what the data holds (games.py; default: what the data's
     <id>.json say); a model resumed from another game's weights is re-labelled with it and keeps
     every shared word's embedding (the game's own words take unused vocabulary rows).
     `line_stamp`: True/False switches line stamps on/off (ModelConfig.line_stamp; a config switch, no
@@ -233,6 +240,8 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     moved there per step; checkpoints are always saved with CPU tensors. `teacher`: a checkpoint
     of the same game whose outputs the model also learns (batch_loss `distill`, its weight); for a
     variant reshaped from the teacher, which must relearn what its skipped layers did."""
+    if not 0.0 < temporal_share <= 1.0:
+        raise ConfigError(f"--temporal-share {temporal_share}: give a share in (0, 1]")
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -276,7 +285,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     cfg = model.cfg
     the_game = get_game(game_name)
     drawer = ClipDrawer(data_dir, streams, cfg, the_game, hit_clips=hit_clips, prefer_question=prefer_question,
-                        temporal=temporal, freeze_clips=freeze_clips)
+                        temporal=temporal, freeze_clips=freeze_clips, temporal_share=temporal_share)
     opt = make_optimizer(model)
     budget = minutes * 60.0
     t_start = time.time()
@@ -305,9 +314,11 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         if time.time() - last_save > 300:
-            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips, (teacher, distill) if teacher else None)
+            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips, (teacher, distill) if teacher else None,
+                  extra={"temporal_share": temporal_share} if temporal and temporal_share < 1.0 else None)
             last_save = time.time()
-    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips, (teacher, distill) if teacher else None)
+    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips, (teacher, distill) if teacher else None,
+                  extra={"temporal_share": temporal_share} if temporal and temporal_share < 1.0 else None)
     print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
 
 

@@ -23,6 +23,7 @@ from kibitz_models.tokenizer import BOS, COMMENTARY, EOS, SILENT, Tokenizer  # n
 from kibitz_models.train import last_present  # noqa: E402
 from kibitz_models.world import World  # noqa: E402
 from test_export_and_errors import HAS_ORT  # noqa: E402
+from tiny_training import SMALL, TinyTrainingCase  # noqa: E402
 
 CASES = os.path.join(HERE, "temporal_drop_cases.json")
 
@@ -211,6 +212,31 @@ class TestTrainingEqualsStreaming(unittest.TestCase):
         self.assertTrue(valid[0].all())
 
 
+class TestTrainedBothWays(TinyTrainingCase):
+    """`cli train --temporal --temporal-share S`: only that share of clips is built with the drop."""
+
+    def test_a_share_of_clips_feeds_every_token(self):
+        from kibitz_models.dataset import load_streams
+        from kibitz_models.games import get as get_game
+        from kibitz_models.train import ClipDrawer
+        streams = load_streams(self.data)
+        cfg = KibitzModel(ModelConfig(**SMALL)).cfg
+        rng = random.Random(5)
+        mixed = ClipDrawer(self.data, streams, cfg, get_game("demo"), temporal=TemporalConfig(), temporal_share=0.5)
+        with_drop = sum(mixed.clip(rng).present is not None for _ in range(40))
+        self.assertGreater(with_drop, 8)
+        self.assertLess(with_drop, 32)
+        always = ClipDrawer(self.data, streams, cfg, get_game("demo"), temporal=TemporalConfig())
+        self.assertTrue(all(always.clip(rng).present is not None for _ in range(10)))
+
+    def test_a_share_outside_0_to_1_is_refused(self):
+        from kibitz_models.model import ConfigError
+        from kibitz_models.train import train
+        for bad in (0.0, 1.5):
+            with self.assertRaisesRegex(ConfigError, "temporal-share"):
+                train(self.data, os.path.join(self.td, "x.pt"), 1, resume=self.start, steps=1, temporal=TemporalConfig(), temporal_share=bad)
+
+
 @unittest.skipUnless(HAS_ORT, "needs node + onnxruntime-node (npm install)")
 class TestExport(unittest.TestCase):
     def test_decoder_frame_takes_any_number_of_tokens(self):
@@ -232,6 +258,10 @@ class TestExport(unittest.TestCase):
                 fx = json.load(fh)
             self.assertEqual(fx["outputs"]["new_key.1"]["shape"][2], m.cfg.kept_per_frame)
             self.assertEqual(fx["outputs"]["new_key.0"]["shape"][2], 7)
+            off = export_package(m, td, "ttd-off", {"fps": 2, "window_frames": 16, "temporal": TemporalConfig().to_dict(),
+                                                   "temporal_default": "off"}, check_parity=False)
+            self.assertEqual(off["temporal"]["default"], "off")     # the runtime's `auto` leaves it off
+            self.assertNotIn("default", man["temporal"])
             no = export_package(m, td, "no-ttd", {"fps": 2, "window_frames": 16}, check_parity=False)
             self.assertNotIn("temporal", no)
         finally:

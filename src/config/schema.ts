@@ -39,6 +39,8 @@ export const configSchema = z.object({
     /** Sampling rate of frames fed to the model. */
     fps: num().pipe(z.number().positive().max(30)).default(2),
     threshold: num().pipe(z.number().min(0).max(1)).optional(),
+    /** The temporal token drop (models/CONTRACT.md): auto = as the package says; on needs a package trained with it. */
+    temporal: z.enum(['auto', 'on', 'off']).default('auto'),
     /** ONNX Runtime threads (src/model/threading.ts has the measured trade-off). */
     threads: z.object({
       intraOp: z.union([z.literal('auto'), num().pipe(z.number().int().min(1).max(256))]).default('auto'),

@@ -13,7 +13,7 @@ import { groupIndices } from './groups.ts';
 import { StreamContext, type Generated } from './stream_context.ts';
 import type { Recall, RecallRule } from './recall.ts';
 import { composeSummary, SaidLog } from './summary.ts';
-import { gatherTokens, TokenDrop } from './temporal_drop.ts';
+import { gatherTokens, temporalRuleFor, TokenDrop, type TemporalMode, type TemporalRule } from './temporal_drop.ts';
 import { DEFAULT_WORLD_WATCH, WorldWatch, type Recognition, type WorldWatchOptions } from './world_watch.ts';
 
 /** Options of the embedded model engine; every field has a default in DEFAULT_ENGINE_OPTIONS. */
@@ -36,6 +36,8 @@ export interface EngineOptions {
   guards: Partial<Pick<LineGuardRules, 'repeatWindowMs' | 'minMeanLogprob'>>;
   /** The answer to every question while the stream shows something the model does not know. */
   honestAnswer: string;
+  /** The temporal token drop: auto = as the package says (temporal_drop.ts temporalRuleFor). */
+  temporal: TemporalMode;
   /** Sees every generated line with its guard verdict (calibration and benches; must not block). */
   observeLine?: (line: ObservedLine) => void;
 }
@@ -60,6 +62,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   askTimeoutMs: 15_000,
   world: {},
   guards: {},
+  temporal: 'auto',
   honestAnswer: "I can't see that in this stream: what is on screen is not something this model knows.",
 };
 
@@ -70,7 +73,7 @@ const UNSURE_ANSWER = "I can't tell from what I have seen.";
 export function engineOptionsFromConfig(config: Pick<Config, 'model' | 'streams' | 'plugins'>): Partial<EngineOptions> {
   const thresholds: Record<string, number> = {};
   for (const s of config.streams) if (s.threshold !== undefined) thresholds[s.name] = s.threshold;
-  return { threshold: config.model.threshold, thresholds, questions: questionPolicyOf(config) };
+  return { threshold: config.model.threshold, thresholds, questions: questionPolicyOf(config), temporal: config.model.temporal };
 }
 
 /**
@@ -157,6 +160,8 @@ export class ModelEngine implements Brain {
   private readonly opts: EngineOptions;
   private readonly limits: CacheLimits;
   private readonly guardRules: LineGuardRules;
+  /** The drop rule streams run (null: every frame feeds all its tokens); decided once, by temporalRuleFor. */
+  private readonly temporalRule: TemporalRule | null;
   /** The package's memory-question rules; null when it has none. */
   private readonly recall: Recall | null;
   /** The part of the screen the package's frames must show (manifest frame.view); undefined: the whole frame. */
@@ -183,6 +188,8 @@ export class ModelEngine implements Brain {
     this.frameView = view ? checkView(view) : undefined;
     const w = model.manifest.world;
     this.watchOptions = model.knowsItsWorld && w ? { ...DEFAULT_WORLD_WATCH, threshold: w.threshold, ...this.opts.world } : null;
+    this.temporalRule = temporalRuleFor(model.manifest, this.opts.temporal);
+    if (model.manifest.temporal) log.info(`temporal token drop ${this.temporalRule ? 'on' : 'off'} (model.temporal ${this.opts.temporal})`);
     if (!this.watchOptions) log.warn(`model package ${model.manifest.name} has no in-world score: it cannot tell when a stream shows something it does not know (the line guards still apply)`);
     this.loopDone = this.loop();
   }
@@ -591,7 +598,7 @@ export class ModelEngine implements Brain {
 
   private newDrop(): TokenDrop | null {
     const m = this.model.manifest;
-    return m.temporal ? new TokenDrop(m.temporal, m.frame.width, m.frame.height, m.vision.grid!) : null;
+    return this.temporalRule ? new TokenDrop(this.temporalRule, m.frame.width, m.frame.height, m.vision.grid!) : null;
   }
 
   /** One status event and one log line per change; the cache starts over when the world is left. */

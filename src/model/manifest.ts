@@ -89,6 +89,8 @@ export const ManifestSchema = z.object({
     cellMargin: z.number().int().nonnegative(),
     threshold: z.number().nonnegative(),
     refreshFrames: z.number().int().positive(),
+    /** Whether the runtime runs the drop when the config says `auto` (absent = on). A package trained both ways (`cli train --temporal-share`) may ship it off. */
+    default: z.enum(['on', 'off']).optional(),
   }).passthrough().optional(),
   /** Memory questions answered from what the stream's commentary said (src/model/recall.ts); absent = the model answers every question. */
   recall: RecallSchema.optional(),

@@ -21,6 +21,23 @@ export interface TemporalRule {
   refreshFrames: number;
 }
 
+/** `model.temporal` in the config: `auto` = what the package says (its `temporal.default`, `on` when absent). */
+export type TemporalMode = 'auto' | 'on' | 'off';
+
+/**
+ * The one place that decides whether a package's streams run the temporal drop. A package without
+ * a `temporal` block was never trained with it, so `on` there is a clear error, not a silent no-op.
+ */
+export function temporalRuleFor(manifest: { name: string; temporal?: (TemporalRule & { default?: 'on' | 'off' }) | undefined }, mode: TemporalMode): TemporalRule | null {
+  const t = manifest.temporal;
+  if (!t) {
+    if (mode === 'on') throw new Error(`model.temporal is "on" but package ${manifest.name} has no temporal block: it was not trained with the temporal token drop. Set model.temporal to auto or off, or export a package trained with it (cli train --temporal).`);
+    return null;
+  }
+  if (mode === 'off' || (mode === 'auto' && t.default === 'off')) return null;
+  return t;
+}
+
 interface Region {
   y0: number;
   y1: number;

@@ -31,6 +31,7 @@ describe('config', () => {
     expect(c.rtmp).toEqual({ host: '0.0.0.0', port: 1935 });
     expect(c.model.fps).toBe(2);
     expect(c.model.provider).toBe('cpu');
+    expect(c.model.temporal).toBe('auto');
     expect(c.queue.kind).toBe('embedded');
     expect(c.ingest.graceMs).toBe(60_000);
     // the bundled model package is the default, and its manifest sets the frame size
@@ -113,6 +114,7 @@ plugins:
     [{ KIBITZ_STREAMS_0_KEY: 'has space' }, 'streams.0.key'],
     [{ KIBITZ_STREAMS_0_NAME: 'bad/name' }, 'streams.0.name'],
     [{ KIBITZ_MODEL_FPS: '0' }, 'model.fps'],
+    [{ KIBITZ_MODEL_TEMPORAL: 'sometimes' }, 'model.temporal'],
     // queue, plugin options and chat routes are part of the one config, checked at load
     [{ KIBITZ_QUEUE_KIND: 'redis', KIBITZ_QUEUE_URL: 'redis://h:6379', KIBITZ_QUEUE_CAPACITY: '0' }, 'queue.capacity'],
     [{ KIBITZ_QUEUE_KIND: 'redis', KIBITZ_QUEUE_URL: 'redis://h:6379', KIBITZ_QUEUE_CAPACTY: '3' }, 'queue'],

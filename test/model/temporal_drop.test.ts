@@ -12,7 +12,7 @@ import type { Broadcast } from '../../src/model/evaluate.ts';
 import { loadModelPackage } from '../../src/model/manifest.ts';
 import { Model } from '../../src/model/model.ts';
 import { StreamContext } from '../../src/model/stream_context.ts';
-import { gatherTokens, TokenDrop, type TemporalRule } from '../../src/model/temporal_drop.ts';
+import { gatherTokens, temporalRuleFor, TokenDrop, type TemporalRule } from '../../src/model/temporal_drop.ts';
 import { sampleFrames } from '../helpers/sample_frames.ts';
 
 /** The crafted frames the toolkit's test checks too (models/tests/test_temporal.py). */
@@ -105,7 +105,7 @@ describe.skipIf(!PKG)(`temporal token drop: a package trained with it (${PKG ?? 
       const bus = new EventBus();
       const lines: KibitzEvent[] = [];
       bus.subscribe((e) => e.kind === 'commentary' && lines.push(e));
-      const engine = new ModelEngine(model, bus, log, {});
+      const engine = new ModelEngine(model, bus, log, { temporal: 'on' }); // a package may ship the drop off by default
       engine.open(name);
       let seq = 0;
       for (let i = first - 12; i < first; i++) await engine.offerAndWait(at(name, seq++, frames[i]!));
@@ -166,6 +166,24 @@ describe('temporal token drop: the runtime, on the shipped weights with the defa
     expect(text).toContain('kibitz_model_vision_tokens{stream="s",result="fed"} 28');
     expect(text).toContain('kibitz_model_vision_tokens{stream="s",result="skipped"} 47');
     await engine.close();
+  });
+
+  it('runs the drop as model.temporal says: auto follows the package, off feeds every token, on needs a trained package', async () => {
+    const still = sampleFrames(width, height)[40]!;
+    const engine = new ModelEngine(model, new EventBus(), log, { temporal: 'off' });
+    engine.open('s');
+    await engine.offerAndWait(at('s', 0, still));
+    await engine.offerAndWait(at('s', 1, still));
+    expect(engine.stats('s')).toMatchObject({ framesProcessed: 2, tokensFed: 50, tokensSkipped: 0 });
+    await engine.close();
+    const rule = model.manifest.temporal!;
+    const name = model.manifest.name;
+    expect(temporalRuleFor({ name, temporal: rule }, 'auto')).toEqual(rule); // no default: on
+    expect(temporalRuleFor({ name, temporal: { ...rule, default: 'off' } }, 'auto')).toBeNull();
+    expect(temporalRuleFor({ name, temporal: { ...rule, default: 'off' } }, 'on')).toMatchObject({ threshold: rule.threshold });
+    expect(temporalRuleFor({ name, temporal: rule }, 'off')).toBeNull();
+    expect(temporalRuleFor({ name }, 'auto')).toBeNull();
+    expect(() => temporalRuleFor({ name }, 'on')).toThrow(/has no temporal block: it was not trained with the temporal token drop/);
   });
 
   it('steps streams that feed different numbers of tokens exactly as each alone', async () => {
