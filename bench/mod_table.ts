@@ -17,7 +17,8 @@
  *   - KV bytes per frame (from the manifest's shape);
  *   - training step time (bench/mod_variants.py --train-step, interleaved the same way);
  *   - commentary F1, QA (balanced over question kinds) and summary coverage on held-out streams
- *     through the toolkit's evaluator (`--ckpt` + `--heldout`);
+ *     through the toolkit's evaluator (`--ckpt` + `--heldout`), each at its package's threshold and
+ *     with its temporal drop on or off as the runtime runs it by default (temporalRuleFor);
  *   - commentary F1 and QA through the real RTMP path on held-out broadcasts (`--broadcast`),
  *     every package pushed the same broadcast, `--rtmp-at-once` packages at a time (default 2).
  *
@@ -36,6 +37,7 @@ import { KvCache } from '../src/model/kv_cache.ts';
 import { Model } from '../src/model/model.ts';
 import { scoreBroadcast, type Broadcast } from '../src/model/evaluate.ts';
 import { StreamContext } from '../src/model/stream_context.ts';
+import { temporalRuleFor } from '../src/model/temporal_drop.ts';
 import { fmt, pct, table } from './table.ts';
 
 const { values } = parseArgs({
@@ -170,10 +172,10 @@ if (ckpts.length > 0) {
 
 // --- quality through the toolkit's evaluator on held-out streams (two at a time, one thread each) --
 type PyEval = { commentary: { f1: number }; qa_balanced: number; qa_overall: number; summary_coverage: number };
-/** Each checkpoint is scored at its package's decision threshold, as the runtime speaks. */
-function evaluate(ckpt: string, threshold: number): Promise<PyEval | null> {
+/** Each checkpoint is scored at its package's decision threshold and with its temporal drop on or off, as the runtime runs it by default. */
+function evaluate(ckpt: string, threshold: number, temporal: 'on' | 'off'): Promise<PyEval | null> {
   return new Promise((resolve) => {
-    const child = spawn(PY, ['-m', 'kibitz_models.cli', 'evaluate', '--checkpoint', ckpt, '--data', values.heldout!, '--threads', '1', '--threshold', String(threshold)], { env: pyEnv });
+    const child = spawn(PY, ['-m', 'kibitz_models.cli', 'evaluate', '--checkpoint', ckpt, '--data', values.heldout!, '--threads', '1', '--threshold', String(threshold), '--temporal', temporal], { env: pyEnv });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -186,12 +188,13 @@ function evaluate(ckpt: string, threshold: number): Promise<PyEval | null> {
 }
 const pyEval: (PyEval | null)[] = ckpts.map(() => null);
 const thresholds = models.map((m) => m.manifest.decision?.threshold ?? 0.5);
+const temporal = models.map((m) => (temporalRuleFor(m.manifest, 'auto') ? 'on' : 'off') as 'on' | 'off');
 if (values.heldout) {
   let next = 0;
   const worker = async () => {
     while (next < ckpts.length) {
       const k = next++;
-      pyEval[k] = await evaluate(ckpts[k]!, thresholds[k]!);
+      pyEval[k] = await evaluate(ckpts[k]!, thresholds[k]!, temporal[k]!);
     }
   };
   await Promise.all([worker(), worker()]);

@@ -44,6 +44,10 @@ def carry_world(src: str, dst: str) -> float:
         raise CarryError(f"the vision encoders of {src} and {dst} differ (max abs diff {diff:.3g} > {SAME_VISION_TOL}): "
                          f"the in-world head does not carry over; train one for {dst} with `cli world --package {dst}`")
     shutil.copyfile(os.path.join(src, "world.onnx"), os.path.join(dst, "world.onnx"))
+    fixture = os.path.join(src, "fixtures", "world.json")   # its parity fixture travels with it (parity.mjs)
+    if os.path.exists(fixture):
+        os.makedirs(os.path.join(dst, "fixtures"), exist_ok=True)
+        shutil.copyfile(fixture, os.path.join(dst, "fixtures", "world.json"))
     path = os.path.join(dst, "manifest.json")
     with open(path) as f:
         man = json.load(f)

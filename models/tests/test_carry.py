@@ -30,6 +30,8 @@ class TestCarryWorld(unittest.TestCase):
             man = json.load(open(os.path.join(same, "manifest.json")))
             self.assertEqual(man["world"]["threshold"], json.load(open(os.path.join(PKG, "manifest.json")))["world"]["threshold"])
             self.assertTrue(os.path.exists(os.path.join(same, "world.onnx")))
+            with open(os.path.join(same, "fixtures", "world.json")) as a, open(os.path.join(PKG, "fixtures", "world.json")) as b:
+                self.assertEqual(a.read(), b.read())    # its parity fixture comes with it
             with torch.no_grad():
                 model.vision.proj[0].weight.mul_(1.01)
             export_package(model, other, "other", {"fps": 2, "window_frames": 16}, check_parity=False)
