@@ -11,6 +11,8 @@
  * threshold, or when it was last fed refreshFrames or more frames ago.
  */
 
+import { ConfigError } from '../config/errors.ts';
+
 /** The manifest's `temporal` block. */
 export interface TemporalRule {
   /** Pixels each cell is grown by on every side (a token sees a little of its neighbours). */
@@ -31,7 +33,7 @@ export type TemporalMode = 'auto' | 'on' | 'off';
 export function temporalRuleFor(manifest: { name: string; temporal?: (TemporalRule & { default?: 'on' | 'off' }) | undefined }, mode: TemporalMode): TemporalRule | null {
   const t = manifest.temporal;
   if (!t) {
-    if (mode === 'on') throw new Error(`model.temporal is "on" but package ${manifest.name} has no temporal block: it was not trained with the temporal token drop. Set model.temporal to auto or off, or export a package trained with it (cli train --temporal).`);
+    if (mode === 'on') throw new ConfigError('model.temporal', `"on", but package ${manifest.name} has no temporal block: it was not trained with the temporal token drop. Set model.temporal to auto or off, or export a package trained with it (cli train --temporal).`);
     return null;
   }
   if (mode === 'off' || (mode === 'auto' && t.default === 'off')) return null;

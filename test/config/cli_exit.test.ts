@@ -35,6 +35,15 @@ describe('kibitz CLI exit codes', () => {
     expect(r.stderr.trim().split('\n').filter((l) => !/Warning|npm warn|trace-warnings/.test(l))).toEqual([expect.stringMatching(/^config error: http\.port: /)]);
   });
 
+  it('model.temporal on with a package never trained for the drop: one line, exit 2', async () => {
+    const r = await run(['serve'], {
+      KIBITZ_MODEL_TEMPORAL: 'on', KIBITZ_MODEL_PACKAGE: 'models/kibitz-chess', KIBITZ_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'kibitz-cli-')),
+      KIBITZ_RTMP_HOST: '127.0.0.1', KIBITZ_HTTP_HOST: '127.0.0.1', KIBITZ_RTMP_PORT: '0', KIBITZ_HTTP_PORT: '0', KIBITZ_LOG_LEVEL: 'warn',
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^config error: model\.temporal: "on", but package kibitz-chess has no temporal block/m);
+  });
+
   it.each(['RTMP', 'HTTP'])('%s port already in use: clear error naming the port, exit 1', async (which) => {
     const blocker = await occupy();
     const port = portOf(blocker);
