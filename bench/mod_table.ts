@@ -8,7 +8,8 @@
  *     package does; the same ratio turn by turn (`x dense, turn by turn`: each turn's p50 over
  *     dense's p50 in the same round, median and quartiles over the rounds, so load that comes and
  *     goes hits both sides of every ratio); and the same ratio with the packages alternating every
- *     single step (`x dense, alternating`), where each step first pulls its weights back in past the other packages';
+ *     single step (`x dense, alternating`), where each step first pulls its weights back in past
+ *     the other packages';
  *   - with `--batch 1,4`, the ratio again with 4 streams of each package stepped in one batched
  *     call, per frame (what the engine does with several streams: the per-call cost is shared);
  *   - the same ratio in multiply-accumulates (`cli cost --package`, every layer attending over the

@@ -173,8 +173,7 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
         **({"clock": clock_manifest(cfg)} if cfg.time_digits else {}),
         **({"stamp": stamp_manifest()} if cfg.line_stamp else {}),
         **({"recall": recall_manifest(cfg.game)} if game_recall(cfg.game) else {}),
-        **({"temporal": {**TemporalConfig.from_dict(meta["temporal"]).to_manifest(),
-                         **({"default": meta["temporal_default"]} if meta.get("temporal_default") else {})}} if meta.get("temporal") else {}),
+        **({"temporal": TemporalConfig.from_dict(meta["temporal"]).to_manifest(meta.get("temporal_default"))} if meta.get("temporal") else {}),
     }
 
 

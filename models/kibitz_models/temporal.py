@@ -28,8 +28,11 @@ class TemporalConfig:
     threshold: float = 2.0
     refresh_frames: int = 12
 
-    def to_manifest(self) -> dict:
+    def to_manifest(self, default: Optional[str] = None) -> dict:
+        """The manifest's `temporal` block; `default` ("on"/"off"), when given, is what the runtime does
+        when its config says `auto`."""
         return {"cellMargin": self.cell_margin, "threshold": self.threshold, "refreshFrames": self.refresh_frames,
+                **({"default": default} if default else {}),
                 "describe": "grid token c of a frame is fed when the stream (or its cache) starts, when the mean abs "
                             "difference (0..255, over pixels and channels) between its cell grown by cellMargin px "
                             "(clamped to the frame) and that region when the token was last fed exceeds threshold, or "

@@ -290,6 +290,11 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     budget = minutes * 60.0
     t_start = time.time()
     step, ema, last_save = step0, None, time.time()
+
+    def save() -> None:   # the same record at every periodic save and at the end
+        _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips,
+              fixed_vision, temporal, freeze_clips, (teacher, distill) if teacher else None,
+              extra={"temporal_share": temporal_share} if temporal and temporal_share < 1.0 else None)
     log_path = out + ".log.jsonl"
     print(f"train: {len(streams)} streams, cfg keep_ratio={cfg.keep_ratio}, budget {minutes} min, on {dev}", flush=True)
     while True:
@@ -314,11 +319,9 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         if time.time() - last_save > 300:
-            _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips, (teacher, distill) if teacher else None,
-                  extra={"temporal_share": temporal_share} if temporal and temporal_share < 1.0 else None)
+            save()
             last_save = time.time()
-    _save(out, model, step, t_start, data_dir, len(streams), ema, minutes, resume, decision_weight, vision, seed, prefer_question, hit_clips, fixed_vision, temporal, freeze_clips, (teacher, distill) if teacher else None,
-                  extra={"temporal_share": temporal_share} if temporal and temporal_share < 1.0 else None)
+    save()
     print(f"train: done, {step} steps in {time.time() - t_start:.0f} s -> {out}", flush=True)
 
 
