@@ -160,7 +160,7 @@ async function soakBench(): Promise<void> {
       const t0 = performance.now();
       await ctx.stepFrame(embeds);
       times.push(performance.now() - t0);
-      if (i % 40 === 0) await ctx.generate([m.tokens.commentary]); // some text, as a live stream has
+      if (i % 40 === 0) await ctx.generate([...model.prompts.commentary]); // some text, as a live stream has
     }
     if (minute === 1 || minute % 10 === 0 || minute === minutes) {
       rows.push([String(minute), f1(pct(times, 50)), f1(pct(times, 95)), (process.memoryUsage().rss / 1048576).toFixed(0), String(ctx.cache.seqLength)]);

@@ -31,6 +31,10 @@ const USAGE = `usage: kibitz <command> [options]
                                    run the model for streams of "serve" nodes that use
                                    queue: { kind: redis, url } (scale-out; one per GPU)
   bench NAME [ARGS]                run bench/NAME.ts (ingest, model, queue, whip); prints a table
+  import videollm-online CHECKPOINT --out DIR [--llm DIR] [--vision DIR] [--name NAME]
+                                   turn a downloaded VideoLLM-online checkpoint (base Llama-3
+                                   folder, LoRA adapter folder, SigLIP folder) into a model
+                                   package (models/README.md "Run a real model")
 
 config: config/default.yaml, then --config FILE, then KIBITZ_* environment variables
         (KIBITZ_HTTP_PORT=9000, KIBITZ_STREAMS_0_KEY=...)`;
@@ -50,6 +54,8 @@ export async function main(argv: string[]): Promise<void> {
         return await worker(rest);
       case 'bench':
         return await bench(rest);
+      case 'import':
+        return await importCommand(rest);
       case undefined:
       case '-h':
       case '--help':
@@ -218,6 +224,16 @@ async function bench(args: string[]): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx/esm', path.join(dir, `${name}.ts`), ...rest], { stdio: 'inherit', cwd: PROJECT_ROOT });
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
   process.exit(code);
+}
+
+async function importCommand(args: string[]): Promise<void> {
+  const { importModel, ImportUsageError } = await import('./import_model.ts');
+  try {
+    process.exit(await importModel(args));
+  } catch (err) {
+    if (err instanceof ImportUsageError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 async function worker(args: string[]): Promise<void> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { ConfigError } from './errors.ts';
-import { checkView, type FrameView } from '../decode/filter.ts';
+import { checkView, type FrameScaler, type FrameView } from '../decode/filter.ts';
 import { parsePluginConfig } from '../plugins/plugin_config.ts';
 import { builtinPlugins } from '../plugins/builtin.ts';
 import { schemaKeys, topLevelKeys } from './keys.ts';
@@ -71,6 +71,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       width: c.decode.width ?? frame?.width ?? FALLBACK_FRAME.width,
       height: c.decode.height ?? frame?.height ?? FALLBACK_FRAME.height,
       ...(frame?.view ? { view: frame.view } : {}),
+      ...(frame?.scaler ? { scaler: frame.scaler } : {}),
     },
     streams,
     source: opts.file,
@@ -170,23 +171,27 @@ function matchKey(tokens: string[], ...candidates: string[][]): { key: string; u
   return best;
 }
 
-/** The frame the package was trained on: its size and, when it looks at part of the screen, its view. */
-function readManifestFrame(pkg: string | undefined): { width: number; height: number; view?: FrameView } | undefined {
+/** The frame the package was trained on: its size, its scaler, and, when it looks at part of the screen, its view. */
+function readManifestFrame(pkg: string | undefined): { width: number; height: number; view?: FrameView; scaler?: FrameScaler } | undefined {
   if (!pkg) return undefined;
   const file = path.join(pkg, 'manifest.json');
   if (!existsSync(file)) return undefined;
-  let m: { frame?: { width?: unknown; height?: unknown; view?: unknown } };
+  let m: { frame?: { width?: unknown; height?: unknown; view?: unknown; scaler?: unknown } };
   try {
     m = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new ConfigError('model.package', `cannot read ${file}: ${(err as Error).message}`);
   }
-  const { width, height, view } = m.frame ?? {};
+  const { width, height, view, scaler: rawScaler } = m.frame ?? {};
   if (typeof width !== 'number' || typeof height !== 'number') return undefined;
-  if (view === undefined) return { width, height };
+  if (rawScaler !== undefined && rawScaler !== 'bilinear' && rawScaler !== 'bicubic') {
+    throw new ConfigError('model.package', `${file}: frame.scaler must be "bilinear" or "bicubic", got ${JSON.stringify(rawScaler)}`);
+  }
+  const scaler = rawScaler as FrameScaler | undefined;
+  if (view === undefined) return { width, height, ...(scaler ? { scaler } : {}) };
   try {
     if (!Array.isArray(view)) throw new Error(`a view is [x, y, w, h] in fractions of the frame, got ${JSON.stringify(view)}`);
-    return { width, height, view: checkView(view) };
+    return { width, height, view: checkView(view), ...(scaler ? { scaler } : {}) };
   } catch (err) {
     throw new ConfigError('model.package', `${file}: frame.view: ${(err as Error).message}`);
   }

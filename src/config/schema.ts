@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FrameView } from '../decode/filter.ts';
+import type { FrameScaler, FrameView } from '../decode/filter.ts';
 import { queueSchema } from './queue.ts';
 import { bool, num, port } from './values.ts';
 import { whipConfigSchema } from './whip.ts';
@@ -85,7 +85,7 @@ export type StreamConfig = z.output<typeof streamSchema>;
 /** The validated config with everything resolved (decode size filled in, auto keys generated). */
 export type Config = Omit<ParsedConfig, 'decode'> & {
   /** `view`: the part of the screen the package looks at (its manifest's frame.view), cropped before scaling. */
-  decode: { width: number; height: number; view?: FrameView };
+  decode: { width: number; height: number; view?: FrameView; scaler?: FrameScaler };
   /** The file the config came from (besides the default), for messages. */
   source?: string;
 };

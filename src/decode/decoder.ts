@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { FfmpegInfo } from '../ffmpeg.ts';
 import type { FfmpegCaps } from '../ffmpeg_probe.ts';
 import { FrameAssembler } from './assembler.ts';
-import { frameFilter, type FrameView } from './filter.ts';
+import { frameFilter, type FrameScaler, type FrameView } from './filter.ts';
 
 /**
  * What the decoder reads. RTMP: `['-i', 'rtmp://127.0.0.1:PORT/live/KEY']`. A stdin-fed
@@ -25,6 +25,8 @@ export interface DecoderOptions {
   height: number;
   /** The part of the screen the model looks at (manifest frame.view); absent: the whole frame, letterboxed. */
   view?: FrameView;
+  /** The scaler the model's frames were made with (manifest frame.scaler); absent: bilinear. */
+  scaler?: FrameScaler;
 }
 
 /** Why a decoder run ended. `no-video` and `undecodable` will not get better by restarting. */
@@ -75,7 +77,7 @@ export class Decoder {
       ...opts.input.args,
       '-map', '0:v:0', '-an', '-sn', '-dn',
       '-filter_threads', '1',
-      '-vf', frameFilter(opts.fps, opts.width, opts.height, opts.view),
+      '-vf', frameFilter(opts.fps, opts.width, opts.height, opts.view, opts.scaler),
       // -fps_mode came with ffmpeg 5.1 and deprecates -vsync; older builds (the bundled one)
       // only have -vsync, with the same meaning.
       caps.options.has('fps_mode') ? '-fps_mode' : '-vsync', 'passthrough',

@@ -16,16 +16,23 @@
  * at the xboard window): that part is cropped first and stretched to width x height. Without a
  * view the whole frame is scaled keeping its aspect and letterboxed.
  */
-export function frameFilter(fps: number, width: number, height: number, view?: FrameView): string {
+export function frameFilter(fps: number, width: number, height: number, view?: FrameView, scaler: FrameScaler = 'bilinear'): string {
   let crop = '';
   if (view) {
     const [x, y, w, h] = checkView(view);
     crop = `crop=iw*${num(w)}:ih*${num(h)}:iw*${num(x)}:ih*${num(y)},`;
   }
   const keep = view ? '' : ':force_original_aspect_ratio=decrease';
-  return `setpts=PTS-STARTPTS,fps=${fps}:round=up,${crop}scale=${width}:${height}${keep}:flags=bilinear,` +
+  return `setpts=PTS-STARTPTS,fps=${fps}:round=up,${crop}scale=${width}:${height}${keep}:flags=${scaler},` +
     `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:black,format=rgb24`;
 }
+
+/**
+ * ffmpeg's scaler for the model's frames: what its training data went through (manifest
+ * frame.scaler). The bundled packages were trained on bilinear; VideoLLM-online's data on bicubic
+ * (its data/utils.py ffmpeg_once).
+ */
+export type FrameScaler = 'bilinear' | 'bicubic';
 
 /** The part of the source frame a model looks at: [x, y, w, h] in fractions of the frame. */
 export type FrameView = readonly [number, number, number, number];

@@ -83,10 +83,11 @@ export function engineOptionsFromConfig(config: Pick<Config, 'model' | 'streams'
 export function cacheLimitsFor(model: Model, wanted: Partial<CacheLimits> = {}): CacheLimits {
   const m = model.manifest;
   const c = m.cache ?? {};
-  const sinkTokens = wanted.sinkTokens ?? c.sinkTokens ?? 8;
+  // A general package's sinks are its start prompt (system prompt and all), as in StreamingLLM.
+  const sinkTokens = wanted.sinkTokens ?? c.sinkTokens ?? (m.prompt ? model.prompts.start.length : 8);
   const windowFrames = wanted.windowFrames ?? c.windowFrames ?? 120;
   const maxStepTokens = wanted.maxStepTokens ?? 64;
-  const V = m.vision.tokensPerFrame;
+  const V = m.vision.tokensPerFrame + (m.decoder.framePrefixTokens ?? 0);
   const room = (m.decoder.maxPositions ?? Infinity) - sinkTokens - windowFrames * V - maxStepTokens - V;
   // Text slots: what the model saw in training (manifest), else 512. Every slot costs attention
   // work on every step, used or not, so a budget far above what the model was trained with only
@@ -358,10 +359,9 @@ export class ModelEngine implements Brain {
       this.answered.set(id, p);
       return p;
     }
-    const words = this.model.codec.encodeUntrusted(question).slice(0, this.limits.maxStepTokens - 2);
-    const t = this.model.manifest.tokens;
     const recall = this.recall?.match(question) ?? undefined;
-    const p = this.enqueue(slot, { kind: 'ask', prompt: [t.question, ...words, t.answer], recall, req: { ...req, id, question } }, signal).then(({ text, streamTimeMs }) => {
+    const prompt = this.model.prompts.question(question, this.limits.maxStepTokens);
+    const p = this.enqueue(slot, { kind: 'ask', prompt, recall, req: { ...req, id, question } }, signal).then(({ text, streamTimeMs }) => {
       const answer = text.length > 0 ? text : UNSURE_ANSWER;
       const event = this.bus.publish({ stream: req.stream, kind: 'answer', text: answer, streamTimeMs, question, user: req.user, source: req.source, id: `a-${id}` });
       slot.stats.answers++;
@@ -386,11 +386,10 @@ export class ModelEngine implements Brain {
       this.bus.publish({ stream, kind: 'summary', text: summary, streamTimeMs: ended.lastMs });
       return { summary, from, to: ended.lastMs };
     }
-    const t = this.model.manifest.tokens;
     // Outside its world the model's own recap of the window would be invented: summarise what was said.
     const { text, streamTimeMs } = slot.watch && !slot.watch.trusted
       ? { text: '', streamTimeMs: slot.lastStreamTimeMs }
-      : await this.enqueue(slot, { kind: 'summary', prompt: [t.summary, t.answer] }, signal);
+      : await this.enqueue(slot, { kind: 'summary', prompt: [...this.model.prompts.summary] }, signal);
     const from = Math.max(0, streamTimeMs - windowMs);
     const contextStartMs = slot.contextFrameTimesMs[0] ?? 0;
     const summary = composeSummary({
@@ -485,12 +484,12 @@ export class ModelEngine implements Brain {
       this.model.clock?.stamp(e, frames[i]!.streamTimeMs); // after the in-world score, which reads the bare embeddings
       slot.ctx.clockMs = frames[i]!.streamTimeMs; // and what is said after this frame carries its time
       const fed = slot.drop ? slot.drop.step(frames[i]!.data) : null;
-      step.push({ slot, frame: frames[i]!, embeds: fed ? gatherTokens(e, fed, V, d) : e, fed: fed?.length ?? V });
+      step.push({ slot, frame: frames[i]!, embeds: slot.ctx.frameInput(fed ? gatherTokens(e, fed, V, d) : e), fed: fed?.length ?? V });
     });
     // 2. one decoder run per token count (issue 16: per-op overhead is paid once per batch); rows
-    // feeding the same number of tokens share it, a row with a count of its own runs alone
+    // feeding the same number of tokens (vision and separator) share it, a row with a count of its own runs alone
     const results = new Array<number | Error>(step.length);
-    for (const rows of groupIndices(step, (s) => s.fed)) {
+    for (const rows of groupIndices(step, (s) => s.embeds.length)) {
       const items = rows.map((i) => step[i]!);
       const out = await batchOrEach(items,
         () => StreamContext.stepFrames(this.model, items.map(({ slot, embeds: e }) => ({ ctx: slot.ctx, embeds: e }))),
@@ -513,8 +512,8 @@ export class ModelEngine implements Brain {
       if (live(slot) && this.decide(slot, frame, r, t0)) speakers.push({ slot, frame });
     }
     if (speakers.length === 0) return;
-    const prompt = [this.model.manifest.tokens.commentary];
-    const stamped = speakers.map((s) => ({ ...s, stamp: this.model.lineStamp(s.frame.streamTimeMs) }));
+    const prompt = [...this.model.prompts.commentary];
+    const stamped = speakers.map((s) => ({ ...s, stamp: this.model.prompts.afterLine('commentary', s.frame.streamTimeMs) }));
     const lines = await batchOrEach(stamped,
       () => StreamContext.generateMany(this.model, stamped.map((s) => s.slot.ctx), prompt, stamped.map((s) => s.stamp)),
       ({ slot, stamp }) => slot.ctx.generate(prompt, stamp));
@@ -583,9 +582,10 @@ export class ModelEngine implements Brain {
       // Run here, in turn with the frames, so it sees every line said before the question's moment.
       const recalled = job.recall ? this.recall!.answer(job.recall, slot.said, slot.lastStreamTimeMs) : null;
       if (recalled !== null) return job.resolve(recalled, slot.lastStreamTimeMs);
-      const gen = await slot.ctx.generate(job.prompt);
+      const kind = job.kind === 'ask' ? 'answer' : 'summary';
+      const gen = await slot.ctx.generate(job.prompt, this.model.prompts.afterLine(kind, slot.lastStreamTimeMs));
       const text = this.model.codec.decode(gen.ids);
-      const ok = this.vet(slot, job.kind === 'ask' ? 'answer' : 'summary', gen, text, slot.lastStreamTimeMs);
+      const ok = this.vet(slot, kind, gen, text, slot.lastStreamTimeMs);
       job.resolve(ok ? text : '', slot.lastStreamTimeMs);
     } catch (err) {
       job.reject(err as Error);

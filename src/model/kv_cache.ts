@@ -179,11 +179,13 @@ export class KvCache {
   constructor(private readonly manifest: Manifest, readonly limits: CacheLimits) {
     const d = manifest.decoder;
     this.rope = d.pastKeys === 'rotated' ? ropeFrequencies(d.headDim, d.ropeTheta!) : null;
-    const V = manifest.vision.tokensPerFrame;
+    // A frame step holds its vision tokens and the separator before them (never routed).
+    const prefix = d.framePrefixTokens ?? 0;
+    const V = manifest.vision.tokensPerFrame + prefix;
     const routed = new Set(d.routedLayers);
     this.layers = [];
     for (let l = 0; l < d.layers; l++) {
-      const perFrame = routed.has(l) ? d.keptPerFrame : V;
+      const perFrame = routed.has(l) ? d.keptPerFrame + prefix : V;
       const cap = limits.sinkTokens + limits.windowFrames * perFrame + limits.textBudget + limits.maxStepTokens + V;
       this.layers.push(new LayerKv(cap, d.kvHeads, d.headDim));
     }
@@ -192,6 +194,11 @@ export class KvCache {
   /** Tokens currently kept (the next token's position). */
   get seqLength(): number {
     return this.kept.length;
+  }
+
+  /** Serials (feeding order, from 0) of the tokens kept, oldest first: what a reference replay evicts. */
+  get keptSerials(): readonly number[] {
+    return [...this.kept];
   }
 
   get framesKept(): number {

@@ -5,9 +5,38 @@ import { checkView } from '../decode/filter.ts';
 import { Recall, RecallSchema } from './recall.ts';
 
 /** manifest.json of a model package (models/CONTRACT.md, models/README.md). */
+/**
+ * How a general package's stream is written (models/CONTRACT.md "General packages"): text with the
+ * tokenizer's special-token text in it, tokenized by the runtime once at load. A closed package
+ * has none and uses its own special tokens (tokens.question ... tokens.commentary).
+ */
+export const PromptSchema = z.object({
+  /** Where the templates come from (e.g. "videollm-online"); for people, not read. */
+  family: z.string().optional(),
+  /** Put in place of {system} in `start`. */
+  system: z.string().default(''),
+  /** Fed once when a stream (or a rebuilt cache) begins; these tokens are the attention sinks. */
+  start: z.string().min(1),
+  /** Fed in the same step right before a frame that follows a frame ("," in VideoLLM-online). */
+  frameSeparator: z.string().default(''),
+  /** Fed after a frame when the model decides to speak; it then writes the line up to eos. */
+  commentary: z.string().min(1),
+  /** A viewer's question; {question} is replaced by the question as asked. */
+  question: z.string().includes('{question}', { message: 'prompt.question must contain {question}' }),
+  /** Fed after the eos of every line, answer and summary, in the same step (reopens the stream). */
+  afterLine: z.string().default(''),
+  /** The question asked for a summary of what the cache still holds. */
+  summary: z.string().min(1),
+}).passthrough();
+
 export const ManifestSchema = z.object({
   format: z.literal('kibitz-mod/1'),
   name: z.string(),
+  /**
+   * "closed": a small model of one world with its own special tokens (the bundled packages);
+   * "general": an imported open-vocabulary checkpoint whose stream format is the `prompt` block.
+   */
+  kind: z.enum(['closed', 'general']).default('closed'),
   frame: z.object({
     width: z.number().int().positive(),
     height: z.number().int().positive(),
@@ -20,6 +49,8 @@ export const ManifestSchema = z.object({
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
       }
     }).optional(),
+    /** ffmpeg's scaler for the letterbox; the model's training preprocessing (absent: bilinear). */
+    scaler: z.enum(['bilinear', 'bicubic']).optional(),
   }).passthrough(),
   vision: z.object({
     tokensPerFrame: z.number().int().positive(),
@@ -45,17 +76,26 @@ export const ManifestSchema = z.object({
      * the whole cache).
      */
     pastKeys: z.enum(['rotated']).optional(),
+    /**
+     * Text tokens decoder_frame takes before a frame's vision tokens in the same step (the
+     * prompt's frameSeparator); they are never routed. 0 or absent: vision tokens only.
+     */
+    framePrefixTokens: z.number().int().nonnegative().optional(),
   }).passthrough().refine((d) => d.pastKeys === undefined || d.ropeTheta !== undefined, {
     message: 'decoder.pastKeys "rotated" needs decoder.ropeTheta (the cache turns keys with it); re-export the package',
   }),
   tokens: z.object({
+    /** The token whose probability after a frame is P(silent) (VideoLLM-online: the interval ","). */
     silent: z.number().int().nonnegative(),
     eos: z.number().int().nonnegative(),
-    question: z.number().int().nonnegative(),
-    answer: z.number().int().nonnegative(),
-    summary: z.number().int().nonnegative(),
-    commentary: z.number().int().nonnegative(),
+    bos: z.number().int().nonnegative().optional(),
+    /** A closed package's own markers (absent in a general package, which has `prompt`). */
+    question: z.number().int().nonnegative().optional(),
+    answer: z.number().int().nonnegative().optional(),
+    summary: z.number().int().nonnegative().optional(),
+    commentary: z.number().int().nonnegative().optional(),
   }).passthrough(),
+  prompt: PromptSchema.optional(),
   decision: z.object({ threshold: z.number().min(0).max(1) }).passthrough().optional(),
   /** The in-world score (models/README.md "Knowing its world"): absent = the package cannot tell. */
   world: z.object({
@@ -100,7 +140,14 @@ export const ManifestSchema = z.object({
     /** The most text tokens the model saw between its window's frames in training: the runtime's text slots. */
     textTokens: z.number().int().positive().optional(),
   }).passthrough().optional(),
-}).passthrough();
+}).passthrough().superRefine((m, ctx) => {
+  if (m.kind === 'general' && !m.prompt) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'a general package needs a prompt block (re-import it: models/README.md "Run a real model")' });
+  if (m.kind === 'closed') {
+    for (const k of ['question', 'answer', 'summary', 'commentary'] as const) {
+      if (m.tokens[k] === undefined) ctx.addIssue({ code: 'custom', path: ['tokens', k], message: `a closed package needs tokens.${k}; re-export it with the toolkit` });
+    }
+  }
+});
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 

@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { StreamClock } from './clock.ts';
 import { loadModelPackage, type Manifest, type ModelPackage } from './manifest.ts';
 import { loadSessions, releaseSessions, type ModelSessions, type Provider } from './onnx.ts';
+import { promptFormatFor, type PromptFormat } from './prompt_format.ts';
 import { resolveThreading, type Threading, type ThreadingConfig } from './threading.ts';
 import { TextCodec } from './tokenizer.ts';
 
@@ -27,6 +28,8 @@ export class Model {
   readonly clock: StreamClock | null;
   /** The clock again when the package stamps text with it too (manifest clock.text), else null. */
   private readonly textClock: StreamClock | null;
+  /** How this package's stream is written in tokens (prompt_format.ts). */
+  readonly prompts: PromptFormat;
 
   private constructor(
     readonly pkg: ModelPackage,
@@ -39,6 +42,7 @@ export class Model {
     this.digitMask = codec.digitMask(pkg.manifest.decoder.vocab);
     this.clock = pkg.manifest.clock && pkg.clockTable ? new StreamClock(pkg.clockTable, pkg.manifest.clock.digits, pkg.manifest.decoder.dModel) : null;
     this.textClock = pkg.manifest.clock?.text ? this.clock : null;
+    this.prompts = promptFormatFor(pkg.manifest, codec);
   }
 
   static async load(opts: ModelLoadOptions): Promise<Model> {
@@ -78,18 +82,6 @@ export class Model {
     });
     if (clockMs !== null) this.textClock?.stamp(out, clockMs);
     return new ort.Tensor('float32', out, [1, ids.length, d]);
-  }
-
-  /**
-   * The line stamp of a package that has one (manifest `stamp`): the tokens fed right after the
-   * `eos` of a commentary line said about the frame at `streamTimeMs` ("at 12 seconds"), so a
-   * later "when" answer can copy it. Empty for a package without stamps. Never said to anyone.
-   */
-  lineStamp(streamTimeMs: number): number[] {
-    const stamp = this.manifest.stamp;
-    if (!stamp) return [];
-    const seconds = Math.max(0, Math.floor(streamTimeMs / 1000));
-    return this.codec.encodeUntrusted(stamp.text.replace('{seconds}', String(seconds)));
   }
 
   /** Runs the vision encoder on N frames at once (RGB24, frame size from the manifest). Returns [N, V, d]. */

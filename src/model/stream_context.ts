@@ -26,12 +26,29 @@ export class StreamContext {
   /** Stream time of the latest frame fed (set by whoever stamps the frame); text fed after it carries its clock. */
   clockMs: number | null = null;
 
-  /** Every context begins with `bos` at position 0: the attention sink the model was trained with. */
+  /** True when the last thing fed was a frame: the next frame then gets the format's separator first. */
+  private afterFrame = false;
+
+  /** Every context begins with the format's start (closed packages: `bos`): the attention sinks the model was trained with. */
   private async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const bos = this.model.manifest.tokens['bos'];
-    if (typeof bos === 'number') await this.stepText([bos], null); // before any frame: no clock, as in training
+    const start = this.model.prompts.start;
+    if (start.length > 0) await this.feedText([...start], null); // before any frame: no clock, as in training
+  }
+
+  /**
+   * What one frame step feeds for these vision embeddings ([n, d]): the format's frame separator
+   * first when the last step was a frame (VideoLLM-online's ","), then the vision tokens.
+   */
+  frameInput(visionEmbeds: Float32Array): Float32Array {
+    const sep = this.model.prompts.frameSeparator;
+    if (!this.afterFrame || sep.length === 0) return visionEmbeds;
+    const prefix = this.model.embed([...sep]).data as Float32Array;
+    const out = new Float32Array(prefix.length + visionEmbeds.length);
+    out.set(prefix);
+    out.set(visionEmbeds, prefix.length);
+    return out;
   }
 
   /**
@@ -70,13 +87,15 @@ export class StreamContext {
       const index = new Map<number, BigInt64Array>();
       for (const l of m.decoder.routedLayers) index.set(l, row[`new_index.${l}`]!.data as BigInt64Array);
       ctx.cache.append('frame', n, row, index);
+      ctx.afterFrame = true;
       return silentProbability(row['logits']!.data as Float32Array, m.tokens.silent);
     });
   }
 
   /**
-   * Feeds one frame's vision embeddings ([n, d]: all V tokens, or those the temporal drop feeds,
-   * in ascending token order) and returns P(silent) after the last of them, for the decision.
+   * Feeds one frame step ([n, d]: `frameInput` of the frame's vision embeddings, i.e. all V
+   * tokens or those the temporal drop feeds, in ascending token order, after the separator when
+   * there is one) and returns P(silent) after the last of them, for the decision.
    */
   async stepFrame(visionEmbeds: Float32Array): Promise<number> {
     this.assertOpen();
@@ -93,6 +112,7 @@ export class StreamContext {
     const index = new Map<number, BigInt64Array>();
     for (const l of m.decoder.routedLayers) index.set(l, out[`new_index.${l}`]!.data as BigInt64Array);
     this.cache.append('frame', n, out, index);
+    this.afterFrame = true;
     return silentProbability(out['logits']!.data as Float32Array, m.tokens.silent);
   }
 
@@ -106,7 +126,7 @@ export class StreamContext {
     this.assertOpen();
     await this.start();
     const { eos } = this.model.manifest.tokens;
-    let logits = await this.stepText(prompt);
+    let logits = await this.feedText(prompt);
     const ids: number[] = [];
     let logprobSum = 0;
     let finished = false;
@@ -120,7 +140,7 @@ export class StreamContext {
       ids.push(next);
       logits = await this.stepText([next]);
     }
-    await this.stepText([eos, ...after]);
+    await this.feedText([eos, ...after]);
     return { ids, meanLogprob: logprobSum / (ids.length + (finished ? 1 : 0) || 1), finished };
   }
 
@@ -196,8 +216,20 @@ export class StreamContext {
     return ctxs.map((ctx, b) => {
       const row = batchRow(out, b);
       ctx.cache.append('text', T, row);
+      ctx.afterFrame = false;
       return (row['logits']!.data as Float32Array).subarray((T - 1) * vocab, T * vocab);
     });
+  }
+
+  /**
+   * Feeds text in steps of at most the cache's maxStepTokens (a general package's start prompt
+   * can be longer than one step); the result is the same as one step, the attention being causal.
+   */
+  private async feedText(ids: number[], clockMs = this.clockMs): Promise<Float32Array> {
+    const step = this.cache.limits.maxStepTokens;
+    let logits = new Float32Array(0) as Float32Array<ArrayBufferLike>;
+    for (let i = 0; i < ids.length; i += step) logits = await this.stepText(ids.slice(i, i + step), clockMs);
+    return logits;
   }
 
   /** One text step; returns the logits after the last token. */
@@ -211,6 +243,7 @@ export class StreamContext {
     this.cache.feeds(feeds);
     const out = await this.model.sessions.text.run(feeds);
     this.cache.append('text', ids.length, out);
+    this.afterFrame = false;
     const all = out['logits']!.data as Float32Array;
     const vocab = m.decoder.vocab;
     return all.subarray((ids.length - 1) * vocab, ids.length * vocab);
@@ -225,11 +258,12 @@ export class StreamContext {
   }
 }
 
-/** Tokens in one frame's embeddings: 1..tokensPerFrame rows of dModel. */
+/** Tokens in one frame step: 1..tokensPerFrame rows of dModel, plus the package's frame prefix (decoder.framePrefixTokens). */
 function frameTokens(embeds: Float32Array, m: Model['manifest']): number {
   const n = embeds.length / m.decoder.dModel;
-  if (!Number.isInteger(n) || n < 1 || n > m.vision.tokensPerFrame) {
-    throw new Error(`a frame step takes 1..${m.vision.tokensPerFrame} tokens of ${m.decoder.dModel} floats; got ${embeds.length} floats`);
+  const most = m.vision.tokensPerFrame + (m.decoder.framePrefixTokens ?? 0);
+  if (!Number.isInteger(n) || n < 1 || n > most) {
+    throw new Error(`a frame step takes 1..${most} tokens of ${m.decoder.dModel} floats; got ${embeds.length} floats`);
   }
   return n;
 }

@@ -3,8 +3,9 @@ import { ModelPackageError, type ModelPackage } from './manifest.ts';
 
 /**
  * Words <-> token ids through the package's Hugging Face tokenizer.json. Questions are untrusted
- * text: they are lower-cased and stripped to what the vocabulary can express, and special tokens
- * typed by a viewer are never honoured (they are removed before encoding).
+ * text: special tokens typed by a viewer are never honoured (their text is removed before
+ * encoding). A closed package's small vocabulary also gets them lower-cased and stripped to what
+ * it can express; a general package's (byte-level BPE) takes them as asked, every word kept.
  */
 export class TextCodec {
   private readonly tok: Tokenizer;
@@ -13,8 +14,11 @@ export class TextCodec {
   private readonly unkId: number | undefined;
 
   private readonly json: { model?: unknown };
+  /** A general package's real tokenizer: text is kept as typed (manifest kind "general"). */
+  private readonly openVocabulary: boolean;
 
   constructor(pkg: ModelPackage) {
+    this.openVocabulary = pkg.manifest.kind === 'general';
     this.json = pkg.tokenizerJson as { model?: unknown };
     try {
       this.tok = new Tokenizer(pkg.tokenizerJson as object, {});
@@ -50,14 +54,33 @@ export class TextCodec {
     return mask;
   }
 
-  /** Encodes viewer text: no special tokens, unknown words dropped (they carry nothing the model knows). */
+  /**
+   * Viewer text made safe to put into a prompt: no special-token text (removed until none is
+   * left, so pieces cannot join into one), whitespace collapsed. A closed package also lower-cases
+   * it and keeps only letters, digits and `?'-` (what its vocabulary has).
+   */
+  cleanUntrusted(text: string): string {
+    let clean = this.openVocabulary ? text : text.toLowerCase();
+    for (let before = ''; before !== clean;) {
+      before = clean;
+      for (const s of this.specialText) clean = clean.split(this.openVocabulary ? s : s.toLowerCase()).join(' ');
+    }
+    if (!this.openVocabulary) clean = clean.replace(/[^\p{L}\p{N}\s?'-]/gu, ' ').replace(/\?/g, ' ? ');
+    return clean.replace(/\s+/g, ' ').trim();
+  }
+
+  /** Encodes viewer text: no special tokens; a closed package drops unknown words (they carry nothing it knows). */
   encodeUntrusted(text: string): number[] {
-    let clean = text.toLowerCase();
-    for (const s of this.specialText) clean = clean.split(s.toLowerCase()).join(' ');
-    clean = clean.replace(/[^\p{L}\p{N}\s?'-]/gu, ' ').replace(/\?/g, ' ? ').replace(/\s+/g, ' ').trim();
+    const clean = this.cleanUntrusted(text);
     if (clean.length === 0) return [];
     const ids = this.tok.encode(clean, { add_special_tokens: false }).ids;
     return ids.filter((id: number) => !this.specialIds.has(id) && id !== this.unkId);
+  }
+
+  /** Encodes the package's own prompt text: special-token text in it is honoured; nothing is added. */
+  encodeTemplate(text: string): number[] {
+    if (text.length === 0) return [];
+    return [...this.tok.encode(text, { add_special_tokens: false }).ids];
   }
 
   decode(ids: number[]): string {

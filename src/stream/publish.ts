@@ -55,7 +55,7 @@ export class Publish {
     this.runStartedAt = performance.now();
     const input = this.input();
     const decoder = new Decoder(
-      { ffmpeg: this.settings.ffmpeg, input, fps: s.fps, width: s.width, height: s.height, view: s.view },
+      { ffmpeg: this.settings.ffmpeg, input, fps: s.fps, width: s.width, height: s.height, view: s.view, scaler: s.scaler },
       {
         onFrame: (data, _i, relMs) => {
           const now = performance.now();

@@ -1,7 +1,7 @@
 import type { StreamState } from '../events.ts';
 import type { Frame } from '../frames.ts';
 import { DropOldestQueue } from './queue.ts';
-import type { FrameView } from '../decode/filter.ts';
+import type { FrameScaler, FrameView } from '../decode/filter.ts';
 
 export interface SessionCounters {
   /** Video frames received from the publisher and handed to the decoder. */
@@ -31,6 +31,8 @@ export interface SessionOptions {
   height: number;
   /** The part of the screen the model looks at (its manifest's frame.view); absent: the whole frame. */
   view?: FrameView;
+  /** The scaler the model's frames are made with (its manifest's frame.scaler); absent: bilinear. */
+  scaler?: FrameScaler;
   queueCapacity: number;
   /** Called for every dropped frame (metrics). */
   onDrop?: () => void;
@@ -48,6 +50,7 @@ export class StreamSession {
   readonly width: number;
   readonly height: number;
   readonly view: FrameView | undefined;
+  readonly scaler: FrameScaler | undefined;
   readonly startedAt = new Date();
   endedAt: Date | null = null;
   state: StreamState = 'live';
@@ -68,6 +71,7 @@ export class StreamSession {
     this.width = opts.width;
     this.height = opts.height;
     this.view = opts.view;
+    this.scaler = opts.scaler;
     this.queue = new DropOldestQueue<Frame>(opts.queueCapacity);
   }
 

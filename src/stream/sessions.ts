@@ -134,7 +134,7 @@ export class SessionRegistry {
     } else {
       for (const cb of this.beforeNewSession) cb(req.stream);
       const session = new StreamSession({
-        name: req.stream, fps: config.model.fps, width: config.decode.width, height: config.decode.height, view: config.decode.view,
+        name: req.stream, fps: config.model.fps, width: config.decode.width, height: config.decode.height, view: config.decode.view, scaler: config.decode.scaler,
         queueCapacity: config.ingest.frameQueueCapacity,
         onDrop: () => metrics.framesDropped.inc({ stream: req.stream }),
       });

@@ -11,6 +11,13 @@ describe('decoder command line', () => {
     expect(frameFilter(2, 192, 108)).toBe('setpts=PTS-STARTPTS,fps=2:round=up,scale=192:108:force_original_aspect_ratio=decrease:flags=bilinear,pad=192:108:(ow-iw)/2:(oh-ih)/2:black,format=rgb24');
   });
 
+  it("uses the scaler a package was trained with (VideoLLM-online: bicubic, letterboxed square)", async () => {
+    expect(frameFilter(2, 384, 384, undefined, 'bicubic')).toBe('setpts=PTS-STARTPTS,fps=2:round=up,scale=384:384:force_original_aspect_ratio=decrease:flags=bicubic,pad=384:384:(ow-iw)/2:(oh-ih)/2:black,format=rgb24');
+    const { caps } = await resolveFfmpeg({});
+    const args = Decoder.args({ ...opts, scaler: 'bicubic' }, caps);
+    expect(args[args.indexOf('-vf') + 1]).toContain(':flags=bicubic,');
+  });
+
   it.each([
     { build: 'system ffmpeg 5.1 (on PATH)', env: process.env, sync: '-fps_mode' },
     { build: 'bundled ffmpeg 4.x', env: envWithoutSystemFfmpeg(), sync: '-vsync' },

@@ -32,14 +32,14 @@ describe('decoder steps batched across streams', () => {
       for (let k = 0; k < names.length; k++) expect(many[k]!).toBeCloseTo(one[k]!, 5);
       if (i % 6 === 5) {
         for (let k = 0; k < names.length; k++) {
-          const [x, y] = [await alone[k]!.generate([model.manifest.tokens.commentary]), await batched[k]!.generate([model.manifest.tokens.commentary])];
+          const [x, y] = [await alone[k]!.generate([...model.prompts.commentary]), await batched[k]!.generate([...model.prompts.commentary])];
           expect(y.ids).toEqual(x.ids);
         }
       }
     }
     for (let k = 0; k < names.length; k++) {
       expect(batched[k]!.cache.seqLength).toBe(alone[k]!.cache.seqLength);
-      const q = [model.manifest.tokens.question, ...model.codec.encodeUntrusted('what is the score?'), model.manifest.tokens.answer];
+      const q = model.prompts.question('what is the score?', 64);
       expect((await batched[k]!.generate(q)).ids).toEqual((await alone[k]!.generate(q)).ids);
     }
   });
@@ -56,13 +56,13 @@ describe('decoder steps batched across streams', () => {
         await together[k]!.stepFrame(embeds.slice(k * per, (k + 1) * per));
       }
     }
-    const { commentary, question, answer } = model.manifest.tokens;
+    const commentary = [...model.prompts.commentary];
     const none = names.map(() => [] as number[]);
     const rounds = [
-      { prompt: [commentary], after: none },
-      { prompt: [question, ...model.codec.encodeUntrusted('what is the score?'), answer], after: none },
+      { prompt: commentary, after: none },
+      { prompt: model.prompts.question('what is the score?', 64), after: none },
       // line stamps after eos differ in length per row: each length shares its own last run
-      { prompt: [commentary], after: [9, 10, 125, 7].map((s) => model.codec.encodeUntrusted(`at ${s} seconds`)) },
+      { prompt: commentary, after: [9, 10, 125, 7].map((s) => model.codec.encodeUntrusted(`at ${s} seconds`)) },
     ];
     for (const { prompt, after } of rounds) {
       const one: Awaited<ReturnType<StreamContext["generate"]>>[] = [];

@@ -40,7 +40,7 @@ describe('stream clock', () => {
   it('a package with a clock stamps text after a frame (clock.text), never without one', async () => {
     const model = await Model.load({ packageDir: dir });
     try {
-      const id = model.manifest.tokens.question;
+      const id = model.prompts.commentary[0]!;
       const bare = model.embed([id]).data as Float32Array;
       const at = model.embed([id, id], 42_000).data as Float32Array;
       const c = model.clock!.vector(42);

@@ -113,7 +113,7 @@ describe('StreamContext', () => {
     const bytes = ctx.cache.bytes;
     for (let i = 0; i < limits.windowFrames * 3; i++) {
       await ctx.stepFrame(emb);
-      if (i % 5 === 0) await ctx.generate([model.manifest.tokens.commentary]);
+      if (i % 5 === 0) await ctx.generate([...model.prompts.commentary]);
       expect(ctx.cache.seqLength).toBeLessThanOrEqual(model.manifest.decoder.maxPositions!);
     }
     expect(ctx.cache.bytes).toBe(bytes);

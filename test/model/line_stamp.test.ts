@@ -28,10 +28,10 @@ describe('line stamps', () => {
     const stamped = await Model.load({ packageDir: dir });
     const plain = await Model.load({ packageDir: 'models/kibitz-demo' });
     try {
-      expect(stamped.lineStamp(12_999)).toEqual(stamped.codec.encodeUntrusted('at 12 seconds'));
-      expect(stamped.codec.decode(stamped.lineStamp(125_000))).toBe('at 125 seconds');
-      expect(stamped.codec.decode(stamped.lineStamp(400))).toBe('at 0 seconds');
-      expect(plain.lineStamp(12_999)).toEqual([]);
+      expect(stamped.prompts.afterLine('commentary', 12_999)).toEqual(stamped.codec.encodeUntrusted('at 12 seconds'));
+      expect(stamped.codec.decode(stamped.prompts.afterLine('commentary', 125_000))).toBe('at 125 seconds');
+      expect(stamped.codec.decode(stamped.prompts.afterLine('commentary', 400))).toBe('at 0 seconds');
+      expect(plain.prompts.afterLine('commentary', 12_999)).toEqual([]);
     } finally {
       await stamped.close();
       await plain.close();
@@ -45,8 +45,8 @@ describe('line stamps', () => {
       const [frame] = sampleFrames();
       await ctx.stepFrame(await model.encodeFrames([frame!]));
       const before = ctx.cache.seqLength;
-      const stamp = model.lineStamp(42_000);
-      const gen = await ctx.generate([model.manifest.tokens.commentary], stamp);
+      const stamp = model.prompts.afterLine('commentary', 42_000);
+      const gen = await ctx.generate([...model.prompts.commentary], stamp);
       expect(ctx.cache.seqLength - before).toBe(1 + gen.ids.length + 1 + stamp.length); // prompt, words, eos, stamp
     } finally {
       await model.close();
@@ -93,7 +93,7 @@ describe('line stamps', () => {
       }
       await vi.waitFor(() => expect(calls.length).toBe(times.length));
       expect(calls.map((c) => model.codec.decode(c.after))).toEqual(['at 0 seconds', 'at 7 seconds', 'at 61 seconds']);
-      expect(calls.every((c) => c.prompt.length === 1 && c.prompt[0] === model.manifest.tokens.commentary)).toBe(true);
+      expect(calls.every((c) => c.prompt.length === 1 && c.prompt[0] === model.prompts.commentary[0])).toBe(true);
       expect(lines[0]).toBe('an enemy appears'); // the stamp is context, not part of the line
     } finally {
       spy.mockRestore();

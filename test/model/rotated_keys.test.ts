@@ -47,7 +47,7 @@ async function streamBoth(limits: CacheLimits, frames: number) {
     const embeds = await raw.encodeFrames([frame(raw.frameBytes, f + 1)]);
     worst = Math.max(worst, Math.abs((await a.stepFrame(embeds)) - (await b.stepFrame(embeds))));
     if (f % 3 === 2) {
-      const prompt = [raw.manifest.tokens.commentary];
+      const prompt = [...raw.prompts.commentary];
       const [ga, gb] = [await a.generate(prompt), await b.generate(prompt)];
       expect(gb.ids).toEqual(ga.ids);
       worst = Math.max(worst, Math.abs(ga.meanLogprob - gb.meanLogprob));
