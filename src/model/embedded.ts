@@ -40,7 +40,7 @@ export async function startEmbeddedModel(app: KibitzApp, overrides: Partial<Engi
   });
   const m = model.manifest;
   const th = model.threading;
-  log.info(`model ${m.name} loaded on ${model.sessions.provider} (${th.intraOp} intra-op thread${th.intraOp === 1 ? '' : 's'}, spinning ${th.spinning ? 'on' : 'off'}; model.threads): ${m.vision.tokensPerFrame} vision tokens/frame, MoD keep ${m.decoder.keepRatio} on layers ${m.decoder.routedLayers.join(',')}${model.knowsItsWorld ? `, in-world score threshold ${m.world!.threshold}` : ''}`);
+  log.info(`model ${m.name} loaded on ${model.sessions.provider} (${th.intraOp} intra-op thread${th.intraOp === 1 ? '' : 's'}, spinning ${th.spinning ? 'on' : 'off'}; model.threads): ${m.vision.tokensPerFrame} vision tokens/frame, ${m.decoder.routedLayers.length ? `MoD keep ${m.decoder.keepRatio} on layers ${m.decoder.routedLayers.join(',')}` : 'dense (no MoD routers)'}${m.kind === 'general' ? `, general model (${m.decoder.layers} layers, d ${m.decoder.dModel})` : ''}${model.knowsItsWorld ? `, in-world score threshold ${m.world!.threshold}` : ''}`);
   return engine;
 }
 

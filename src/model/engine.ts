@@ -191,7 +191,8 @@ export class ModelEngine implements Brain {
     this.watchOptions = model.knowsItsWorld && w ? { ...DEFAULT_WORLD_WATCH, threshold: w.threshold, ...this.opts.world } : null;
     this.temporalRule = temporalRuleFor(model.manifest, this.opts.temporal);
     if (model.manifest.temporal) log.info(`temporal token drop ${this.temporalRule ? 'on' : 'off'} (model.temporal ${this.opts.temporal})`);
-    if (!this.watchOptions) log.warn(`model package ${model.manifest.name} has no in-world score: it cannot tell when a stream shows something it does not know (the line guards still apply)`);
+    if (model.manifest.kind === 'general') log.info(`model package ${model.manifest.name} is a general (open-vocabulary) model: it talks about any stream; it has no in-world score, so every line is checked by the line guards alone`);
+    else if (!this.watchOptions) log.warn(`model package ${model.manifest.name} has no in-world score: it cannot tell when a stream shows something it does not know (the line guards still apply)`);
     this.loopDone = this.loop();
   }
 

@@ -225,7 +225,7 @@ export class StreamContext {
    * Feeds text in steps of at most the cache's maxStepTokens (a general package's start prompt
    * can be longer than one step); the result is the same as one step, the attention being causal.
    */
-  private async feedText(ids: number[], clockMs = this.clockMs): Promise<Float32Array> {
+  async feedText(ids: number[], clockMs = this.clockMs): Promise<Float32Array> {
     const step = this.cache.limits.maxStepTokens;
     let logits = new Float32Array(0) as Float32Array<ArrayBufferLike>;
     for (let i = 0; i < ids.length; i += step) logits = await this.stepText(ids.slice(i, i + step), clockMs);
