@@ -16,6 +16,9 @@
   game-samples  held-out recordings -> sample broadcasts with ground truth (bench/broadcast.ts)
   slim      checkpoint -> float16 copy to commit (resume from it with train --resume)
   copy-probe  how well checkpoints copy line stamps into "when" answers (digit CE / accuracy)
+  import-videollm     a VideoLLM-online (live1+) checkpoint -> a general package (videollm/importer.py)
+  videollm-tiny       write a tiny random VideoLLM-online checkpoint in the public layout (for tests)
+  videollm-reference  replay a runtime trace through an independent PyTorch reference of such a checkpoint
 """
 from __future__ import annotations
 
@@ -149,6 +152,23 @@ def main(argv=None) -> int:
     s.add_argument("--depth", type=int, default=4, help="engine search depth (fixed depth: the same seed plays the same moves)")
     s.add_argument("--pace", default="1.0,2.5", help="seconds an engine move is held, min,max (seeded draw per move)")
     s.add_argument("--depths", default=None, help="e.g. 2,3,4,5: each engine's depth is drawn per game from these (seeded), so a long recording is many different games")
+    s = sub.add_parser("import-videollm", help="VideoLLM-online checkpoint -> package: LoRA merged, SigLIP vision, parity-checked")
+    s.add_argument("checkpoint", help="the adapter folder (adapter_config.json) or a folder holding the LLM, adapter and SigLIP folders")
+    s.add_argument("--out", required=True); s.add_argument("--llm", default=None, help="the base Llama folder (default: found beside the adapter)")
+    s.add_argument("--vision", default=None, help="the SigLIP folder (default: found beside the adapter)")
+    s.add_argument("--name", default="videollm-online"); s.add_argument("--dtype", default="fp32", help="only fp32 for now")
+    s.add_argument("--window-frames", type=int, default=None, help="frames the runtime keeps (default: what max_position_embeddings allows, at most 600)")
+    s.add_argument("--no-parity", action="store_true")
+    s.add_argument("--dense", action="store_true", help="leave a MoD checkpoint's routers out: every layer dense")
+    s = sub.add_parser("videollm-tiny", help="a tiny random VideoLLM-online checkpoint (three folders) for tests")
+    s.add_argument("--out", required=True); s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--routers", action="store_true", help="also MoD routers (routers.safetensors + mod_config.json)")
+    s.add_argument("--preset", default="tiny", choices=["tiny", "llama3-8b"], help="llama3-8b: the real shapes, random values")
+    s.add_argument("--layers", type=int, default=None, help="decoder layers instead of the preset's (same width)")
+    s = sub.add_parser("videollm-reference", help="logits of an independent reference (unmerged LoRA) over a runtime trace")
+    s.add_argument("--checkpoint", required=True); s.add_argument("--trace", required=True); s.add_argument("--out", required=True)
+    s.add_argument("--llm", default=None); s.add_argument("--vision", default=None)
+    s.add_argument("--device", default="cpu", help="cpu or cuda")
     a = p.parse_args(argv)
     try:
         return _run(a)
@@ -157,7 +177,8 @@ def main(argv=None) -> int:
         from .model import ConfigError
         from .export import ExportError
         from .from_package import ImportError_
-        known = (CheckpointError, ConfigError, ExportError, ImportError_, FileNotFoundError, NotADirectoryError)
+        from .videollm.errors import LayoutError
+        known = (CheckpointError, ConfigError, ExportError, ImportError_, LayoutError, FileNotFoundError, NotADirectoryError)
         if isinstance(e, known):
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -264,6 +285,20 @@ def _run(a) -> int:
     elif a.cmd == "still":
         from .still_probe import still_probe
         print(json.dumps(still_probe(a.checkpoint, a.data, a.out, a.max_streams, a.threads, a.temporal, a.still), indent=2))
+    elif a.cmd == "import-videollm":
+        import time
+        from .videollm.importer import import_videollm
+        t0 = time.time()
+        m = import_videollm(a.checkpoint, a.out, llm=a.llm, vision=a.vision, name=a.name, dtype=a.dtype,
+                            window=a.window_frames, check_parity=not a.no_parity, dense=a.dense)
+        print(json.dumps({"out": a.out, "seconds": round(time.time() - t0, 1), "decoder": m["decoder"],
+                          "parity": m.get("parity", "not checked")}))
+    elif a.cmd == "videollm-tiny":
+        from .videollm.tiny import PRESETS, write_tiny
+        print(json.dumps(write_tiny(a.out, a.seed, a.routers, PRESETS[a.preset], a.layers)))
+    elif a.cmd == "videollm-reference":
+        from .videollm.reference import run_reference
+        print(json.dumps({"out": a.out, "steps": run_reference(a.checkpoint, a.trace, a.out, a.llm, a.vision, a.device)}))
     elif a.cmd == "cost" and a.context and not a.package:
         from .model import ConfigError
         raise ConfigError("cost --context needs --package (the shape whose layers attend over those slots)")

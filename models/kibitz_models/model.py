@@ -67,6 +67,12 @@ class ModelConfig:
     # frame.view). None: the whole frame, letterboxed. A game whose screen has a fixed layout
     # (chess: the xboard window) looks only at what matters, at more pixels per square.
     view: Optional[Tuple[float, float, float, float]] = None
+    # Text tokens a frame step may carry in front of the frame's vision tokens (VideoLLM-online
+    # feeds its interval token "," right before every frame that follows a frame, in the same
+    # decoder_frame step). 0 = none (every kibitz package). When > 0, a step of n tokens holds
+    # max(n - V, 0) text tokens first; routed layers always keep them (weight 1) and route only
+    # the vision tokens (models/CONTRACT.md "General packages").
+    frame_prefix: int = 0
 
     @property
     def head_dim(self) -> int:
@@ -90,18 +96,22 @@ class ModelConfig:
     def is_routed(self, layer: int) -> bool:
         return layer in self.routed_layers and self.keep_ratio < 1.0
 
-    def validate(self) -> "ModelConfig":
+    def validate(self, conv_vision: bool = True) -> "ModelConfig":
+        """`conv_vision`: check the dimensions of the built-in conv encoder too (False when the
+        model is given its own vision module, e.g. an imported SigLIP tower)."""
         def need(cond: bool, msg: str) -> None:
             if not cond:
                 raise ConfigError(f"bad model config: {msg}")
         need(self.d_model % self.n_heads == 0, f"d_model {self.d_model} not divisible by n_heads {self.n_heads}")
         need(self.n_heads % self.n_kv_heads == 0, f"n_heads {self.n_heads} not divisible by n_kv_heads {self.n_kv_heads}")
         need(self.head_dim % 2 == 0, f"head_dim {self.head_dim} must be even for RoPE")
-        need(self.frame_width % self.stem_stride == 0 and self.frame_height % self.stem_stride == 0,
-             f"frame {self.frame_width}x{self.frame_height} not divisible by stem_stride {self.stem_stride}")
-        fh, fw = self.feature_hw
-        need(fh % self.grid_h == 0 and fw % self.grid_w == 0,
-             f"feature map {fh}x{fw} not divisible by grid {self.grid_h}x{self.grid_w}")
+        if conv_vision:
+            need(self.frame_width % self.stem_stride == 0 and self.frame_height % self.stem_stride == 0,
+                 f"frame {self.frame_width}x{self.frame_height} not divisible by stem_stride {self.stem_stride}")
+            fh, fw = self.feature_hw
+            need(fh % self.grid_h == 0 and fw % self.grid_w == 0,
+                 f"feature map {fh}x{fw} not divisible by grid {self.grid_h}x{self.grid_w}")
+        need(self.frame_prefix >= 0, f"frame_prefix {self.frame_prefix} must be >= 0")
         need(0.0 < self.keep_ratio <= 1.0, f"keep_ratio {self.keep_ratio} must be in (0, 1]")
         if self.view is not None:
             from .render import check_view
@@ -230,6 +240,19 @@ def kept_count(embeds: torch.Tensor, kept_per_frame: int):
     return min(kept_per_frame, embeds.shape[1])
 
 
+def prefix_count(embeds: torch.Tensor, tokens_per_frame: int, kept_per_frame: int):
+    """(p, p + min(kept_per_frame, n - p)) for a frame step of n = embeds.shape[1] tokens whose first
+    p = max(n - V, 0) are a text prefix (ModelConfig.frame_prefix): the prefix count and how many
+    entries a routed layer keeps. Tensors read from the shape while exporting (see kept_count)."""
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        n = torch._shape_as_tensor(embeds)[1]
+        p = torch.clamp(n - tokens_per_frame, min=0)
+        return p, p + torch.clamp(n - p, max=kept_per_frame)
+    n = embeds.shape[1]
+    p = max(n - tokens_per_frame, 0)
+    return p, p + min(kept_per_frame, n - p)
+
+
 def router_weight(scores: torch.Tensor) -> torch.Tensor:
     """Router logit -> the multiplier of a kept token's block update."""
     return torch.sigmoid(scores)
@@ -324,15 +347,22 @@ class Block(nn.Module):
 
 
 class KibitzModel(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, vision: Optional[nn.Module] = None):
+        """`vision`: a module to use instead of the built-in conv encoder (uint8 frames [N, H, W, 3]
+        -> [N, V, d_model]); an imported checkpoint brings its own (videollm/siglip.py), already
+        loaded, so it is left as it is."""
         super().__init__()
-        self.cfg = cfg.validate()
-        self.vision = VisionEncoder(cfg)
+        self.cfg = cfg.validate(conv_vision=vision is None)
+        self.vision = VisionEncoder(cfg) if vision is None else vision
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.layers = nn.ModuleList([Block(cfg, cfg.is_routed(i)) for i in range(cfg.n_layers)])
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
-        self.apply(self._init)
+        if vision is None:
+            self.apply(self._init)
+        else:
+            for part in (self.embed, self.layers, self.lm_head):
+                part.apply(self._init)
         # zero at first: a model that gains a clock behaves exactly as before until it learns to use it
         self.time_embed = nn.Parameter(torch.zeros(cfg.time_digits, 10, cfg.d_model)) if cfg.time_digits else None
 
@@ -426,13 +456,19 @@ class KibitzModel(nn.Module):
         drop); past: list per layer of (k, v, pos, valid); `past_rotated`: see Block.delta.
         Returns logits (B, vocab) after the frame's last token, and per layer
         (new_k (B, KH, T_l, hd), new_v, new_index (B, T_l)) with T_l = n or min(kept_per_frame, n).
+        With cfg.frame_prefix, n may be V + p: p text tokens first (VideoLLM-online's ","), which
+        routed layers always keep, so T_l = p + min(kept_per_frame, n - p) there.
         """
         cfg = self.cfg
         B, V, _ = embeds.shape
         x = embeds
         ones = torch.ones(B, V, dtype=torch.bool, device=x.device)
         all_idx = torch.arange(V, device=x.device).unsqueeze(0).expand(B, V)
-        k = kept_count(embeds, cfg.kept_per_frame)
+        if cfg.frame_prefix:
+            p, kp = prefix_count(embeds, cfg.tokens_per_frame, cfg.kept_per_frame)
+            is_prefix = all_idx < p                                           # (B, n): the leading text tokens
+        else:
+            k = kept_count(embeds, cfg.kept_per_frame)
         cos, sin = rope_tables(pos, cfg.head_dim, cfg.rope_theta)            # once per step, shared by the layers
         out = []
         for layer, (pk, pv, pp, pm) in zip(self.layers, past):
@@ -440,6 +476,22 @@ class KibitzModel(nn.Module):
                 dx, nk, nv = layer.delta(x, pos, ones, pk, pv, pp, pm, (cos, sin), past_rotated)
                 x = x + dx
                 out.append((nk, nv, all_idx))
+            elif cfg.frame_prefix:
+                scores = layer.router(x).squeeze(-1)                          # (B, n)
+                # the text prefix outranks every vision token, so the top-(p + k) holds it whole
+                # and k vision tokens chosen by score alone
+                rank = scores.masked_fill(is_prefix, float("inf"))
+                top = torch.topk(rank, kp, dim=-1).indices                    # (B, p + k)
+                idx = torch.topk(top, kp, dim=-1, largest=False).values       # prefix first, then frame order
+                gidx = idx.unsqueeze(-1).expand(-1, -1, cfg.d_model)
+                xs = torch.gather(x, 1, gidx)                                 # (B, p + k, d)
+                ps = torch.gather(pos, 1, idx)
+                tables = gather_tables((cos, sin), idx, cfg.head_dim)
+                ws = torch.where(torch.gather(is_prefix, 1, idx), torch.ones_like(xs[..., 0]),
+                                 router_weight(torch.gather(scores, 1, idx)))  # (B, p + k): text weighs 1
+                dx, nk, nv = layer.delta(xs, ps, torch.ones_like(ps, dtype=torch.bool), pk, pv, pp, pm, tables, past_rotated)
+                x = x.scatter(1, gidx, xs + ws.unsqueeze(-1) * dx)
+                out.append((nk, nv, idx))
             else:
                 scores = layer.router(x).squeeze(-1)                          # (B, V)
                 top = torch.topk(scores, k, dim=-1).indices                  # (B, k)
