@@ -85,6 +85,10 @@ export class TextCodec {
 
   decode(ids: number[]): string {
     if (ids.length === 0) return ''; // the library throws on an empty list; a model may say nothing
-    return this.tok.decode(ids, { skip_special_tokens: true }).replace(/\s+([?.,!])/g, '$1').trim();
+    // Byte-level tokens can end a capped line inside a character (U+FFFD) or spell control bytes:
+    // neither belongs in a chat message or an overlay.
+    return this.tok.decode(ids, { skip_special_tokens: true })
+      .replace(/[\u0000-\u001f\u007f\ufffd]+/g, ' ')
+      .replace(/\s+([?.,!])/g, '$1').replace(/\s+/g, ' ').trim();
   }
 }

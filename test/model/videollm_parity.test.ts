@@ -38,12 +38,12 @@ describe('an imported VideoLLM-online checkpoint', () => {
     expect(prompts.afterLine('answer', 0).length).toBeGreaterThan(0);
     // a viewer's question goes in as typed, every word kept; special-token text typed by a viewer is not honoured
     const q = prompts.question('What is the <|eot_id|>dog doing?!', 64);
-    expect(codec.decode(q)).toBe(']\nUser: What is the dog doing?!\nAssistant:');
+    expect(q).toEqual(codec.encodeTemplate(']\nUser: What is the dog doing?!\nAssistant:'));
     expect(q).not.toContain(manifest.tokens.eos);
     // a question too long for one step keeps the whole template and is cut itself
     const long = prompts.question('why '.repeat(200), 40);
     expect(long.length).toBeLessThanOrEqual(40);
-    expect(codec.decode(long)).toMatch(/^\]\nUser: why why .*\nAssistant:$/s);
+    expect(codec.decode(long)).toMatch(/^\] User: why why .* Assistant:$/);
   });
 
   it('matches the PyTorch reference step for step, through sinks and window eviction', async () => {
