@@ -102,6 +102,33 @@ def past_axes(n_layers: int) -> Dict[str, Dict[int, str]]:
     return axes
 
 
+def frame_io(n_layers: int):
+    """decoder_frame.onnx's output names and the dynamic axes of all its inputs and outputs: a
+    dynamic token axis n (the temporal drop feeds 1..V tokens, a frame prefix V + p; routed layers
+    return min(k, n) entries)."""
+    L = n_layers
+    onames = ["logits"] + sum([[f"new_key.{l}", f"new_value.{l}", f"new_index.{l}"] for l in range(L)], [])
+    axes = {"inputs_embeds": {0: "batch", 1: "n"}, "positions": {0: "batch", 1: "n"}, "logits": {0: "batch"}}
+    axes.update(past_axes(L))
+    for l in range(L):
+        axes[f"new_key.{l}"] = {0: "batch", 2: f"new_len_{l}"}
+        axes[f"new_value.{l}"] = {0: "batch", 2: f"new_len_{l}"}
+        axes[f"new_index.{l}"] = {0: "batch", 1: f"new_len_{l}"}
+    return onames, axes
+
+
+def text_io(n_layers: int):
+    """decoder_text.onnx's output names and the dynamic axes of all its inputs and outputs."""
+    L = n_layers
+    tonames = ["logits"] + sum([[f"new_key.{l}", f"new_value.{l}"] for l in range(L)], [])
+    taxes = {"inputs_embeds": {0: "batch", 1: "t"}, "positions": {0: "batch", 1: "t"}, "logits": {0: "batch", 1: "t"}}
+    taxes.update(past_axes(L))
+    for l in range(L):
+        taxes[f"new_key.{l}"] = {0: "batch", 2: "t"}
+        taxes[f"new_value.{l}"] = {0: "batch", 2: "t"}
+    return tonames, taxes
+
+
 # ----------------------------------------------------------------------------- example inputs
 
 def example_past(model: KibitzModel, batch: int, lens: List[int], gen: torch.Generator, pad_every: int = 4):
@@ -266,14 +293,7 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         pos = torch.arange(V).unsqueeze(0).repeat(B, 1) + 40
         flat = example_past(model, B, past_lens(model, 1, 15), gen)
         fnames = past_names(L)
-        onames = ["logits"] + sum([[f"new_key.{l}", f"new_value.{l}", f"new_index.{l}"] for l in range(L)], [])
-        # a dynamic token axis: the temporal drop feeds n in 1..V tokens (routed layers keep min(k, n))
-        axes = {"inputs_embeds": {0: "batch", 1: "n"}, "positions": {0: "batch", 1: "n"}, "logits": {0: "batch"}}
-        axes.update(past_axes(L))
-        for l in range(L):
-            axes[f"new_key.{l}"] = {0: "batch", 2: f"new_len_{l}"}
-            axes[f"new_value.{l}"] = {0: "batch", 2: f"new_len_{l}"}
-            axes[f"new_index.{l}"] = {0: "batch", 1: f"new_len_{l}"}
+        onames, axes = frame_io(L)
         torch.onnx.export(FrameGraph(model, rotated_keys), (emb, pos, *flat), os.path.join(out_dir, "decoder_frame.onnx"),
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=onames,
                           opset_version=OPSET, dynamic_axes=axes, do_constant_folding=True)
@@ -303,12 +323,7 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         temb = model.embed(ids)
         tpos = torch.arange(T).unsqueeze(0).repeat(B, 1) + 40 + V
         flatt = example_past(model, B, past_lens(model, 2, 5), gen)
-        tonames = ["logits"] + sum([[f"new_key.{l}", f"new_value.{l}"] for l in range(L)], [])
-        taxes = {"inputs_embeds": {0: "batch", 1: "t"}, "positions": {0: "batch", 1: "t"}, "logits": {0: "batch", 1: "t"}}
-        taxes.update(past_axes(L))
-        for l in range(L):
-            taxes[f"new_key.{l}"] = {0: "batch", 2: "t"}
-            taxes[f"new_value.{l}"] = {0: "batch", 2: "t"}
+        tonames, taxes = text_io(L)
         torch.onnx.export(TextGraph(model, rotated_keys), (temb, tpos, *flatt), os.path.join(out_dir, "decoder_text.onnx"),
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=tonames,
                           opset_version=OPSET, dynamic_axes=taxes, do_constant_folding=True)

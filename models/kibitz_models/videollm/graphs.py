@@ -10,7 +10,7 @@ from typing import Dict, List
 
 import torch
 
-from ..export import OPSET, FrameGraph, TextGraph, VisionGraph, example_past, past_axes, past_names, write_fixture
+from ..export import OPSET, FrameGraph, TextGraph, VisionGraph, example_past, frame_io, past_names, text_io, write_fixture
 from ..model import KibitzModel
 from .share_streaming import place_decoder_graphs
 
@@ -63,13 +63,7 @@ def export_graphs(model: KibitzModel, out_dir: str, separator: int, text_ids: Li
         emb = torch.cat([sep, vis], dim=1)                                   # (B, V + 1, d)
         pos = torch.arange(V + 1).unsqueeze(0).repeat(B, 1) + 40
         flat = example_past(model, B, _past_lens(cfg, 1, 15), gen)
-        onames = ["logits"] + sum([[f"new_key.{l}", f"new_value.{l}", f"new_index.{l}"] for l in range(L)], [])
-        axes = {"inputs_embeds": {0: "batch", 1: "n"}, "positions": {0: "batch", 1: "n"}, "logits": {0: "batch"}}
-        axes.update(past_axes(L))
-        for l in range(L):
-            axes[f"new_key.{l}"] = {0: "batch", 2: f"new_len_{l}"}
-            axes[f"new_value.{l}"] = {0: "batch", 2: f"new_len_{l}"}
-            axes[f"new_index.{l}"] = {0: "batch", 1: f"new_len_{l}"}
+        onames, axes = frame_io(L)
         graph = FrameGraph(model, rotated=True)
         torch.onnx.export(graph, (emb, pos, *flat), sources["decoder_frame.onnx"],
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=onames,
@@ -91,12 +85,7 @@ def export_graphs(model: KibitzModel, out_dir: str, separator: int, text_ids: Li
         temb = model.embed(ids)
         tpos = torch.arange(T).unsqueeze(0).repeat(B, 1) + 40 + V
         flatt = example_past(model, B, _past_lens(cfg, 2, 5), gen)
-        tonames = ["logits"] + sum([[f"new_key.{l}", f"new_value.{l}"] for l in range(L)], [])
-        taxes = {"inputs_embeds": {0: "batch", 1: "t"}, "positions": {0: "batch", 1: "t"}, "logits": {0: "batch", 1: "t"}}
-        taxes.update(past_axes(L))
-        for l in range(L):
-            taxes[f"new_key.{l}"] = {0: "batch", 2: "t"}
-            taxes[f"new_value.{l}"] = {0: "batch", 2: "t"}
+        tonames, taxes = text_io(L)
         tgraph = TextGraph(model, rotated=True)
         torch.onnx.export(tgraph, (temb, tpos, *flatt), sources["decoder_text.onnx"],
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=tonames,
