@@ -34,7 +34,7 @@ const USAGE = `usage: kibitz <command> [options]
   import videollm-online CHECKPOINT --out DIR [--llm DIR] [--vision DIR] [--name NAME]
                                    turn a downloaded VideoLLM-online checkpoint (base Llama-3
                                    folder, LoRA adapter folder, SigLIP folder) into a model
-                                   package (models/README.md "Run a real model")
+                                   package (README.md "Run a real model")
 
 config: config/default.yaml, then --config FILE, then KIBITZ_* environment variables
         (KIBITZ_HTTP_PORT=9000, KIBITZ_STREAMS_0_KEY=...)`;

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { toolkit } from '../helpers/tiny_videollm.ts';
 
 const BIN = path.resolve('bin/kibitz.mjs');
 
@@ -67,5 +68,18 @@ describe('kibitz CLI exit codes', () => {
     const r = await run(['frobnicate'], {});
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown command "frobnicate"[\s\S]*usage: kibitz/);
+  });
+
+  it('import: a checkpoint folder it does not understand is refused with one line naming file and key, exit 2', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kibitz-import-'));
+    toolkit(['videollm-tiny', '--out', dir]);
+    const cfg = path.join(dir, 'videollm-online-8b-v1plus', 'adapter_config.json');
+    writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, 'utf8')), use_dora: true }));
+    const r = await run(['import', 'videollm-online', dir, '--out', path.join(dir, 'pkg')], {});
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n').filter((l) => !/Warning|trace-warnings/.test(l))).toEqual([expect.stringMatching(/adapter_config\.json: use_dora is true: DoRA adapters are not supported/)]);
+    const u = await run(['import', 'llava', dir], {});
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/import needs a model family: videollm-online \(got "llava"\)/);
   });
 });
