@@ -32,6 +32,11 @@ export interface SummaryResult {
 export interface Brain {
   ask(req: AskRequest, signal?: AbortSignal): Promise<AnswerResult>;
   summary(stream: string, minutes: number, signal?: AbortSignal): Promise<SummaryResult>;
+  /**
+   * What viewers can ask on `stream` (chat's !help): the line a question of no kind gets
+   * (src/questions/kinds.ts). Absent: the model side cannot say; askers get OPEN_HELP.
+   */
+  help?(stream: string): string;
 }
 
 export type BrainErrorCode =

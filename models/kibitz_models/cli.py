@@ -16,9 +16,13 @@
   game-samples  held-out recordings -> sample broadcasts with ground truth (bench/broadcast.ts)
   slim      checkpoint -> float16 copy to commit (resume from it with train --resume)
   copy-probe  how well checkpoints copy line stamps into "when" answers (digit CE / accuracy)
+  questions   train a package's question classifier (viewers' words -> a question kind, or none)
+  questions-check  that classifier on the held-out phrasings, with the near-copy check
   import-videollm     a VideoLLM-online (live1+) checkpoint -> a general package (videollm/importer.py)
   videollm-tiny       write a tiny random VideoLLM-online checkpoint in the public layout (for tests)
   videollm-reference  replay a runtime trace through an independent PyTorch reference of such a checkpoint
+  train-routers       MoD routers for a dense VideoLLM-online checkpoint, distilled from it on unlabelled recordings
+  router-table        trained vs random routers vs first-k / last-k heuristics against the dense model on a held-out recording
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ def main(argv=None) -> int:
     s.add_argument("--name", default="kibitz-demo"); s.add_argument("--no-parity", action="store_true")
     s.add_argument("--threshold", type=float, default=None, help="decision threshold written to the manifest")
     s.add_argument("--world-from", default=None, help="carry this package's in-world head (refused unless the vision encoder is the same)")
+    s.add_argument("--no-questions", action="store_true", help="leave out the question classifier (cli questions adds it later; a minute on a CPU)")
     s.add_argument("--temporal-default", choices=["on", "off"], default=None,
                    help="for a checkpoint trained with the temporal drop: whether the runtime runs it when its config says auto (manifest temporal.default)")
     s = sub.add_parser("data")
@@ -124,6 +129,11 @@ def main(argv=None) -> int:
     s.add_argument("--package", required=True)
     s = sub.add_parser("recall", help="write the game's memory-question rules into a package's manifest (export does it too)")
     s.add_argument("--package", required=True)
+    s = sub.add_parser("questions", help="train a package's question classifier (questions.json) and write its questions block")
+    s.add_argument("--package", required=True); s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("questions-check", help="a package's question classifier on held-out phrasings, with the near-copy check (report only)")
+    s.add_argument("--package", required=True); s.add_argument("--json", action="store_true")
+    s.add_argument("--sets", default="models/tests/question_sets/heldout_reworded.json,models/tests/question_sets/heldout_report.json")
     s = sub.add_parser("slim", help="checkpoint -> float16 copy (half the size) to commit and resume from")
     s.add_argument("--checkpoint", required=True); s.add_argument("--out", required=True)
     s = sub.add_parser("world", help="train + calibrate + export the in-world head (inworld.py)")
@@ -169,6 +179,29 @@ def main(argv=None) -> int:
     s.add_argument("--checkpoint", required=True); s.add_argument("--trace", required=True); s.add_argument("--out", required=True)
     s.add_argument("--llm", default=None); s.add_argument("--vision", default=None)
     s.add_argument("--device", default="cpu", help="cpu or cuda")
+    for cmd in ("train-routers", "router-table"):
+        if cmd == "train-routers":
+            s = sub.add_parser(cmd, help="MoD routers for a dense VideoLLM-online checkpoint, distilled from it on your own unlabelled recordings (videollm/routers.py)")
+            s.add_argument("checkpoint", help="as import-videollm takes it: the adapter folder, or the folder holding the three")
+            s.add_argument("--video", action="append", required=True, help="a recording to learn from (repeat for more)")
+            s.add_argument("--out", required=True, help="new folder: a copy of the adapter folder + routers.safetensors + mod_config.json")
+        else:
+            s = sub.add_parser(cmd, help="routers trained on one recording vs random routers and first-k / last-k heuristics, against the dense model on another (Markdown)")
+            s.add_argument("checkpoint", help="as import-videollm takes it")
+            s.add_argument("--train-video", required=True)
+            s.add_argument("--heldout-video", action="append", required=True, help="a different recording (repeat for more)")
+            s.add_argument("--no-heuristic", action="store_true", help="leave out the first-k and last-k heuristic rows")
+            s.add_argument("--json", default=None, help="also write the numbers here")
+        s.add_argument("--keep-ratio", type=float, default=0.2); s.add_argument("--from-layer", type=int, default=2)
+        s.add_argument("--steps", type=int, default=None, help="training steps (default 300 unless --minutes)")
+        s.add_argument("--minutes", type=float, default=None, help="stop training after this long (with --steps: whichever comes first)")
+        s.add_argument("--seed", type=int, default=0); s.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.5 / hidden)")
+        s.add_argument("--clip-frames", type=int, default=16); s.add_argument("--batch", type=int, default=4)
+        s.add_argument("--hidden-mse", type=float, default=0.0, help="weight of an MSE on the final hidden states of all tokens (0: KL only)")
+        s.add_argument("--no-straight-through", action="store_true",
+                       help="routers learn only through the weights of the tokens they keep (default: left-out tokens get a straight-through gradient too)")
+        s.add_argument("--llm", default=None); s.add_argument("--vision", default=None)
+        s.add_argument("--device", default="cpu", help="cpu or cuda"); s.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     try:
         return _run(a)
@@ -200,6 +233,10 @@ def _run(a) -> int:
         if a.world_from:
             from .carry import carry_world
             print(json.dumps({"world_from": a.world_from, "vision_max_abs_diff": carry_world(a.world_from, a.out)}))
+        from .phrasing_data import KINDS
+        if not a.no_questions and m.get("game", "demo") in KINDS:
+            from .question_classifier import write_package
+            print(json.dumps({"questions": write_package(a.out, log=lambda _: None)["crossValidation"]}))
         print(json.dumps(m.get("parity", {"parity": "not checked"})))
     elif a.cmd == "data":
         from .dataset import build_dataset
@@ -276,6 +313,13 @@ def _run(a) -> int:
     elif a.cmd == "recall":
         from .export import set_recall
         print(json.dumps(set_recall(a.package), indent=1))
+    elif a.cmd == "questions":
+        from .question_classifier import ClassifierConfig, write_package
+        print(json.dumps(write_package(a.package, ClassifierConfig(seed=a.seed)), indent=1))
+    elif a.cmd == "questions-check":
+        from .question_check import check, print_report
+        report = check(a.package, [p for p in a.sets.split(",") if p])
+        print(json.dumps(report, indent=1)) if a.json else print_report(a.package, report)
     elif a.cmd == "slim":
         from .checkpoint import slim_checkpoint
         print(json.dumps({"out": a.out, "max_abs_change": slim_checkpoint(a.checkpoint, a.out)}))
@@ -299,6 +343,23 @@ def _run(a) -> int:
     elif a.cmd == "videollm-reference":
         from .videollm.reference import run_reference
         print(json.dumps({"out": a.out, "steps": run_reference(a.checkpoint, a.trace, a.out, a.llm, a.vision, a.device)}))
+    elif a.cmd == "train-routers":
+        from .videollm.routers import train_routers
+        mod = train_routers(a.checkpoint, a.video, a.out, keep_ratio=a.keep_ratio, from_layer=a.from_layer, steps=a.steps,
+                            minutes=a.minutes, seed=a.seed, clip_frames=a.clip_frames, batch=a.batch, lr=a.lr,
+                            hidden_weight=a.hidden_mse, llm=a.llm, vision=a.vision, device=a.device,
+                            straight_through=not a.no_straight_through, log=lambda m: print(m, file=sys.stderr))
+        print(json.dumps({"out": a.out, **mod}))
+    elif a.cmd == "router-table":
+        from .videollm.routers import router_table
+        md, numbers = router_table(a.checkpoint, a.train_video, a.heldout_video, keep_ratio=a.keep_ratio, from_layer=a.from_layer,
+                                   steps=a.steps, minutes=a.minutes, seed=a.seed, clip_frames=a.clip_frames, batch=a.batch, lr=a.lr,
+                                   hidden_weight=a.hidden_mse, llm=a.llm, vision=a.vision, device=a.device, heuristic=not a.no_heuristic,
+                                   straight_through=not a.no_straight_through, log=lambda m: print(m, file=sys.stderr))
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(numbers, f, indent=1)
+        print(md)
     elif a.cmd == "cost" and a.context and not a.package:
         from .model import ConfigError
         raise ConfigError("cost --context needs --package (the shape whose layers attend over those slots)")

@@ -173,7 +173,7 @@ def evaluate(ckpt: str, data_dir: str, out: Optional[str] = None, threshold: Opt
                 got = tok.decode(st.copy().generate([QUESTION] + tok.encode(QUESTIONS[kind][0]) + [ANSWER]))
                 qa[kind][0] += int(got == want)
                 qa[kind][1] += 1
-                rule = recall and recall.match(QUESTIONS[kind][0])
+                rule = recall and recall.for_kind(kind)
                 recalled = recall.answer(rule, said_ms, t * 1000) if rule else None
                 qa_recall[kind][0] += int((got if recalled is None else recalled) == want)
                 qa_recall[kind][1] += 1

@@ -221,7 +221,7 @@ def game_recall(game: str):
 def recall_manifest(game: str) -> dict:
     """Memory questions the runtime answers from what the stream's commentary said (src/model/recall.ts)."""
     return {"rules": game_recall(game),
-            "describe": "a question matching one of a rule's phrasings (lower case, punctuation dropped) is answered from "
+            "describe": "a question of a rule's kind (the kind the package's question classifier gives it) is answered from "
                         "the stream's said lines, newest phrase first (lines split at ' and '): the first phrase matching "
                         "`line` ({name} = one or more words, {line} = any phrase) said within `withinS` seconds (absent = "
                         "any time) gives `answer` ({seconds} = floor(stream ms / 1000) of the line); none matches: `none`, "

@@ -2,18 +2,15 @@
 runtime's src/model/recall.ts (what the rules mean is written in export.recall_manifest). Both are
 checked against models/tests/recall_cases.json, so they cannot drift apart unnoticed.
 
-A package's rules come from its game (games.Game.recall, render.RECALL for the demo world)."""
+A package's rules come from its game (games.Game.recall, render.RECALL for the demo world), one
+per question kind: the kind a viewer's question is about (the package's question classifier,
+question_classifier.py) picks the rule, never the question's wording."""
 from __future__ import annotations
 
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}", re.I)
-
-
-def normalise_question(q: str) -> str:
-    """Lower case, no punctuation, single spaces."""
-    return re.sub(r"\s+", " ", re.sub(r"[?!.,;:]", " ", q.lower())).strip()
 
 
 def line_phrases(text: str) -> List[str]:
@@ -38,21 +35,22 @@ def _compile(rule: dict) -> re.Pattern:
 
 class Recall:
     def __init__(self, rules: Sequence[dict]):
-        self.by_question: Dict[str, int] = {}
         self.rules = list(rules)
         self.patterns = {id(r): _compile(r) for r in self.rules}
-        for i, r in enumerate(self.rules):
-            for q in r["questions"]:
-                self.by_question[normalise_question(q)] = i
+        self.by_kind: Dict[str, dict] = {}
+        for r in self.rules:
+            if r["kind"] in self.by_kind:
+                raise ValueError(f'two recall rules for kind "{r["kind"]}": a kind has at most one')
+            self.by_kind[r["kind"]] = r
 
-    def match(self, question: str) -> Optional[dict]:
-        i = self.by_question.get(normalise_question(question))
-        return None if i is None else self.rules[i]
+    def for_kind(self, kind: Optional[str]) -> Optional[dict]:
+        """The rule of a question kind; None when no rule names it (the model answers)."""
+        return self.by_kind.get(kind) if kind else None
 
     def answer(self, rule: dict, said: Sequence[Tuple[float, str]], now_ms: float) -> Optional[str]:
         """From `said` ((stream ms, line), oldest first), newest phrase first; the rule's `none`
         when nothing matches; None when nothing matches and it has no `none` (the model answers)."""
-        pattern = self.patterns[id(rule)]   # a rule `match` returned
+        pattern = self.patterns[id(rule)]   # a rule `for_kind` returned
         from_ms = now_ms - rule["withinS"] * 1000 if "withinS" in rule else float("-inf")
         for ms, text in reversed(said):
             if ms > now_ms:

@@ -146,16 +146,17 @@ QUESTIONS = {
 }
 
 # Memory questions the runtime answers from what its commentary said and when (src/model/recall.ts;
-# models/README.md "Memory questions"): a phrase pattern ({name} = one or more words, {line} = any
+# models/README.md "Memory questions"), by question kind (a viewer's words reach a kind through the
+# package's question classifier): a phrase pattern ({name} = one or more words, {line} = any
 # phrase), the answer ({seconds} = whole stream second the phrase was said), and what to say when
 # no phrase matches. "what happened" looks back RECENT_S, as `answer` below does.
 RECENT_S = 4.0
 RECALL = [
-    {"kind": "when_hit", "questions": QUESTIONS["when_hit"], "line": "the player is hit", "answer": "at {seconds} seconds",
+    {"kind": "when_hit", "line": "the player is hit", "answer": "at {seconds} seconds",
      "none": "I have not seen the player get hit"},
-    {"kind": "last_gem", "questions": QUESTIONS["last_gem"], "line": "the player picks up a {colour} gem", "answer": "{colour}",
+    {"kind": "last_gem", "line": "the player picks up a {colour} gem", "answer": "{colour}",
      "none": "I have not seen a gem picked up"},
-    {"kind": "what_happened", "questions": QUESTIONS["what_happened"], "line": "{line}", "answer": "{line}", "withinS": RECENT_S,
+    {"kind": "what_happened", "line": "{line}", "answer": "{line}", "withinS": RECENT_S,
      "none": "nothing happened"},
 ]
 

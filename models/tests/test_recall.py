@@ -17,25 +17,29 @@ class TestRecall(unittest.TestCase):
         recall = Recall(spec["rules"])
         for case in spec["cases"]:
             with self.subTest(case["name"]):
-                rule = recall.match(case["question"])
+                rule = recall.for_kind(case["kind"])
                 got = recall.answer(rule, case["said"], case["now_ms"]) if rule else None
                 self.assertEqual(got, case["answer"])
 
     def test_refuses_an_answer_name_the_line_does_not_define(self):
         with self.assertRaisesRegex(ValueError, r"answer uses \{color\}"):
-            Recall([{"kind": "g", "questions": ["q"], "line": "a {colour} gem", "answer": "{color}"}])
+            Recall([{"kind": "g", "line": "a {colour} gem", "answer": "{color}"}])
 
-    def test_demo_rules_answer_their_questions_the_way_the_ground_truth_does(self):
+    def test_refuses_two_rules_for_one_kind(self):
+        with self.assertRaisesRegex(ValueError, r'two recall rules for kind "g"'):
+            Recall([{"kind": "g", "line": "a", "answer": "a"}, {"kind": "g", "line": "b", "answer": "b"}])
+
+    def test_demo_rules_answer_their_kinds_the_way_the_ground_truth_does(self):
         demo = get("demo")
         recall = Recall(demo.recall)
         for kind in ("when_hit", "last_gem", "what_happened"):
-            for q in demo.questions[kind]:
-                self.assertEqual(recall.match(q)["kind"], kind)
+            self.assertIn(kind, demo.questions)
+            self.assertEqual(recall.for_kind(kind)["kind"], kind)
         said = [(64_000.0, "an enemy appears"), (65_500.0, "the player picks up a red gem and the player is hit")]
-        self.assertEqual(recall.answer(recall.match("when was the player last hit ?"), said, 66_000), "at 65 seconds")
-        self.assertEqual(recall.answer(recall.match("what colour was the last gem ?"), said, 66_000), "red")
-        self.assertEqual(recall.answer(recall.match("what just happened ?"), said, 66_000), "the player is hit")
-        self.assertIsNone(recall.match("what is the score ?"))
+        self.assertEqual(recall.answer(recall.for_kind("when_hit"), said, 66_000), "at 65 seconds")
+        self.assertEqual(recall.answer(recall.for_kind("last_gem"), said, 66_000), "red")
+        self.assertEqual(recall.answer(recall.for_kind("what_happened"), said, 66_000), "the player is hit")
+        self.assertIsNone(recall.for_kind("score"))
 
 
 if __name__ == "__main__":

@@ -112,6 +112,16 @@ export class DiscordBot implements ChatTransport<DiscordRoute> {
         await i.reply({ content: discordText(chat.statusLine(stream)), allowedMentions: NO_MENTIONS });
         return;
       }
+      if (i.commandName === 'help') {
+        let text: string;
+        try {
+          text = chat.help(stream);
+        } catch (err) {
+          text = userMessage(err);
+        }
+        await i.reply({ content: discordText(text), allowedMentions: NO_MENTIONS });
+        return;
+      }
       // The model may take seconds; Discord wants an acknowledgement within 3.
       await i.deferReply();
       let text: string;
@@ -135,10 +145,10 @@ export class DiscordBot implements ChatTransport<DiscordRoute> {
     }
   }
 
-  /** `!ask` / `!summary` typed in a channel (messageCommands). */
+  /** `!ask` / `!summary` / `!help` typed in a channel (messageCommands). */
   private onMessage(m: Message): void {
     if (m.author.bot || !m.inGuild()) return;
-    const match = /^!(ask|summary)\b\s*([\s\S]*)$/i.exec(m.content.trim());
+    const match = /^!(ask|summary|help)\b\s*([\s\S]*)$/i.exec(m.content.trim());
     const cmd = match && chatCommand(match[1]!, match[2]!.trim());
     if (cmd) void this.chat.command(m.channelId, m.author.username, cmd);
   }

@@ -34,5 +34,10 @@ export function commandDefinitions(streamNames: string[], maxQuestionChars: numb
       description: 'Is the stream live, and what has kibitz seen?',
       options: [...streamOption],
     },
+    {
+      name: 'help',
+      description: 'What can I ask kibitz about this stream?',
+      options: [...streamOption],
+    },
   ];
 }

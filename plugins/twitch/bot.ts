@@ -33,7 +33,7 @@ export const twitchTexts: ChatTexts = {
   endSummary: (_stream, r) => `Stream ended. Last ${r.minutes} min: ${r.summary}`,
 };
 
-/** Twitch's side of a chat: the IRC connection, `!ask` / `!summary` in messages, and saying lines. */
+/** Twitch's side of a chat: the IRC connection, `!ask` / `!summary` / `!help` in messages, and saying lines. */
 export class TwitchBot implements ChatTransport<TwitchRoute> {
   private readonly client: ChatClient;
   private readonly chat: ChatCommands<TwitchRoute>;
@@ -145,7 +145,7 @@ export class TwitchBot implements ChatTransport<TwitchRoute> {
 
   private onMessage(channel: string, user: string, text: string): void {
     if (user.toLowerCase() === this.nick) return;
-    const m = /^!(ask|summary)(?:\s+([\s\S]*))?$/i.exec(text.trim());
+    const m = /^!(ask|summary|help)(?:\s+([\s\S]*))?$/i.exec(text.trim());
     const cmd = m && chatCommand(m[1]!, (m[2] ?? '').trim());
     if (cmd) void this.chat.command(channel, user, cmd);
   }

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.ts';
 import { newEventId } from '../events.ts';
 import type { Frame } from '../frames.ts';
 import { checkView, sameView, type FrameView } from '../decode/filter.ts';
+import { OPEN_HELP } from '../questions/kinds.ts';
 import { QuestionPolicy, questionPolicyOf } from '../questions/policy.ts';
 import type { CacheLimits } from './kv_cache.ts';
 import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type LineGuardRules, type LineKind } from './line_guard.ts';
@@ -352,16 +353,23 @@ export class ModelEngine implements Brain {
     if (seen) return seen; // idempotent by question id
     const question = this.opts.questions.question(req.question ?? '');
     const slot = this.liveSlot(req.stream);
-    if (slot.watch && !slot.watch.trusted) {
-      // Nothing the model could say about this picture is worth hearing: answer honestly, at once.
-      const event = this.bus.publish({ stream: req.stream, kind: 'answer', text: this.opts.honestAnswer, streamTimeMs: slot.lastStreamTimeMs, question, user: req.user, source: req.source, id: `a-${id}` });
+    const answerAtOnce = (answer: string): Promise<AnswerResult> => {
+      const event = this.bus.publish({ stream: req.stream, kind: 'answer', text: answer, streamTimeMs: slot.lastStreamTimeMs, question, user: req.user, source: req.source, id: `a-${id}` });
       slot.stats.answers++;
-      const p = Promise.resolve({ answer: this.opts.honestAnswer, t: slot.lastStreamTimeMs, event });
+      const p = Promise.resolve({ answer, t: slot.lastStreamTimeMs, event });
       this.answered.set(id, p);
+      if (this.answered.size > 1000) this.answered.delete(this.answered.keys().next().value!);
       return p;
-    }
-    const recall = this.recall?.match(question) ?? undefined;
-    const prompt = this.model.prompts.question(question, this.limits.maxStepTokens);
+    };
+    // Nothing the model could say about this picture is worth hearing: answer honestly, at once.
+    if (slot.watch && !slot.watch.trusted) return answerAtOnce(this.opts.honestAnswer);
+    // A closed package answers its question kinds only, each in the wording it was trained on
+    // (src/questions/kinds.ts); a question of none of them gets what can be asked, never a guess.
+    const kinds = this.model.pkg.questions;
+    const kind = kinds?.understand(question).kind ?? null;
+    if (kinds && !kind) return answerAtOnce(kinds.help);
+    const recall = this.recall?.forKind(kind?.kind ?? null) ?? undefined;
+    const prompt = this.model.prompts.question(kind?.question ?? question, this.limits.maxStepTokens);
     const p = this.enqueue(slot, { kind: 'ask', prompt, recall, req: { ...req, id, question } }, signal).then(({ text, streamTimeMs }) => {
       const answer = text.length > 0 ? text : UNSURE_ANSWER;
       const event = this.bus.publish({ stream: req.stream, kind: 'answer', text: answer, streamTimeMs, question, user: req.user, source: req.source, id: `a-${id}` });
@@ -372,6 +380,11 @@ export class ModelEngine implements Brain {
     if (this.answered.size > 1000) this.answered.delete(this.answered.keys().next().value!);
     p.catch(() => this.answered.delete(id));
     return p;
+  }
+
+  /** What can be asked (the same line a question of no kind gets); the stream does not change it. */
+  help(_stream: string): string {
+    return this.model.pkg.questions?.help ?? OPEN_HELP;
   }
 
   async summary(stream: string, minutes: number, signal?: AbortSignal): Promise<SummaryResult> {

@@ -2,6 +2,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { checkView } from '../decode/filter.ts';
+import { QuestionClassifier } from '../questions/classifier.ts';
+import { QuestionKinds, QuestionKindsSchema } from '../questions/kinds.ts';
 import { Recall, RecallSchema } from './recall.ts';
 
 /** manifest.json of a model package (models/CONTRACT.md, models/README.md). */
@@ -134,6 +136,8 @@ export const ManifestSchema = z.object({
   }).passthrough().optional(),
   /** Memory questions answered from what the stream's commentary said (src/model/recall.ts); absent = the model answers every question. */
   recall: RecallSchema.optional(),
+  /** The question kinds a closed package answers and its classifier (src/questions/kinds.ts); absent = questions go to the model as asked. */
+  questions: QuestionKindsSchema.optional(),
   cache: z.object({
     sinkTokens: z.number().int().nonnegative().optional(),
     windowFrames: z.number().int().positive().optional(),
@@ -169,6 +173,8 @@ export interface ModelPackage {
   clockTable: Float32Array | null;
   /** The manifest's memory-question rules, compiled (src/model/recall.ts); null when it has none. */
   recall: Recall | null;
+  /** The question kinds and their classifier (src/questions/kinds.ts); null when the manifest has no `questions` block. */
+  questions: QuestionKinds | null;
   tokenizerJson: unknown;
   file(name: (typeof PACKAGE_FILES)[number] | 'world.onnx'): string;
 }
@@ -214,6 +220,13 @@ export function loadModelPackage(dirArg: string): ModelPackage {
       throw new ModelPackageError(`${join(dir, 'manifest.json')}: recall: ${(err as Error).message}; fix the rule (models/README.md "Memory questions")`);
     }
   }
+  const questions = manifest.questions ? loadQuestionKinds(dir, manifest.questions) : null;
+  // Without a questions block no question has a kind, so no rule is ever used (questions go to the model as asked).
+  const orphan = questions && recall?.kinds.find((k) => !questions.kinds.some((q) => q.kind === k));
+  if (orphan) {
+    throw new ModelPackageError(`${join(dir, 'manifest.json')}: recall rule "${orphan}" names no question kind of the package's questions block: `
+      + 'rules key on question kinds; add the kind (and retrain the classifier: PYTHONPATH=models python3 -m kibitz_models.cli questions --package DIR) or drop the rule');
+  }
   const embedTokens = readFloats(join(dir, 'embed_tokens.bin'), d.vocab * d.dModel, 'vocab*dModel');
   const clockTable = manifest.clock ? readFloats(join(dir, manifest.clock.file), manifest.clock.digits * 10 * d.dModel, 'clock.digits*10*dModel') : null;
 
@@ -223,7 +236,19 @@ export function loadModelPackage(dirArg: string): ModelPackage {
   } catch (err) {
     throw new ModelPackageError(`${join(dir, 'tokenizer.json')} is not valid JSON: ${(err as Error).message}`);
   }
-  return { dir, manifest, embedTokens, clockTable, recall, tokenizerJson, file: (name) => join(dir, name) };
+  return { dir, manifest, embedTokens, clockTable, recall, questions, tokenizerJson, file: (name) => join(dir, name) };
+}
+
+/** The package's question classifier, checked against the kinds its manifest lists. */
+function loadQuestionKinds(dir: string, block: NonNullable<Manifest['questions']>): QuestionKinds {
+  const path = join(dir, block.file);
+  const retrain = `retrain it: PYTHONPATH=models python3 -m kibitz_models.cli questions --package ${dir}`;
+  if (!existsSync(path)) throw new ModelPackageError(`model package ${dir} names ${block.file} in its questions block but has no such file: ${retrain}`);
+  try {
+    return new QuestionKinds(block, QuestionClassifier.fromFile(path));
+  } catch (err) {
+    throw new ModelPackageError(`${path}: ${(err as Error).message}; ${retrain}`);
+  }
 }
 
 /** A little-endian float32 table of exactly `count` values (named `what` in the error). */

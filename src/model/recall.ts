@@ -18,16 +18,9 @@ export function linePhrases(text: string): string[] {
   return text.split(' and ').map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
-/** A question as rules compare it: lower case, no punctuation, single spaces. */
-export function normaliseQuestion(q: string): string {
-  return q.toLowerCase().replace(/[?!.,;:]/g, ' ').replace(/\s+/g, ' ').trim();
-}
-
 const RuleSchema = z.object({
-  /** The question kind (as the toolkit names it); for logs and benches. */
+  /** The question kind this rule answers (one of the manifest's `questions` kinds). */
   kind: z.string().min(1),
-  /** Phrasings this rule answers, compared after normaliseQuestion. */
-  questions: z.array(z.string().min(1)).min(1),
   /** The phrase that answers it: words, with {name} standing for one or more words; {line} alone is any phrase. */
   line: z.string().min(1),
   /** The answer: {seconds} = whole stream second the phrase was said, {line} = the phrase, {name} = what {name} matched. */
@@ -68,21 +61,27 @@ function compile(rule: RecallRule): CompiledRule {
   return { rule, pattern: new RegExp(`^${source}$`) };
 }
 
-/** A package's recall rules, compiled once; `match` and `answer` are pure. */
+/** A package's recall rules, compiled once; `forKind` and `answer` are pure. */
 export class Recall {
-  private readonly byQuestion = new Map<string, RecallRule>();
+  private readonly byKind = new Map<string, RecallRule>();
   private readonly compiled = new Map<RecallRule, CompiledRule>();
 
   constructor(rules: RecallRule[]) {
     for (const r of rules) {
+      if (this.byKind.has(r.kind)) throw new Error(`two recall rules for kind "${r.kind}": a kind has at most one`);
       this.compiled.set(r, compile(r));
-      for (const q of r.questions) this.byQuestion.set(normaliseQuestion(q), r);
+      this.byKind.set(r.kind, r);
     }
   }
 
-  /** The rule a (cleaned) question falls under, or null: the model answers it. */
-  match(question: string): RecallRule | null {
-    return this.byQuestion.get(normaliseQuestion(question)) ?? null;
+  /** The kinds that have a rule. */
+  get kinds(): string[] {
+    return [...this.byKind.keys()];
+  }
+
+  /** The rule of a question kind, or null (no kind, or no rule for it): the model answers. */
+  forKind(kind: string | null): RecallRule | null {
+    return kind === null ? null : this.byKind.get(kind) ?? null;
   }
 
   /**

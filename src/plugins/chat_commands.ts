@@ -51,13 +51,14 @@ export interface ChatTransport<R extends ChatRoute> {
   quietCooldowns?: boolean;
 }
 
-/** A command typed in a chat message (`!ask ...`, `!summary 5`). */
-export type ChatCommand = { name: 'ask'; question: string } | { name: 'summary'; minutes?: number };
+/** A command typed in a chat message (`!ask ...`, `!summary 5`, `!help`). */
+export type ChatCommand = { name: 'ask'; question: string } | { name: 'summary'; minutes?: number } | { name: 'help' };
 
-/** `!ask <question>` / `!summary [minutes]` as the platform's parser matched them (`arg`: the rest, trimmed). */
+/** `!ask <question>` / `!summary [minutes]` / `!help` as the platform's parser matched them (`arg`: the rest, trimmed). */
 export function chatCommand(name: string, arg: string): ChatCommand | undefined {
   const n = name.toLowerCase();
   if (n === 'ask') return arg ? { name: 'ask', question: arg } : undefined;
+  if (n === 'help') return { name: 'help' };
   if (n !== 'summary') return undefined;
   const minutes = Number.parseInt(arg, 10);
   return { name: 'summary', minutes: Number.isFinite(minutes) ? minutes : undefined };
@@ -104,6 +105,11 @@ export class ChatCommands<R extends ChatRoute> {
     return this.ownSummaries.request(req.stream, () => ctx.summary({ ...req, minutes, source: ctx.name }, ctx.signal), opts);
   }
 
+  /** What viewers can ask on a stream: the line a question the model cannot answer gets (help commands). */
+  help(stream: string): string {
+    return this.ctx.help(stream);
+  }
+
   /** One line on a stream's state, for a status command. */
   statusLine(stream: string): string {
     const s = this.ctx.status(stream);
@@ -119,7 +125,9 @@ export class ChatCommands<R extends ChatRoute> {
     if (!stream) return;
     const out = this.outbox(target);
     try {
-      if (cmd.name === 'ask') {
+      if (cmd.name === 'help') {
+        for (const part of t.fit(t.texts.answer([user], this.help(stream)))) out.push(part, 'reply');
+      } else if (cmd.name === 'ask') {
         const r = await this.ask({ stream, question: cmd.question, user, where: target });
         // One message for everyone in this channel who asked the same thing.
         if (!r.claim(`${ctx.name}:${target}`)) return;

@@ -1,4 +1,5 @@
 import { BrainError, type Brain } from '../brain.ts';
+import { OPEN_HELP } from '../questions/kinds.ts';
 import { Cooldowns, QuestionPolicy } from '../questions/policy.ts';
 import { GateError, type GateErrorCode } from './errors.ts';
 import { questionKey } from './sanitize.ts';
@@ -107,6 +108,12 @@ export class QuestionGate {
     };
     this.inflight.set(key, entry);
     return entry.promise;
+  }
+
+  /** What can be asked on a stream (chat's !help): the model side's own line. Costs the model nothing, so no cooldown. */
+  help(stream: string): string {
+    const brain = this.brain();
+    return brain.help?.(stream) ?? OPEN_HELP;
   }
 
   async summary(req: { stream: string; minutes: number } & Asker, signal?: AbortSignal): Promise<GateSummary> {

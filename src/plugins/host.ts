@@ -154,6 +154,7 @@ class Runner {
       },
       ask: (req, signal) => deps.gate.ask(req, anySignal(run.ac.signal, signal)),
       summary: (req, signal) => deps.gate.summary(req, anySignal(run.ac.signal, signal)),
+      help: (stream) => deps.gate.help(stream),
       status: (stream) => deps.status.get(stream),
       limits: deps.gate.policy.limits,
       counters: (read) => {

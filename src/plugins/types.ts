@@ -40,6 +40,8 @@ export interface PluginContext<O, R = undefined> {
   /** A viewer's question, through the gate (the question policy, dedupe) to the Brain. */
   ask(req: QuestionRequest, signal?: AbortSignal): Promise<GateAnswer>;
   summary(req: { stream: string; minutes: number } & Asker, signal?: AbortSignal): Promise<GateSummary>;
+  /** What viewers can ask on a stream, as one line (for a help command); throws a GateError (NO_MODEL) without a model. */
+  help(stream: string): string;
   status(stream: string): StreamStatus;
   /** The question policy's limits (question length, summary minutes), e.g. for command definitions. */
   limits: Readonly<QuestionLimits>;

@@ -9,14 +9,14 @@ import type { Frame } from '../../src/frames.ts';
 import { ModelEngine, type ObservedLine } from '../../src/model/engine.ts';
 import { loadModelPackage } from '../../src/model/manifest.ts';
 import { Model } from '../../src/model/model.ts';
-import { linePhrases, normaliseQuestion, Recall, type RecallRule } from '../../src/model/recall.ts';
+import { linePhrases, Recall, type RecallRule } from '../../src/model/recall.ts';
 import { SaidLog } from '../../src/model/summary.ts';
 import { sampleFrames } from '../helpers/sample_frames.ts';
 
 /** Cases shared with the evaluator's copy (models/tests/test_recall.py): both must answer each the same. */
 const SHARED = JSON.parse(readFileSync('models/tests/recall_cases.json', 'utf8')) as {
   rules: RecallRule[];
-  cases: { name: string; question: string; now_ms: number; said: [number, string][]; answer: string | null }[];
+  cases: { name: string; kind: string | null; now_ms: number; said: [number, string][]; answer: string | null }[];
 };
 
 describe('recall rules (memory questions from what was said)', () => {
@@ -26,14 +26,18 @@ describe('recall rules (memory questions from what was said)', () => {
     it(`shared case: ${c.name}`, () => {
       const said = new SaidLog();
       for (const [streamTimeMs, text] of c.said) said.add({ streamTimeMs, text });
-      const rule = recall.match(c.question);
+      const rule = recall.forKind(c.kind);
       expect(rule ? recall.answer(rule, said, c.now_ms) : null).toBe(c.answer);
     });
   }
 
-  it('splits lines and questions the documented way', () => {
+  it('splits lines the documented way', () => {
     expect(linePhrases('an enemy appears and  the player is hit ')).toEqual(['an enemy appears', 'the player is hit']);
-    expect(normaliseQuestion(' What just   happened ?')).toBe('what just happened');
+  });
+
+  it('refuses two rules for one kind', () => {
+    const gem = SHARED.rules.find((r) => r.kind === 'last_gem')!;
+    expect(() => new Recall([gem, { ...gem }])).toThrow(/two recall rules for kind "last_gem"/);
   });
 
   it('refuses a rule whose answer uses a name its line does not define', () => {
@@ -44,9 +48,10 @@ describe('recall rules (memory questions from what was said)', () => {
 
 describe('recall in a package and in the engine', () => {
   let dir: string;
-  const LAST: RecallRule = { kind: 'last_line', questions: ['what did you say last ?'], line: '{line}', answer: '{seconds}: {line}' };
-  const NEVER: RecallRule = { kind: 'never', questions: ['when did the moon fall ?'], line: 'the moon falls', answer: 'at {seconds} seconds', none: 'I have not seen the moon fall' };
-  const FALLBACK: RecallRule = { kind: 'fallback', questions: ['when did the sun rise ?'], line: 'the sun rises', answer: 'at {seconds} seconds' };
+  // Rules on three of the demo package's question kinds: its classifier picks the rule, whatever the wording.
+  const LAST: RecallRule = { kind: 'score', line: '{line}', answer: '{seconds}: {line}' };
+  const NEVER: RecallRule = { kind: 'lives', line: 'the moon falls', answer: 'at {seconds} seconds', none: 'I have not seen the moon fall' };
+  const FALLBACK: RecallRule = { kind: 'level', line: 'the sun rises', answer: 'at {seconds} seconds' };
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'kibitz-recall-'));
@@ -69,13 +74,26 @@ describe('recall in a package and in the engine', () => {
       const manifest = JSON.parse(readFileSync(join(bad, 'manifest.json'), 'utf8'));
       manifest.recall.rules[0].answer = '{when}';
       writeFileSync(join(bad, 'manifest.json'), JSON.stringify(manifest));
-      expect(() => loadModelPackage(bad)).toThrow(/recall: recall rule "last_line": answer uses \{when\}/);
+      expect(() => loadModelPackage(bad)).toThrow(/recall: recall rule "score": answer uses \{when\}/);
     } finally {
       rmSync(bad, { recursive: true, force: true });
     }
   });
 
-  it('answers a memory question from the lines the stream said, without the model; others through the model', async () => {
+  it('refuses a rule for a kind the package does not answer', () => {
+    const bad = mkdtempSync(join(tmpdir(), 'kibitz-recall-orphan-'));
+    try {
+      cpSync(dir, bad, { recursive: true });
+      const manifest = JSON.parse(readFileSync(join(bad, 'manifest.json'), 'utf8'));
+      manifest.recall.rules[0].kind = 'weather';
+      writeFileSync(join(bad, 'manifest.json'), JSON.stringify(manifest));
+      expect(() => loadModelPackage(bad)).toThrow(/recall rule "weather" names no question kind/);
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+    }
+  });
+
+  it('answers a memory question from the lines the stream said, by its kind in any wording, without the model; others through the model', async () => {
     const model = await Model.load({ packageDir: dir });
     const bus = new EventBus();
     const events: KibitzEvent[] = [];
@@ -98,14 +116,15 @@ describe('recall in a package and in the engine', () => {
       const last = said.at(-1)!;
 
       const answersBefore = observed.filter((l) => l.kind === 'answer').length;
-      const recalled = await engine.ask({ stream: 'r', question: 'What did you say last?' });
+      const recalled = await engine.ask({ stream: 'r', question: 'What is the score?' });
       expect(recalled.answer).toBe(`${Math.floor(last.streamTimeMs! / 1000)}: ${linePhrases(last.text!).at(-1)}`);
-      expect((await engine.ask({ stream: 'r', question: 'when did the moon fall?' })).answer).toBe('I have not seen the moon fall');
-      expect(observed.filter((l) => l.kind === 'answer').length).toBe(answersBefore); // the model generated neither
-      expect(events.filter((e) => e.kind === 'answer').map((e) => e.text)).toEqual([recalled.answer, 'I have not seen the moon fall']);
+      expect((await engine.ask({ stream: 'r', question: 'yo whats the score rn' })).answer).toBe(recalled.answer); // same kind, other words
+      expect((await engine.ask({ stream: 'r', question: 'how many lives are left?' })).answer).toBe('I have not seen the moon fall');
+      expect(observed.filter((l) => l.kind === 'answer').length).toBe(answersBefore); // the model generated none of them
+      expect(events.filter((e) => e.kind === 'answer').map((e) => e.text)).toEqual([recalled.answer, recalled.answer, 'I have not seen the moon fall']);
 
       // no matching phrase and no `none`: the model answers, as it does any other question
-      const fallback = await engine.ask({ stream: 'r', question: 'when did the sun rise?' });
+      const fallback = await engine.ask({ stream: 'r', question: 'what level is it?' });
       expect(observed.filter((l) => l.kind === 'answer').length).toBe(answersBefore + 1);
       expect(fallback.answer.length).toBeGreaterThan(0);
     } finally {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EventBus } from '../../src/bus.ts';
 import { startPlugins, type PluginHost } from '../../src/plugins/host.ts';
+import { OPEN_HELP } from '../../src/questions/kinds.ts';
 import {
   bool, ChatCommands, chatCommand, chatRouteSchema, definePlugin, num, SlidingWindow,
   type ChatRoute, type ChatTransport, type PluginContext,
@@ -45,9 +46,9 @@ class FakeChat implements ChatTransport<Route> {
   fit = (text: string) => [text.slice(0, 200)];
   windows = () => [new SlidingWindow(100, 1000)];
   send = async (room: string, text: string) => void this.sent.push({ room, text });
-  /** What the platform's parser does: `!ask ...` / `!summary [n]` into a command. */
+  /** What the platform's parser does: `!ask ...` / `!summary [n]` / `!help` into a command. */
   say(room: string, user: string, text: string): Promise<void> {
-    const m = /^!(ask|summary)(?:\s+(.*))?$/.exec(text);
+    const m = /^!(ask|summary|help)(?:\s+(.*))?$/.exec(text);
     const cmd = m && chatCommand(m[1]!, (m[2] ?? '').trim());
     return cmd ? this.chat.command(room, user, cmd) : Promise.resolve();
   }
@@ -99,6 +100,19 @@ describe('chat commands shared by every chat platform', () => {
     await brain.ask({ stream: 'main', question: 'from http', user: 'dee', source: 'http' });
     await waitFor(() => texts().length >= 2, 1000);
     expect(texts()).toEqual(['[ann+bo] answer to: who leads?', 'dee heard: answer to: from http']);
+    await host.close();
+  });
+
+  it('answers !help in place with what the model side says can be asked, without asking the model or starting a cooldown', async () => {
+    const { bot, brain, host, texts } = await start({}, { cooldownMs: 60_000 });
+    await bot.say('lobby', 'ann', '!help');
+    expect(texts()).toEqual([`[ann] ${OPEN_HELP}`]); // a Brain that cannot say (FakeBrain has no help)
+    Object.assign(brain, { help: (stream: string) => `on ${stream} I can answer the score` });
+    await bot.say('lobby', 'ann', '!help');
+    await bot.say('lobby', 'ann', '!ask what is the score?'); // no cooldown was started by !help
+    await waitFor(() => texts().length >= 3, 1000);
+    expect(texts()).toEqual([`[ann] ${OPEN_HELP}`, '[ann] on main I can answer the score', '[ann] answer to: what is the score?']);
+    expect(brain.asked).toHaveLength(1);
     await host.close();
   });
 

@@ -31,7 +31,7 @@ describe('discord plugin against a fake Discord (real discord.js)', () => {
 
   it('registers slash commands per guild', () => {
     const put = fake.calls.find((c) => c.method === 'PUT' && c.path.endsWith(`/guilds/${fake.guildId}/commands`));
-    expect(put?.body.map((c: { name: string }) => c.name)).toEqual(['ask', 'summary', 'status']);
+    expect(put?.body.map((c: { name: string }) => c.name)).toEqual(['ask', 'summary', 'status', 'help']);
     // Guilds + GuildMessages + MessageContent (message commands are on)
     expect(fake.identify.intents).toBe(1 | 512 | 32768);
   });

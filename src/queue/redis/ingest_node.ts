@@ -5,6 +5,7 @@ import type { EventBus } from '../../bus.ts';
 import type { Config } from '../../config/schema.ts';
 import type { KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
+import { readHelpLine } from '../../questions/kinds.ts';
 import { questionPolicyOf } from '../../questions/policy.ts';
 import type { StreamSession } from '../../stream/session.ts';
 import { RedisBrain } from './remote_brain.ts';
@@ -80,6 +81,7 @@ export class RedisIngest {
       node: this.node, keys: this.keys, opts: this.opts, questions: questionPolicyOf(host.config), redis: this.cmd, log,
       session: (name) => host.sessions.get(name),
       publishOnce: (ev) => this.publishOnce(ev),
+      help: readHelpLine(host.config.model.package),
     });
     this.offSession = host.onSession((s) => this.attach(s));
     for (const s of host.sessions.list()) if (s.state !== 'ended') this.attach(s);

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { BrainError, type AnswerResult, type AskRequest, type Brain, type SummaryResult } from '../../brain.ts';
 import { newEventId, type KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
+import { OPEN_HELP } from '../../questions/kinds.ts';
 import type { QuestionPolicy } from '../../questions/policy.ts';
 import type { StreamSession } from '../../stream/session.ts';
 import type { Keys } from './keys.ts';
@@ -29,6 +30,8 @@ export interface RedisBrainDeps {
   session(name: string): StreamSession | undefined;
   /** Publishes a worker's event on this node's bus once (by event id); returns the published event. */
   publishOnce(ev: KibitzEvent): KibitzEvent;
+  /** What can be asked, from the manifest of the package the workers run (model.package); null: unknown. */
+  help: string | null;
 }
 
 /**
@@ -57,6 +60,11 @@ export class RedisBrain implements Brain {
     const r = await this.run({ kind: 'ask', id, stream: req.stream, node: this.d.node, question, user: req.user, source: req.source, at: Date.now() }, signal);
     const event = this.d.publishOnce(r.event);
     return { answer: r.answer ?? r.event.text, t: r.t ?? r.event.streamTimeMs, event };
+  }
+
+  /** From the manifest alone: a line that costs no round trip to a worker. */
+  help(_stream: string): string {
+    return this.d.help ?? OPEN_HELP;
   }
 
   async summary(stream: string, minutes: number, signal?: AbortSignal): Promise<SummaryResult> {
