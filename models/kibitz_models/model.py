@@ -73,6 +73,11 @@ class ModelConfig:
     # max(n - V, 0) text tokens first; routed layers always keep them (weight 1) and route only
     # the vision tokens (models/CONTRACT.md "General packages").
     frame_prefix: int = 0
+    # With frame_prefix: routed layers also always keep each frame's LAST vision token (weight 1),
+    # the one the speak/silent decision is read after; it takes one of the kept_per_frame slots, so
+    # the router's top-k picks the other min(k, n - p) - 1 and T_l does not change. Routers see a
+    # token's content, not its place, and could not learn to keep it. False: every kibitz package.
+    route_keep_last: bool = False
 
     @property
     def head_dim(self) -> int:
@@ -112,6 +117,7 @@ class ModelConfig:
             need(fh % self.grid_h == 0 and fw % self.grid_w == 0,
                  f"feature map {fh}x{fw} not divisible by grid {self.grid_h}x{self.grid_w}")
         need(self.frame_prefix >= 0, f"frame_prefix {self.frame_prefix} must be >= 0")
+        need(not self.route_keep_last or self.frame_prefix > 0, "route_keep_last needs frame_prefix > 0 (general packages only)")
         need(0.0 < self.keep_ratio <= 1.0, f"keep_ratio {self.keep_ratio} must be in (0, 1]")
         if self.view is not None:
             from .render import check_view
@@ -251,6 +257,14 @@ def prefix_count(embeds: torch.Tensor, tokens_per_frame: int, kept_per_frame: in
     n = embeds.shape[1]
     p = max(n - tokens_per_frame, 0)
     return p, p + min(kept_per_frame, n - p)
+
+
+def last_present(present: torch.Tensor) -> torch.Tensor:
+    """present (..., V) bool -> (..., V) bool: True at the last present token of each row (none in a
+    row with no present token)."""
+    ar = torch.arange(present.shape[-1], device=present.device)
+    last = torch.where(present, ar, torch.full_like(ar, -1)).max(-1, keepdim=True).values
+    return (ar == last) & present
 
 
 def router_weight(scores: torch.Tensor) -> torch.Tensor:
@@ -429,6 +443,9 @@ class KibitzModel(nn.Module):
             scores = layer.router(x).squeeze(-1)                              # (B, T)
             fs = torch.gather(scores, 1, frame_index.view(B, Fn * V)).view(B, Fn, V)
             fs = fs.masked_fill(~present, float("-inf"))                      # dropped tokens last
+            if cfg.route_keep_last:
+                is_last = last_present(present)                               # (B, F, V)
+                fs = fs.masked_fill(is_last, float("inf"))                    # always kept, in one of the k slots
             top = torch.topk(fs, cfg.kept_per_frame, dim=-1).indices          # (B, F, k)
             kept = torch.gather(frame_index, 2, top).view(B, -1)              # (B, F*k) seq idx
             # a frame with fewer than k present tokens keeps them all (min(k, n) at run time); the
@@ -437,7 +454,10 @@ class KibitzModel(nn.Module):
             routing.append(torch.zeros(B, T, dtype=torch.bool, device=x.device).scatter_(1, kept, kept_ok))
             act = torch.cat([text_idx, kept], dim=1)                          # (B, A)
             ok = torch.cat([text_ok, kept_ok], dim=1)
-            w = torch.cat([text_ok.to(x.dtype), router_weight(torch.gather(scores, 1, kept)) * kept_ok.to(x.dtype)], dim=1)  # (B, A)
+            wk = router_weight(torch.gather(scores, 1, kept))
+            if cfg.route_keep_last:
+                wk = torch.where(torch.gather(is_last, 2, top).view(B, -1), torch.ones_like(wk), wk)   # the last token weighs 1
+            w = torch.cat([text_ok.to(x.dtype), wk * kept_ok.to(x.dtype)], dim=1)  # (B, A)
             gidx = act.unsqueeze(-1).expand(B, act.shape[1], d)
             xs = torch.gather(x, 1, gidx)                                     # (B, A, d)
             dx, _, _ = layer.delta(xs, torch.gather(pos, 1, act), ok, empty_k, empty_k, empty_p, empty_v, gather_tables(tables, act))
@@ -457,7 +477,8 @@ class KibitzModel(nn.Module):
         Returns logits (B, vocab) after the frame's last token, and per layer
         (new_k (B, KH, T_l, hd), new_v, new_index (B, T_l)) with T_l = n or min(kept_per_frame, n).
         With cfg.frame_prefix, n may be V + p: p text tokens first (VideoLLM-online's ","), which
-        routed layers always keep, so T_l = p + min(kept_per_frame, n - p) there.
+        routed layers always keep, so T_l = p + min(kept_per_frame, n - p) there; with
+        cfg.route_keep_last the frame's last token (index n - 1) is one of the kept too.
         """
         cfg = self.cfg
         B, V, _ = embeds.shape
@@ -467,6 +488,9 @@ class KibitzModel(nn.Module):
         if cfg.frame_prefix:
             p, kp = prefix_count(embeds, cfg.tokens_per_frame, cfg.kept_per_frame)
             is_prefix = all_idx < p                                           # (B, n): the leading text tokens
+            # tokens every routed layer keeps at weight 1: the prefix, and with route_keep_last the
+            # frame's last token (the decision is read after it)
+            forced = is_prefix | (all_idx == all_idx[:, -1:]) if cfg.route_keep_last else is_prefix
         else:
             k = kept_count(embeds, cfg.kept_per_frame)
         cos, sin = rope_tables(pos, cfg.head_dim, cfg.rope_theta)            # once per step, shared by the layers
@@ -478,17 +502,17 @@ class KibitzModel(nn.Module):
                 out.append((nk, nv, all_idx))
             elif cfg.frame_prefix:
                 scores = layer.router(x).squeeze(-1)                          # (B, n)
-                # the text prefix outranks every vision token, so the top-(p + k) holds it whole
-                # and k vision tokens chosen by score alone
-                rank = scores.masked_fill(is_prefix, float("inf"))
+                # the text prefix (and the kept last token) outranks every other vision token, so
+                # the top-(p + k) holds it whole and the rest chosen by score alone
+                rank = scores.masked_fill(forced, float("inf"))
                 top = torch.topk(rank, kp, dim=-1).indices                    # (B, p + k)
                 idx = torch.topk(top, kp, dim=-1, largest=False).values       # prefix first, then frame order
                 gidx = idx.unsqueeze(-1).expand(-1, -1, cfg.d_model)
                 xs = torch.gather(x, 1, gidx)                                 # (B, p + k, d)
                 ps = torch.gather(pos, 1, idx)
                 tables = gather_tables((cos, sin), idx, cfg.head_dim)
-                ws = torch.where(torch.gather(is_prefix, 1, idx), torch.ones_like(xs[..., 0]),
-                                 router_weight(torch.gather(scores, 1, idx)))  # (B, p + k): text weighs 1
+                ws = torch.where(torch.gather(forced, 1, idx), torch.ones_like(xs[..., 0]),
+                                 router_weight(torch.gather(scores, 1, idx)))  # (B, p + k): text (and the last token) weighs 1
                 dx, nk, nv = layer.delta(xs, ps, torch.ones_like(ps, dtype=torch.bool), pk, pv, pp, pm, tables, past_rotated)
                 x = x.scatter(1, gidx, xs + ws.unsqueeze(-1) * dx)
                 out.append((nk, nv, idx))

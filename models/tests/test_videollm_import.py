@@ -194,14 +194,59 @@ class TestVideoLLMImport(unittest.TestCase):
                     self.assertTrue(bool((idx[:, 1:] >= 1).all()) and bool((idx[:, 1:].diff(dim=1) > 0).all()))
                 else:
                     self.assertTrue(torch.equal(idx[0], torch.arange(V + 1)))
-            # with n <= V there is no prefix: the same choice as a model without frame_prefix
+            # with n <= V there is no prefix: without the keep-last rule, the same choice as a model
+            # without frame_prefix
+            self.assertTrue(cfg.route_keep_last)
+            cfg.route_keep_last = False
             logits_p, out_p = model.frame_step(emb[:, 1:], pos[:, 1:], model.empty_past(2))
             model.cfg.frame_prefix = 0
             logits_0, out_0 = model.frame_step(emb[:, 1:], pos[:, 1:], model.empty_past(2))
             model.cfg.frame_prefix = 1
+            cfg.route_keep_last = True
         self.assertTrue(torch.equal(logits_p, logits_0))
         for (_, _, a), (_, _, b) in zip(out_p, out_0):
             self.assertTrue(torch.equal(a, b))
+
+    def test_a_routed_layer_always_keeps_the_frames_last_vision_token(self):
+        """The decision is read after the frame's last token: every routed layer keeps it (weight 1)
+        in one of its k slots, with or without the separator, even when its router scores it lowest;
+        T_l and the order of new_index are what they were."""
+        model = build_model(read_checkpoint(find_layout(self.mod["adapter"])))
+        cfg = model.cfg
+        V, k = cfg.tokens_per_frame, cfg.kept_per_frame
+        self.assertTrue(cfg.route_keep_last)
+        self.assertIs(self.manifest_mod["decoder"]["routeKeepsLast"], True)
+        self.assertNotIn("routeKeepsLast", self.manifest["decoder"])          # dense: nothing is routed
+        for l in cfg.routed_layers:   # the last token gets the lowest router score there is
+            model.layers[l].router = _LowestAt(model.layers[l].router, -1)
+        g = torch.Generator().manual_seed(3)
+        for n, p in ((V + 1, 1), (V, 0), (4, 0)):
+            emb = torch.randn(2, n, cfg.d_model, generator=g)
+            pos = torch.arange(n).unsqueeze(0).repeat(2, 1) + 7
+            with torch.no_grad():
+                _, out = model.frame_step(emb, pos, model.empty_past(2))
+            for l, (nk, _, idx) in enumerate(out):
+                if l not in cfg.routed_layers:
+                    self.assertTrue(torch.equal(idx[0], torch.arange(n)))
+                    continue
+                self.assertEqual(tuple(idx.shape), (2, p + min(k, n - p)), (n, l))
+                self.assertEqual(nk.shape[2], p + min(k, n - p))
+                self.assertTrue(bool((idx[:, -1] == n - 1).all()), (n, l, idx))
+                self.assertTrue(bool((idx[:, :p] == torch.arange(p)).all()))
+                self.assertTrue(bool((idx.diff(dim=1) > 0).all()))
+        # the whole-sequence forward (what train-routers trains) keeps it too
+        frames = torch.randn(1, 3, V, cfg.d_model, generator=g)
+        x = torch.cat([torch.randn(1, 4, cfg.d_model, generator=g), frames[:, 0]] +
+                      [t for j in (1, 2) for t in (torch.randn(1, 1, cfg.d_model, generator=g), frames[:, j])], dim=1)
+        fi = (4 + (V + 1) * torch.arange(3)).view(1, 3, 1) + torch.arange(V).view(1, 1, V)
+        T = x.shape[1]
+        with torch.no_grad():
+            _, routing = model.forward_sequence(x, torch.arange(T).unsqueeze(0), torch.ones(1, T, dtype=torch.bool), fi,
+                                                return_routing=True)
+        self.assertEqual(len(routing), len(cfg.routed_layers))
+        for r in routing:
+            self.assertTrue(bool(r[0, fi[0, :, -1]].all()))
+            self.assertEqual(int(r.sum()), 3 * k)
 
     def test_the_3x3_pool_is_adaptive_avg_pool2d(self):
         h = torch.randn(2, 36, 5)
@@ -253,6 +298,17 @@ class TestStreamingShare(unittest.TestCase):
                                  [(t.name, onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(t)).raw_data) for t in want.graph.initializer])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _LowestAt(torch.nn.Module):
+    def __init__(self, router, at: int):
+        super().__init__()
+        self.router, self.at = router, at
+
+    def forward(self, x):
+        s = self.router(x).clone()
+        s[:, self.at] = -1e4
+        return s
 
 
 class _LowestFirst(torch.nn.Module):

@@ -138,6 +138,13 @@ class TestRefusals(unittest.TestCase):
                 self.edit_json(VISION_DIR, "config.json", vision_config=cfg)
                 self.refused(rf"^{VISION_DIR}/config.json: {pattern}")
 
+    def test_keep_last_is_read_and_checked(self):
+        self.assertTrue(read_checkpoint(find_layout(self.ck)).mod.keep_last)        # absent = true
+        self.edit_json(ADAPTER_DIR, "mod_config.json", keep_last=False)
+        self.assertFalse(read_checkpoint(find_layout(self.ck)).mod.keep_last)
+        self.edit_json(ADAPTER_DIR, "mod_config.json", keep_last="yes")
+        self.refused(r"mod_config.json: keep_last 'yes': must be true or false")
+
     def test_layer_zero_is_never_routed(self):
         self.edit_json(ADAPTER_DIR, "mod_config.json", routed_layers=[0, 2])
         self.refused(r"mod_config.json: routed_layers \[0, 2\]: layer 0 is never routed")

@@ -12,9 +12,11 @@ Every fed token gets a serial in feeding order (a frame's prefix, then its 10 vi
 `kept` lists the serials still cached before the step. A step's new tokens sit at positions
 len(kept) .. len(kept)+T-1 and attend to the kept tokens numbered by rank (StreamingLLM: the cache
 keeps keys before RoPE and rotates them at their current rank) and causally to each other. In a
-routed (MoD) layer a frame's prefix always goes through the layer (weight 1); its vision tokens
-compete: the top-k by router score go through, scaled by sigmoid(score), and the rest pass
-unchanged and leave no K/V in that layer. Output: the logits after the last token of each step.
+routed (MoD) layer a frame's prefix always goes through the layer (weight 1), and so does the
+frame's last vision token (mod_config.json "keep_last", absent = true), in one of the k slots; the
+other vision tokens compete for the rest: the top-(k - 1) (top-k without keep_last) by router score
+go through, scaled by sigmoid(score), and the rest pass unchanged and leave no K/V in that layer.
+Output: the logits after the last token of each step.
 The vision path is videollm/siglip.py (one definition of the vision tower).
 """
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Reference:
                 self.routers[l] = (r.tensor(f"model.layers.{l}.router.weight").to(self.dev),
                                    r.tensor(f"model.layers.{l}.router.bias").to(self.dev))
         self.keep = max(1, math.ceil(ck.mod.keep_ratio * TOKENS_PER_FRAME - 1e-9)) if ck.mod else TOKENS_PER_FRAME
+        self.keep_last = bool(ck.mod and ck.mod.keep_last)
         self.vision = load_vision(ck, checked).to(self.dev)
         self.reset()
 
@@ -153,9 +156,15 @@ class Reference:
                 wr, br = self.routers[l]
                 vis = list(range(n_prefix, T))
                 score = (x[vis] @ wr.T + br).squeeze(-1)                       # (n_vision,)
-                chosen = sorted(vis[i] for i in torch.topk(score, min(self.keep, len(vis))).indices.tolist())
+                n_keep = min(self.keep, len(vis))
+                forced = [vis[-1]] if self.keep_last else []                   # the frame's last token: always, weight 1
+                free = vis[:-1] if self.keep_last else vis
+                top = torch.topk(score[: len(free)], n_keep - len(forced)).indices.tolist()
+                chosen = sorted(forced + [free[i] for i in top])
                 active = list(range(n_prefix)) + chosen
-                weight = torch.cat([torch.ones(n_prefix, device=self.dev), torch.sigmoid(score[[c - n_prefix for c in chosen]])])
+                weight = torch.stack([torch.ones((), device=self.dev) if c in forced else torch.sigmoid(score[c - n_prefix])
+                                      for c in chosen]) if chosen else torch.ones(0, device=self.dev)
+                weight = torch.cat([torch.ones(n_prefix, device=self.dev), weight])
             delta, k, v = self.block_delta(l, x[active], pos[active], pk, pv, ppos)
             x[active] = x[active] + weight[:, None] * delta
             keep = set(kept)

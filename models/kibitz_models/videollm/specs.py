@@ -173,9 +173,11 @@ class SiglipSpec:
 @dataclass(frozen=True)
 class ModSpec:
     """mod_config.json next to routers.safetensors in the adapter folder (our own layout for
-    Mixture-of-Depths checkpoints: models/CONTRACT.md)."""
+    Mixture-of-Depths checkpoints: models/CONTRACT.md). `keep_last` ("keep_last", absent = true): a
+    routed layer always keeps each frame's last vision token (ModelConfig.route_keep_last)."""
     keep_ratio: float
     routed_layers: List[int]
+    keep_last: bool = True
 
     @staticmethod
     def read(adapter: str, n_layers: int) -> Optional["ModSpec"]:
@@ -195,7 +197,11 @@ class ModSpec:
             raise LayoutError(f"{file}: routed_layers {layers}: layer 0 is never routed (every token needs its first layer)")
         if any(l >= n_layers or l < 0 for l in layers) or len(set(layers)) != len(layers):
             raise LayoutError(f"{file}: routed_layers {layers}: must be distinct layers in 1..{n_layers - 1}")
-        return ModSpec(keep_ratio=float(r), routed_layers=sorted(layers))
+        keep_last = c.get("keep_last", True)
+        if not isinstance(keep_last, bool):
+            raise LayoutError(f"{file}: keep_last {keep_last!r}: must be true or false (absent = true: routed layers always keep "
+                              "each frame's last vision token)")
+        return ModSpec(keep_ratio=float(r), routed_layers=sorted(layers), keep_last=keep_last)
 
 
 @dataclass(frozen=True)

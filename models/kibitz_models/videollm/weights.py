@@ -68,7 +68,8 @@ def model_config(ck: Checkpoint) -> ModelConfig:
                        vocab_size=L.vocab, d_model=L.hidden, n_layers=L.layers, n_heads=L.heads, n_kv_heads=L.kv_heads,
                        mlp_hidden=L.intermediate, rope_theta=L.rope_theta, max_positions=L.max_positions, norm_eps=L.norm_eps,
                        routed_layers=list(ck.mod.routed_layers) if ck.mod else [],
-                       keep_ratio=ck.mod.keep_ratio if ck.mod else 1.0, frame_prefix=1)
+                       keep_ratio=ck.mod.keep_ratio if ck.mod else 1.0, frame_prefix=1,
+                       route_keep_last=bool(ck.mod and ck.mod.keep_last))
 
 
 def open_llm(ck: Checkpoint) -> ShardedCheckpoint:
