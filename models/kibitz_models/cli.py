@@ -351,7 +351,7 @@ def _run(a) -> int:
                             straight_through=not a.no_straight_through, log=lambda m: print(m, file=sys.stderr))
         print(json.dumps({"out": a.out, **mod}))
     elif a.cmd == "router-table":
-        from .videollm.routers import router_table
+        from .videollm.router_table import router_table
         md, numbers = router_table(a.checkpoint, a.train_video, a.heldout_video, keep_ratio=a.keep_ratio, from_layer=a.from_layer,
                                    steps=a.steps, minutes=a.minutes, seed=a.seed, clip_frames=a.clip_frames, batch=a.batch, lr=a.lr,
                                    hidden_weight=a.hidden_mse, llm=a.llm, vision=a.vision, device=a.device, heuristic=not a.no_heuristic,

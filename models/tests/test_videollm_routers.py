@@ -30,8 +30,8 @@ from kibitz_models.videollm.importer import import_videollm  # noqa: E402
 from kibitz_models.videollm.layout import find_layout  # noqa: E402
 from kibitz_models.videollm.replay import replay_model  # noqa: E402
 from kibitz_models.videollm.router_data import ByteBPE, decode_video  # noqa: E402
-from kibitz_models.videollm.routers import (Distiller, FixedKSet, decisions, router_table, train_routers,  # noqa: E402
-                                            train_routers_on, write_adapter)
+from kibitz_models.videollm.router_table import decisions, router_table  # noqa: E402
+from kibitz_models.videollm.routers import Distiller, FixedKSet, train_routers, train_routers_on, write_adapter  # noqa: E402
 from kibitz_models.videollm.safetensors_io import SafetensorsFile  # noqa: E402
 from kibitz_models.videollm.specs import read_checkpoint  # noqa: E402
 from kibitz_models.videollm.tiny import write_tiny  # noqa: E402
