@@ -23,6 +23,7 @@ import torch.nn as nn
 from .checkpoint import load_checkpoint, window_frames
 from .dataset import STAMP_TEXT
 from .model import KibitzModel
+from .onnx_io import onnx_export
 from .shared_weights import WEIGHTS_FILE, share_decoder_weights
 from .temporal import TemporalConfig
 from .games import tokenizer_for
@@ -37,6 +38,7 @@ PARITY_SCRIPT = os.path.join(os.path.dirname(HERE), "scripts", "parity.mjs")
 
 class ExportError(RuntimeError):
     pass
+
 
 
 # ----------------------------------------------------------------------------- graph wrappers
@@ -280,7 +282,7 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         # vision
         frames = torch.randint(0, 256, (2, cfg.frame_height, cfg.frame_width, 3), generator=gen, dtype=torch.uint8)
         frames[1, :, :, :] = (frames[1] // 4) + torch.arange(cfg.frame_width, dtype=torch.uint8).view(1, -1, 1) // 2
-        torch.onnx.export(VisionGraph(model), (frames,), os.path.join(out_dir, "vision.onnx"),
+        onnx_export(VisionGraph(model), (frames,), os.path.join(out_dir, "vision.onnx"),
                           input_names=["frames"], output_names=["vision_embeds"], opset_version=OPSET,
                           dynamic_axes={"frames": {0: "n"}, "vision_embeds": {0: "n"}}, do_constant_folding=True)
         vis = model.vision(frames)
@@ -294,7 +296,7 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         flat = example_past(model, B, past_lens(model, 1, 15), gen)
         fnames = past_names(L)
         onames, axes = frame_io(L)
-        torch.onnx.export(FrameGraph(model, rotated_keys), (emb, pos, *flat), os.path.join(out_dir, "decoder_frame.onnx"),
+        onnx_export(FrameGraph(model, rotated_keys), (emb, pos, *flat), os.path.join(out_dir, "decoder_frame.onnx"),
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=onames,
                           opset_version=OPSET, dynamic_axes=axes, do_constant_folding=True)
         outs = FrameGraph(model, rotated_keys)(emb, pos, *flat)
@@ -324,7 +326,7 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         tpos = torch.arange(T).unsqueeze(0).repeat(B, 1) + 40 + V
         flatt = example_past(model, B, past_lens(model, 2, 5), gen)
         tonames, taxes = text_io(L)
-        torch.onnx.export(TextGraph(model, rotated_keys), (temb, tpos, *flatt), os.path.join(out_dir, "decoder_text.onnx"),
+        onnx_export(TextGraph(model, rotated_keys), (temb, tpos, *flatt), os.path.join(out_dir, "decoder_text.onnx"),
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=tonames,
                           opset_version=OPSET, dynamic_axes=taxes, do_constant_folding=True)
         touts = TextGraph(model, rotated_keys)(temb, tpos, *flatt)

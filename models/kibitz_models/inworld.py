@@ -26,6 +26,7 @@ import torch.nn as nn
 from onnx import numpy_helper
 
 from .model import ModelConfig, VisionEncoder
+from .onnx_io import onnx_export
 
 WORLD_FILE = "world.onnx"
 
@@ -207,7 +208,7 @@ def export_world(head: WorldHead, pkg_dir: str, meta: dict) -> None:
     V, d = man["vision"]["tokensPerFrame"], man["decoder"]["dModel"]
     path = os.path.join(pkg_dir, WORLD_FILE)
     ex = torch.randn(2, V, d)
-    torch.onnx.export(WorldGraph(head), (ex,), path, input_names=["vision_embeds"], output_names=["in_world"],
+    onnx_export(WorldGraph(head), (ex,), path, input_names=["vision_embeds"], output_names=["in_world"],
                       opset_version=17, dynamic_axes={"vision_embeds": {0: "N"}, "in_world": {0: "N"}})
     onnx.checker.check_model(onnx.load(path))
     from .export import t2j

@@ -12,6 +12,7 @@ import torch
 
 from ..export import OPSET, FrameGraph, TextGraph, VisionGraph, example_past, frame_io, past_names, text_io, write_fixture
 from ..model import KibitzModel
+from ..onnx_io import onnx_export
 from .share_streaming import place_decoder_graphs
 
 
@@ -48,7 +49,7 @@ def export_graphs(model: KibitzModel, out_dir: str, separator: int, text_ids: Li
     fnames = past_names(L)
     with torch.no_grad():
         frames = _frames(cfg, 2, gen)
-        torch.onnx.export(VisionGraph(model), (frames,), os.path.join(out_dir, "vision.onnx"),
+        onnx_export(VisionGraph(model), (frames,), os.path.join(out_dir, "vision.onnx"),
                           input_names=["frames"], output_names=["vision_embeds"], opset_version=OPSET,
                           dynamic_axes={"frames": {0: "n"}, "vision_embeds": {0: "n"}}, do_constant_folding=True)
         vis = model.vision(frames)
@@ -65,7 +66,7 @@ def export_graphs(model: KibitzModel, out_dir: str, separator: int, text_ids: Li
         flat = example_past(model, B, _past_lens(cfg, 1, 15), gen)
         onames, axes = frame_io(L)
         graph = FrameGraph(model, rotated=True)
-        torch.onnx.export(graph, (emb, pos, *flat), sources["decoder_frame.onnx"],
+        onnx_export(graph, (emb, pos, *flat), sources["decoder_frame.onnx"],
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=onames,
                           opset_version=OPSET, dynamic_axes=axes, do_constant_folding=True)
 
@@ -87,7 +88,7 @@ def export_graphs(model: KibitzModel, out_dir: str, separator: int, text_ids: Li
         flatt = example_past(model, B, _past_lens(cfg, 2, 5), gen)
         tonames, taxes = text_io(L)
         tgraph = TextGraph(model, rotated=True)
-        torch.onnx.export(tgraph, (temb, tpos, *flatt), sources["decoder_text.onnx"],
+        onnx_export(tgraph, (temb, tpos, *flatt), sources["decoder_text.onnx"],
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=tonames,
                           opset_version=OPSET, dynamic_axes=taxes, do_constant_folding=True)
         write_fixture(os.path.join(fx_dir, "decoder_text.json"), "decoder_text.onnx",
