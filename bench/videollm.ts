@@ -58,6 +58,8 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
 
 interface Row {
   name: string;
+  /** The provider the sessions run on (after any fallback). */
+  ran: string;
   routed: string;
   byStreams: Map<number, number>;
   visionMs: number;
@@ -102,14 +104,15 @@ async function measure(dir: string): Promise<Row> {
   const textSteps = gen.ids.length + 2; // prompt, each word, eos
   await model.close();
   return {
-    name: m.name, routed: m.decoder.routedLayers.length ? `${m.decoder.routedLayers.length}/${m.decoder.layers} at r=${m.decoder.keepRatio}` : 'dense',
+    name: m.name, ran: model.sessions.provider, routed: m.decoder.routedLayers.length ? `${m.decoder.routedLayers.length}/${m.decoder.layers} at r=${m.decoder.keepRatio}` : 'dense',
     byStreams, visionMs, tokensPerS: (textSteps * 1000) / genMs, firstTokenMs, kvMiB,
   };
 }
 
 const rows: Row[] = [];
 for (const dir of values.pkg) rows.push(await measure(dir));
-console.log(`\nprovider ${provider}, ${steps} timed steps per point, p50`);
+const ran = [...new Set(rows.map((r) => r.ran))].join(', ');
+console.log(`\nprovider ${provider}${ran === provider ? '' : ` asked, ran on ${ran}`}, ${steps} timed steps per point, p50`);
 table(
   ['package', 'routing', ...counts.map((b) => `step ms @${b}`), ...counts.map((b) => `frames/s @${b}`), 'vision ms/frame', 'text tok/s', '1st token ms', 'KV MiB/stream (= KV fed/step)'],
   rows.map((r) => [r.name, r.routed, ...counts.map((b) => fmt(r.byStreams.get(b)!, 1)), ...counts.map((b) => fmt((b * 1000) / r.byStreams.get(b)!, 1)),
