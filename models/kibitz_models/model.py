@@ -246,16 +246,20 @@ def kept_count(embeds: torch.Tensor, kept_per_frame: int):
     return min(kept_per_frame, embeds.shape[1])
 
 
-def prefix_count(embeds: torch.Tensor, tokens_per_frame: int, kept_per_frame: int):
+def prefix_count(embeds: torch.Tensor, tokens_per_frame: int, kept_per_frame: int, vision_tokens: Optional[torch.Tensor] = None):
     """(p, p + min(kept_per_frame, n - p)) for a frame step of n = embeds.shape[1] tokens whose first
     p = max(n - V, 0) are a text prefix (ModelConfig.frame_prefix): the prefix count and how many
-    entries a routed layer keeps. Tensors read from the shape while exporting (see kept_count)."""
+    entries a routed layer keeps. `vision_tokens` ([1] int64): how many of the n are vision tokens
+    instead (0 = a text step, every token text), for a graph that also runs text steps. Tensors
+    read from the shape while exporting (see kept_count)."""
     if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
         n = torch._shape_as_tensor(embeds)[1]
-        p = torch.clamp(n - tokens_per_frame, min=0)
+        v = tokens_per_frame if vision_tokens is None else vision_tokens[0]
+        p = torch.clamp(n - v, min=0)
         return p, p + torch.clamp(n - p, max=kept_per_frame)
     n = embeds.shape[1]
-    p = max(n - tokens_per_frame, 0)
+    v = tokens_per_frame if vision_tokens is None else int(vision_tokens[0])
+    p = max(n - v, 0)
     return p, p + min(kept_per_frame, n - p)
 
 
@@ -469,7 +473,7 @@ class KibitzModel(nn.Module):
         return self.lm_head(h)
 
     # ------------------------------------------------------------------ streaming steps (exported)
-    def frame_step(self, embeds, pos, past, past_rotated=False):
+    def frame_step(self, embeds, pos, past, past_rotated=False, vision_tokens=None):
         """One frame's vision tokens per batch row.
 
         embeds (B, n, d); pos (B, n): the frame's fed tokens, n in 1..V (all V without the temporal
@@ -486,7 +490,7 @@ class KibitzModel(nn.Module):
         ones = torch.ones(B, V, dtype=torch.bool, device=x.device)
         all_idx = torch.arange(V, device=x.device).unsqueeze(0).expand(B, V)
         if cfg.frame_prefix:
-            p, kp = prefix_count(embeds, cfg.tokens_per_frame, cfg.kept_per_frame)
+            p, kp = prefix_count(embeds, cfg.tokens_per_frame, cfg.kept_per_frame, vision_tokens)
             is_prefix = all_idx < p                                           # (B, n): the leading text tokens
             # tokens every routed layer keeps at weight 1: the prefix, and with route_keep_last the
             # frame's last token (the decision is read after it)

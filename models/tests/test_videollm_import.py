@@ -122,7 +122,7 @@ class TestVideoLLMImport(unittest.TestCase):
         for m in (self.manifest, self.manifest_mod):
             fx = m["parity"]["fixtures"]
             self.assertEqual(set(fx), {"vision.json", "vision_one.json", "decoder_frame.json", "decoder_frame_empty.json",
-                                       "decoder_frame_after_text.json", "decoder_text.json"})
+                                       "decoder_frame_after_text.json", "decoder_text.json", "decoder_frame_text.json"})
             self.assertLess(m["parity"]["maxAbsDiff"], 1e-3)
         with open(os.path.join(self.pkg_mod, "fixtures", "decoder_frame.json")) as f:
             self.assertEqual(json.load(f)["inputs"]["inputs_embeds"]["shape"], [2, 11, 64])   # n = V + 1

@@ -83,6 +83,13 @@ export const ManifestSchema = z.object({
      * prompt's frameSeparator); they are never routed. 0 or absent: vision tokens only.
      */
     framePrefixTokens: z.number().int().nonnegative().optional(),
+    /**
+     * decoder_frame.onnx also runs text steps (its input `vision_tokens` = 0, when a routed layer
+     * needs to know; logits after the last token): the runtime opens one decoder session, so the
+     * decoder's weights are in memory once instead of twice (each session holds its own copy: 2.8 GB
+     * per session at Llama-3-8B width with one layer). decoder_text.onnx stays for older runtimes.
+     */
+    frameGraphRunsText: z.boolean().optional(),
   }).passthrough().refine((d) => d.pastKeys === undefined || d.ropeTheta !== undefined, {
     message: 'decoder.pastKeys "rotated" needs decoder.ropeTheta (the cache turns keys with it); re-export the package',
   }),

@@ -84,6 +84,16 @@ export class Model {
     return new ort.Tensor('float32', out, [1, ids.length, d]);
   }
 
+  /**
+   * The extra feed of a decoder step whose graph asks how many of its tokens are a frame's vision
+   * tokens (a general package's decoder_frame.onnx with routed layers, which also runs text
+   * steps: 0): { vision_tokens } when the graph has that input, else nothing.
+   */
+  visionTokensFeed(session: ort.InferenceSession, visionTokens: number): Record<string, ort.Tensor> {
+    if (!session.inputNames.includes('vision_tokens')) return {};
+    return { vision_tokens: new ort.Tensor('int64', BigInt64Array.of(BigInt(visionTokens)), [1]) };
+  }
+
   /** Runs the vision encoder on N frames at once (RGB24, frame size from the manifest). Returns [N, V, d]. */
   async encodeFrames(frames: Uint8Array[]): Promise<Float32Array> {
     const { width, height } = this.manifest.frame;

@@ -77,6 +77,7 @@ export class StreamContext {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [B, n, d]),
       positions: new ort.Tensor('int64', positions, [B, n]),
+      ...model.visionTokensFeed(model.sessions.frame, Math.min(n, m.vision.tokensPerFrame)),
     };
     const out = await withScratch(model, (scratch) => {
       KvCache.batchFeeds(items.map((i) => i.ctx.cache), feeds, scratch);
@@ -106,6 +107,7 @@ export class StreamContext {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', visionEmbeds, [1, n, m.decoder.dModel]),
       positions: new ort.Tensor('int64', positions, [1, n]),
+      ...this.model.visionTokensFeed(this.model.sessions.frame, Math.min(n, m.vision.tokensPerFrame)),
     };
     this.cache.feeds(feeds);
     const out = await this.model.sessions.frame.run(feeds);
@@ -207,6 +209,7 @@ export class StreamContext {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [B, T, d]),
       positions: new ort.Tensor('int64', positions, [B, T]),
+      ...model.visionTokensFeed(model.sessions.text, 0),
     };
     const out = await withScratch(model, (scratch) => {
       KvCache.batchFeeds(ctxs.map((c) => c.cache), feeds, scratch);
@@ -217,7 +220,7 @@ export class StreamContext {
       const row = batchRow(out, b);
       ctx.cache.append('text', T, row);
       ctx.afterFrame = false;
-      return (row['logits']!.data as Float32Array).subarray((T - 1) * vocab, T * vocab);
+      return lastLogits(row['logits']!.data as Float32Array, vocab);
     });
   }
 
@@ -239,14 +242,13 @@ export class StreamContext {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: this.model.embed(ids, clockMs),
       positions: new ort.Tensor('int64', positions, [1, ids.length]),
+      ...this.model.visionTokensFeed(this.model.sessions.text, 0),
     };
     this.cache.feeds(feeds);
     const out = await this.model.sessions.text.run(feeds);
     this.cache.append('text', ids.length, out);
     this.afterFrame = false;
-    const all = out['logits']!.data as Float32Array;
-    const vocab = m.decoder.vocab;
-    return all.subarray((ids.length - 1) * vocab, ids.length * vocab);
+    return lastLogits(out['logits']!.data as Float32Array, m.decoder.vocab);
   }
 
   dispose(): void {
@@ -292,6 +294,14 @@ export function batchRow(out: ort.InferenceSession.ReturnType, b: number): Recor
     row[name] = new ort.Tensor(t.type as 'float32', data as Float32Array, [1, ...rest]);
   }
   return row;
+}
+
+/**
+ * The logits after a text step's last token: decoder_text returns every token's [1, T, vocab],
+ * a frame graph that runs text steps (manifest decoder.frameGraphRunsText) only the last [1, vocab].
+ */
+function lastLogits(all: Float32Array, vocab: number): Float32Array {
+  return all.subarray(all.length - vocab);
 }
 
 /** What `generate` returns. */

@@ -19,13 +19,18 @@ type TraceStep =
   | { kind: 'text'; ids: number[]; kept: number[] }
   | { kind: 'frame'; prefix: number[]; width: number; height: number; rgb_b64: string; kept: number[] };
 
-describe('an imported VideoLLM-online checkpoint', () => {
+describe.each([
+  { kind: 'dense', routers: false },
+  { kind: 'with MoD routers (text steps through the routed frame graph, vision_tokens = 0)', routers: true },
+])('an imported VideoLLM-online checkpoint, $kind', ({ routers }) => {
   let tiny: TinyVideoLlm;
   let model: Model;
 
   beforeAll(async () => {
-    tiny = buildTinyVideoLlm();
+    tiny = buildTinyVideoLlm({ routers });
     model = await Model.load({ packageDir: tiny.pkg });
+    expect(model.manifest.decoder.routedLayers.length > 0).toBe(routers);
+    expect(model.sessions.frame.inputNames.includes('vision_tokens')).toBe(routers); // a dense graph never reads it
   }, 600_000);
   afterAll(() => model?.close());
 
@@ -58,24 +63,24 @@ describe('an imported VideoLLM-online checkpoint', () => {
     let current: Uint8Array | null = null;
 
     // Watch every decoder run: what it was fed, what the cache kept before it, its last logits.
-    const idsOf = (embeds: Float32Array, rows: number): number[] => Array.from({ length: rows }, (_, t) => rowId(model, embeds.subarray(t * d, (t + 1) * d)));
-    const wrap = (session: ort.InferenceSession, kind: 'text' | 'frame') => {
-      const run = session.run.bind(session);
-      (session as { run: unknown }).run = async (feeds: Record<string, ort.Tensor>) => {
-        const embeds = feeds['inputs_embeds']!.data as Float32Array;
-        const n = feeds['inputs_embeds']!.dims[1]!;
-        const kept = [...ctx.cache.keptSerials];
-        if (kind === 'text') steps.push({ kind, ids: idsOf(embeds, n), kept });
-        else steps.push({ kind, prefix: idsOf(embeds, n - V), width: manifest.frame.width, height: manifest.frame.height, rgb_b64: Buffer.from(current!).toString('base64'), kept });
-        const out = await run(feeds);
-        const all = out['logits']!.data as Float32Array;
-        const vocab = manifest.decoder.vocab;
-        logits.push(all.slice(all.length - vocab));
-        return out;
-      };
+    // The package runs text steps through decoder_frame.onnx too (one session, weights once), so a
+    // step is told by its rows: a text step's are all vocabulary rows, a frame's end in vision rows.
+    expect(manifest.decoder.frameGraphRunsText).toBe(true);
+    expect(model.sessions.text).toBe(model.sessions.frame);
+    const session = model.sessions.frame;
+    const run = session.run.bind(session);
+    (session as { run: unknown }).run = async (feeds: Record<string, ort.Tensor>) => {
+      const embeds = feeds['inputs_embeds']!.data as Float32Array;
+      const n = feeds['inputs_embeds']!.dims[1]!;
+      const kept = [...ctx.cache.keptSerials];
+      const ids = Array.from({ length: n }, (_, t) => rowId(model, embeds.subarray(t * d, (t + 1) * d)));
+      if (ids.every((id) => id >= 0)) steps.push({ kind: 'text', ids, kept });
+      else steps.push({ kind: 'frame', prefix: ids.slice(0, n - V), width: manifest.frame.width, height: manifest.frame.height, rgb_b64: Buffer.from(current!).toString('base64'), kept });
+      const out = await run(feeds);
+      const all = out['logits']!.data as Float32Array;
+      logits.push(all.slice(all.length - manifest.decoder.vocab));
+      return out;
     };
-    wrap(model.sessions.text, 'text');
-    wrap(model.sessions.frame, 'frame');
 
     for (let f = 0; f < 9; f++) {
       current = frames[(f * 7) % frames.length]!;
@@ -109,7 +114,7 @@ describe('an imported VideoLLM-online checkpoint', () => {
   }, 300_000);
 });
 
-/** The vocabulary row an embedding came from (the runtime copies rows exactly). */
+/** The vocabulary row an embedding came from (the runtime copies rows exactly); -1 for a vision token. */
 function rowId(model: Model, row: Float32Array): number {
   const d = model.manifest.decoder.dModel;
   const table = model.pkg.embedTokens;
@@ -118,5 +123,5 @@ function rowId(model: Model, row: Float32Array): number {
     for (let i = 0; i < d && same; i++) same = table[id * d + i] === row[i];
     if (same) return id;
   }
-  throw new Error('a text step fed an embedding that is no vocabulary row');
+  return -1;
 }

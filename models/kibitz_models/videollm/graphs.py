@@ -10,7 +10,7 @@ from typing import Dict, List
 
 import torch
 
-from ..export import OPSET, FrameGraph, TextGraph, VisionGraph, example_past, frame_io, past_names, text_io, write_fixture
+from ..export import OPSET, FrameGraph, TextGraph, _past, VisionGraph, example_past, frame_io, past_names, text_io, write_fixture
 from ..model import KibitzModel
 from ..onnx_io import onnx_export
 from .share_streaming import place_decoder_graphs
@@ -23,6 +23,22 @@ def _frames(cfg, n: int, gen: torch.Generator) -> torch.Tensor:
         ramp = (torch.arange(cfg.frame_width) * 255 // max(cfg.frame_width - 1, 1)).to(torch.uint8)
         f[1] = f[1] // 4 + (ramp // 2).view(1, -1, 1)
     return f
+
+
+class StepGraph(FrameGraph):
+    """decoder_frame.onnx of a general package: a frame step as every package's, plus the input
+    `vision_tokens` ([1] int64: how many of the step's n tokens are the frame's vision tokens; the
+    rest, first, are text). With `vision_tokens` = 0 it is a text step, logits after the last token,
+    so the runtime opens this one graph for both kinds of step and holds the weights once
+    (manifest decoder.frameGraphRunsText; decoder_text.onnx stays in the package, sharing the same
+    weights file, for runtimes before it)."""
+
+    def forward(self, inputs_embeds, positions, vision_tokens, *flat_past):
+        logits, out = self.model.frame_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers), self.rotated, vision_tokens)
+        res = [logits]
+        for k, v, idx in out:
+            res += [k, v, idx]
+        return tuple(res)
 
 
 def _past_lens(cfg, frames: int, text: int) -> List[int]:
@@ -65,19 +81,21 @@ def export_graphs(model: KibitzModel, out_dir: str, separator: int, text_ids: Li
         pos = torch.arange(V + 1).unsqueeze(0).repeat(B, 1) + 40
         flat = example_past(model, B, _past_lens(cfg, 1, 15), gen)
         onames, axes = frame_io(L)
-        graph = FrameGraph(model, rotated=True)
-        onnx_export(graph, (emb, pos, *flat), sources["decoder_frame.onnx"],
-                          input_names=["inputs_embeds", "positions"] + fnames, output_names=onames,
+        graph = StepGraph(model, rotated=True)
+        vt = torch.tensor([V], dtype=torch.int64)                            # vision tokens of a frame step
+        inames = ["inputs_embeds", "positions", "vision_tokens"] + fnames
+        onnx_export(graph, (emb, pos, vt, *flat), sources["decoder_frame.onnx"],
+                          input_names=inames, output_names=onames,
                           opset_version=OPSET, dynamic_axes=axes, do_constant_folding=True)
 
-        def frame_fixture(name: str, e, p, past, note: str) -> None:
-            write_fixture(os.path.join(fx_dir, name), "decoder_frame.onnx", dict(zip(["inputs_embeds", "positions"] + fnames, [e, p] + past)),
-                          dict(zip(onames, graph(e, p, *past))), note)
-        frame_fixture("decoder_frame.json", emb, pos, flat,
+        def frame_fixture(name: str, e, p, v, past, note: str) -> None:
+            write_fixture(os.path.join(fx_dir, name), "decoder_frame.onnx", dict(zip(inames, [e, p, v] + past)),
+                          dict(zip(onames, graph(e, p, v, *past))), note)
+        frame_fixture("decoder_frame.json", emb, pos, vt, flat,
                       "batch 2, separator + frame (n = V + 1) after one frame + 15 text tokens; row 1 has padding")
-        frame_fixture("decoder_frame_empty.json", vis[:1], torch.arange(V).unsqueeze(0), example_past(model, 1, [0] * L, gen),
+        frame_fixture("decoder_frame_empty.json", vis[:1], torch.arange(V).unsqueeze(0), vt, example_past(model, 1, [0] * L, gen),
                       "batch 1, a frame alone (n = V), empty past")
-        frame_fixture("decoder_frame_after_text.json", vis, pos[:, 1:], example_past(model, B, _past_lens(cfg, 2, 9), gen),
+        frame_fixture("decoder_frame_after_text.json", vis, pos[:, 1:], vt, example_past(model, B, _past_lens(cfg, 2, 9), gen),
                       "batch 2, a frame after text (n = V, no separator); row 1 has padding")
 
         # text step: batch 2, 2 frames + 5 text tokens of past
@@ -94,6 +112,12 @@ def export_graphs(model: KibitzModel, out_dir: str, separator: int, text_ids: Li
         write_fixture(os.path.join(fx_dir, "decoder_text.json"), "decoder_text.onnx",
                       dict(zip(["inputs_embeds", "positions"] + fnames, [temb, tpos] + flatt)),
                       dict(zip(tonames, tgraph(temb, tpos, *flatt))), f"batch 2, T={T} text tokens, 2 frames + 5 text of past; row 1 has padding")
+        # the same text step through decoder_frame.onnx (vision_tokens = 0): what the runtime runs
+        text_out = tgraph(temb, tpos, *flatt)
+        frame_fixture("decoder_frame_text.json", temb, tpos, torch.zeros(1, dtype=torch.int64), flatt,
+                      f"batch 2, the T={T} text step of decoder_text.json through decoder_frame.onnx (vision_tokens = 0)")
+        step_out = graph(temb, tpos, torch.zeros(1, dtype=torch.int64), *flatt)
+        assert torch.allclose(step_out[0], text_out[0][:, -1], atol=1e-5), "decoder_frame.onnx as a text step must give decoder_text's last logits"
     shared = place_decoder_graphs(out_dir, sources)
     shutil.rmtree(staging)
     return shared

@@ -57,6 +57,8 @@ def manifest_for(ck: Checkpoint, cfg: ModelConfig, name: str, window: int) -> di
                     "keepRatio": _num(cfg.keep_ratio), "keptPerFrame": cfg.kept_per_frame,
                     "ropeTheta": _num(cfg.rope_theta), "maxPositions": cfg.max_positions, "pastKeys": "rotated",
                     "framePrefixTokens": cfg.frame_prefix, "normEps": cfg.norm_eps,
+                    # decoder_frame.onnx takes vision_tokens and runs text steps too (graphs.StepGraph): one session, weights once
+                    "frameGraphRunsText": True,
                     # informational (the graph does it): routed layers always keep a frame's last vision token
                     **({"routeKeepsLast": cfg.route_keep_last} if any(cfg.is_routed(l) for l in range(cfg.n_layers)) else {})},
         "tokens": {"bos": ck.tokens.bos, "eos": ck.tokens.eos, "silent": ck.tokens.silent},
