@@ -97,7 +97,7 @@ class TestVideoLLMImport(unittest.TestCase):
         self.assertEqual(m["decoder"], {"dModel": 64, "layers": 4, "heads": 4, "kvHeads": 2, "headDim": 16, "mlpHidden": 128,
                                         "vocab": 352, "routedLayers": [], "keepRatio": 1, "keptPerFrame": 10,
                                         "ropeTheta": 500000, "maxPositions": 2048, "pastKeys": "rotated",
-                                        "framePrefixTokens": 1, "normEps": 1e-5})
+                                        "framePrefixTokens": 1, "normEps": 1e-5, "frameGraphRunsText": True})
         self.assertEqual(m["tokens"], {"bos": token_id(self.tok, "<|begin_of_text|>"), "eos": token_id(self.tok, "<|eot_id|>"),
                                        "silent": token_id(self.tok, ",")})
         self.assertEqual(m["prompt"]["start"], "<|begin_of_text|>{system}\n\n[")
