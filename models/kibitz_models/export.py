@@ -65,7 +65,11 @@ class FrameGraph(nn.Module):
         self.rotated = rotated
 
     def forward(self, inputs_embeds, positions, *flat_past):
-        logits, out = self.model.frame_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers), self.rotated)
+        return self.step(inputs_embeds, positions, flat_past)
+
+    def step(self, inputs_embeds, positions, flat_past, vision_tokens=None):
+        """frame_step's outputs flattened in frame_io's order: logits, then per layer key, value, index."""
+        logits, out = self.model.frame_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers), self.rotated, vision_tokens)
         res = [logits]
         for k, v, idx in out:
             res += [k, v, idx]

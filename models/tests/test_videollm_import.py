@@ -274,7 +274,7 @@ class TestStreamingShare(unittest.TestCase):
         decoder_weights.bin gives the bytes share_decoder_weights gives a small model."""
         import onnx
         from onnx.external_data_helper import convert_model_to_external_data
-        from kibitz_models.videollm.share_streaming import share_streaming
+        from kibitz_models.shared_weights import write_shared
         tmp = tempfile.mkdtemp()
         try:
             write_tiny(os.path.join(tmp, "ck"), seed=3, routers=True)
@@ -289,7 +289,7 @@ class TestStreamingShare(unittest.TestCase):
                 onnx.save(m, sources[g])                                       # one file per tensor, like torch over 2 GB
             out = os.path.join(tmp, "out")
             os.makedirs(out)
-            share_streaming(out, sources)
+            write_shared(out, sources)
             with open(os.path.join(out, "decoder_weights.bin"), "rb") as a, open(os.path.join(pkg, "decoder_weights.bin"), "rb") as b:
                 self.assertEqual(a.read(), b.read())
             for g in sources:

@@ -9,6 +9,7 @@ import { OPEN_HELP } from '../questions/kinds.ts';
 import { QuestionPolicy, questionPolicyOf } from '../questions/policy.ts';
 import type { CacheLimits } from './kv_cache.ts';
 import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type LineGuardRules, type LineKind } from './line_guard.ts';
+import { frameStepTokens } from './manifest.ts';
 import type { Model } from './model.ts';
 import { groupIndices } from './groups.ts';
 import { StreamContext, type Generated } from './stream_context.ts';
@@ -88,7 +89,7 @@ export function cacheLimitsFor(model: Model, wanted: Partial<CacheLimits> = {}):
   const sinkTokens = wanted.sinkTokens ?? c.sinkTokens ?? (m.prompt ? model.prompts.start.length : 8);
   const windowFrames = wanted.windowFrames ?? c.windowFrames ?? 120;
   const maxStepTokens = wanted.maxStepTokens ?? 64;
-  const V = m.vision.tokensPerFrame + (m.decoder.framePrefixTokens ?? 0);
+  const V = frameStepTokens(m);
   const room = (m.decoder.maxPositions ?? Infinity) - sinkTokens - windowFrames * V - maxStepTokens - V;
   // Text slots: what the model saw in training (manifest), else 512. Every slot costs attention
   // work on every step, used or not, so a budget far above what the model was trained with only

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { Manifest } from './manifest.ts';
+import { frameStepTokens, type Manifest } from './manifest.ts';
 
 /** How much context one stream keeps (models/CONTRACT.md "Positions"). */
 export interface CacheLimits {
@@ -181,7 +181,7 @@ export class KvCache {
     this.rope = d.pastKeys === 'rotated' ? ropeFrequencies(d.headDim, d.ropeTheta!) : null;
     // A frame step holds its vision tokens and the separator before them (never routed).
     const prefix = d.framePrefixTokens ?? 0;
-    const V = manifest.vision.tokensPerFrame + prefix;
+    const V = frameStepTokens(manifest);
     const routed = new Set(d.routedLayers);
     this.layers = [];
     for (let l = 0; l < d.layers; l++) {

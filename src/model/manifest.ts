@@ -6,7 +6,6 @@ import { QuestionClassifier } from '../questions/classifier.ts';
 import { QuestionKinds, QuestionKindsSchema } from '../questions/kinds.ts';
 import { Recall, RecallSchema } from './recall.ts';
 
-/** manifest.json of a model package (models/CONTRACT.md, models/README.md). */
 /**
  * How a general package's stream is written (models/CONTRACT.md "General packages"): text with the
  * tokenizer's special-token text in it, tokenized by the runtime once at load. A closed package
@@ -31,6 +30,7 @@ export const PromptSchema = z.object({
   summary: z.string().min(1),
 }).passthrough();
 
+/** manifest.json of a model package (models/CONTRACT.md, models/README.md). */
 export const ManifestSchema = z.object({
   format: z.literal('kibitz-mod/1'),
   name: z.string(),
@@ -154,6 +154,7 @@ export const ManifestSchema = z.object({
 }).passthrough().superRefine((m, ctx) => {
   if (m.kind === 'general' && !m.prompt) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'a general package needs a prompt block (re-import it: models/README.md "Run a real model")' });
   if (m.kind === 'closed') {
+    if (m.prompt) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'a closed package speaks in its own tokens; a prompt block belongs to kind "general"' });
     for (const k of ['question', 'answer', 'summary', 'commentary'] as const) {
       if (m.tokens[k] === undefined) ctx.addIssue({ code: 'custom', path: ['tokens', k], message: `a closed package needs tokens.${k}; re-export it with the toolkit` });
     }
@@ -161,6 +162,15 @@ export const ManifestSchema = z.object({
 });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+/**
+ * The most tokens one decoder_frame step takes: a frame's vision tokens and the separator fed
+ * before them (decoder.framePrefixTokens). The cache sizes its slots and the runtime checks its
+ * steps by this one rule.
+ */
+export function frameStepTokens(m: Manifest): number {
+  return m.vision.tokensPerFrame + (m.decoder.framePrefixTokens ?? 0);
+}
 
 export const PACKAGE_FILES = ['manifest.json', 'vision.onnx', 'decoder_frame.onnx', 'decoder_text.onnx', 'embed_tokens.bin', 'tokenizer.json'] as const;
 

@@ -30,6 +30,10 @@ export class Model {
   private readonly textClock: StreamClock | null;
   /** How this package's stream is written in tokens (prompt_format.ts). */
   readonly prompts: PromptFormat;
+  /** The embeddings of the format's frame separator ([p, dModel]; empty without one), made once: every frame after a frame feeds them. */
+  readonly separatorEmbeds: Float32Array;
+  /** Whether decoder_frame.onnx asks how many of a step's tokens are vision tokens (a routed graph that also runs text steps). */
+  private readonly takesVisionTokens: boolean;
 
   private constructor(
     readonly pkg: ModelPackage,
@@ -43,6 +47,9 @@ export class Model {
     this.clock = pkg.manifest.clock && pkg.clockTable ? new StreamClock(pkg.clockTable, pkg.manifest.clock.digits, pkg.manifest.decoder.dModel) : null;
     this.textClock = pkg.manifest.clock?.text ? this.clock : null;
     this.prompts = promptFormatFor(pkg.manifest, codec);
+    this.separatorEmbeds = this.prompts.frameSeparator.length ? this.embed([...this.prompts.frameSeparator]).data as Float32Array : new Float32Array(0);
+    // Only a graph that runs both kinds of step has this input, and then text and frame steps share it.
+    this.takesVisionTokens = sessions.frame.inputNames.includes('vision_tokens');
   }
 
   static async load(opts: ModelLoadOptions): Promise<Model> {
@@ -89,8 +96,8 @@ export class Model {
    * tokens (a general package's decoder_frame.onnx with routed layers, which also runs text
    * steps: 0): { vision_tokens } when the graph has that input, else nothing.
    */
-  visionTokensFeed(session: ort.InferenceSession, visionTokens: number): Record<string, ort.Tensor> {
-    if (!session.inputNames.includes('vision_tokens')) return {};
+  visionTokensFeed(visionTokens: number): Record<string, ort.Tensor> {
+    if (!this.takesVisionTokens) return {};
     return { vision_tokens: new ort.Tensor('int64', BigInt64Array.of(BigInt(visionTokens)), [1]) };
   }
 

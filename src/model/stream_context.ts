@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { BatchScratch, KvCache, type CacheLimits } from './kv_cache.ts';
 import { groupIndices } from './groups.ts';
+import { frameStepTokens } from './manifest.ts';
 import type { Model } from './model.ts';
 
 export interface StreamContextOptions {
@@ -42,9 +43,8 @@ export class StreamContext {
    * first when the last step was a frame (VideoLLM-online's ","), then the vision tokens.
    */
   frameInput(visionEmbeds: Float32Array): Float32Array {
-    const sep = this.model.prompts.frameSeparator;
-    if (!this.afterFrame || sep.length === 0) return visionEmbeds;
-    const prefix = this.model.embed([...sep]).data as Float32Array;
+    const prefix = this.model.separatorEmbeds;
+    if (!this.afterFrame || prefix.length === 0) return visionEmbeds;
     const out = new Float32Array(prefix.length + visionEmbeds.length);
     out.set(prefix);
     out.set(visionEmbeds, prefix.length);
@@ -77,7 +77,7 @@ export class StreamContext {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [B, n, d]),
       positions: new ort.Tensor('int64', positions, [B, n]),
-      ...model.visionTokensFeed(model.sessions.frame, Math.min(n, m.vision.tokensPerFrame)),
+      ...model.visionTokensFeed(Math.min(n, m.vision.tokensPerFrame)),
     };
     const out = await withScratch(model, (scratch) => {
       KvCache.batchFeeds(items.map((i) => i.ctx.cache), feeds, scratch);
@@ -107,7 +107,7 @@ export class StreamContext {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', visionEmbeds, [1, n, m.decoder.dModel]),
       positions: new ort.Tensor('int64', positions, [1, n]),
-      ...this.model.visionTokensFeed(this.model.sessions.frame, Math.min(n, m.vision.tokensPerFrame)),
+      ...this.model.visionTokensFeed(Math.min(n, m.vision.tokensPerFrame)),
     };
     this.cache.feeds(feeds);
     const out = await this.model.sessions.frame.run(feeds);
@@ -209,7 +209,7 @@ export class StreamContext {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [B, T, d]),
       positions: new ort.Tensor('int64', positions, [B, T]),
-      ...model.visionTokensFeed(model.sessions.text, 0),
+      ...model.visionTokensFeed(0),
     };
     const out = await withScratch(model, (scratch) => {
       KvCache.batchFeeds(ctxs.map((c) => c.cache), feeds, scratch);
@@ -242,7 +242,7 @@ export class StreamContext {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: this.model.embed(ids, clockMs),
       positions: new ort.Tensor('int64', positions, [1, ids.length]),
-      ...this.model.visionTokensFeed(this.model.sessions.text, 0),
+      ...this.model.visionTokensFeed(0),
     };
     this.cache.feeds(feeds);
     const out = await this.model.sessions.text.run(feeds);
@@ -260,10 +260,10 @@ export class StreamContext {
   }
 }
 
-/** Tokens in one frame step: 1..tokensPerFrame rows of dModel, plus the package's frame prefix (decoder.framePrefixTokens). */
+/** Tokens in one frame step: 1..frameStepTokens rows of dModel (vision tokens, after the package's separator). */
 function frameTokens(embeds: Float32Array, m: Model['manifest']): number {
   const n = embeds.length / m.decoder.dModel;
-  const most = m.vision.tokensPerFrame + (m.decoder.framePrefixTokens ?? 0);
+  const most = frameStepTokens(m);
   if (!Number.isInteger(n) || n < 1 || n > most) {
     throw new Error(`a frame step takes 1..${most} tokens of ${m.decoder.dModel} floats; got ${embeds.length} floats`);
   }

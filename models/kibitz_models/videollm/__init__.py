@@ -5,7 +5,6 @@
   lora.py, weights.py   the adapter's tensors; the model built without random init, LoRA merged
   siglip.py             the SigLIP tower + connector: vision.onnx
   graphs.py, manifest.py, importer.py   the package
-  share_streaming.py    both decoder graphs into one weights file without holding an 8B model twice
   reference.py, replay.py               an independent reference over runtime traces, and the model driven alike
   tiny.py, tiny_tokenizer.py            tiny random checkpoints in the public layout, for tests
   prompt.py             what the reference code feeds around the frames

@@ -10,10 +10,10 @@ from typing import Dict, List
 
 import torch
 
-from ..export import OPSET, FrameGraph, TextGraph, _past, VisionGraph, example_past, frame_io, past_names, text_io, write_fixture
+from ..export import OPSET, FrameGraph, TextGraph, VisionGraph, example_past, frame_io, past_names, text_io, write_fixture
 from ..model import KibitzModel
 from ..onnx_io import onnx_export
-from .share_streaming import place_decoder_graphs
+from ..shared_weights import place_decoder_graphs
 
 
 def _frames(cfg, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -34,11 +34,7 @@ class StepGraph(FrameGraph):
     weights file, for runtimes before it)."""
 
     def forward(self, inputs_embeds, positions, vision_tokens, *flat_past):
-        logits, out = self.model.frame_step(inputs_embeds, positions, _past(flat_past, self.model.cfg.n_layers), self.rotated, vision_tokens)
-        res = [logits]
-        for k, v, idx in out:
-            res += [k, v, idx]
-        return tuple(res)
+        return self.step(inputs_embeds, positions, flat_past, vision_tokens)
 
 
 def _past_lens(cfg, frames: int, text: int) -> List[int]:
@@ -50,7 +46,7 @@ def _past_lens(cfg, frames: int, text: int) -> List[int]:
 def export_graphs(model: KibitzModel, out_dir: str, separator: int, text_ids: List[int]) -> Dict[str, int]:
     """`separator`: the frame separator's token id (fed before a frame that follows a frame);
     `text_ids`: a text step for the text fixture (e.g. "]\\nAssistant:"). Returns what sharing the
-    decoder weights wrote (share_streaming.place_decoder_graphs)."""
+    decoder weights wrote (shared_weights.place_decoder_graphs)."""
     cfg = model.cfg
     # each decoder graph in its own folder first: over 2 GB torch writes every weight to a file
     # named after it beside the graph, and the two graphs' anonymous names could collide
