@@ -41,7 +41,8 @@ async function child(spec: ChildSpec): Promise<void> {
       ...(spec.model ? { model: { package: 'models/kibitz-demo', ...(spec.threads ? { threads: spec.threads } : {}) } } : {}),
     },
   });
-  const app = createApp(config, { log: createLogger({ level: 'warn', format: 'pretty', destination: process.stderr }) });
+  const host = spec.model ? (await import('../src/model_host/embedded.ts')).embeddedModelHost() : undefined;
+  const app = createApp(config, { log: createLogger({ level: 'warn', format: 'pretty', destination: process.stderr }), modelHost: host });
   if (!spec.model) {
     app.onSession((s) => {
       void (async () => {
@@ -50,7 +51,7 @@ async function child(spec: ChildSpec): Promise<void> {
     });
   }
   await app.start();
-  const engine = spec.model ? await (await import('../src/model/embedded.ts')).startEmbeddedModel(app) : null;
+  const engine = host?.engine ?? null;
   process.stdout.write(JSON.stringify({ http: app.http.port, rtmp: app.rtmp.port }) + '\n');
   // The parent reads the engine's latency samples after we exit.
   const { writeFileSync } = await import('node:fs');

@@ -17,9 +17,9 @@ import pino from 'pino';
 import { EventBus } from '../src/bus.ts';
 import { ModelEngine } from '../src/model/engine.ts';
 import { Model } from '../src/model/model.ts';
-import { startRedisIngest, type RedisIngest } from '../src/queue/redis/ingest_node.ts';
+import type { RedisIngest } from '../src/queue/redis/ingest_node.ts';
 import { ChildWorker } from '../test/queue/helpers/child.ts';
-import { FakeHost, PKG, redisConfig, redisOverrides } from '../test/queue/helpers/host.ts';
+import { FakeHost, PKG, redisConfig, redisOverrides, startRedisIngest } from '../test/queue/helpers/host.ts';
 import { RedisServer } from '../test/queue/helpers/redis.ts';
 import { fmt, pct, table as printTable } from './table.ts';
 

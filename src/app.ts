@@ -9,6 +9,7 @@ import { PortInUseError, RtmpIngest } from './ingest/rtmp.ts';
 import { registerWhip, type WhipIngest } from './ingest/whip/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import type { ModelHost } from './model_host/port.ts';
 import { questionPolicyOf } from './questions/policy.ts';
 import { ContentStates } from './stream/content_state.ts';
 import { SessionRegistry } from './stream/sessions.ts';
@@ -16,7 +17,11 @@ import type { StreamSession } from './stream/session.ts';
 import { Timeline } from './timeline/timeline.ts';
 
 export interface AppOptions {
-  brain?: Brain;
+  /**
+   * Where the model runs (src/model_host/: embedded, or Redis workers); chosen once, here.
+   * Without one the app ingests and serves, and questions get NO_MODEL.
+   */
+  modelHost?: ModelHost;
   log?: Logger;
   /** Resolved ffmpeg (tests and the demo resolve their own); resolved from config otherwise. */
   ffmpeg?: FfmpegInfo;
@@ -36,14 +41,13 @@ export interface KibitzApp {
   /** WebRTC ingest: POST /whip/:streamKey (OBS 30+ WHIP output, browsers). */
   readonly whip: WhipIngest;
   /** Resolved at start(). */
-  ffmpeg: FfmpegInfo | null;
+  readonly ffmpeg: FfmpegInfo | null;
   /** `cb` runs for every new stream session; attach a frame consumer with `session.frames(signal)`. */
   onSession(cb: (session: StreamSession) => void): () => void;
-  attachBrain(brain: Brain | undefined): void;
-  /** Adds the model side's per-stream fields to /api/streams (model counters, owner, lag). */
-  setStreamInfo(fn: ((name: string) => Record<string, unknown> | undefined) | undefined): void;
+  /** The model host's brain (ask/summary); undefined when the app was built without a host. */
   readonly brain: Brain | undefined;
-  /** Run `fn` during close(), before the parts started here stop (plugins, model). */
+  readonly modelHost: ModelHost | undefined;
+  /** Run `fn` during close(), before the parts started here stop (plugins). */
   onClose(fn: () => unknown): void;
   start(signal?: AbortSignal): Promise<void>;
   /** Idempotent; tears down in reverse order of start. */
@@ -51,9 +55,10 @@ export interface KibitzApp {
 }
 
 /**
- * Wires the service: bus -> timeline, sessions (decode), RTMP ingest, HTTP API. Nothing
- * listens until start(). The model and plugins plug in through attachBrain(), onSession()
- * (frames) and bus.subscribe() (events), and register their own teardown with onClose().
+ * Wires the service once: bus -> timeline, sessions (decode), RTMP ingest, HTTP API, and the
+ * model host it is given. Nothing listens until start(); start() then starts the host (loads the
+ * model, or connects to the workers' Redis) and hands it every stream session. Plugins subscribe
+ * to the bus and register their own teardown with onClose().
  */
 export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
   const log = opts.log ?? createLogger({ level: config.log.level, format: config.log.format });
@@ -62,17 +67,18 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
   const timeline = new Timeline({ dataDir: config.dataDir, bus, log });
   const contentStates = new ContentStates(bus);
   let ffmpeg: FfmpegInfo | null = opts.ffmpeg ?? null;
-  let brain = opts.brain;
-  let streamInfo: ((name: string) => Record<string, unknown> | undefined) | undefined;
+  const { modelHost } = opts;
+  const brain = modelHost?.brain;
+  let stopConsuming: (() => void) | undefined;
   const closers: (() => unknown)[] = [];
   // ffmpeg is known for sure only after start() has probed it.
   const sessions = new SessionRegistry({ config, bus, metrics, log });
   sessions.onBeforeNewSession((name) => timeline.beginSession(name));
 
   const http = createHttpServer({
-    registry: sessions, timeline, metrics, bus, log, getBrain: () => brain, questions: questionPolicyOf(config), sseHeartbeatMs: opts.sseHeartbeatMs,
-    streamInfo: (name) => ({ content: contentStates.get(name), ...streamInfo?.(name) }),
-    health: () => ({ ffmpeg: ffmpeg?.version ?? null, model: config.model.package ?? null, brain: brain !== undefined }),
+    registry: sessions, timeline, metrics, bus, log, brain, questions: questionPolicyOf(config), sseHeartbeatMs: opts.sseHeartbeatMs,
+    streamInfo: (name) => ({ content: contentStates.get(name), ...modelHost?.streamInfo(name) }),
+    health: () => ({ ffmpeg: ffmpeg?.version ?? null, model: config.model.package ?? null, brain: modelHost !== undefined && hostStarted }),
   }) as KibitzApp['http'];
   // WHIP adds its routes now: fastify takes no new routes once it listens.
   const whip = registerWhip(http, { config, sessions, log, metrics });
@@ -81,29 +87,18 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
 
   let rtmp: RtmpIngest | null = null;
   let started = false;
+  let hostStarted = false;
   let closing: Promise<void> | null = null;
 
   const app: KibitzApp = {
     config, log, bus, metrics, timeline, http, whip,
-    sessions,
+    sessions, brain, modelHost,
     rtmp: { get port() { return rtmp?.port ?? 0; } },
     get ffmpeg() {
       return ffmpeg;
     },
-    set ffmpeg(v) {
-      ffmpeg = v;
-    },
     onSession(cb) {
       return sessions.onSession(cb);
-    },
-    attachBrain(b) {
-      brain = b;
-    },
-    setStreamInfo(fn) {
-      streamInfo = fn;
-    },
-    get brain() {
-      return brain;
     },
     onClose(fn) {
       closers.push(fn);
@@ -130,10 +125,13 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
       }
       const addr = http.server.address();
       httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
+      if (modelHost) await startHost(modelHost, signal);
     },
     close() {
       closing ??= (async () => {
-        // Reverse order of start: the attached parts, HTTP, sessions (decoders), ingest, timeline.
+        // Reverse order of start: the model host, the attached parts, HTTP, sessions (decoders), ingest, timeline.
+        stopConsuming?.();
+        await modelHost?.close().catch((err: unknown) => log.error({ err }, 'model host close failed'));
         for (const fn of closers.reverse()) {
           try {
             await fn();
@@ -152,5 +150,17 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
       return closing;
     },
   };
+
+  /**
+   * The model host starts once the app listens (a model loads for seconds; streams already
+   * publishing wait in their bounded queues), then takes every live and every new session.
+   */
+  async function startHost(host: ModelHost, signal: AbortSignal | undefined): Promise<void> {
+    await host.start({ config, log, bus, metrics, sessions }, signal);
+    hostStarted = true;
+    const consume = (s: StreamSession) => host.consume(s);
+    stopConsuming = sessions.onSession(consume);
+    for (const s of sessions.list()) if (s.state !== 'ended') consume(s);
+  }
   return app;
 }

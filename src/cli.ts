@@ -10,9 +10,8 @@ import type { Config } from './config/schema.ts';
 import { describeFfmpeg, FfmpegNotFoundError, resolveFfmpeg, type FfmpegInfo } from './ffmpeg.ts';
 import { PortInUseError } from './ingest/rtmp.ts';
 import { createLogger, LOG_FORMATS, type LogFormat } from './log.ts';
+import { modelHostFor } from './model_host/choose.ts';
 import { startPlugins } from './plugins/host.ts';
-import { startEmbeddedModel } from './model/embedded.ts';
-import { startRedisIngest } from './queue/redis/index.ts';
 
 const USAGE = `usage: kibitz <command> [options]
 
@@ -113,18 +112,16 @@ function configAndLog(args: string[]) {
 
 async function serve(args: string[]): Promise<void> {
   const { config, log } = configAndLog(args);
-  const app = createApp(config, { log });
+  // Where the model runs is decided here, once: Redis workers (scale-out), this process, or nowhere.
+  const app = createApp(config, { log, modelHost: modelHostFor(config) });
   // Plugins register routes (the overlay page), so they start before the server listens.
   const plugins = await startPlugins({
-    config: app.config, bus: app.bus, brain: () => app.brain, http: app.http, log: app.log.child({ component: 'plugins' }),
+    config: app.config, bus: app.bus, brain: app.brain, http: app.http, log: app.log.child({ component: 'plugins' }),
   });
   app.onClose(() => plugins.close());
   app.metrics.addPluginCounters(() => plugins.counters());
-  if (config.queue.kind === 'redis') {
-    // Scale-out: this process ingests; `kibitz worker` processes run the model.
-    const queue = startRedisIngest(app);
-    app.setStreamInfo((name) => queue.streamInfo(name) as Record<string, unknown> | undefined);
-  }
+  if (config.queue.kind === 'redis') log.info('queue: redis — start `kibitz worker` processes (same config) to run the model');
+  else if (!config.model.package) log.warn('no model.package configured: streams are ingested but nobody comments on them');
 
   let stopping = false;
   const stop = (sig: string) => {
@@ -141,9 +138,6 @@ async function serve(args: string[]): Promise<void> {
 
   await app.start();
   printStartup(config, app.rtmp.port, app.http.port, app.ffmpeg!, log);
-  if (config.queue.kind === 'redis') log.info('queue: redis — start `kibitz worker` processes (same config) to run the model');
-  else if (config.model.package) await startEmbeddedModel(app);
-  else log.warn('no model.package configured: streams are ingested but nobody comments on them');
 }
 
 function printStartup(config: Config, rtmpPort: number, httpPort: number, ffmpeg: FfmpegInfo, log: ReturnType<typeof createLogger>): void {
@@ -239,7 +233,7 @@ async function importCommand(args: string[]): Promise<void> {
 async function worker(args: string[]): Promise<void> {
   const { config, log } = configAndLog(args);
   if (config.queue.kind !== 'redis') throw new UsageError('kibitz worker needs queue: { kind: redis, url: redis://HOST:6379 } in the config (or KIBITZ_QUEUE_KIND=redis KIBITZ_QUEUE_URL=...)');
-  const { runWorker } = await import('./worker.ts');
+  const { runWorker } = await import('./model_host/redis_worker.ts');
   const w = await runWorker(config, { log });
   const stop = () => void w.close().then(() => process.exit(0));
   process.once('SIGINT', stop);

@@ -8,7 +8,7 @@ import { loadConfig, PROJECT_ROOT } from './config/load.ts';
 import { formatStreamTime, type KibitzEvent } from './events.ts';
 import { resolveFfmpeg } from './ffmpeg.ts';
 import { createLogger } from './log.ts';
-import { startEmbeddedModel } from './model/embedded.ts';
+import { embeddedModelHost } from './model_host/embedded.ts';
 
 export const SAMPLES_DIR = path.join(PROJECT_ROOT, 'models', 'samples');
 
@@ -66,11 +66,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     },
   });
   const log = createLogger({ level: 'warn' });
-  const app = createApp(config, { log, ffmpeg });
+  const host = embeddedModelHost();
+  const app = createApp(config, { log, ffmpeg, modelHost: host });
   const events: KibitzEvent[] = [];
   try {
     await app.start(opts.signal);
-    const engine = await startEmbeddedModel(app);
+    const engine = host.engine!;
     app.bus.subscribe((ev) => {
       if (ev.kind === 'status') return;
       events.push(ev);

@@ -1,5 +1,27 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EngineStreamStats } from './model/engine.ts';
+
+/**
+ * The per-stream model counters /metrics exports, as the model side reports them (the engine's
+ * stats satisfy it): declared here so that the metrics sit below the model in the import graph.
+ */
+export interface ModelStreamStats {
+  framesProcessed: number;
+  framesSkipped: number;
+  framesRejected: number;
+  framesOutOfWorld: number;
+  lines: number;
+  answers: number;
+  lastStepMs: number;
+  lastDecisionLatencyMs: number;
+  content: 'recognised' | 'unrecognised';
+  inWorldScore: number;
+  linesDropped: Record<string, number>;
+  tokensFed: number;
+  tokensSkipped: number;
+}
+
+/** Reads every open stream's model counters at scrape time. */
+export type ModelStatsSource = () => Iterable<[string, ModelStreamStats]>;
 
 /**
  * One Prometheus registry per app (not prom-client's global one), so several apps in one
@@ -42,7 +64,7 @@ export class Metrics {
   }
 
   /** Export the model's per-stream counters (embedded engine or a worker), read at scrape time. */
-  addModelStats(read: () => Iterable<[string, EngineStreamStats]>): void {
+  addModelStats(read: ModelStatsSource): void {
     const registers = [this.registry];
     new Gauge({
       name: 'kibitz_model_frames', help: 'Frames per stream by what the model did with them (processed, skipped when behind, rejected for a wrong size, out_of_world: processed but outside the package\'s world)',
@@ -57,7 +79,7 @@ export class Metrics {
         }
       },
     });
-    const each = (name: string, help: string, pick: (s: EngineStreamStats) => number) =>
+    const each = (name: string, help: string, pick: (s: ModelStreamStats) => number) =>
       new Gauge({
         name, help, labelNames: ['stream'], registers,
         collect() {

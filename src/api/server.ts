@@ -14,8 +14,8 @@ export interface ApiDeps {
   metrics: Metrics;
   bus: EventBus;
   log: Logger;
-  /** The model side, when one is attached (createApp's attachBrain). */
-  getBrain: () => Brain | undefined;
+  /** The model host's brain; undefined when the app has no model host (questions get NO_MODEL). */
+  brain: Brain | undefined;
   /** plugins.questions: asks and summaries are checked before they reach the model side, even when none is attached. */
   questions: QuestionPolicy;
   /** SSE heartbeat interval; default 15 s. */
@@ -83,7 +83,7 @@ export function createHttpServer(deps: ApiDeps): FastifyInstance {
     } catch (err) {
       return brainError(reply, err);
     }
-    const brain = deps.getBrain();
+    const brain = deps.brain;
     if (!brain) return noModel(reply);
     const ac = abortOnClose(req.raw);
     try {
@@ -103,7 +103,7 @@ export function createHttpServer(deps: ApiDeps): FastifyInstance {
     } catch (err) {
       return brainError(reply, err);
     }
-    const brain = deps.getBrain();
+    const brain = deps.brain;
     if (!brain) return noModel(reply);
     const ac = abortOnClose(req.raw);
     try {

@@ -61,7 +61,7 @@ export class QuestionGate {
   private readonly getBrain: () => Brain | undefined;
 
   /** `brain` may be a getter: the app can attach its Brain after the plugins start. */
-  constructor(brain: Brain | (() => Brain | undefined), readonly policy: QuestionPolicy = new QuestionPolicy(), private readonly now: () => number = Date.now) {
+  constructor(brain: Brain | undefined | (() => Brain | undefined), readonly policy: QuestionPolicy = new QuestionPolicy(), private readonly now: () => number = Date.now) {
     this.getBrain = typeof brain === 'function' ? brain : () => brain;
     this.cooldowns = new Cooldowns(policy.limits.cooldownMs, now);
   }

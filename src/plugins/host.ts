@@ -13,7 +13,8 @@ export interface HostOptions {
   config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[] };
   bus: EventBus;
   /** The Brain, or a getter for one attached later (questions get NO_MODEL until then). */
-  brain: Brain | (() => Brain | undefined);
+  /** The model host's brain; undefined without a model (questions get NO_MODEL). A getter is read per question. */
+  brain: Brain | undefined | (() => Brain | undefined);
   /** The HTTP server, before it listens (routes are added during startPlugins). */
   http?: Pick<FastifyInstance, 'get'>;
   log: Logger;

@@ -2,7 +2,8 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrainError, type Brain } from '../../src/brain.ts';
 import type { KibitzEvent } from '../../src/events.ts';
-import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
+import type { HostParts } from '../../src/model_host/port.ts';
+import { brainHost, startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** HTTP API without publishing: fastify inject for plain routes, a real socket for SSE. */
@@ -42,21 +43,22 @@ describe('HTTP API', () => {
     expect((await t.app.http.inject('/api/streams/main/timeline?since=abc')).statusCode).toBe(400);
   });
 
-  it('ask and summary go to the attached Brain; BrainError codes map to HTTP statuses', async () => {
+  it('ask and summary go to the model host\'s Brain; BrainError codes map to HTTP statuses', async () => {
     const calls: unknown[] = [];
-    const brain: Brain = {
+    const brain = (bus: HostParts['bus']): Brain => ({
       async ask(req) {
         calls.push(req);
         if (req.question === 'busy?') throw new BrainError('BUSY', 'too many questions');
-        const event = t.app.bus.publish({ stream: req.stream, kind: 'answer', text: 'a goal', question: req.question, user: req.user, source: req.source, streamTimeMs: 1234 });
+        const event = bus.publish({ stream: req.stream, kind: 'answer', text: 'a goal', question: req.question, user: req.user, source: req.source, streamTimeMs: 1234 });
         return { answer: 'a goal', t: 1234, event };
       },
       async summary(stream, minutes) {
         return { summary: `${stream}: quiet`, from: 0, to: minutes * 60_000 };
       },
-    };
-    t.app.attachBrain(brain);
+    });
+    const withModel = await startTestApp({ streams: [{ name: 'main', key: testKey() }], app: { modelHost: brainHost((parts) => brain(parts.bus)) } });
     try {
+      const t = withModel;
       const a = await t.app.http.inject({ method: 'POST', url: '/api/streams/main/ask', payload: { question: 'what happened?', user: 'alice' } });
       expect(a.statusCode).toBe(200);
       expect(a.json()).toMatchObject({ answer: 'a goal', t: 1234 });
@@ -72,7 +74,7 @@ describe('HTTP API', () => {
       const tl = (await t.app.http.inject('/api/streams/main/timeline')).json() as { events: KibitzEvent[] };
       expect(tl.events.some((e) => e.kind === 'answer' && e.user === 'alice')).toBe(true);
     } finally {
-      t.app.attachBrain(undefined);
+      await withModel.close();
     }
   });
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
 import { longestRun } from '../../src/model/line_guard.ts';
 import { DEFAULT_ENGINE_OPTIONS, type ModelEngine } from '../../src/model/engine.ts';
-import { startEmbeddedModel } from '../../src/model/embedded.ts';
+import { embeddedModelHost } from '../../src/model_host/embedded.ts';
 import { publishFile } from '../helpers/ffmpeg.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 
@@ -43,8 +43,9 @@ describe('a stream outside the model\'s world, then back in it (RTMP)', () => {
   const contentAt: { ms: number; content: unknown }[] = [];
 
   beforeAll(async () => {
-    t = await startTestApp({ streams: [{ name: 'cut', key: testKey('cut') }], config: { model: { package: 'models/kibitz-demo' } } });
-    engine = await startEmbeddedModel(t.app);
+    const modelHost = embeddedModelHost();
+    t = await startTestApp({ streams: [{ name: 'cut', key: testKey('cut') }], config: { model: { package: 'models/kibitz-demo' } }, app: { modelHost } });
+    engine = modelHost.engine!;
     t.app.bus.subscribe((ev) => void events.push(ev));
   }, 60_000);
   afterAll(() => t?.close());

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
-import { startEmbeddedModel } from '../../src/model/embedded.ts';
+import { embeddedModelHost } from '../../src/model_host/embedded.ts';
 import type { ModelEngine } from '../../src/model/engine.ts';
 import { publishFile } from '../helpers/ffmpeg.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
@@ -20,9 +20,10 @@ describe('an imported general model over RTMP', () => {
 
   beforeAll(async () => {
     const { pkg } = buildTinyVideoLlm({ seed: 3 });
-    t = await startTestApp({ streams: [{ name: 'live', key: testKey('live') }], config: { model: { package: pkg } } });
+    const modelHost = embeddedModelHost({ maxResponseTokens: 8 });
+    t = await startTestApp({ streams: [{ name: 'live', key: testKey('live') }], config: { model: { package: pkg } }, app: { modelHost } });
     // A random model rarely chooses eos: a short cap (below the guards' length limit) ends its lines.
-    engine = await startEmbeddedModel(t.app, { maxResponseTokens: 8 });
+    engine = modelHost.engine!;
     t.app.bus.subscribe((ev) => void events.push(ev));
   }, 600_000);
   afterAll(() => t?.close());

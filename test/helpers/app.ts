@@ -2,8 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createApp, type AppOptions, type KibitzApp } from '../../src/app.ts';
+import type { Brain } from '../../src/brain.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
+import { LateBrain } from '../../src/model_host/late_brain.ts';
+import type { HostParts, ModelHost } from '../../src/model_host/port.ts';
 
 let n = 0;
 /** A stream key unique per test (node-media-server keeps stream paths in one process-wide map). */
@@ -51,6 +54,25 @@ export async function startTestApp(opts: { streams: { name: string; key: string 
     async close() {
       await app.close();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A model host whose brain is made by the test from the app's parts when the app starts (a
+ * scripted Brain, or an engine on a model the test loaded); it takes no frames.
+ */
+export function brainHost(make: (parts: HostParts) => Brain): ModelHost {
+  const brain = new LateBrain('the test brain is not started');
+  return {
+    brain,
+    async start(parts) {
+      brain.serve(make(parts));
+    },
+    consume() {},
+    streamInfo: () => undefined,
+    async close() {
+      brain.serve(undefined);
     },
   };
 }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
-import { engineOptionsFromConfig, ModelEngine } from '../../src/model/engine.ts';
-import { Model } from '../../src/model/model.ts';
+import type { ModelEngine } from '../../src/model/engine.ts';
+import { embeddedModelHost } from '../../src/model_host/embedded.ts';
+import type { Model } from '../../src/model/model.ts';
 import { startPlugins, type PluginHost } from '../../src/plugins/host.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 import { FakeDiscord } from './fakes/discord.ts';
@@ -34,12 +35,12 @@ describe("viewers' own words: /ask, !ask and Discord /ask through the real engin
   beforeAll(async () => {
     await ircd.start();
     await discord.start();
-    t = await startTestApp({ streams: [{ name: 'main', key: testKey() }], config: { plugins: { questions: { cooldownMs: 0 } } } });
-    model = await Model.load({ packageDir: 'models/kibitz-demo' });
+    const modelHost = embeddedModelHost();
+    t = await startTestApp({ streams: [{ name: 'main', key: testKey() }], config: { model: { package: 'models/kibitz-demo' }, plugins: { questions: { cooldownMs: 0 } } }, app: { modelHost } });
+    model = modelHost.model!;
     asked = vi.spyOn(model.prompts, 'question');
-    engine = new ModelEngine(model, t.app.bus, silentLog, engineOptionsFromConfig(t.app.config));
+    engine = modelHost.engine!;
     engine.open('main');
-    t.app.attachBrain(engine);
     t.app.bus.subscribe((e) => events.push(e));
     host = await startPlugins({
       config: {
@@ -50,7 +51,7 @@ describe("viewers' own words: /ask, !ask and Discord /ask through the real engin
         },
         streams: [{ name: 'main', twitch: { channel: 'alpha', gets: ['commentary'] }, discord: { channelId: discord.channelId, gets: ['commentary'] } }],
       },
-      bus: t.app.bus, brain: () => t.app.brain, log: silentLog, startWaitMs: 10_000,
+      bus: t.app.bus, brain: t.app.brain, log: silentLog, startWaitMs: 10_000,
     });
     expect(host.running().sort()).toEqual(['discord', 'twitch']);
     await viewer.connect(ircd.port, 'alpha');
@@ -59,9 +60,6 @@ describe("viewers' own words: /ask, !ask and Discord /ask through the real engin
   afterAll(async () => {
     viewer.close();
     await host?.close();
-    t?.app.attachBrain(undefined);
-    await engine?.close();
-    await model?.close();
     await t?.close();
     await discord.stop();
     ircd.stop();

@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
-import { engineOptionsFromConfig, ModelEngine } from '../../src/model/engine.ts';
-import { Model } from '../../src/model/model.ts';
+import type { ModelEngine } from '../../src/model/engine.ts';
+import { embeddedModelHost } from '../../src/model_host/embedded.ts';
+import type { Model } from '../../src/model/model.ts';
 import { startPlugins, type PluginHost } from '../../src/plugins/host.ts';
 import { questionPolicyOf } from '../../src/questions/policy.ts';
 import { RedisBrain, type RedisBrainDeps } from '../../src/queue/redis/remote_brain.ts';
@@ -33,15 +34,16 @@ describe('question limits agree end to end', () => {
   let redis: RedisBrain;
 
   beforeAll(async () => {
+    const modelHost = embeddedModelHost();
     t = await startTestApp({
       streams: [{ name: 'main', key: testKey() }],
-      config: { plugins: { questions: { maxQuestionChars: MAX_CHARS, maxSummaryMinutes: MAX_MINUTES, cooldownMs: 0 } } },
+      config: { model: { package: 'models/kibitz-demo' }, plugins: { questions: { maxQuestionChars: MAX_CHARS, maxSummaryMinutes: MAX_MINUTES, cooldownMs: 0 } } },
+      app: { modelHost },
     });
-    model = await Model.load({ packageDir: 'models/kibitz-demo' });
-    engine = new ModelEngine(model, t.app.bus, log, engineOptionsFromConfig(t.app.config));
+    model = modelHost.model!;
+    engine = modelHost.engine!;
     engine.open('main');
-    t.app.attachBrain(engine);
-    host = await startPlugins({ config: t.app.config, bus: t.app.bus, brain: () => t.app.brain, log });
+    host = await startPlugins({ config: t.app.config, bus: t.app.bus, brain: t.app.brain, log });
     // Only its checks are exercised here (they come before any Redis command); test/queue runs it against Redis.
     const deps = {
       node: 'n1', keys: new Keys('kibitz'), questions: questionPolicyOf(t.app.config), log,
@@ -54,9 +56,6 @@ describe('question limits agree end to end', () => {
 
   afterAll(async () => {
     await host?.close();
-    t?.app.attachBrain(undefined);
-    await engine?.close();
-    await model?.close();
     await t?.close();
   });
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
-import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest_node.ts';
-import { runWorker, type RunningWorker } from '../../src/worker.ts';
+import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig, testLog } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, testLog, startRedisIngest } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 let redis: RedisServer;

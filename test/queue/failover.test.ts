@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest_node.ts';
+import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 import { ChildWorker } from './helpers/child.ts';
-import { ENGINE, FakeHost, redisConfig, redisOverrides } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, redisOverrides, startRedisIngest } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 const STREAMS = ['s0', 's1'];

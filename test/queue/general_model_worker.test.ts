@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
-import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest_node.ts';
-import { runWorker, type RunningWorker } from '../../src/worker.ts';
+import { redisIngestHost } from '../../src/model_host/redis_ingest.ts';
+import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 import { publishFile } from '../helpers/ffmpeg.ts';
 import { buildTinyVideoLlm } from '../helpers/tiny_videollm.ts';
@@ -24,12 +25,14 @@ describe('a general model on a Redis worker', () => {
   beforeAll(async () => {
     const { pkg } = buildTinyVideoLlm({ seed: 5 });
     redis = await RedisServer.start();
+    const modelHost = redisIngestHost();
     t = await startTestApp({
       streams: [{ name: 'main', key }],
       config: { model: { package: pkg }, queue: { kind: 'redis', url: redis.url, leaseMs: 2000, pollMs: 200 } },
+      app: { modelHost },
     });
     t.app.bus.subscribe((ev) => events.push(ev));
-    ingest = startRedisIngest(t.app);
+    ingest = modelHost.ingest!;
     // a random model rarely chooses eos: a cap under the guards' limit ends its lines
     worker = await runWorker(t.app.config, { engine: { maxResponseTokens: 6 }, queue: { workerId: 'w-general' } });
   }, 300_000);

@@ -1,11 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
-import { startRedisIngest } from '../../src/queue/redis/ingest_node.ts';
 import { redisQueueOptions } from '../../src/queue/redis/options.ts';
-import { runWorker, type RunningWorker } from '../../src/worker.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
 import { freePort } from '../helpers/net.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, startRedisIngest } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];

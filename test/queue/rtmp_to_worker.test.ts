@@ -1,16 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
-import { startRedisIngest, type IngestHost, type RedisIngest } from '../../src/queue/redis/ingest_node.ts';
-import type { KibitzApp } from '../../src/app.ts';
-import { runWorker, type RunningWorker } from '../../src/worker.ts';
+import { redisIngestHost } from '../../src/model_host/redis_ingest.ts';
+import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 import { publishFile } from '../helpers/ffmpeg.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { ENGINE, PKG } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
-
-// The real app is an IngestHost as it stands (checked by the compiler).
-const appIsHost: (a: KibitzApp) => IngestHost = (a) => a;
 
 describe('the real app as an ingest node: RTMP -> ffmpeg -> Redis -> worker -> app bus', () => {
   let redis: RedisServer;
@@ -22,12 +19,14 @@ describe('the real app as an ingest node: RTMP -> ffmpeg -> Redis -> worker -> a
 
   beforeAll(async () => {
     redis = await RedisServer.start();
+    const modelHost = redisIngestHost();
     t = await startTestApp({
       streams: [{ name: 'main', key }],
       config: { model: { package: PKG, threshold: 1.0 }, queue: { kind: 'redis', url: redis.url, leaseMs: 2000, pollMs: 200 } },
+      app: { modelHost },
     });
     t.app.bus.subscribe((ev) => events.push(ev));
-    ingest = startRedisIngest(appIsHost(t.app));
+    ingest = modelHost.ingest!;
     worker = await runWorker(t.app.config, { engine: ENGINE, queue: { workerId: 'w-rtmp' } });
   });
   afterAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisIngest, type RedisIngest } from '../../src/queue/redis/ingest_node.ts';
-import { runWorker, type RunningWorker } from '../../src/worker.ts';
+import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, startRedisIngest } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 let redis: RedisServer;

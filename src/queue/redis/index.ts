@@ -1,13 +1,15 @@
 /**
- * The Redis path's public surface. An ingest node (`kibitz serve` with `queue.kind: redis`):
+ * The Redis path's public surface. An ingest node (`kibitz serve` with `queue.kind: redis`) gets
+ * it through its model host (src/model_host/redis_ingest.ts):
  *
- *   const ingest = startRedisIngest(app);          // frames out, RedisBrain attached, closes with the app
+ *   createApp(config, { modelHost: redisIngestHost() })   // frames out, RedisBrain as the brain
  *   ingest.streamInfo(name)                        // { owner, lagFrames, lagMs, decisionLatencyMs } for /api/streams
  *   ingest.status()                                // { redis, workers: [{ id, capacity, load, streams }], streams, usedMemoryBytes }
  *
- * /metrics gets kibitz_queue_* gauges by itself (app.metrics.registry). A worker: runWorker() in src/worker.ts.
+ * /metrics gets kibitz_queue_* gauges by itself (app.metrics.registry). A worker: runWorker() in
+ * src/model_host/redis_worker.ts.
  */
-export { startRedisIngest, RedisIngest, type IngestHost } from './ingest_node.ts';
+export { RedisIngest, type IngestHost } from './ingest_node.ts';
 export { redisQueueOptions, redisQueueSchema, type RedisQueueOptions } from './options.ts';
 export type { QueueStatus, StreamQueueInfo } from './status.ts';
 export type { WorkerInfo } from './workers.ts';

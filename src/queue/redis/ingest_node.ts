@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import type { Brain } from '../../brain.ts';
 import type { EventBus } from '../../bus.ts';
 import type { Config } from '../../config/schema.ts';
 import type { KibitzEvent } from '../../events.ts';
@@ -16,16 +15,13 @@ import { defaultNodeId, redisQueueOptions, type RedisQueueOptions } from './opti
 import { readStatus, type QueueStatus, type StreamQueueInfo } from './status.ts';
 import { frameFields, parseNodeMessage, RecentIds } from './wire.ts';
 
-/** What the Redis ingest needs from the app (KibitzApp has all of it). */
+/** What the Redis ingest needs from the app it serves (the model host's parts, src/model_host/port.ts). */
 export interface IngestHost {
   config: Config;
   log: Logger;
   bus: EventBus;
   metrics?: { registry: Registry };
   sessions: { list(): StreamSession[]; get(name: string): StreamSession | undefined };
-  onSession(cb: (s: StreamSession) => void): () => void;
-  attachBrain(b: Brain | undefined): void;
-  onClose(fn: () => unknown): void;
 }
 
 interface Forwarding {
@@ -44,7 +40,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * An ingest node of the Redis path: forwards every session's frames into its per-stream Redis
  * Stream (exact MAXLEN; never blocking ingest: while Redis is away the session's bounded
  * drop-oldest queue holds the newest frames), registers live streams for the workers,
- * publishes what workers say on this node's bus (once per event id), and is the app's Brain.
+ * publishes what workers say on this node's bus (once per event id), and answers questions
+ * through `brain` (a RedisBrain). The app hands it sessions through `consume`
+ * (src/model_host/redis_ingest.ts).
  */
 export class RedisIngest {
   readonly node: string;
@@ -64,7 +62,6 @@ export class RedisIngest {
   private readonly tasks: Promise<unknown>[] = [];
   private snapshot: QueueStatus;
   private closing: Promise<void> | null = null;
-  private readonly offSession: () => void;
   private readonly unownedSince = new Map<string, number>();
 
   constructor(private readonly host: IngestHost, overrides: Partial<RedisQueueOptions> = {}) {
@@ -83,8 +80,6 @@ export class RedisIngest {
       publishOnce: (ev) => this.publishOnce(ev),
       help: readHelpLine(host.config.model.package),
     });
-    this.offSession = host.onSession((s) => this.attach(s));
-    for (const s of host.sessions.list()) if (s.state !== 'ended') this.attach(s);
     const beatMs = Math.max(100, Math.round(this.opts.leaseMs / 3));
     this.timers.push(setInterval(() => void this.heartbeat(), beatMs));
     this.tasks.push(this.readEvents());
@@ -119,7 +114,8 @@ export class RedisIngest {
     return this.forwarding.get(stream)?.xaddMs ?? [];
   }
 
-  private attach(session: StreamSession): void {
+  /** Forwards a session's frames to its Redis Stream until the session ends. */
+  consume(session: StreamSession): void {
     const f: Forwarding = { sent: 0, failed: 0, lastSeq: -1, lastMs: -1, xaddMs: [] };
     this.forwarding.set(session.name, f);
     void this.register([session]);
@@ -246,7 +242,6 @@ export class RedisIngest {
   /** Idempotent; stops forwarding and reading, fails waiting questions, closes connections. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.offSession();
       this.stop.abort();
       for (const t of this.timers) clearInterval(t);
       await this.brain.close();
@@ -258,19 +253,4 @@ export class RedisIngest {
     })();
     return this.closing;
   }
-}
-
-/**
- * `queue.kind: redis` on an ingest node: forwards frames, attaches a RedisBrain to the app and
- * closes with it. Returns at once (Redis connects in the background and is retried).
- */
-export function startRedisIngest(app: IngestHost, overrides: Partial<RedisQueueOptions> = {}): RedisIngest {
-  const ingest = new RedisIngest(app, overrides);
-  app.attachBrain(ingest.brain);
-  app.onClose(async () => {
-    app.attachBrain(undefined);
-    await ingest.close();
-  });
-  app.log.info({ node: ingest.node }, `ingest node ${ingest.node}: model work goes to workers through Redis`);
-  return ingest;
 }

@@ -1,4 +1,3 @@
-import { Registry } from 'prom-client';
 import { sampleFrames } from '../../helpers/sample_frames.ts';
 import type { Brain } from '../../../src/brain.ts';
 import { EventBus } from '../../../src/bus.ts';
@@ -7,7 +6,11 @@ import { loadConfig } from '../../../src/config/load.ts';
 import type { KibitzEvent } from '../../../src/events.ts';
 import { createLogger, type Logger } from '../../../src/log.ts';
 import { StreamSession } from '../../../src/stream/session.ts';
-import type { IngestHost } from '../../../src/queue/redis/ingest_node.ts';
+import { Metrics } from '../../../src/metrics.ts';
+import { redisIngestHost } from '../../../src/model_host/redis_ingest.ts';
+import type { HostParts } from '../../../src/model_host/port.ts';
+import type { RedisIngest } from '../../../src/queue/redis/ingest_node.ts';
+import type { RedisQueueOptions } from '../../../src/queue/redis/options.ts';
 
 export const PKG = 'models/kibitz-demo';
 export const W = 256;
@@ -53,9 +56,9 @@ export function frameBytes(streamIx: number, seq: number): Buffer {
  * The parts of an app the Redis ingest uses, with real StreamSessions fed synthetic frames
  * (no ffmpeg): what a real ingest node does between decode and the model.
  */
-export class FakeHost implements IngestHost {
+export class FakeHost implements HostParts {
   readonly bus = new EventBus();
-  readonly metrics = { registry: new Registry() };
+  readonly metrics = new Metrics({ defaultMetrics: false });
   readonly events: KibitzEvent[] = [];
   brain: Brain | undefined;
   private readonly map = new Map<string, StreamSession>();
@@ -75,10 +78,6 @@ export class FakeHost implements IngestHost {
   onSession(cb: (s: StreamSession) => void): () => void {
     this.listeners.add(cb);
     return () => this.listeners.delete(cb);
-  }
-
-  attachBrain(b: Brain | undefined): void {
-    this.brain = b;
   }
 
   onClose(fn: () => unknown): void {
@@ -113,4 +112,25 @@ export class FakeHost implements IngestHost {
     for (const fn of this.closers.reverse()) await fn();
     for (const s of this.map.values()) s.end('closed');
   }
+}
+
+/**
+ * The Redis ingest host (src/model_host/redis_ingest.ts) started on a FakeHost, as createApp
+ * starts it on an app: its brain answers the host's questions, new sessions go to it, and it
+ * closes with the host.
+ */
+export function startRedisIngest(host: FakeHost, overrides: Partial<RedisQueueOptions> = {}): RedisIngest {
+  const modelHost = redisIngestHost(overrides);
+  // start() builds the ingest node before its first await, so the node is there on return.
+  void modelHost.start(host);
+  const ingest = modelHost.ingest!;
+  host.brain = modelHost.brain;
+  const off = host.onSession((s) => modelHost.consume(s));
+  for (const s of host.sessions.list()) if (s.state !== 'ended') modelHost.consume(s);
+  host.onClose(async () => {
+    off();
+    host.brain = undefined;
+    await modelHost.close();
+  });
+  return ingest;
 }

@@ -1,11 +1,11 @@
-import { EventBus } from './bus.ts';
-import type { Config } from './config/schema.ts';
-import { createLogger, type Logger } from './log.ts';
-import { engineOptionsFromConfig, ModelEngine, type EngineOptions } from './model/engine.ts';
-import { Model } from './model/model.ts';
-import { defaultNodeId, redisQueueOptions, safeUrl, type RedisQueueOptions } from './queue/redis/options.ts';
-import type { WorkerHooks } from './queue/redis/owned_stream.ts';
-import { WorkerNode } from './queue/redis/worker_node.ts';
+import { EventBus } from '../bus.ts';
+import type { Config } from '../config/schema.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { engineOptionsFromConfig, ModelEngine, type EngineOptions } from '../model/engine.ts';
+import { Model } from '../model/model.ts';
+import { defaultNodeId, redisQueueOptions, safeUrl, type RedisQueueOptions } from '../queue/redis/options.ts';
+import type { WorkerHooks } from '../queue/redis/owned_stream.ts';
+import { WorkerNode } from '../queue/redis/worker_node.ts';
 
 export interface RunWorkerOptions {
   log?: Logger;
