@@ -8,8 +8,11 @@ export const PLUGINS_DIR = fileURLToPath(new URL('../../plugins/', import.meta.u
 
 /**
  * Finds the plugins in `dir`: every folder with an `index.ts` whose default export is a plugin
- * named like the folder. Adding a chat platform is one folder there, no change to the core. A
- * plugin found here still runs only when the config names it (`plugins.<name>`).
+ * named like the folder. Adding a chat platform is one folder there, no change to the core.
+ * What is read here is each plugin's declaration (name, options and route schemas: what loading
+ * the config checks); a plugin's own code and its libraries (discord.js, @twurple) come in with
+ * its setup, which runs only where plugins run (`kibitz serve`) and only for the plugins the
+ * config names (`plugins.<name>`). test/cli/no_chat_libraries.test.ts holds it to that.
  */
 export async function discoverPlugins(dir: string = PLUGINS_DIR): Promise<KibitzPlugin<any, any>[]> {
   const names = readdirSync(dir, { withFileTypes: true })
