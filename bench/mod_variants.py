@@ -5,7 +5,7 @@
     PYTHONPATH=models /usr/bin/python3 bench/mod_variants.py --size large --out /tmp/kibitz-variants
     PYTHONPATH=models /usr/bin/python3 bench/mod_variants.py --train-step --checkpoint CKPT --data DIR   # JSON
 
-Export mode writes <out>/<size>-<variant> for each of `kibitz_models/variants.py` (interleaved,
+Export mode writes <out>/<size>-<variant> for each of `kibitz_models/model/variants.py` (interleaved,
 deep, deep-r0.12, dense). Weights are random unless --checkpoint is given: step latency does not
 depend on what the weights learned. The large size is ~0.37B parameters.
 
@@ -22,10 +22,10 @@ import time
 
 import torch
 
-from kibitz_models.checkpoint import load_checkpoint
-from kibitz_models.export import export_package
-from kibitz_models.model import KibitzModel, ModelConfig
-from kibitz_models.variants import VARIANTS, variant
+from kibitz_models.model.checkpoint import load_checkpoint
+from kibitz_models.export.package import export_package
+from kibitz_models.model.model import KibitzModel, ModelConfig
+from kibitz_models.model.variants import VARIANTS, variant
 
 SIZES = {
     "demo": {},
@@ -36,9 +36,9 @@ SIZES = {
 
 
 def train_steps(base: KibitzModel, data: str, rounds: int, fixed_vision: bool = False) -> dict:
-    from kibitz_models.dataset import FPS, collate, load_streams, build_clip
-    from kibitz_models.games import get as get_game, of_data, tokenizer_for
-    from kibitz_models.train import BATCH, CLIP_FRAMES, batch_loss
+    from kibitz_models.data.dataset import FPS, collate, load_streams, build_clip
+    from kibitz_models.games.catalogue import get as get_game, of_data, tokenizer_for
+    from kibitz_models.training.train import BATCH, CLIP_FRAMES, batch_loss
     rng = random.Random(0)
     streams = load_streams(data)[:8]
     game = get_game(of_data(data))   # the demo world or a recorded game: clips as `cli train` builds them

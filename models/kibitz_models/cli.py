@@ -11,7 +11,7 @@
   import    rebuild a trainable checkpoint from a package (checked against its fixtures), to continue training
   regraph   rewrite a package's decoder graphs in the current form (rotated past keys, constant reshapes, shared weights), from its own weights
   baseline  QA accuracy of always answering the most common training answer
-  record    record a real game playing itself with its own timed events (record_game.py)
+  record    record a real game playing itself with its own timed events (games/record.py)
   game-data recordings -> training streams (frames + events), like `data` for the demo world
   game-samples  held-out recordings -> sample broadcasts with ground truth (bench/broadcast.ts)
   slim      checkpoint -> float16 copy to commit (resume from it with train --resume)
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     s.add_argument("--variant", default=None, help="reshape the resumed model first: interleaved, deep, deep-r0.12, deep-r0.3, deep2, dense (variants.py)")
     s.add_argument("--temporal", action="store_true", help="train with the temporal token drop (temporal.py): unchanged grid tokens stay out")
     s.add_argument("--game", default=None, choices=["demo", "chess"], help="what the data holds (default: what its <id>.json say); "
-                   "resuming another game's weights re-labels the model (games.py)")
+                   "resuming another game's weights re-labels the model (games/catalogue.py)")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where to train (auto: cuda when torch sees a GPU)")
     s.add_argument("--line-stamp", action=argparse.BooleanOptionalAction, default=None,
                    help="feed each commentary line after its stream time as text (default: keep the resumed model's setting)")
@@ -145,17 +145,17 @@ def main(argv=None) -> int:
     s.add_argument("--hud-rows", type=int, default=0, help="in-world frames with their top N rows painted over are negatives too (the demo world: 20)")
     s.add_argument("--save", default=None, help="also save the head's weights here (.pt)")
     s = sub.add_parser("baseline", help="QA accuracy of always giving the most common training answer")
-    s = sub.add_parser("game-data", help="recordings (cli record) -> training streams <id>.npy + <id>.json (chess_game.py)")
+    s = sub.add_parser("game-data", help="recordings (cli record) -> training streams <id>.npy + <id>.json (games/chess.py)")
     s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--recordings", required=True)
     s.add_argument("--out", required=True); s.add_argument("--chunk-s", type=float, default=60.0)
     s.add_argument("--first-id", type=int, default=1)
     s.add_argument("--full-frame", action="store_true", help="the whole frame letterboxed, not the game's view (packages before the view)")
-    s = sub.add_parser("game-samples", help="held-out recordings -> sample broadcasts with ground truth (chess_game.py)")
+    s = sub.add_parser("game-samples", help="held-out recordings -> sample broadcasts with ground truth (games/chess.py)")
     s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--recordings", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--seconds", type=float, default=None, help="keep the first N seconds (re-encoded at crf 30, to ship small)")
     s.add_argument("--only", default=None, help="comma-separated recording names (default: all)")
-    s = sub.add_parser("record", help="record a real game playing itself, with its own timed events (record_game.py)")
+    s = sub.add_parser("record", help="record a real game playing itself, with its own timed events (games/record.py)")
     s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--seconds", type=float, default=60.0)
     s.add_argument("--seed", type=int, default=1); s.add_argument("--out", default="models/.cache/game/chess")
     s.add_argument("--name", default=None, help="file name stem (default <game>_<seed>)")
@@ -206,10 +206,10 @@ def main(argv=None) -> int:
     try:
         return _run(a)
     except Exception as e:  # one clear line for the known failure kinds, a traceback otherwise
-        from .checkpoint import CheckpointError
-        from .model import ConfigError
-        from .export import ExportError
-        from .from_package import ImportError_
+        from .model.checkpoint import CheckpointError
+        from .model.model import ConfigError
+        from .export.package import ExportError
+        from .training.from_package import ImportError_
         from .videollm.errors import LayoutError
         known = (CheckpointError, ConfigError, ExportError, ImportError_, LayoutError, FileNotFoundError, NotADirectoryError)
         if isinstance(e, known):
@@ -222,32 +222,32 @@ def _run(a) -> int:
     import torch
     torch.set_num_threads(getattr(a, "threads", 2))
     if a.cmd == "init":
-        from .checkpoint import save_checkpoint
-        from .model import KibitzModel, ModelConfig
+        from .model.checkpoint import save_checkpoint
+        from .model.model import KibitzModel, ModelConfig
         torch.manual_seed(a.seed)
         save_checkpoint(a.out, KibitzModel(ModelConfig()), {"training": {"steps": 0, "note": "untrained"}})
     elif a.cmd == "export":
-        from .export import export_checkpoint
+        from .export.package import export_checkpoint
         m = export_checkpoint(a.checkpoint, a.out, a.name, check_parity=not a.no_parity, threshold=a.threshold,
                               temporal_default=a.temporal_default)
         if a.world_from:
-            from .carry import carry_world
+            from .export.carry import carry_world
             print(json.dumps({"world_from": a.world_from, "vision_max_abs_diff": carry_world(a.world_from, a.out)}))
-        from .phrasing_data import KINDS
+        from .questions.phrasing_data import KINDS
         if not a.no_questions and m.get("game", "demo") in KINDS:
-            from .question_classifier import write_package
+            from .questions.classifier import write_package
             print(json.dumps({"questions": write_package(a.out, log=lambda _: None)["crossValidation"]}))
         print(json.dumps(m.get("parity", {"parity": "not checked"})))
     elif a.cmd == "data":
-        from .dataset import build_dataset
+        from .data.dataset import build_dataset
         w, h = (int(x) for x in a.size.split("x"))
         build_dataset(a.out, list(range(a.first_seed, a.first_seed + a.streams)), a.seconds, a.jobs, w, h, a.src_fps)
     elif a.cmd == "samples":
-        from .render import write_samples
+        from .data.render import write_samples
         write_samples(a.out, seeds=[int(x) for x in a.seeds.split(",")] if a.seeds else None)
     elif a.cmd == "train":
-        from .temporal import TemporalConfig
-        from .train import train
+        from .data.temporal import TemporalConfig
+        from .training.train import train
         train(a.data, a.out, a.minutes, a.keep_ratio, a.seed, a.resume, threads=a.threads,
               lr_max=a.lr, warmup=a.warmup, decision_weight=a.decision_weight,
               vision=a.vision, freeze_vision=a.freeze_vision, prefer_question=a.prefer_question,
@@ -255,79 +255,79 @@ def _run(a) -> int:
               temporal=TemporalConfig() if a.temporal else None, freeze_clips=a.freeze_clips, temporal_share=a.temporal_share, game=a.game,
               line_stamp=a.line_stamp, device=a.device, teacher=a.teacher, distill=a.distill)
     elif a.cmd == "train-alike":
-        from .train_alike import train_alike
+        from .training.train_alike import train_alike
         train_alike(a.data, a.out_dir, a.resume, [v for v in a.variants.split(",") if v], steps=a.steps, minutes=a.minutes,
                     batch=a.batch, workers=a.workers, seed=a.seed, lr_max=a.lr, warmup=a.warmup,
                     decision_weight=a.decision_weight, device=a.device, save_every_s=a.save_every, threads=a.threads,
                     teacher=a.teacher, distill=a.distill)
     elif a.cmd == "vision":
-        from .vision_pretrain import pretrain_vision
+        from .training.vision_pretrain import pretrain_vision
         pretrain_vision(a.data, a.out, a.minutes, a.eval, batch=a.batch, lr_max=a.lr, seed=a.seed, threads=a.threads)
     elif a.cmd == "evaluate":
-        from .evaluate import evaluate
+        from .evaluation.evaluate import evaluate
         print(json.dumps(evaluate(a.checkpoint, a.data, a.out, a.threshold, a.max_streams, threads=a.threads, clock_offset=a.clock_offset, temporal=a.temporal), indent=2))
     elif a.cmd == "baseline":
-        from .baseline import prior_baseline
-        from .render import EVAL_FIRST_SEED
+        from .evaluation.baseline import prior_baseline
+        from .data.render import EVAL_FIRST_SEED
         print(json.dumps(prior_baseline(range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + 6), range(1000, 1240)), indent=1))
     elif a.cmd == "game-data":
-        from .chess_game import build_data
-        from .games import get as get_game
+        from .games.chess import build_data
+        from .games.catalogue import get as get_game
         made = build_data(a.recordings, a.out, a.chunk_s, a.first_id, None if a.full_frame else get_game(a.game).view)
         print(json.dumps({"streams": len(made), "spoken_events": sum(m["spoken"] for m in made), "out": a.out}))
     elif a.cmd == "game-samples":
-        from .chess_game import write_samples
+        from .games.chess import write_samples
         for mp4 in write_samples(a.recordings, a.out, seconds=a.seconds, only=a.only.split(",") if a.only else None):
             print(mp4)
     elif a.cmd == "record":
-        from .record_game import record
+        from .games.record import record
         meta = record(a.out, a.name or f"{a.game}_{a.seed}", a.seconds, a.seed, a.depth, tuple(float(x) for x in a.pace.split(",")),
                       [int(d) for d in a.depths.split(",")] if a.depths else None)
         print(json.dumps({k: meta[k] for k in ("duration_s", "games", "engine_moves", "kinds")}
                          | {"alignment": {k: v for k, v in meta["alignment"].items() if k != "lags_s"}}, indent=1))
     elif a.cmd == "outworld":
-        from .outworld import build_outworld
-        from .games import get as get_game
+        from .data.outworld import build_outworld
+        from .games.catalogue import get as get_game
         build_outworld(a.out, a.split, a.clips, a.seconds, get_game(a.view_of).view if a.view_of else None)
     elif a.cmd == "view-frames":
-        from .games import get as get_game
-        from .views import view_dir
+        from .games.catalogue import get as get_game
+        from .data.views import view_dir
         print(json.dumps(view_dir(a.src, a.out, get_game(a.game).view)))
     elif a.cmd == "import":
-        from .checkpoint import save_checkpoint
-        from .from_package import checked_model, streaming_meta
+        from .model.checkpoint import save_checkpoint
+        from .training.from_package import checked_model, streaming_meta
         m, diffs = checked_model(a.package)
         # the package's own streaming window and frame rate, so the evaluator runs it as the runtime does
         save_checkpoint(a.out, m, {**streaming_meta(a.package), "training": {"imported_from": a.package, "fixture_max_abs_diff": diffs}})
         print(json.dumps(diffs))
     elif a.cmd == "regraph":
-        from .from_package import regraph_package
+        from .training.from_package import regraph_package
         print(json.dumps(regraph_package(a.package)))
     elif a.cmd == "world":
-        from .inworld import export_world, train_world_head
+        from .training.inworld import export_world, train_world_head
         head, meta = train_world_head(a.package, a.in_train, a.out_train, a.in_val, a.out_val, a.minutes, a.seed, a.min_in_recall, hud_rows=a.hud_rows)
         if a.save:
             torch.save({"format": "kibitz-world/1", "head": head.state_dict(), "meta": meta}, a.save)
         export_world(head, a.package, meta)
         print(json.dumps(meta, indent=1))
     elif a.cmd == "recall":
-        from .export import set_recall
+        from .export.package import set_recall
         print(json.dumps(set_recall(a.package), indent=1))
     elif a.cmd == "questions":
-        from .question_classifier import ClassifierConfig, write_package
+        from .questions.classifier import ClassifierConfig, write_package
         print(json.dumps(write_package(a.package, ClassifierConfig(seed=a.seed)), indent=1))
     elif a.cmd == "questions-check":
-        from .question_check import check, print_report
+        from .evaluation.question_check import check, print_report
         report = check(a.package, [p for p in a.sets.split(",") if p])
         print(json.dumps(report, indent=1)) if a.json else print_report(a.package, report)
     elif a.cmd == "slim":
-        from .checkpoint import slim_checkpoint
+        from .model.checkpoint import slim_checkpoint
         print(json.dumps({"out": a.out, "max_abs_change": slim_checkpoint(a.checkpoint, a.out)}))
     elif a.cmd == "copy-probe":
-        from .copy_probe import copy_probe
+        from .evaluation.copy_probe import copy_probe
         print(json.dumps(copy_probe(a.checkpoint, a.data, a.clips, a.seed, a.threads), indent=2))
     elif a.cmd == "still":
-        from .still_probe import still_probe
+        from .evaluation.still_probe import still_probe
         print(json.dumps(still_probe(a.checkpoint, a.data, a.out, a.max_streams, a.threads, a.temporal, a.still), indent=2))
     elif a.cmd == "import-videollm":
         import time
@@ -361,13 +361,13 @@ def _run(a) -> int:
                 json.dump(numbers, f, indent=1)
         print(md)
     elif a.cmd == "cost" and a.context and not a.package:
-        from .model import ConfigError
+        from .model.model import ConfigError
         raise ConfigError("cost --context needs --package (the shape whose layers attend over those slots)")
     elif a.cmd == "cost" and a.package:
-        from .from_package import package_cost
+        from .training.from_package import package_cost
         print(json.dumps(package_cost(a.package, [int(c) for c in a.context.split(",")] if a.context else None)))
     elif a.cmd == "cost":
-        from .model import KibitzModel, ModelConfig
+        from .model.model import KibitzModel, ModelConfig
         rows = {}
         variants = [("mod", 0.2, None), ("dense", 1.0, None)] + ([("mod+temporal", 0.2, a.tokens)] if a.tokens else [])
         for name, r, n in variants:

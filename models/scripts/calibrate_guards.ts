@@ -23,10 +23,10 @@ const { values } = parseArgs({
     write: { type: 'boolean', default: false },
   },
 });
-/** Questions asked while calibrating, by the game the package was taught (manifest `game`, models/kibitz_models/games.py). */
+/** Questions asked while calibrating, by the game the package was taught (manifest `game`, models/kibitz_models/games/catalogue.py). */
 const QUESTIONS_BY_GAME: Record<string, string[]> = {
   demo: ['what is the score?', 'how many lives are left?', 'what level is it?', 'what just happened?', 'when was the player last hit?', 'what colour was the last gem?'],
-  chess: ['whose move is it?', 'what just happened?', 'who made the last capture?'],   // chess_game.QUESTIONS, first phrasings
+  chess: ['whose move is it?', 'what just happened?', 'who made the last capture?'],   // games/chess.py QUESTIONS, first phrasings
 };
 const game = (JSON.parse(readFileSync(path.join(values.pkg, 'manifest.json'), 'utf8')) as { game?: string }).game ?? 'demo';
 const QUESTIONS = QUESTIONS_BY_GAME[game];

@@ -10,8 +10,8 @@ import shutil
 
 import torch
 
-from kibitz_models.export import export_package
-from kibitz_models.model import KibitzModel, ModelConfig
+from kibitz_models.export.package import export_package
+from kibitz_models.model.model import KibitzModel, ModelConfig
 
 
 def main() -> None:

@@ -12,9 +12,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.carry import CarryError, carry_world  # noqa: E402
-from kibitz_models.export import export_package  # noqa: E402
-from kibitz_models.from_package import model_from_package  # noqa: E402
+from kibitz_models.export.carry import CarryError, carry_world  # noqa: E402
+from kibitz_models.export.package import export_package  # noqa: E402
+from kibitz_models.training.from_package import model_from_package  # noqa: E402
 
 PKG = os.path.join(os.path.dirname(os.path.dirname(HERE)), "models", "kibitz-demo")
 

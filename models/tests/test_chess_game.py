@@ -1,4 +1,4 @@
-"""Chess as the toolkit teaches it (chess_game.py, games.py): the spoken lines, the questions'
+"""Chess as the toolkit teaches it (games/chess.py, games/catalogue.py): the spoken lines, the questions'
 answers from a recorder event log, and the tokenizer that keeps the demo's ids."""
 import json
 import os
@@ -7,10 +7,10 @@ import unittest
 
 import numpy as np
 
-from kibitz_models import chess_game as c
-from kibitz_models.dataset import build_clip
-from kibitz_models.games import get, tokenizer_for
-from kibitz_models.tokenizer import Tokenizer
+from kibitz_models.games import chess as c
+from kibitz_models.data.dataset import build_clip
+from kibitz_models.games.catalogue import get, tokenizer_for
+from kibitz_models.data.tokenizer import Tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -12,13 +12,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.dataset import build_clip  # noqa: E402
-from kibitz_models.export import export_package  # noqa: E402
-from kibitz_models.from_package import check_against_fixtures, model_from_package  # noqa: E402
-from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
-from kibitz_models.render import answer  # noqa: E402
-from kibitz_models.train import with_clock  # noqa: E402
-from kibitz_models.world import World  # noqa: E402
+from kibitz_models.data.dataset import build_clip  # noqa: E402
+
+from kibitz_models.games.catalogue import get as get_game  # noqa: E402
+from kibitz_models.export.package import export_package  # noqa: E402
+from kibitz_models.training.from_package import check_against_fixtures, model_from_package  # noqa: E402
+from kibitz_models.model.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.data.render import answer  # noqa: E402
+from kibitz_models.training.train import with_clock  # noqa: E402
+from kibitz_models.data.world import World  # noqa: E402
 from test_export_and_errors import HAS_ORT, perturbed  # noqa: E402
 
 
@@ -45,7 +47,7 @@ class TestClock(unittest.TestCase):
             self.assertTrue(torch.equal(v, m.state_dict()[k]), k)
 
     def test_when_answers_and_frame_seconds_follow_the_clock(self):
-        from kibitz_models.tokenizer import Tokenizer
+        from kibitz_models.data.tokenizer import Tokenizer
         import numpy as np
         import random
         world = next(w for w in (World(seed, 60.0) for seed in range(1000, 1100)) if any(e.kind == "hit" for e in w.events))
@@ -54,11 +56,11 @@ class TestClock(unittest.TestCase):
         self.assertEqual(answer(world, "when_hit", t, 0.0, 2), f"at {int(np.ceil(hit.t * 2) / 2)} seconds")
         self.assertEqual(answer(world, "when_hit", t, 0.0, 2, clock_offset=1000), f"at {int(np.ceil(hit.t * 2) / 2) + 1000} seconds")
         frames = np.zeros((120, 4, 4, 3), np.uint8)
-        s = build_clip(world, frames, 10, 16, 25, Tokenizer(), random.Random(0), clock_offset=500)
+        s = build_clip(world, frames, 10, 16, 25, Tokenizer(), random.Random(0), game=get_game("demo"), clock_offset=500)
         self.assertEqual(s.seconds, [500 + i // 2 for i in range(10, 26)])
 
     def test_text_tokens_carry_the_clock_of_the_frame_before_them(self):
-        from kibitz_models.train import text_clock
+        from kibitz_models.training.train import text_clock
         m = with_clock(self.base, 2)
         with torch.no_grad():
             m.time_embed.normal_()

@@ -8,8 +8,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.evaluate import Streamer, score_commentary  # noqa: E402
-from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.evaluation.evaluate import Streamer, score_commentary  # noqa: E402
+from kibitz_models.model.model import KibitzModel, ModelConfig  # noqa: E402
 
 
 class TestScoring(unittest.TestCase):

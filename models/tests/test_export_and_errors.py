@@ -12,9 +12,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
-from kibitz_models.export import ExportError, export_package  # noqa: E402
-from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from kibitz_models.export.package import ExportError, export_package  # noqa: E402
+from kibitz_models.model.model import KibitzModel, ModelConfig  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 HAS_ORT = shutil.which("node") is not None and os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node"))

@@ -10,9 +10,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.checkpoint import load_checkpoint  # noqa: E402
-from kibitz_models.from_package import check_against_fixtures, model_from_package  # noqa: E402
-from kibitz_models.model import KibitzModel  # noqa: E402
+from kibitz_models.model.checkpoint import load_checkpoint  # noqa: E402
+from kibitz_models.training.from_package import check_against_fixtures, model_from_package  # noqa: E402
+from kibitz_models.model.model import KibitzModel  # noqa: E402
 
 PKG = os.path.join(os.path.dirname(os.path.dirname(HERE)), "models", "kibitz-demo")
 
@@ -39,8 +39,8 @@ class TestFromPackage(unittest.TestCase):
             # it records the package's streaming window, so the evaluator runs it as the runtime does
             # (without it the evaluator once ran imported checkpoints with 24 frames, the runtime 16)
             import json
-            from kibitz_models.checkpoint import TRAIN_WINDOW_FRAMES, window_frames
-            from kibitz_models.train import CLIP_FRAMES
+            from kibitz_models.model.checkpoint import TRAIN_WINDOW_FRAMES, window_frames
+            from kibitz_models.training.train import CLIP_FRAMES
             with open(os.path.join(PKG, "manifest.json")) as f:
                 man = json.load(f)
             self.assertEqual(window_frames(meta), man["cache"]["windowFrames"])
@@ -48,7 +48,7 @@ class TestFromPackage(unittest.TestCase):
             self.assertEqual(CLIP_FRAMES, TRAIN_WINDOW_FRAMES)
 
     def test_cost_of_a_package_counts_its_own_shape(self):
-        from kibitz_models.from_package import package_cost
+        from kibitz_models.training.from_package import package_cost
         m = model_from_package(PKG)
         V, k, L = m.cfg.tokens_per_frame, m.cfg.kept_per_frame, m.cfg.n_layers
         routed = [l for l in range(L) if m.cfg.is_routed(l)]
@@ -64,7 +64,7 @@ class TestFromPackage(unittest.TestCase):
     def test_regraph_leaves_current_graphs_alone_and_rewrites_others(self):
         import shutil
         import onnx
-        from kibitz_models.from_package import regraph_package
+        from kibitz_models.training.from_package import regraph_package
         from test_export_and_errors import HAS_ORT
         with tempfile.TemporaryDirectory() as td:
             pkg = os.path.join(td, "pkg")
@@ -90,7 +90,7 @@ class TestFromPackage(unittest.TestCase):
 
     def test_a_package_that_looks_at_part_of_the_screen_keeps_its_view(self):
         import json
-        from kibitz_models.from_package import config_from_manifest
+        from kibitz_models.training.from_package import config_from_manifest
         with open(os.path.join(PKG, "manifest.json")) as f:
             man = json.load(f)
         self.assertIsNone(config_from_manifest(man).view)

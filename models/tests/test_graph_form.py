@@ -13,8 +13,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from kibitz_models.export import export_package  # noqa: E402
-from kibitz_models.model import KibitzModel, ModelConfig, onnx_reshape  # noqa: E402
+from kibitz_models.export.package import export_package  # noqa: E402
+from kibitz_models.model.model import KibitzModel, ModelConfig, onnx_reshape  # noqa: E402
 
 
 class TestGraphForm(unittest.TestCase):

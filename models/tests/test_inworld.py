@@ -16,8 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.inworld import WorldHead, choose_threshold, export_world, vision_from_package  # noqa: E402
-from kibitz_models.outworld import FAMILIES, SPLITS, SPLIT_SEED, make_clip  # noqa: E402
+from kibitz_models.training.inworld import WorldHead, choose_threshold, export_world, vision_from_package  # noqa: E402
+from kibitz_models.data.outworld import FAMILIES, SPLITS, SPLIT_SEED, make_clip  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 PKG = os.path.join(REPO, "models", "kibitz-demo")

@@ -14,12 +14,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.dataset import FPS, IGNORE, STAMP_TEXT, build_clip, stamp_text  # noqa: E402
-from kibitz_models.export import export_package  # noqa: E402
-from kibitz_models.from_package import model_from_package  # noqa: E402
-from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
-from kibitz_models.tokenizer import COMMENTARY, EOS, Tokenizer  # noqa: E402
-from kibitz_models.world import World  # noqa: E402
+from kibitz_models.data.dataset import FPS, IGNORE, STAMP_TEXT, build_clip, stamp_text  # noqa: E402
+
+from kibitz_models.games.catalogue import get as get_game  # noqa: E402
+from kibitz_models.export.package import export_package  # noqa: E402
+from kibitz_models.training.from_package import model_from_package  # noqa: E402
+from kibitz_models.model.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.data.tokenizer import COMMENTARY, EOS, Tokenizer  # noqa: E402
+from kibitz_models.data.world import World  # noqa: E402
 from test_export_and_errors import HAS_ORT, perturbed  # noqa: E402
 
 TOK = Tokenizer()
@@ -55,7 +57,7 @@ class TestLineStamp(unittest.TestCase):
 
     def test_each_line_is_followed_by_its_stamp_which_is_given_not_learned(self):
         start = self.hit_frame - 3
-        s = build_clip(self.world, self.frames, start, 16, 25, TOK, random.Random(0), clock_offset=700, stamp=True)
+        s = build_clip(self.world, self.frames, start, 16, 25, TOK, random.Random(0), game=get_game("demo"), clock_offset=700, stamp=True)
         spans = lines_of(s)
         self.assertTrue(spans)
         for a, b in spans:
@@ -67,7 +69,7 @@ class TestLineStamp(unittest.TestCase):
             self.assertTrue(all(t == IGNORE for t in s.targets[b:b + 1 + n]))   # the stamp is fed, never predicted
         a, b = next((a, b) for a, b in spans if "the player is hit" in TOK.decode(s.ids[a:b]))
         self.assertEqual(TOK.decode(s.ids[b + 1:s.ids.index(SECONDS, b) + 1]), stamp_text(700 + self.hit_frame // FPS))
-        plain = build_clip(self.world, self.frames, start, 16, 25, TOK, random.Random(0), clock_offset=700)
+        plain = build_clip(self.world, self.frames, start, 16, 25, TOK, random.Random(0), game=get_game("demo"), clock_offset=700)
         self.assertTrue(all(b + 1 >= len(plain.ids) or plain.ids[b + 1] != TOK.vocab["at"] for a, b in lines_of(plain)))
 
     def test_when_is_asked_only_about_a_line_the_clip_said(self):
@@ -77,7 +79,7 @@ class TestLineStamp(unittest.TestCase):
         def asked(stamp):
             n = 0
             for seed in range(20):
-                s = build_clip(self.world, self.frames, self.hit_frame, 12, 25, TOK, random.Random(seed),
+                s = build_clip(self.world, self.frames, self.hit_frame, 12, 25, TOK, random.Random(seed), game=get_game("demo"),
                                n_questions=6, prefer="when_hit", stamp=stamp)
                 n += sum(1 for i in range(len(s.ids)) if s.ids[i:i + len(q)] == q)
             return n
@@ -86,12 +88,12 @@ class TestLineStamp(unittest.TestCase):
         self.assertGreater(asked(False), 0)
 
     def test_the_stamp_is_the_answer_a_when_question_wants(self):
-        from kibitz_models.render import answer
+        from kibitz_models.data.render import answer
         want = answer(self.world, "when_hit", self.hit.t + 2, self.hit.t - 1, FPS, clock_offset=90)
         self.assertEqual(want, stamp_text(90 + self.hit_frame // FPS))
 
     def test_the_evaluator_feeds_the_stamp_with_the_lines_eos(self):
-        from kibitz_models.evaluate import Streamer
+        from kibitz_models.evaluation.evaluate import Streamer
         torch.manual_seed(0)
         m = KibitzModel(ModelConfig(line_stamp=True)).eval()
         st = Streamer(m, window_frames=4, max_new=3)
@@ -102,15 +104,15 @@ class TestLineStamp(unittest.TestCase):
         self.assertEqual(st.chunks[-1]["n"], 1 + len(stamp))   # <eos> and the stamp, one step
 
     def test_the_evaluator_tells_a_copied_latest_stamp_from_other_misses(self):
-        from kibitz_models.evaluate import when_miss
+        from kibitz_models.evaluation.evaluate import when_miss
         self.assertIsNone(when_miss("at 65 seconds", "at 65 seconds", "at 68 seconds"))
         self.assertEqual(when_miss("at 68 seconds", "at 65 seconds", "at 68 seconds"), "latest_stamp")
         self.assertEqual(when_miss("at 60 seconds", "at 65 seconds", "at 68 seconds"), "other")
         self.assertEqual(when_miss("at 60 seconds", "at 65 seconds", None), "other")   # no line said yet
 
     def test_copy_probe_scores_the_digits_of_when_answers(self):
-        from kibitz_models.checkpoint import save_checkpoint
-        from kibitz_models.copy_probe import copy_probe
+        from kibitz_models.model.checkpoint import save_checkpoint
+        from kibitz_models.evaluation.copy_probe import copy_probe
         td = tempfile.mkdtemp()
         try:
             np.save(os.path.join(td, f"{self.world.seed}.npy"), np.zeros((int(self.world.seconds * FPS), 144, 256, 3), np.uint8))

@@ -9,7 +9,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.model import ConfigError, KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.model.model import ConfigError, KibitzModel, ModelConfig  # noqa: E402
 
 SMALL = dict(frame_width=128, frame_height=72, vision_channels=(8, 16, 32), d_model=64, n_layers=4,
              n_heads=4, n_kv_heads=2, mlp_hidden=96, routed_layers=[1, 3], vocab_size=64, grid_h=3, grid_w=8,

@@ -1,4 +1,4 @@
-"""The question classifier (question_features.py, phrasings.py, question_classifier.py): the shared
+"""The question classifier (questions/features.py, phrasings.py, questions/classifier.py): the shared
 feature and arithmetic cases (question_features_cases.json, also run against the runtime's
 src/questions/), training and export on a small budget, and the bundled packages' classifiers."""
 import json
@@ -7,10 +7,10 @@ import shutil
 import tempfile
 import unittest
 
-from kibitz_models.phrasings import FOLDS, NONE, generate, kind_templates, kinds_manifest, none_templates
-from kibitz_models.question_classifier import (FILE, ClassifierConfig, QuestionClassifier, choose_threshold, summarise,
+from kibitz_models.questions.phrasings import FOLDS, NONE, generate, kind_templates, kinds_manifest, none_templates
+from kibitz_models.questions.classifier import (FILE, ClassifierConfig, QuestionClassifier, choose_threshold, summarise,
                                                train, write_package)
-from kibitz_models.question_features import feature_strings, featurise, normalise
+from kibitz_models.questions.features import feature_strings, featurise, normalise
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.dirname(HERE)

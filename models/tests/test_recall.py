@@ -4,8 +4,8 @@ import json
 import os
 import unittest
 
-from kibitz_models.games import get
-from kibitz_models.recall import Recall
+from kibitz_models.games.catalogue import get
+from kibitz_models.evaluation.recall import Recall
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -14,8 +14,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from kibitz_models.chess_events import KINDS, Board, build_events, move_line, result_line  # noqa: E402
-from kibitz_models import record_game  # noqa: E402
+from kibitz_models.games.chess_events import KINDS, Board, build_events, move_line, result_line  # noqa: E402
+from kibitz_models.games import record as record_game  # noqa: E402
 
 T0 = 1_000_000.0  # the first frame's wall-clock time in the fixture
 

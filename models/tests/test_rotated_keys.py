@@ -10,8 +10,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from kibitz_models.export import FrameGraph, TextGraph, example_past, past_lens  # noqa: E402
-from kibitz_models.model import KibitzModel, ModelConfig, rope  # noqa: E402
+from kibitz_models.export.package import FrameGraph, TextGraph, example_past, past_lens  # noqa: E402
+from kibitz_models.model.model import KibitzModel, ModelConfig, rope  # noqa: E402
 
 
 class TestRotatedKeys(unittest.TestCase):

@@ -12,7 +12,7 @@ from onnx import numpy_helper
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from kibitz_models.shared_weights import GRAPHS, MIN_BYTES, WEIGHTS_FILE, share_decoder_weights  # noqa: E402
+from kibitz_models.export.shared_weights import GRAPHS, MIN_BYTES, WEIGHTS_FILE, share_decoder_weights  # noqa: E402
 
 MODELS = os.path.join(os.path.dirname(HERE))
 PACKAGES = [os.path.join(MODELS, p) for p in ("kibitz-demo", "kibitz-chess")]

@@ -16,12 +16,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.dataset import IGNORE, Sample, build_clip, collate  # noqa: E402
-from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
-from kibitz_models.temporal import TemporalConfig, TokenDrop, keep_masks  # noqa: E402
-from kibitz_models.tokenizer import BOS, COMMENTARY, EOS, SILENT, Tokenizer  # noqa: E402
-from kibitz_models.train import last_present  # noqa: E402
-from kibitz_models.world import World  # noqa: E402
+from kibitz_models.data.dataset import IGNORE, Sample, build_clip, collate  # noqa: E402
+
+from kibitz_models.games.catalogue import get as get_game  # noqa: E402
+from kibitz_models.model.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.data.temporal import TemporalConfig, TokenDrop, keep_masks  # noqa: E402
+from kibitz_models.data.tokenizer import BOS, COMMENTARY, EOS, SILENT, Tokenizer  # noqa: E402
+from kibitz_models.training.train import last_present  # noqa: E402
+from kibitz_models.data.world import World  # noqa: E402
 from test_export_and_errors import HAS_ORT  # noqa: E402
 from tiny_training import SMALL, TinyTrainingCase  # noqa: E402
 
@@ -171,7 +173,7 @@ class TestTrainingEqualsStreaming(unittest.TestCase):
         frames[:, 100:, :] = 40
         for i in range(0, 60, 3):
             frames[i:, 10:20, 200:210] = (i * 7) % 256      # cell 6 changes every 3 frames
-        s = build_clip(world, frames, 20, 16, 25, Tokenizer(), random.Random(1), temporal=TemporalConfig(), grid=(3, 8))
+        s = build_clip(world, frames, 20, 16, 25, Tokenizer(), random.Random(1), game=get_game("demo"), temporal=TemporalConfig(), grid=(3, 8))
         self.assertEqual(s.present.shape, (16, 25))
         self.assertTrue(s.present[:, 0].all())
         partial = [f for f in range(1, 16) if not s.present[f].all()]
@@ -189,7 +191,7 @@ class TestTrainingEqualsStreaming(unittest.TestCase):
         world = next(w for w in (World(seed, 30.0) for seed in range(1000, 1050)) if len(w.events) >= 4)
         frames = np.stack([np.full((144, 256, 3), 3 * i, np.uint8) for i in range(60)])   # frame i is all 3i: every cell changes
         start, p, k = 10, 5, 6
-        s = build_clip(world, frames, start, 16, 25, Tokenizer(), random.Random(3), temporal=TemporalConfig(),
+        s = build_clip(world, frames, start, 16, 25, Tokenizer(), random.Random(3), game=get_game("demo"), temporal=TemporalConfig(),
                        grid=(3, 8), freeze=(p, k))
         shown = [int(f[0, 0, 0]) // 3 for f in s.frames]
         self.assertEqual(shown, list(range(10, 15)) + [14] * 6 + list(range(15, 20)))
@@ -199,13 +201,13 @@ class TestTrainingEqualsStreaming(unittest.TestCase):
             self.assertEqual(s.targets[s.frame_starts[j]], SILENT)
         self.assertTrue(s.present[p + k].all())                                        # the world moves again
         self.assertNotIn(Tokenizer().encode("seconds")[0], s.ids)                     # no time question
-        plain = build_clip(world, frames, start, 16, 25, Tokenizer(), random.Random(3))
+        plain = build_clip(world, frames, start, 16, 25, Tokenizer(), random.Random(3), game=get_game("demo"))
         self.assertEqual([int(f[0, 0, 0]) // 3 for f in plain.frames], list(range(10, 26)))
 
     def test_without_the_drop_nothing_changes(self):
         world = World(1000, 30.0)
         frames = np.zeros((60, 144, 256, 3), np.uint8)
-        a = build_clip(world, frames, 5, 16, 25, Tokenizer(), random.Random(2))
+        a = build_clip(world, frames, 5, 16, 25, Tokenizer(), random.Random(2), game=get_game("demo"))
         self.assertIsNone(a.present)
         _, _, pos, valid, _, _, _ = collate([a], 25)
         self.assertEqual(pos[0].tolist(), list(range(len(a.ids))))
@@ -216,9 +218,9 @@ class TestTrainedBothWays(TinyTrainingCase):
     """`cli train --temporal --temporal-share S`: only that share of clips is built with the drop."""
 
     def test_a_share_of_clips_feeds_every_token(self):
-        from kibitz_models.dataset import load_streams
-        from kibitz_models.games import get as get_game
-        from kibitz_models.train import ClipDrawer
+        from kibitz_models.data.dataset import load_streams
+        from kibitz_models.games.catalogue import get as get_game
+        from kibitz_models.training.train import ClipDrawer
         streams = load_streams(self.data)
         cfg = KibitzModel(ModelConfig(**SMALL)).cfg
         rng = random.Random(5)
@@ -230,8 +232,8 @@ class TestTrainedBothWays(TinyTrainingCase):
         self.assertTrue(all(always.clip(rng).present is not None for _ in range(10)))
 
     def test_a_share_outside_0_to_1_is_refused(self):
-        from kibitz_models.model import ConfigError
-        from kibitz_models.train import train
+        from kibitz_models.model.model import ConfigError
+        from kibitz_models.training.train import train
         for bad in (0.0, 1.5):
             with self.assertRaisesRegex(ConfigError, "temporal-share"):
                 train(self.data, os.path.join(self.td, "x.pt"), 1, resume=self.start, steps=1, temporal=TemporalConfig(), temporal_share=bad)
@@ -240,7 +242,7 @@ class TestTrainedBothWays(TinyTrainingCase):
 @unittest.skipUnless(HAS_ORT, "needs node + onnxruntime-node (npm install)")
 class TestExport(unittest.TestCase):
     def test_decoder_frame_takes_any_number_of_tokens(self):
-        from kibitz_models.export import export_package
+        from kibitz_models.export.package import export_package
         m = _model(4)
         td = tempfile.mkdtemp()
         try:

@@ -10,9 +10,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.checkpoint import load_checkpoint  # noqa: E402
-from kibitz_models.model import ConfigError  # noqa: E402
-from kibitz_models.train_alike import fit_steps, train_alike  # noqa: E402
+from kibitz_models.model.checkpoint import load_checkpoint  # noqa: E402
+from kibitz_models.model.model import ConfigError  # noqa: E402
+from kibitz_models.training.train_alike import fit_steps, train_alike  # noqa: E402
 from tiny_training import TinyTrainingCase  # noqa: E402
 
 

@@ -10,8 +10,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.checkpoint import load_checkpoint  # noqa: E402
-from kibitz_models.train import train  # noqa: E402
+from kibitz_models.model.checkpoint import load_checkpoint  # noqa: E402
+from kibitz_models.training.train import train  # noqa: E402
 from tiny_training import TinyTrainingCase  # noqa: E402
 
 
@@ -28,7 +28,7 @@ class TestTrainDevice(TinyTrainingCase):
         return meta
 
     def test_a_slim_checkpoint_resumes(self):
-        from kibitz_models.checkpoint import slim_checkpoint
+        from kibitz_models.model.checkpoint import slim_checkpoint
         slim = os.path.join(self.td, "slim.pt")
         worst = slim_checkpoint(self.start, slim)
         self.assertLess(worst, 1e-2)

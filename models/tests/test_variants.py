@@ -12,9 +12,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 torch.set_num_threads(2)
 
-from kibitz_models.export import export_package  # noqa: E402
-from kibitz_models.model import ConfigError, KibitzModel, ModelConfig  # noqa: E402
-from kibitz_models.variants import VARIANTS, variant  # noqa: E402
+from kibitz_models.export.package import export_package  # noqa: E402
+from kibitz_models.model.model import ConfigError, KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.model.variants import VARIANTS, variant  # noqa: E402
 from test_export_and_errors import HAS_ORT  # noqa: E402
 
 
@@ -71,10 +71,11 @@ class TestDistill(unittest.TestCase):
     def test_the_teacher_term_is_kl_to_the_teacher_and_training_on_it_closes_the_gap(self):
         import random
         import numpy as np
-        from kibitz_models.dataset import build_clip, collate
-        from kibitz_models.tokenizer import Tokenizer
-        from kibitz_models.train import batch_loss
-        from kibitz_models.world import World
+        from kibitz_models.data.dataset import build_clip, collate
+        from kibitz_models.games.catalogue import get as get_game
+        from kibitz_models.data.tokenizer import Tokenizer
+        from kibitz_models.training.train import batch_loss
+        from kibitz_models.data.world import World
         torch.manual_seed(1)
         cfg = ModelConfig(vision_channels=(4, 8, 8), d_model=32, n_layers=3, n_heads=2, n_kv_heads=1, mlp_hidden=64, routed_layers=[1])
         teacher = KibitzModel(cfg).eval()
@@ -82,7 +83,7 @@ class TestDistill(unittest.TestCase):
         with torch.no_grad():   # a teacher with opinions: peaked outputs the student does not share yet
             teacher.lm_head.weight.mul_(60.0)
         frames = np.random.RandomState(0).randint(0, 256, (40, cfg.frame_height, cfg.frame_width, 3), dtype=np.uint8)
-        clip = build_clip(World(1000, 20.0), frames, 4, 16, cfg.tokens_per_frame, Tokenizer(), random.Random(0), n_questions=2)
+        clip = build_clip(World(1000, 20.0), frames, 4, 16, cfg.tokens_per_frame, Tokenizer(), random.Random(0), game=get_game("demo"), n_questions=2)
         batch = collate([clip], cfg.tokens_per_frame)
 
         def gap():   # the KL term alone

@@ -274,7 +274,7 @@ class TestStreamingShare(unittest.TestCase):
         decoder_weights.bin gives the bytes share_decoder_weights gives a small model."""
         import onnx
         from onnx.external_data_helper import convert_model_to_external_data
-        from kibitz_models.shared_weights import write_shared
+        from kibitz_models.export.shared_weights import write_shared
         tmp = tempfile.mkdtemp()
         try:
             write_tiny(os.path.join(tmp, "ck"), seed=3, routers=True)

@@ -10,9 +10,9 @@ import unittest
 
 import numpy as np
 
-from kibitz_models.model import ModelConfig
-from kibitz_models.render import check_view, decode, ffmpeg_bin, frame_filter
-from kibitz_models.views import crop_frames
+from kibitz_models.model.model import ModelConfig
+from kibitz_models.data.render import check_view, decode, ffmpeg_bin, frame_filter
+from kibitz_models.data.views import crop_frames
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
-from kibitz_models.render import Renderer  # noqa: E402
-from kibitz_models.vision_pretrain import HEADS, VisionProbe, frame_targets  # noqa: E402
-from kibitz_models.world import World  # noqa: E402
+from kibitz_models.model.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.data.render import Renderer  # noqa: E402
+from kibitz_models.training.vision_pretrain import HEADS, VisionProbe, frame_targets  # noqa: E402
+from kibitz_models.data.world import World  # noqa: E402
 
 
 class TestVisionPretrain(unittest.TestCase):

@@ -7,8 +7,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from kibitz_models.render import QUESTIONS, Renderer, answer, summary_text  # noqa: E402
-from kibitz_models.world import World  # noqa: E402
+from kibitz_models.data.render import QUESTIONS, Renderer, answer, summary_text  # noqa: E402
+from kibitz_models.data.world import World  # noqa: E402
 
 
 class TestWorld(unittest.TestCase):

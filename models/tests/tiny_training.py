@@ -13,9 +13,9 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from kibitz_models.checkpoint import save_checkpoint  # noqa: E402
-from kibitz_models.dataset import FPS  # noqa: E402
-from kibitz_models.model import KibitzModel, ModelConfig  # noqa: E402
+from kibitz_models.model.checkpoint import save_checkpoint  # noqa: E402
+from kibitz_models.data.dataset import FPS  # noqa: E402
+from kibitz_models.model.model import KibitzModel, ModelConfig  # noqa: E402
 
 SMALL = dict(vision_channels=(8, 16, 32), d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, mlp_hidden=96, routed_layers=[1])
 START_STEPS = 5

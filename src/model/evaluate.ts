@@ -1,6 +1,6 @@
 /**
  * Scoring of commentary and answers against a broadcast's ground truth, with the same rules as
- * the toolkit's evaluator (models/kibitz_models/evaluate.py): an event is caught when a phrase of
+ * the toolkit's evaluator (models/kibitz_models/evaluation/evaluate.py): an event is caught when a phrase of
  * a line (lines are split at " and ") equal to its description comes within 2 s after it; each
  * phrase counts for one event; answers must match exactly.
  */

@@ -1,7 +1,7 @@
 /**
  * Temporal token drop (manifest `temporal`, models/CONTRACT.md): grid tokens whose pixels did not
  * change since they were last fed stay out of the decoder. The runtime's one definition of the
- * rule; the toolkit's is `models/kibitz_models/temporal.py` (the model was trained with it), and
+ * rule; the toolkit's is `models/kibitz_models/data/temporal.py` (the model was trained with it), and
  * both are checked against the same crafted frames (models/tests/temporal_drop_cases.json).
  *
  * Per stream it keeps each grid cell's pixels (the cell grown by cellMargin px on each side,

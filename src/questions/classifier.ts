@@ -4,7 +4,7 @@ import { featurise, type FeatureSpec } from './features.ts';
 
 /**
  * A closed package's question classifier (questions.json, trained by the toolkit's
- * `cli questions`; models/kibitz_models/question_classifier.py is its numpy twin): hashed n-gram
+ * `cli questions`; models/kibitz_models/questions/classifier.py is its numpy twin): hashed n-gram
  * features, one hidden ReLU layer, softmax over the package's question kinds and "none". The most
  * likely kind is taken when its probability reaches the file's threshold (chosen by the toolkit on
  * phrasings it did not train on); otherwise the question is of no kind. Plain arrays, no runtime

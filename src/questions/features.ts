@@ -1,7 +1,7 @@
 /**
  * What the question classifier sees of a viewer's question: hashed word, word-pair and character
  * n-gram counts, scaled to unit length. The runtime's copy of the toolkit's
- * models/kibitz_models/question_features.py; both are checked against
+ * models/kibitz_models/questions/features.py; both are checked against
  * models/tests/question_features_cases.json, so they cannot drift apart.
  *
  * A different normalisation or hash would hand the classifier features it never learned from,

@@ -1,5 +1,5 @@
 """vision.onnx, decoder_frame.onnx, decoder_text.onnx and their parity fixtures for an imported
-model, with the exporter's own graph wrappers and helpers (export.py), so the decoder graphs have the
+model, with the exporter's own graph wrappers and helpers (export/package.py), so the decoder graphs have the
 inputs, outputs and form of every kibitz package. What differs: SigLIP frames, and decoder_frame
 fixtures with the frame separator fed in front of the frame (n = V + 1)."""
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Dict, List
 
 import torch
 
-from ..export import OPSET, FrameGraph, TextGraph, VisionGraph, example_past, frame_io, past_names, text_io, write_fixture
-from ..model import KibitzModel
-from ..onnx_io import onnx_export
-from ..shared_weights import place_decoder_graphs
+from ..export.package import OPSET, FrameGraph, TextGraph, VisionGraph, example_past, frame_io, past_names, text_io, write_fixture
+from ..model.model import KibitzModel
+from ..export.onnx_io import onnx_export
+from ..export.shared_weights import place_decoder_graphs
 
 
 def _frames(cfg, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -17,7 +17,7 @@ from typing import Optional
 import onnx
 import torch
 
-from ..export import run_parity
+from ..export.package import run_parity
 from .errors import LayoutError
 from .graphs import export_graphs
 from .layout import find_layout

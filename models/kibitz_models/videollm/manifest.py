@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from ..model import ModelConfig
-from ..shared_weights import WEIGHTS_FILE
+from ..model.model import ModelConfig
+from ..export.shared_weights import WEIGHTS_FILE
 from .errors import LayoutError
 from .prompt import FPS, GRID, THRESHOLD, prompt_block
 from .specs import Checkpoint

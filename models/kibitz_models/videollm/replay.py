@@ -11,7 +11,7 @@ from typing import List
 import numpy as np
 import torch
 
-from ..model import KibitzModel
+from ..model.model import KibitzModel
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from typing import Dict, Iterator, List, Optional
 import numpy as np
 import torch
 
-from ..render import ffmpeg_bin
+from ..data.render import ffmpeg_bin
 from .errors import LayoutError, RouterInputError
 from .layout import where
 from .prompt import FPS, TOKENS_PER_FRAME

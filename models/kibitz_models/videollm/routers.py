@@ -56,7 +56,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..model import KibitzModel, gather_tables, rope_tables, router_weight
+from ..model.model import KibitzModel, gather_tables, rope_tables, router_weight
 from .layout import find_layout
 from .errors import RouterInputError
 from .prompt import FPS, START, SYSTEM_PROMPT, THRESHOLD

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..model import onnx_reshape
+from ..model.model import onnx_reshape
 from .prompt import GRID
 from .specs import SiglipSpec
 

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 import torch
 
-from ..model import ConfigError
+from ..model.model import ConfigError
 from .layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 from .lora import PREFIX, llama_linears
 from .prompt import LORA_TARGETS

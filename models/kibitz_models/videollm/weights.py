@@ -9,7 +9,7 @@ from typing import Dict, Iterator, Optional
 import torch
 import torch.nn as nn
 
-from ..model import KibitzModel, ModelConfig
+from ..model.model import KibitzModel, ModelConfig
 from .errors import LayoutError
 from .layout import where
 from .lora import AdapterWeights

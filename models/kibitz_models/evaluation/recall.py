@@ -1,10 +1,10 @@
 """Memory questions answered from what the commentary said and when: the evaluator's copy of the
-runtime's src/model/recall.ts (what the rules mean is written in export.recall_manifest). Both are
+runtime's src/model/recall.ts (what the rules mean is written in export.package.recall_manifest). Both are
 checked against models/tests/recall_cases.json, so they cannot drift apart unnoticed.
 
-A package's rules come from its game (games.Game.recall, render.RECALL for the demo world), one
+A package's rules come from its game (games.catalogue.Game.recall, render.RECALL for the demo world), one
 per question kind: the kind a viewer's question is about (the package's question classifier,
-question_classifier.py) picks the rule, never the question's wording."""
+questions/classifier.py) picks the rule, never the question's wording."""
 from __future__ import annotations
 
 import re

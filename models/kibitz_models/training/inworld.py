@@ -25,8 +25,8 @@ import torch
 import torch.nn as nn
 from onnx import numpy_helper
 
-from .model import ModelConfig, VisionEncoder
-from .onnx_io import onnx_export
+from ..model.model import ModelConfig, VisionEncoder
+from ..export.onnx_io import onnx_export
 
 WORLD_FILE = "world.onnx"
 
@@ -211,7 +211,7 @@ def export_world(head: WorldHead, pkg_dir: str, meta: dict) -> None:
     onnx_export(WorldGraph(head), (ex,), path, input_names=["vision_embeds"], output_names=["in_world"],
                       opset_version=17, dynamic_axes={"vision_embeds": {0: "N"}, "in_world": {0: "N"}})
     onnx.checker.check_model(onnx.load(path))
-    from .export import t2j
+    from ..export.package import t2j
     fx = os.path.join(pkg_dir, "fixtures", "world.json")
     os.makedirs(os.path.dirname(fx), exist_ok=True)
     with torch.no_grad():

@@ -1,5 +1,5 @@
 """Chess as kibitz is taught it: what it says about a recorded game, the questions it answers, and
-the data and sample broadcasts built from `cli record` recordings (record_game.py).
+the data and sample broadcasts built from `cli record` recordings (games/record.py).
 
 The recorder's event log holds the game's full truth (every move in SAN, the piece, the square,
 the state after it). What the model says is a shorter line per event, chosen for what a 256x144
@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-# What the chess model looks at: the xboard window as record_game.py places it on the 1280x720
+# What the chess model looks at: the xboard window as games/record.py places it on the 1280x720
 # screen (x 346..935, y 44..704: the clocks, the move line and the board), as [x, y, w, h]
 # fractions of the frame, stretched to 256x144. Letterboxed, the whole board is 117x138 px of the
 # 256x144 frame (a square 14 px) and 70% of the frame is black; through this view a square is
@@ -147,8 +147,8 @@ def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: i
     demo data; `view`: the part of the screen the model looks at, None for the whole frame) cut
     into `chunk_s` streams <id>.npy + <id>.json {"game": "chess", "seconds", "events" (times
     relative to the chunk; earlier ones kept for the state), "source", "view"}."""
-    from .dataset import FPS, FRAME_H, FRAME_W
-    from .render import decode
+    from ..data.dataset import FPS, FRAME_H, FRAME_W
+    from ..data.render import decode
     os.makedirs(out_dir, exist_ok=True)
     made, sid = [], first_id
     for stem in _recordings(recordings):
@@ -180,7 +180,7 @@ def write_samples(recordings: str, out_dir: str, window_s: float = 8.0, seed: in
     these recording names."""
     import shutil
     import subprocess
-    from .render import ffmpeg_bin
+    from ..data.render import ffmpeg_bin
     os.makedirs(out_dir, exist_ok=True)
     out = []
     stems = [s for s in _recordings(recordings) if not only or os.path.basename(s) in only]

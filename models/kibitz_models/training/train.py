@@ -15,11 +15,11 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import TRAIN_WINDOW_FRAMES, load_checkpoint, save_checkpoint
-from .dataset import FPS, IGNORE, build_clip, collate, load_streams
-from .model import ConfigError, KibitzModel, ModelConfig
-from .temporal import TemporalConfig
-from .games import get as get_game, of_data, tokenizer_for, view_of_data
+from ..model.checkpoint import TRAIN_WINDOW_FRAMES, load_checkpoint, save_checkpoint
+from ..data.dataset import FPS, IGNORE, build_clip, collate, load_streams
+from ..model.model import ConfigError, KibitzModel, ModelConfig
+from ..data.temporal import TemporalConfig
+from ..games.catalogue import get as get_game, of_data, tokenizer_for, view_of_data
 
 CLIP_FRAMES = TRAIN_WINDOW_FRAMES   # checkpoint.py owns the number (the runtime window is the same)
 BATCH = 8
@@ -32,9 +32,6 @@ DECISION_WEIGHT = 1.0
 # QA signal per (expensive) decoder pass; recipe v2 raised these from 2-5 and 0.35.
 QUESTIONS_PER_CLIP = (3, 4, 5, 6)
 P_SUMMARY = 0.5
-# The most text a 16-frame training window holds (commentary, up to 6 Q/A, a summary): 166 tokens
-# over 240 sampled clips. Exported as the manifest's cache.textTokens: the runtime's text slots.
-TEXT_TOKENS = 192
 # Stream clocks a model with a clock trains on: the world's own (HUD) time in this share of clips,
 # else a random start up to this many seconds, so that telling a time means reading the clock.
 CLOCK_AS_HUD = 0.3
@@ -230,7 +227,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     (dataset.build_clip `freeze`), so a model with the drop learns that an event after a still
     stretch is still an event. `temporal_share`: with `temporal`, only this share of clips is built
     with the drop and the rest feed every token, so one set of weights serves either way (the
-    runtime's `model.temporal` switch). `game`: what the data holds (games.py; default: what the data's
+    runtime's `model.temporal` switch). `game`: what the data holds (games/catalogue.py; default: what the data's
     <id>.json say); a model resumed from another game's weights is re-labelled with it and keeps
     every shared word's embedding (the game's own words take unused vocabulary rows).
     `line_stamp`: True/False switches line stamps on/off (ModelConfig.line_stamp; a config switch, no
@@ -249,7 +246,7 @@ def train(data_dir: str, out: str, minutes: float, keep_ratio: float = 0.2, seed
     if resume:
         model, meta = load_checkpoint(resume)
         if variant_name:
-            from .variants import variant
+            from ..model.variants import variant
             model = variant(model, variant_name)
         model.train()
         step0 = meta.get("training", {}).get("steps", 0)

@@ -2,7 +2,7 @@
 the decision threshold that maximises frame-level F1 there (what `cli export --threshold` takes).
 Validation only: choosing a threshold on held-out data would make it validation.
 
-    PYTHONPATH=models /usr/bin/python3 -m kibitz_models.decision_probe CKPT DATA_DIR
+    PYTHONPATH=models /usr/bin/python3 -m kibitz_models.evaluation.decision_probe CKPT DATA_DIR
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import sys
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, window_frames
-from .dataset import FPS, frame_events, load_streams
+from ..model.checkpoint import load_checkpoint, window_frames
+from ..data.dataset import FPS, frame_events, load_streams
 from .evaluate import Streamer
-from .games import get as get_game
+from ..games.catalogue import get as get_game
 
 
 def probe(ckpt: str, data_dir: str, threads: int = 2) -> dict:

@@ -20,20 +20,19 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .checkpoint import load_checkpoint, window_frames
-from .dataset import STAMP_TEXT
-from .model import KibitzModel
+from ..model.checkpoint import TEXT_TOKENS, load_checkpoint, window_frames
+from ..data.dataset import STAMP_TEXT
+from ..model.model import KibitzModel
 from .onnx_io import onnx_export
 from .shared_weights import WEIGHTS_FILE, share_decoder_weights
-from .temporal import TemporalConfig
-from .games import tokenizer_for
-from .tokenizer import SPECIAL_IDS
-from .train import TEXT_TOKENS
+from ..data.temporal import TemporalConfig
+from ..games.catalogue import tokenizer_for
+from ..data.tokenizer import SPECIAL_IDS
 
 OPSET = 17
 PARITY_TOL = 1e-3
-HERE = os.path.dirname(os.path.abspath(__file__))
-PARITY_SCRIPT = os.path.join(os.path.dirname(HERE), "scripts", "parity.mjs")
+MODELS_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # models/
+PARITY_SCRIPT = os.path.join(MODELS_DIR, "scripts", "parity.mjs")
 
 
 class ExportError(RuntimeError):
@@ -186,7 +185,7 @@ def manifest_for(model: KibitzModel, name: str, meta: dict) -> dict:
     return {
         "format": "kibitz-mod/1",
         "name": name,
-        "game": cfg.game,   # what it was taught (models/kibitz_models/games.py); the runtime does not read it
+        "game": cfg.game,   # what it was taught (models/kibitz_models/games/catalogue.py); the runtime does not read it
         "frame": {"width": cfg.frame_width, "height": cfg.frame_height, "fps": meta.get("fps", 2),
                   "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "layout": "NHWC uint8 RGB",
                   **({"view": list(cfg.view)} if cfg.view is not None else {})},
@@ -219,8 +218,8 @@ def stamp_manifest() -> dict:
 
 
 def game_recall(game: str):
-    """The game's memory-question rules (games.Game.recall); empty when it has none."""
-    from .games import get
+    """The game's memory-question rules (games.catalogue.Game.recall); empty when it has none."""
+    from ..games.catalogue import get
     return list(get(game).recall)
 
 
@@ -241,7 +240,7 @@ def set_recall(pkg_dir: str) -> dict:
         manifest = json.load(f)
     game = manifest.get("game", "demo")
     if not game_recall(game):
-        raise ExportError(f"game {game!r} has no recall rules (games.py)")
+        raise ExportError(f"game {game!r} has no recall rules (games/catalogue.py)")
     manifest["recall"] = recall_manifest(game)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:

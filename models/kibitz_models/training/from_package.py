@@ -19,8 +19,8 @@ import torch
 from onnx import numpy_helper
 
 from .inworld import vision_from_package
-from .model import ConfigError, KibitzModel, ModelConfig
-from .shared_weights import WEIGHTS_FILE
+from ..model.model import ConfigError, KibitzModel, ModelConfig
+from ..export.shared_weights import WEIGHTS_FILE
 
 
 class ImportError_(ValueError):
@@ -123,7 +123,7 @@ def _t(x: dict) -> torch.Tensor:
 @torch.no_grad()
 def check_against_fixtures(model: KibitzModel, pkg_dir: str) -> Dict[str, float]:
     """Max abs difference of the rebuilt model against each decoder fixture of the package."""
-    from .export import FrameGraph, TextGraph, past_names
+    from ..export.package import FrameGraph, TextGraph, past_names
     out = {}
     rotated = _manifest(pkg_dir)["decoder"].get("pastKeys") == "rotated"
     for fx_name, graph, per in (("decoder_frame.json", FrameGraph(model, rotated), 3), ("decoder_frame_empty.json", FrameGraph(model, rotated), 3),
@@ -167,7 +167,7 @@ def regraph_package(pkg_dir: str) -> Dict[str, object]:
     the same order) are left alone, without a parity run."""
     import shutil
     import tempfile
-    from .export import export_package, run_parity
+    from ..export.package import export_package, run_parity
     man_path = os.path.join(pkg_dir, "manifest.json")
     man = _manifest(pkg_dir)
     model, before = checked_model(pkg_dir)

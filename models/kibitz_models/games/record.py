@@ -35,7 +35,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from .chess_events import build_events
-from .render import ffmpeg_bin
+from ..data.render import ffmpeg_bin
 
 W, H, FPS = 1280, 720, 30
 XBOARD, ENGINE = "/usr/games/xboard", "/usr/games/fairymax"

@@ -51,7 +51,7 @@ SLOTS = {
 }
 
 # kind -> (label, examples, templates). The canonical question (what the decoder and recall were
-# trained on) is the game's own QUESTIONS[kind][0] (games.py).
+# trained on) is the game's own QUESTIONS[kind][0] (games/catalogue.py).
 KINDS = {
     "demo": {
         "score": ("the score", ["what's the score?", "how many points?"], [

@@ -34,7 +34,7 @@ VOCAB_SIZE = 512
 
 
 def build_vocab(extra: Sequence[str] = ()) -> Dict[str, int]:
-    """`extra`: a game's own words (games.py), after the shared ones, so a package for another game
+    """`extra`: a game's own words (games/catalogue.py), after the shared ones, so a package for another game
     keeps every shared word's id (and a model started from the demo weights keeps its embeddings)."""
     vocab: Dict[str, int] = {}
     for t in SPECIALS:

@@ -17,12 +17,12 @@ from typing import List
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import load_checkpoint
-from .dataset import FPS, IGNORE, build_clip, collate, load_streams
-from .games import get as get_game, tokenizer_for
-from .model import KibitzModel, ModelConfig
-from .tokenizer import ANSWER
-from .train import CLIP_FRAMES, MAX_CLOCK_S, batch_logits, hit_clip_start
+from ..model.checkpoint import load_checkpoint
+from ..data.dataset import FPS, IGNORE, build_clip, collate, load_streams
+from ..games.catalogue import get as get_game, tokenizer_for
+from ..model.model import KibitzModel, ModelConfig
+from ..data.tokenizer import ANSWER
+from ..training.train import CLIP_FRAMES, MAX_CLOCK_S, batch_logits, hit_clip_start
 
 __all__ = ["copy_probe"]
 

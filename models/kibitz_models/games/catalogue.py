@@ -3,7 +3,7 @@ its questions and how each is answered from the ground truth, its summaries, and
 stream's ground truth is loaded. `ModelConfig.game` names the game a model was taught.
 
     demo   the synthetic world (world.py, render.py): ground truth re-simulated from the seed
-    chess  recorded xboard self-play (chess_game.py): ground truth from the stream's <id>.json
+    chess  recorded xboard self-play (games/chess.py): ground truth from the stream's <id>.json
 """
 from __future__ import annotations
 
@@ -28,19 +28,19 @@ class Game:
 
 
 def _demo() -> Game:
-    from .render import QUESTIONS, RECALL, answer, summary_text
-    from .world import World
+    from ..data.render import QUESTIONS, RECALL, answer, summary_text
+    from ..data.world import World
     return Game("demo", (), QUESTIONS, frozenset({"when_hit"}), answer, summary_text, lambda d, s, sec: World(s, sec), RECALL)
 
 
 def _load_recorded(data_dir: str, stream: int, seconds: float):
-    from .chess_game import ChessStream
+    from .chess import ChessStream
     with open(os.path.join(data_dir, f"{stream}.json")) as f:
         return ChessStream(json.load(f))
 
 
 def _chess() -> Game:
-    from . import chess_game as c
+    from . import chess as c
     return Game("chess", tuple(c.WORDS), c.QUESTIONS, frozenset(c.TIME_QUESTIONS), c.answer, c.summary_text, _load_recorded,
                 view=c.VIEW)
 
@@ -76,5 +76,5 @@ def view_of_data(data_dir: str) -> Optional[Tuple[float, float, float, float]]:
 
 
 def tokenizer_for(name: str):
-    from .tokenizer import Tokenizer
+    from ..data.tokenizer import Tokenizer
     return Tokenizer(get(name).words)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from .dataset import FPS
-from .render import QUESTIONS, answer
-from .world import World
+from ..data.dataset import FPS
+from ..data.render import QUESTIONS, answer
+from ..data.world import World
 
 
 def prior_baseline(eval_seeds, train_seeds, seconds: float = 60.0, window: int = 16) -> dict:

@@ -11,6 +11,9 @@ from .model import ConfigError, KibitzModel, ModelConfig
 # Frames a model sees at once: the clip length it trains on (train.CLIP_FRAMES) and the window the
 # runtime keeps (manifest cache.windowFrames). A checkpoint records its own in meta["window_frames"].
 TRAIN_WINDOW_FRAMES = 16
+# The most text a 16-frame training window holds (commentary, up to 6 Q/A, a summary): 166 tokens
+# over 240 sampled clips. Exported as the manifest's cache.textTokens: the runtime's text slots.
+TEXT_TOKENS = 192
 
 
 def window_frames(meta: dict) -> int:

@@ -1,5 +1,5 @@
 """The question classifier a closed package ships (questions.json): a viewer's question -> one of
-the package's question kinds, or none. Hashed n-gram features (question_features.py), one hidden
+the package's question kinds, or none. Hashed n-gram features (questions/features.py), one hidden
 layer, softmax over the kinds and "none"; the most likely kind is taken when its probability
 reaches the threshold, chosen for the best balanced accuracy (in-scope questions given their kind,
 out-of-scope ones refused) under cross-validation over template folds: each fold validated by a
@@ -25,7 +25,7 @@ import numpy as np
 
 from .phrasing_data import KINDS
 from .phrasings import FOLDS, NONE, generate, kinds_manifest
-from .question_features import featurise
+from .features import featurise
 
 FORMAT = "kibitz-questions/1"
 FILE = "questions.json"

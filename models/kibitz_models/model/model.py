@@ -55,7 +55,7 @@ class ModelConfig:
     # (what was said, and when a question was asked, are stamped with the time), so "when was X"
     # reads the time off the line that said X. Needs time_digits.
     clock_text: bool = False
-    # What the model was taught (games.py): "demo" (the synthetic world) or a recorded game such as
+    # What the model was taught (games/catalogue.py): "demo" (the synthetic world) or a recorded game such as
     # "chess"; it picks the tokenizer's extra words, the questions and how they are answered.
     game: str = "demo"
     # Line stamps: every commentary line is fed after the stream time it was said at, as text
@@ -120,7 +120,7 @@ class ModelConfig:
         need(not self.route_keep_last or self.frame_prefix > 0, "route_keep_last needs frame_prefix > 0 (general packages only)")
         need(0.0 < self.keep_ratio <= 1.0, f"keep_ratio {self.keep_ratio} must be in (0, 1]")
         if self.view is not None:
-            from .render import check_view
+            from ..data.render import check_view
             try:
                 check_view(self.view)
             except ValueError as e:

@@ -10,9 +10,9 @@ import os
 from collections import defaultdict
 from typing import Dict, List, Tuple
 
-from .phrasings import NONE, generate
-from .question_classifier import FILE, QuestionClassifier
-from .question_features import normalise
+from ..questions.phrasings import NONE, generate
+from ..questions.classifier import FILE, QuestionClassifier
+from ..questions.features import normalise
 
 
 def heldout(set_path: str, package: str) -> List[Tuple[str, str]]:

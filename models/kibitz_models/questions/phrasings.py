@@ -1,4 +1,4 @@
-"""Generated viewer questions to teach the question classifier (question_classifier.py): each kind's
+"""Generated viewer questions to teach the question classifier (questions/classifier.py): each kind's
 templates (phrasing_data.py) expanded at random, then said the way chat says things: a greeting or
 "can you tell me" in front, "lol" or "rn" behind, US/UK spellings and chat spellings ("u", "r",
 "pls"), filler words, and typos (a letter dropped, doubled, swapped or hit beside). Out-of-scope
@@ -6,7 +6,7 @@ questions (other games, the streamer, opinions, the world, the bot itself, chatt
 emoji, and the other bundled game's questions) go through the same noise, labelled "none".
 
 Templates fall into FOLDS folds by position; validating on one fold with a classifier trained on
-the others says how it does on wordings it never trained on (question_classifier.py chooses its
+the others says how it does on wordings it never trained on (questions/classifier.py chooses its
 threshold so, then trains on all of them)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import random
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .games import get
+from ..games.catalogue import get
 from .phrasing_data import FRAMES, KINDS, OUT_OF_SCOPE, OUT_OF_SCOPE_BY_GAME, SLOTS, WHAT_HAPPENED
 
 NONE = "none"

@@ -96,9 +96,9 @@ def commentary_line(events) -> str:
 
 
 def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: int, tok: Tokenizer,
-               rng: random.Random, n_questions: int = 2, p_summary: float = 0.35, prefer: Optional[str] = None,
+               rng: random.Random, game, n_questions: int = 2, p_summary: float = 0.35, prefer: Optional[str] = None,
                clock_offset: int = 0, temporal: Optional[TemporalConfig] = None, grid: Tuple[int, int] = (3, 8),
-               freeze: Optional[Tuple[int, int]] = None, game=None, stamp: bool = False) -> Sample:
+               freeze: Optional[Tuple[int, int]] = None, stamp: bool = False) -> Sample:
     """`prefer`: a question kind asked first whenever it is answerable at a question frame (more
     practice on a kind that is rarely answerable, such as when_hit). `clock_offset`: whole seconds
     added to the world's time for the stream clock (answers that tell a time use it, so a model
@@ -110,14 +110,11 @@ def build_clip(world: World, frames: np.ndarray, start: int, n_frames: int, V: i
     `freeze` (p, k): the picture stops for k frames after clip position p-1 (that frame repeated,
     as a paused or static stream shows it; the stream clock runs on, nothing happens on screen),
     then the world goes on from where it stopped. Time questions are not asked in such a clip:
-    the HUD clock stood still while the stream's ran. `game` (games.Game, default the demo world)
+    the HUD clock stood still while the stream's ran. `game` (games.catalogue.Game: `get("demo")` for the demo world)
     gives the questions, their answers and the summary; `world` is that game's ground truth.
     `stamp`: each commentary line's <eos> is followed by its stamp (stamp_text of the frame's stream
     second, given, never a target); a time question then asks only about events said in the clip
     (not those already on its first frame, which has no line)."""
-    if game is None:
-        from .games import get
-        game = get("demo")
     ids, tg, starts = [BOS], [IGNORE], []
     src = list(range(start, start + n_frames))      # the world frame shown at each clip position
     if freeze is not None:

@@ -1,0 +1,1 @@
+"""Held-out evaluation and the probes and checks behind the numbers in models/EXPERIMENTS.md."""
