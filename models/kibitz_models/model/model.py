@@ -1,11 +1,14 @@
 """The kibitz video-LLM: a small conv vision encoder + a Llama-style decoder whose routed layers
 apply Mixture-of-Depths (VideoLLM-MoD) to the vision tokens of each frame.
 
-One file on purpose. The KV cache is explicit (inputs/outputs, keys stored BEFORE RoPE, with an
-int64 position and a validity flag per entry), so the same code trains on whole sequences and
-exports one-frame / text steps to ONNX. Attention masks are position based: a query attends to
-every valid key whose position is <= its own, which is what makes StreamingLLM-style
-renumbering of an evicted cache possible without re-encoding anything.
+One file on purpose. The KV cache is explicit (inputs/outputs, with an int64 position and a
+validity flag per entry), so the same code trains on whole sequences and exports one-frame / text
+steps to ONNX. Exported graphs keep past keys rotated at their positions, so a step rotates only
+its own tokens (`past_rotated`, models/CONTRACT.md "Positions"); training and the evaluator keep
+them before RoPE and rotate the whole past each step, which gives the same attention. Attention
+masks are position based: a query attends to every valid key whose position is <= its own, which
+is what makes StreamingLLM-style renumbering of an evicted cache possible without re-encoding
+anything.
 """
 from __future__ import annotations
 
@@ -307,8 +310,8 @@ def onnx_reshape(x: torch.Tensor, *shape: int) -> torch.Tensor:
 class Block(nn.Module):
     """Pre-norm Llama block (GQA attention + SwiGLU MLP) with an explicit cache.
 
-    `delta()` returns the block's residual update f(x) = block(x) - x plus the new K/V (pre-RoPE),
-    so a routed layer can scale it by the router weight.
+    `delta()` returns the block's residual update f(x) = block(x) - x plus the new K/V (keys in the
+    form the past came in: see `delta`), so a routed layer can scale it by the router weight.
     """
 
     def __init__(self, cfg: ModelConfig, routed: bool):
