@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MoD variants trained alike on the device machine (a GPU), in one command (models/README "Trained
+# MoD variants trained alike on the device machine (a GPU), in one command (models/EXPERIMENTS.md "Trained
 # alike on a GPU"). The device has python3 with CUDA PyTorch and no ffmpeg, so the training
 # streams travel already decoded and xz-compressed (about 165 KB a stream, 240 streams ~40 MB):
 #

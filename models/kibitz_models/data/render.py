@@ -146,7 +146,7 @@ QUESTIONS = {
 }
 
 # Memory questions the runtime answers from what its commentary said and when (src/model/recall.ts;
-# models/README.md "Memory questions"), by question kind (a viewer's words reach a kind through the
+# models/EXPERIMENTS.md "Memory questions"), by question kind (a viewer's words reach a kind through the
 # package's question classifier): a phrase pattern ({name} = one or more words, {line} = any
 # phrase), the answer ({seconds} = whole stream second the phrase was said), and what to say when
 # no phrase matches. "what happened" looks back RECENT_S, as `answer` below does.

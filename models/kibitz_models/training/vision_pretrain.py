@@ -10,7 +10,7 @@ must be linearly present in the tokens the decoder later sees. The heads are dro
 only the encoder's weights go on (`cli train --vision CKPT`).
 
 Why: learning to read digits and spot one-frame cues through the language-model loss alone took
-~500 CPU steps and still answered from priors (models/README.md). Per-frame supervision is
+~500 CPU steps and still answered from priors (models/EXPERIMENTS.md). Per-frame supervision is
 ~100x cheaper per sample (no decoder) and gives the encoder a dense signal for every frame.
 """
 from __future__ import annotations

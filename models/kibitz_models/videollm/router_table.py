@@ -1,6 +1,6 @@
 """`cli router-table`: routers trained on one recording beside untrained ones and the first-k /
 last-k heuristics, each compared with the dense model after every frame of other recordings, with
-a near-copy check between the training and held-out frames (models/README.md "Routers by
+a near-copy check between the training and held-out frames (models/EXPERIMENTS.md "Routers by
 distillation"). Training itself is routers.py."""
 from __future__ import annotations
 
