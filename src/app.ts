@@ -10,6 +10,7 @@ import { registerWhip, type WhipIngest } from './ingest/whip/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import type { ModelHost } from './model_host/port.ts';
+import { QuestionGate } from './questions/gate.ts';
 import { questionPolicyOf } from './questions/policy.ts';
 import { ContentStates } from './stream/content_state.ts';
 import { SessionRegistry } from './stream/sessions.ts';
@@ -46,6 +47,8 @@ export interface KibitzApp {
   onSession(cb: (session: StreamSession) => void): () => void;
   /** The model host's brain (ask/summary); undefined when the app was built without a host. */
   readonly brain: Brain | undefined;
+  /** The one door for questions and summaries (HTTP here, and the plugins' chats): src/questions/gate.ts. */
+  readonly questions: QuestionGate;
   readonly modelHost: ModelHost | undefined;
   /** Run `fn` during close(), before the parts started here stop (plugins). */
   onClose(fn: () => unknown): void;
@@ -69,6 +72,10 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
   let ffmpeg: FfmpegInfo | null = opts.ffmpeg ?? null;
   const { modelHost } = opts;
   const brain = modelHost?.brain;
+  if (config.plugins.questions !== undefined) {
+    log.warn(`plugins.questions is deprecated: the question policy is not a plugin; move it to the top level as questions:${config.questions !== undefined ? ' (both are set: questions: is used)' : ''}`);
+  }
+  const questions = new QuestionGate(brain, questionPolicyOf(config));
   let stopConsuming: (() => void) | undefined;
   const closers: (() => unknown)[] = [];
   // ffmpeg is known for sure only after start() has probed it.
@@ -76,7 +83,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
   sessions.onBeforeNewSession((name) => timeline.beginSession(name));
 
   const http = createHttpServer({
-    registry: sessions, timeline, metrics, bus, log, brain, questions: questionPolicyOf(config), sseHeartbeatMs: opts.sseHeartbeatMs,
+    registry: sessions, timeline, metrics, bus, log, questions, sseHeartbeatMs: opts.sseHeartbeatMs,
     streamInfo: (name) => ({ content: contentStates.get(name), ...modelHost?.streamInfo(name) }),
     health: () => ({ ffmpeg: ffmpeg?.version ?? null, model: config.model.package ?? null, brain: modelHost !== undefined && hostStarted }),
   }) as KibitzApp['http'];
@@ -92,7 +99,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
 
   const app: KibitzApp = {
     config, log, bus, metrics, timeline, http, whip,
-    sessions, brain, modelHost,
+    sessions, brain, modelHost, questions,
     rtmp: { get port() { return rtmp?.port ?? 0; } },
     get ffmpeg() {
       return ffmpeg;

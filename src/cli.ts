@@ -116,7 +116,7 @@ async function serve(args: string[]): Promise<void> {
   const app = createApp(config, { log, modelHost: modelHostFor(config) });
   // Plugins register routes (the overlay page), so they start before the server listens.
   const plugins = await startPlugins({
-    config: app.config, bus: app.bus, brain: app.brain, http: app.http, log: app.log.child({ component: 'plugins' }),
+    config: app.config, bus: app.bus, gate: app.questions, http: app.http, log: app.log.child({ component: 'plugins' }),
   });
   app.onClose(() => plugins.close());
   app.metrics.addPluginCounters(() => plugins.counters());

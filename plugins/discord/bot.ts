@@ -2,7 +2,7 @@ import {
   Client, Events, GatewayIntentBits, MessageFlags,
   type ChatInputCommandInteraction, type Guild, type Message, type MessageCreateOptions, type SendableChannels,
 } from 'discord.js';
-import { ChatCommands, chatCommand, SlidingWindow, splitText, userMessage, type ChatTransport, type PluginContext } from '../../src/plugins/sdk.ts';
+import { ChatCommands, parseChatCommand, SlidingWindow, splitText, userMessage, type ChatTransport, type PluginContext } from '../../src/plugins/sdk.ts';
 import { commandDefinitions } from './commands.ts';
 import type { DiscordOptions, DiscordRoute } from './options.ts';
 import { discordText, discordTexts } from './text.ts';
@@ -148,8 +148,7 @@ export class DiscordBot implements ChatTransport<DiscordRoute> {
   /** `!ask` / `!summary` / `!help` typed in a channel (messageCommands). */
   private onMessage(m: Message): void {
     if (m.author.bot || !m.inGuild()) return;
-    const match = /^!(ask|summary|help)\b\s*([\s\S]*)$/i.exec(m.content.trim());
-    const cmd = match && chatCommand(match[1]!, match[2]!.trim());
+    const cmd = parseChatCommand(m.content);
     if (cmd) void this.chat.command(m.channelId, m.author.username, cmd);
   }
 }

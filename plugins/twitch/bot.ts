@@ -1,5 +1,5 @@
 import { ChatClient } from '@twurple/chat';
-import { ChatCommands, chatCommand, oneLine, SlidingWindow, splitText, type ChatTexts, type ChatTransport, type PluginContext } from '../../src/plugins/sdk.ts';
+import { ChatCommands, oneLine, parseChatCommand, SlidingWindow, splitText, type ChatTexts, type ChatTransport, type PluginContext } from '../../src/plugins/sdk.ts';
 import type { TwitchOptions, TwitchRoute } from './options.ts';
 
 const MAX_MESSAGE = 500;
@@ -145,8 +145,7 @@ export class TwitchBot implements ChatTransport<TwitchRoute> {
 
   private onMessage(channel: string, user: string, text: string): void {
     if (user.toLowerCase() === this.nick) return;
-    const m = /^!(ask|summary|help)(?:\s+([\s\S]*))?$/i.exec(text.trim());
-    const cmd = m && chatCommand(m[1]!, (m[2] ?? '').trim());
+    const cmd = parseChatCommand(text);
     if (cmd) void this.chat.command(channel, user, cmd);
   }
 }

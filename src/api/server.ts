@@ -1,9 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import { BRAIN_ERROR_HTTP, BrainError, type Brain } from '../brain.ts';
+import { BRAIN_ERROR_HTTP } from '../brain.ts';
 import type { EventBus } from '../bus.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { QuestionPolicy } from '../questions/policy.ts';
+import { GateError, type GateErrorCode, type QuestionGate } from '../questions/gate.ts';
 import type { SessionRegistry } from '../stream/sessions.ts';
 import type { Timeline } from '../timeline/timeline.ts';
 import { SseHub } from './sse.ts';
@@ -14,10 +14,8 @@ export interface ApiDeps {
   metrics: Metrics;
   bus: EventBus;
   log: Logger;
-  /** The model host's brain; undefined when the app has no model host (questions get NO_MODEL). */
-  brain: Brain | undefined;
-  /** plugins.questions: asks and summaries are checked before they reach the model side, even when none is attached. */
-  questions: QuestionPolicy;
+  /** The one question gate (the chats share it): policy, cooldown, per-stream bound, then the model host's brain. */
+  questions: QuestionGate;
   /** SSE heartbeat interval; default 15 s. */
   sseHeartbeatMs?: number;
   /** Extra /healthz fields (ffmpeg version, model). */
@@ -25,6 +23,9 @@ export interface ApiDeps {
   /** Extra per-stream fields from the model side (model counters, owning worker, lag). */
   streamInfo?: (name: string) => Record<string, unknown> | undefined;
 }
+
+/** The gate's refusals as HTTP statuses: the Brain's, plus a cooldown (429) and a request cut short by shutdown (503). */
+const GATE_ERROR_HTTP: Record<GateErrorCode, number> = { ...BRAIN_ERROR_HTTP, COOLDOWN: 429, ABORTED: 503 };
 
 /** Error bodies are `{ error: CODE, message }`; messages say what to do next. */
 function fail(reply: FastifyReply, status: number, error: string, message: string) {
@@ -77,20 +78,13 @@ export function createHttpServer(deps: ApiDeps): FastifyInstance {
     const body = (req.body ?? {}) as { question?: unknown; user?: unknown };
     if (typeof body.question !== 'string') return fail(reply, 400, 'BAD_REQUEST', 'send JSON {"question": "...", "user": "..."} with a non-empty question');
     if (body.user !== undefined && typeof body.user !== 'string') return fail(reply, 400, 'BAD_REQUEST', 'user must be a string');
-    let question: string;
-    try {
-      question = deps.questions.question(body.question);
-    } catch (err) {
-      return brainError(reply, err);
-    }
-    const brain = deps.brain;
-    if (!brain) return noModel(reply);
     const ac = abortOnClose(req.raw);
     try {
-      const r = await brain.ask({ stream: name, question, user: body.user, source: 'http' }, ac.signal);
+      // An anonymous caller's cooldown is its address's; a named one's is its name's, as in chat.
+      const r = await deps.questions.ask({ stream: name, question: body.question, user: body.user ?? '', source: 'http', cooldownId: body.user === undefined ? `http@${req.ip}` : undefined }, ac.signal);
       return { answer: r.answer, t: r.t, event: r.event };
     } catch (err) {
-      return brainError(reply, err);
+      return gateError(reply, err);
     }
   });
 
@@ -98,28 +92,20 @@ export function createHttpServer(deps: ApiDeps): FastifyInstance {
     const { name } = req.params;
     if (!knownStream(name)) return unknown(reply, name);
     const minutes = req.query.minutes === undefined ? 5 : Number(req.query.minutes);
-    try {
-      deps.questions.minutes(minutes);
-    } catch (err) {
-      return brainError(reply, err);
-    }
-    const brain = deps.brain;
-    if (!brain) return noModel(reply);
     const ac = abortOnClose(req.raw);
     try {
-      const r = await brain.summary(name, minutes, ac.signal);
+      const r = await deps.questions.summary({ stream: name, minutes, user: '', source: 'http', cooldownId: `http@${req.ip}` }, ac.signal);
       return { summary: r.summary, from: r.from, to: r.to };
     } catch (err) {
-      return brainError(reply, err);
+      return gateError(reply, err);
     }
   });
 
-  function noModel(reply: FastifyReply) {
-    return fail(reply, 503, 'NO_MODEL', 'no model is attached to this kibitz: set model.package in the config (and check the startup log for model errors)');
-  }
-
-  function brainError(reply: FastifyReply, err: unknown) {
-    if (err instanceof BrainError) return fail(reply, BRAIN_ERROR_HTTP[err.code] ?? 500, err.code, err.message);
+  function gateError(reply: FastifyReply, err: unknown) {
+    if (err instanceof GateError) {
+      if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
+      return fail(reply, GATE_ERROR_HTTP[err.code] ?? 500, err.code, err.message);
+    }
     deps.log.error({ err }, 'brain request failed');
     return fail(reply, 500, 'INTERNAL', 'the model failed to answer; see the kibitz log');
   }

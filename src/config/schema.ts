@@ -70,8 +70,13 @@ export const configSchema = z.object({
   }).prefault({}),
   streams: z.array(streamSchema).default([]),
   /**
-   * Per-plugin options (console, overlay, discord, twitch, webhook), validated by the plugin host;
-   * `questions` is the question policy every way in shares (HTTP too), so it is validated here.
+   * The question policy every way in shares (HTTP /ask, every chat, what goes to Redis workers):
+   * src/questions/gate.ts applies it, once per request.
+   */
+  questions: questionLimitsSchema.optional(),
+  /**
+   * Per-plugin options (console, overlay, discord, twitch, webhook), validated by the plugin host.
+   * `plugins.questions` is the old place of `questions` (still read; the app logs that it moved).
    */
   plugins: z.object({ questions: questionLimitsSchema.optional() }).catchall(z.unknown()).default({}),
   /** WebRTC ingest (OBS 30+ "WHIP" service); see src/ingest/whip/README.md. */

@@ -6,7 +6,6 @@ import { newEventId } from '../events.ts';
 import type { Frame } from '../frames.ts';
 import { checkView, sameView, type FrameView } from '../decode/filter.ts';
 import { OPEN_HELP } from '../questions/kinds.ts';
-import { QuestionPolicy, questionPolicyOf } from '../questions/policy.ts';
 import type { CacheLimits } from './kv_cache.ts';
 import { DROP_REASONS, guardRulesFor, StreamLineGuard, type DropReason, type LineGuardRules, type LineKind } from './line_guard.ts';
 import { frameStepTokens } from './manifest.ts';
@@ -27,8 +26,6 @@ export interface EngineOptions {
   /** Cache limits; sinkTokens and windowFrames default to the manifest's `cache` block. */
   limits: Partial<CacheLimits>;
   maxResponseTokens: number;
-  /** What questions and summaries it takes (plugins.questions): cleaning, length, minutes, how many wait per stream. */
-  questions: QuestionPolicy;
   /** Frames encoded together by the vision graph (across streams). */
   maxVisionBatch: number;
   askTimeoutMs: number;
@@ -59,7 +56,6 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   thresholds: {},
   limits: { maxStepTokens: 64 },
   maxResponseTokens: 48,
-  questions: new QuestionPolicy(),
   maxVisionBatch: 8,
   askTimeoutMs: 15_000,
   world: {},
@@ -71,11 +67,11 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 /** Said to an asker when the model's own answer did not pass the guards. */
 const UNSURE_ANSWER = "I can't tell from what I have seen.";
 
-/** The engine options the config sets: the decision threshold, its per-stream overrides, the question policy. */
-export function engineOptionsFromConfig(config: Pick<Config, 'model' | 'streams' | 'plugins'>): Partial<EngineOptions> {
+/** The engine options the config sets: the decision threshold and its per-stream overrides, the temporal drop. */
+export function engineOptionsFromConfig(config: Pick<Config, 'model' | 'streams'>): Partial<EngineOptions> {
   const thresholds: Record<string, number> = {};
   for (const s of config.streams) if (s.threshold !== undefined) thresholds[s.name] = s.threshold;
-  return { threshold: config.model.threshold, thresholds, questions: questionPolicyOf(config), temporal: config.model.temporal };
+  return { threshold: config.model.threshold, thresholds, temporal: config.model.temporal };
 }
 
 /**
@@ -348,11 +344,15 @@ export class ModelEngine implements Brain {
     return this.lineLatencies;
   }
 
+  /**
+   * Questions come through the question gate (src/questions/gate.ts: cleaned, within the
+   * limits, bounded per stream), on this process or on the ingest node that sent them here.
+   */
   async ask(req: AskRequest, signal?: AbortSignal): Promise<AnswerResult> {
     const id = req.id ?? newEventId();
     const seen = this.answered.get(id);
     if (seen) return seen; // idempotent by question id
-    const question = this.opts.questions.question(req.question ?? '');
+    const { question } = req;
     const slot = this.liveSlot(req.stream);
     const answerAtOnce = (answer: string): Promise<AnswerResult> => {
       const event = this.bus.publish({ stream: req.stream, kind: 'answer', text: answer, streamTimeMs: slot.lastStreamTimeMs, question, user: req.user, source: req.source, id: `a-${id}` });
@@ -388,8 +388,8 @@ export class ModelEngine implements Brain {
     return this.model.pkg.questions?.help ?? OPEN_HELP;
   }
 
+  /** `minutes` has passed the question gate's limits. */
   async summary(stream: string, minutes: number, signal?: AbortSignal): Promise<SummaryResult> {
-    this.opts.questions.minutes(minutes);
     const slot = this.slots.get(stream);
     const windowMs = minutes * 60_000;
     if (!slot) {
@@ -431,7 +431,6 @@ export class ModelEngine implements Brain {
   }
 
   private enqueue(slot: Slot, job: Omit<Job, 'id' | 'resolve' | 'reject'>, signal?: AbortSignal): Promise<{ text: string; streamTimeMs: number }> {
-    this.opts.questions.admit(slot.name, slot.jobs.length);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new BrainError('TIMEOUT', `no answer within ${this.opts.askTimeoutMs} ms`)), this.opts.askTimeoutMs);
       const onAbort = () => done(new BrainError('TIMEOUT', 'the request was cancelled'));

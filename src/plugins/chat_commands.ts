@@ -1,6 +1,6 @@
 import type { KibitzEvent } from '../events.ts';
 import { GateError, userMessage } from './errors.ts';
-import type { GateAnswer, GateSummary } from './gate.ts';
+import type { GateAnswer, GateSummary } from '../questions/gate.ts';
 import { OwnSummaries } from './own_summaries.ts';
 import { Outbox, SlidingWindow, sumOutboxStats } from './ratelimit.ts';
 import type { ChatRoute } from './chat_routes.ts';
@@ -54,7 +54,18 @@ export interface ChatTransport<R extends ChatRoute> {
 /** A command typed in a chat message (`!ask ...`, `!summary 5`, `!help`). */
 export type ChatCommand = { name: 'ask'; question: string } | { name: 'summary'; minutes?: number } | { name: 'help' };
 
-/** `!ask <question>` / `!summary [minutes]` / `!help` as the platform's parser matched them (`arg`: the rest, trimmed). */
+/**
+ * A chat message as a command, the one parser every chat uses (Discord's message commands,
+ * Twitch): `!ask QUESTION`, `!summary [MINUTES]`, `!help`, the command word followed by
+ * whitespace or the end (`!asking` and `!ask?` are not commands); undefined for anything else,
+ * and for `!ask` with nothing after it.
+ */
+export function parseChatCommand(text: string): ChatCommand | undefined {
+  const m = /^!(ask|summary|help)(?:\s+([\s\S]*))?$/i.exec(text.trim());
+  return m ? chatCommand(m[1]!, (m[2] ?? '').trim()) : undefined;
+}
+
+/** `!ask <question>` / `!summary [minutes]` / `!help` once parsed (`arg`: the rest, trimmed); Discord's slash commands come here too. */
 export function chatCommand(name: string, arg: string): ChatCommand | undefined {
   const n = name.toLowerCase();
   if (n === 'ask') return arg ? { name: 'ask', question: arg } : undefined;

@@ -1,23 +1,9 @@
+import { GateError } from '../questions/gate.ts';
+
+// The gate's refusals, for plugins that tell them apart (the gate itself is src/questions/gate.ts).
+export { GateError, type GateErrorCode } from '../questions/gate.ts';
 // The foundation's ConfigError (key, problem): the CLI prints `key: problem` and exits 2.
 export { ConfigError } from '../config/errors.ts';
-
-/** Why the question gate refused or failed a request; plugins turn these into chat replies. */
-export type GateErrorCode =
-  | 'COOLDOWN' // the same user asked too recently (retryAfterMs says how long to wait)
-  | 'BUSY' // the stream's question queue is full, or the Brain said BUSY
-  | 'BAD_REQUEST' // empty question, minutes out of range
-  | 'UNKNOWN_STREAM'
-  | 'STREAM_ENDED'
-  | 'NO_MODEL'
-  | 'TIMEOUT'
-  | 'ABORTED';
-
-export class GateError extends Error {
-  constructor(readonly code: GateErrorCode, message: string, readonly retryAfterMs?: number) {
-    super(message);
-    this.name = 'GateError';
-  }
-}
 
 /** One place for what an asker is told; short enough for any chat. */
 export function userMessage(err: unknown): string {

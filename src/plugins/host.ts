@@ -3,18 +3,23 @@ import type { Logger } from 'pino';
 import type { Brain } from '../brain.ts';
 import type { EventBus } from '../bus.ts';
 import type { KibitzEvent } from '../events.ts';
-import { QuestionGate } from './gate.ts';
+import { QuestionGate } from '../questions/gate.ts';
 import { parsePluginConfig } from './plugin_config.ts';
 import type { ConfiguredStream, StreamConfigLike } from './chat_routes.ts';
 import type { KibitzPlugin, PluginContext, PluginHttp, StreamStatus, Teardown } from './types.ts';
 
 export interface HostOptions {
-  /** The validated app config; only `plugins` (including `plugins.questions`, the question policy) and `streams` are read. */
-  config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[] };
+  /** The validated app config; only `plugins`, `streams` and `questions` (the question policy) are read. */
+  config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[]; questions?: unknown };
   bus: EventBus;
-  /** The Brain, or a getter for one attached later (questions get NO_MODEL until then). */
-  /** The model host's brain; undefined without a model (questions get NO_MODEL). A getter is read per question. */
-  brain: Brain | undefined | (() => Brain | undefined);
+  /**
+   * The app's question gate (src/questions/gate.ts), the one door HTTP shares: what the plugins'
+   * asks and summaries go through. Without it a gate is made here on `brain` with the config's
+   * policy (a plugin host outside an app: tests).
+   */
+  gate?: QuestionGate;
+  /** The brain behind a gate made here; undefined: questions get NO_MODEL. */
+  brain?: Brain;
   /** The HTTP server, before it listens (routes are added during startPlugins). */
   http?: Pick<FastifyInstance, 'get'>;
   log: Logger;
@@ -42,7 +47,7 @@ const TEARDOWN_TIMEOUT_MS = 5_000;
 /** Validates the plugins' config (parsePluginConfig), then starts each configured plugin isolated from the others. */
 export async function startPlugins(opts: HostOptions): Promise<PluginHost> {
   const { streams, questions, plugins } = parsePluginConfig({ ...opts.config, streams: opts.streams ?? opts.config.streams }, opts.registry);
-  const gate = new QuestionGate(opts.brain, questions);
+  const gate = opts.gate ?? new QuestionGate(opts.brain, questions);
 
   const status = new StatusTracker(streams);
   const unsubscribeStatus = opts.bus.subscribe((ev) => status.see(ev));

@@ -8,7 +8,7 @@ import type { KibitzPlugin } from './types.ts';
 export interface PluginConfig {
   /** Each stream's routes, under the name of the plugin that declared them. */
   streams: ConfiguredStream[];
-  /** `plugins.questions`. */
+  /** The question policy: top-level `questions`, or the deprecated `plugins.questions`. */
   questions: QuestionPolicy;
   /** Each configured plugin with its options, defaults filled in, in config order. */
   plugins: { plugin: KibitzPlugin<any, any>; options: unknown }[];
@@ -20,7 +20,7 @@ export interface PluginConfig {
  * naming the key.
  */
 export function parsePluginConfig(
-  config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[] },
+  config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[]; questions?: unknown },
   registry: readonly KibitzPlugin<any, any>[] = builtinPlugins,
 ): PluginConfig {
   const fail = (key: string, problem: string): never => {
@@ -33,8 +33,9 @@ export function parsePluginConfig(
     if (!byName.has(key)) fail(`plugins.${key}`, `unknown plugin (known: ${[...byName.keys()].join(', ')})`);
   }
   const streams = toPluginStreams(config.streams ?? [], registry, fail);
-  const limits = questionLimitsSchema.safeParse(questions ?? {});
-  if (!limits.success) fail(`plugins.questions.${limits.error.issues[0]!.path.join('.')}`, limits.error.issues[0]!.message);
+  const questionsKey = config.questions !== undefined ? 'questions' : 'plugins.questions';
+  const limits = questionLimitsSchema.safeParse(config.questions ?? questions ?? {});
+  if (!limits.success) fail(`${questionsKey}.${limits.error.issues[0]!.path.join('.')}`, limits.error.issues[0]!.message);
 
   const plugins: PluginConfig['plugins'] = [];
   for (const [name, raw] of Object.entries(pluginsConfig)) {

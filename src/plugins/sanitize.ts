@@ -1,12 +1,7 @@
 /**
- * Text hygiene for model text going out to chats, and the key that coalesces identical questions.
- * Pure functions, no I/O. (Questions coming in are cleaned by the question policy, src/questions/policy.ts.)
+ * Text hygiene for model text going out to chats. Pure functions, no I/O. (Questions coming in
+ * are cleaned by the question policy, src/questions/policy.ts.)
  */
-
-/** Key under which identical questions are coalesced. */
-export function questionKey(stream: string, cleaned: string): string {
-  return stream + '\u0000' + cleaned.toLowerCase().replace(/[\s?!.,;:]+/g, ' ').trim();
-}
 
 /**
  * Model text for a chat line: controls to spaces, and no leading command prefix (Twitch runs

@@ -9,7 +9,7 @@
 
 // Defining a plugin: its options, its route under each stream, the scoped context it gets.
 export { definePlugin, type KibitzPlugin, type PluginContext, type PluginHttp, type PluginStream, type StreamStatus, type Teardown } from './types.ts';
-export type { Asker, GateAnswer, GateSummary } from './gate.ts';
+export type { Asker, GateAnswer, GateSummary } from '../questions/gate.ts';
 export { bool, list, num } from './zod.ts';
 export { EVENT_KINDS, chatRouteSchema, type ChatRoute } from './chat_routes.ts';
 
@@ -18,7 +18,7 @@ export { formatStreamTime, type EventKind, type KibitzEvent } from '../events.ts
 export { userMessage } from './errors.ts';
 
 // Chat platforms: the shared command handling, and the pieces a transport uses.
-export { ChatCommands, chatCommand, type ChatCommand, type ChatOptions, type ChatTexts, type ChatTransport } from './chat_commands.ts';
+export { ChatCommands, chatCommand, parseChatCommand, type ChatCommand, type ChatOptions, type ChatTexts, type ChatTransport } from './chat_commands.ts';
 export { startBot, type ChatBot } from './bot.ts';
 export { SlidingWindow } from './ratelimit.ts';
 export { cleanOutgoing, oneLine, splitText } from './sanitize.ts';

@@ -3,10 +3,10 @@ import { BrainError } from '../brain.ts';
 import { num } from '../plugins/zod.ts';
 
 /**
- * The one set of rules for viewers' questions and summary requests, set by `plugins.questions`.
- * Every way in asks it (the HTTP API, the chat gate, the embedded engine, the Redis ingest node
- * and its workers), so a request that one of them accepts none refuses, and a refusal reads the
- * same wherever it comes from.
+ * The one set of rules for viewers' questions and summary requests, set by `questions:` in the
+ * config. The question gate (gate.ts) applies it once per request, for every way in (the HTTP
+ * API, every chat; Redis workers get what the ingest node's gate let through), so a refusal
+ * reads the same wherever the request came from.
  */
 export interface QuestionLimits {
   /** A chat user may ask (or request a summary) once per this many ms, counted from an accepted request. */
@@ -77,9 +77,12 @@ export class QuestionPolicy {
   }
 }
 
-/** The policy `plugins.questions` sets (validated at load; absent means the defaults). */
-export function questionPolicyOf(config: { plugins: { questions?: QuestionLimits } }): QuestionPolicy {
-  return new QuestionPolicy(config.plugins.questions ?? DEFAULT_QUESTION_LIMITS);
+/**
+ * The policy the config sets: top-level `questions`, else the deprecated `plugins.questions`
+ * (validated at load; absent means the defaults).
+ */
+export function questionPolicyOf(config: { questions?: QuestionLimits; plugins: { questions?: QuestionLimits } }): QuestionPolicy {
+  return new QuestionPolicy(config.questions ?? config.plugins.questions ?? DEFAULT_QUESTION_LIMITS);
 }
 
 /**

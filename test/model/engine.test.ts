@@ -12,6 +12,7 @@ import { cacheLimitsFor, DEFAULT_ENGINE_OPTIONS, ModelEngine } from '../../src/m
 import { Model } from '../../src/model/model.ts';
 import { StreamContext } from '../../src/model/stream_context.ts';
 import { DEFAULT_QUESTION_LIMITS, QuestionPolicy } from '../../src/questions/policy.ts';
+import { QuestionGate } from '../../src/questions/gate.ts';
 import { sampleFrames } from '../helpers/sample_frames.ts';
 
 const PKG = 'models/kibitz-demo';
@@ -152,7 +153,10 @@ describe('ModelEngine', () => {
     const bus = new EventBus();
     const events: KibitzEvent[] = [];
     bus.subscribe((e) => events.push(e));
-    const engine = new ModelEngine(model, bus, log, { questions: new QuestionPolicy({ ...DEFAULT_QUESTION_LIMITS, maxQuestionChars: 50 }) });
+    const engine = new ModelEngine(model, bus, log);
+    // What reaches the engine has passed the one question gate; bad questions stop there.
+    const gate = new QuestionGate(engine, new QuestionPolicy({ ...DEFAULT_QUESTION_LIMITS, maxQuestionChars: 50, cooldownMs: 0 }));
+    const viaGate = (question: string) => gate.ask({ stream: 'main', question, user: 'alice', source: 'http' });
     engine.open('main');
     engine.offer(frame('main', 0, 1));
     const res = await engine.ask({ stream: 'main', question: 'how many enemies are there?', user: 'alice', source: 'http' });
@@ -161,11 +165,11 @@ describe('ModelEngine', () => {
     const ev = events.find((e) => e.kind === 'answer')!;
     expect(ev).toMatchObject({ stream: 'main', question: 'how many enemies are there?', user: 'alice', text: res.answer });
 
-    await expect(engine.ask({ stream: 'main', question: '   ' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(engine.ask({ stream: 'main', question: 'x'.repeat(51) })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(viaGate('   ')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(viaGate('x'.repeat(51))).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(engine.ask({ stream: 'nope', question: 'hi' })).rejects.toBeInstanceOf(BrainError);
     await expect(engine.ask({ stream: 'nope', question: 'hi' })).rejects.toMatchObject({ code: 'UNKNOWN_STREAM' });
-    await expect(engine.summary('main', 0)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(gate.summary({ stream: 'main', minutes: 0, user: 'alice', source: 'http' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     const sum = await engine.summary('main', 5);
     expect(sum.summary.length).toBeGreaterThan(0);
 

@@ -4,7 +4,7 @@ import { EventBus } from '../../src/bus.ts';
 import { startPlugins, type PluginHost } from '../../src/plugins/host.ts';
 import { OPEN_HELP } from '../../src/questions/kinds.ts';
 import {
-  bool, ChatCommands, chatCommand, chatRouteSchema, definePlugin, num, SlidingWindow,
+  bool, ChatCommands, chatRouteSchema, parseChatCommand, definePlugin, num, SlidingWindow,
   type ChatRoute, type ChatTransport, type PluginContext,
 } from '../../src/plugins/sdk.ts';
 import { FakeBrain, silentLog, waitFor } from './helpers.ts';
@@ -46,10 +46,9 @@ class FakeChat implements ChatTransport<Route> {
   fit = (text: string) => [text.slice(0, 200)];
   windows = () => [new SlidingWindow(100, 1000)];
   send = async (room: string, text: string) => void this.sent.push({ room, text });
-  /** What the platform's parser does: `!ask ...` / `!summary [n]` / `!help` into a command. */
+  /** What every platform's bot does: the one parser turns `!ask ...` / `!summary [n]` / `!help` into a command. */
   say(room: string, user: string, text: string): Promise<void> {
-    const m = /^!(ask|summary|help)(?:\s+(.*))?$/.exec(text);
-    const cmd = m && chatCommand(m[1]!, (m[2] ?? '').trim());
+    const cmd = parseChatCommand(text);
     return cmd ? this.chat.command(room, user, cmd) : Promise.resolve();
   }
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BrainError } from '../../src/brain.ts';
 import { EventBus } from '../../src/bus.ts';
 import { ConfigError, GateError } from '../../src/plugins/errors.ts';
-import { QuestionGate } from '../../src/plugins/gate.ts';
+import { QuestionGate } from '../../src/questions/gate.ts';
 import { startPlugins } from '../../src/plugins/host.ts';
 import { Outbox, SlidingWindow } from '../../src/plugins/ratelimit.ts';
 import { DEFAULT_COMMENTARY_PER_MINUTE, toPluginStreams, type ChatRoute } from '../../src/plugins/chat_routes.ts';

@@ -58,7 +58,7 @@ describe('overlay served by the real app, events through the pipeline', () => {
       },
     });
     app = createApp(config, { log: silentLog });
-    host = await startPlugins({ config: app.config, bus: app.bus, brain: () => app.brain, http: app.http, log: app.log.child({ component: 'plugins' }) });
+    host = await startPlugins({ config: app.config, bus: app.bus, gate: app.questions, http: app.http, log: app.log.child({ component: 'plugins' }) });
     app.onClose(() => host.close());
     await app.start();
   }, 30_000);

@@ -51,7 +51,7 @@ describe("viewers' own words: /ask, !ask and Discord /ask through the real engin
         },
         streams: [{ name: 'main', twitch: { channel: 'alpha', gets: ['commentary'] }, discord: { channelId: discord.channelId, gets: ['commentary'] } }],
       },
-      bus: t.app.bus, brain: t.app.brain, log: silentLog, startWaitMs: 10_000,
+      bus: t.app.bus, gate: t.app.questions, log: silentLog, startWaitMs: 10_000,
     });
     expect(host.running().sort()).toEqual(['discord', 'twitch']);
     await viewer.connect(ircd.port, 'alpha');

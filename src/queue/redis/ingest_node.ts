@@ -5,7 +5,6 @@ import type { Config } from '../../config/schema.ts';
 import type { KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
 import { readHelpLine } from '../../questions/kinds.ts';
-import { questionPolicyOf } from '../../questions/policy.ts';
 import type { StreamSession } from '../../stream/session.ts';
 import { RedisBrain } from './remote_brain.ts';
 import { connectRedis, whenReady, within } from './connection.ts';
@@ -75,7 +74,7 @@ export class RedisIngest {
     this.sub.on('error', () => {}); // cmd reports outages
     this.snapshot = { node: this.node, redis: 'connecting', workers: [], streams: [], usedMemoryBytes: null, at: 0 };
     this.brain = new RedisBrain({
-      node: this.node, keys: this.keys, opts: this.opts, questions: questionPolicyOf(host.config), redis: this.cmd, log,
+      node: this.node, keys: this.keys, opts: this.opts, redis: this.cmd, log,
       session: (name) => host.sessions.get(name),
       publishOnce: (ev) => this.publishOnce(ev),
       help: readHelpLine(host.config.model.package),

@@ -4,7 +4,6 @@ import { BrainError, type AnswerResult, type AskRequest, type Brain, type Summar
 import { newEventId, type KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
 import { OPEN_HELP } from '../../questions/kinds.ts';
-import type { QuestionPolicy } from '../../questions/policy.ts';
 import type { StreamSession } from '../../stream/session.ts';
 import type { Keys } from './keys.ts';
 import type { RedisQueueOptions } from './options.ts';
@@ -22,8 +21,6 @@ export interface RedisBrainDeps {
   node: string;
   keys: Keys;
   opts: RedisQueueOptions;
-  /** plugins.questions: what is asked is checked here too, before it costs a round trip to a worker. */
-  questions: QuestionPolicy;
   /** Commands (offline queue on: a question asked while Redis restarts waits for it, within the timeout). */
   redis: Redis;
   log: Logger;
@@ -55,7 +52,7 @@ export class RedisBrain implements Brain {
 
   async ask(req: AskRequest, signal?: AbortSignal): Promise<AnswerResult> {
     this.liveSession(req.stream);
-    const question = this.d.questions.question(req.question ?? '');
+    const { question } = req; // through the question gate already (src/questions/gate.ts)
     const id = req.id ?? newEventId();
     const r = await this.run({ kind: 'ask', id, stream: req.stream, node: this.d.node, question, user: req.user, source: req.source, at: Date.now() }, signal);
     const event = this.d.publishOnce(r.event);
@@ -68,7 +65,6 @@ export class RedisBrain implements Brain {
   }
 
   async summary(stream: string, minutes: number, signal?: AbortSignal): Promise<SummaryResult> {
-    this.d.questions.minutes(minutes);
     this.liveSession(stream);
     const r = await this.run({ kind: 'summary', id: `sum-${newEventId()}`, stream, node: this.d.node, minutes, at: Date.now() }, signal);
     this.d.publishOnce(r.event);
@@ -124,9 +120,6 @@ export class RedisBrain implements Brain {
     if (signal?.aborted) throw new BrainError('TIMEOUT', 'the request was cancelled');
     const same = this.pending.get(job.id);
     if (same) return same.promise; // the same question id asked twice: one job, one answer
-    let waiting = 0;
-    for (const p of this.pending.values()) if (p.stream === job.stream) waiting++;
-    this.d.questions.admit(job.stream, waiting);
     const { redis, keys } = this.d;
     if (redis.status === 'ready') {
       const prev = await redis.get(keys.answered(job.id));

@@ -1,15 +1,35 @@
 import { BrainError, type Brain } from '../brain.ts';
-import { OPEN_HELP } from '../questions/kinds.ts';
-import { Cooldowns, QuestionPolicy } from '../questions/policy.ts';
-import { GateError, type GateErrorCode } from './errors.ts';
-import { questionKey } from './sanitize.ts';
+import type { KibitzEvent } from '../events.ts';
+import { OPEN_HELP } from './kinds.ts';
+import { Cooldowns, QuestionPolicy } from './policy.ts';
+
+/** Why the question gate refused or failed a request; HTTP maps the code to a status, chats to a reply. */
+export type GateErrorCode =
+  | 'COOLDOWN' // the same user asked too recently (retryAfterMs says how long to wait)
+  | 'BUSY' // the stream's question queue is full, or the Brain said BUSY
+  | 'BAD_REQUEST' // empty question, minutes out of range
+  | 'UNKNOWN_STREAM'
+  | 'STREAM_ENDED'
+  | 'NO_MODEL'
+  | 'TIMEOUT'
+  | 'ABORTED';
+
+export class GateError extends Error {
+  constructor(readonly code: GateErrorCode, message: string, readonly retryAfterMs?: number) {
+    super(message);
+    this.name = 'GateError';
+  }
+}
 
 export interface Asker {
+  /** Display name ("alice"); HTTP callers may leave it out. */
   user: string;
-  /** Platform: "discord", "twitch", ... */
+  /** Where it was asked: "http", "discord", "twitch", ... */
   source: string;
   /** Where to answer on that platform (channel id / name). */
   where?: string;
+  /** Whose cooldown this request counts against, when not `source:user` (an anonymous HTTP caller: its address). */
+  cooldownId?: string;
 }
 
 export interface QuestionRequest extends Asker {
@@ -25,6 +45,8 @@ export interface GateAnswer {
   answer: string;
   t: number;
   question: string;
+  /** The one `answer` event published for it (HTTP returns it). */
+  event: KibitzEvent;
   askers: Asker[];
   claim(key: string): boolean;
 }
@@ -40,36 +62,42 @@ interface InFlight {
   promise: Promise<GateAnswer>;
   askers: Asker[];
   settledAt?: number;
-  result?: { answer: string; t: number; question: string };
+  result?: Answered;
 }
 
-function answerFor(r: { answer: string; t: number; question: string }, askers: Asker[]): GateAnswer {
+type Answered = { answer: string; t: number; question: string; event: KibitzEvent };
+
+/** Key under which identical questions are coalesced. */
+function questionKey(stream: string, cleaned: string): string {
+  return stream + '\u0000' + cleaned.toLowerCase().replace(/[\s?!.,;:]+/g, ' ').trim();
+}
+
+function answerFor(r: Answered, askers: Asker[]): GateAnswer {
   const claimed = new Set<string>();
   return { ...r, askers, claim: (k: string) => !claimed.has(k) && !!claimed.add(k) };
 }
 
 /**
- * Between chat commands and the Brain: the question policy (cleaning, limits, per-user cooldown,
- * per-stream bound) and identical-question coalescing. Brain errors come out as GateErrors with
- * the same codes and messages.
+ * The one door for viewers' questions and summary requests, whichever way they come in (HTTP
+ * /ask and /summary, every chat's commands; what reaches Redis workers has passed it on the
+ * ingest node): the question policy (cleaning, limits), a per-asker cooldown, the per-stream
+ * bound on outstanding requests (the only admission counter) and identical-question coalescing.
+ * The Brain behind it takes what it lets through. Brain errors come out as GateErrors with the
+ * same codes and messages.
  */
 export class QuestionGate {
   private readonly cooldowns: Cooldowns;
   private readonly outstanding = new Map<string, number>();
   private readonly inflight = new Map<string, InFlight>();
 
-  private readonly getBrain: () => Brain | undefined;
-
-  /** `brain` may be a getter: the app can attach its Brain after the plugins start. */
-  constructor(brain: Brain | undefined | (() => Brain | undefined), readonly policy: QuestionPolicy = new QuestionPolicy(), private readonly now: () => number = Date.now) {
-    this.getBrain = typeof brain === 'function' ? brain : () => brain;
+  /** `brain` undefined: every request is refused with NO_MODEL (an app built without a model host). */
+  constructor(private readonly target: Brain | undefined, readonly policy: QuestionPolicy = new QuestionPolicy(), private readonly now: () => number = Date.now) {
     this.cooldowns = new Cooldowns(policy.limits.cooldownMs, now);
   }
 
   private brain(): Brain {
-    const b = this.getBrain();
-    if (!b) throw new GateError('NO_MODEL', 'no model is attached yet');
-    return b;
+    if (!this.target) throw new GateError('NO_MODEL', 'no model is attached to this kibitz: set model.package in the config (and check the startup log for model errors)');
+    return this.target;
   }
 
   async ask(req: QuestionRequest, signal?: AbortSignal): Promise<GateAnswer> {
@@ -91,10 +119,10 @@ export class QuestionGate {
     const entry: InFlight = {
       askers,
       promise: brain
-        .ask({ stream: req.stream, question, user: req.user, source: req.source }, signal)
+        .ask({ stream: req.stream, question, user: req.user || undefined, source: req.source }, signal)
         .then((r) => {
           settle();
-          entry.result = { answer: r.answer, t: r.t, question };
+          entry.result = { answer: r.answer, t: r.t, question, event: r.event };
           return answerFor(entry.result, askers);
         }, (err) => {
           this.inflight.delete(key);
@@ -137,7 +165,7 @@ export class QuestionGate {
    * the model side refused the request (it took no work on, so it costs the asker no wait).
    */
   private admit(req: Asker & { stream: string }): (err?: GateError) => void {
-    const id = `${req.source}:${req.user.toLowerCase()}`;
+    const id = req.cooldownId ?? `${req.source}:${req.user.toLowerCase()}`;
     const wait = this.cooldowns.waitMs(id);
     if (wait > 0) throw new GateError('COOLDOWN', 'asked too recently', wait);
     const n = this.outstanding.get(req.stream) ?? 0;
