@@ -17,11 +17,11 @@ from typing import List
 import torch
 import torch.nn.functional as F
 
-from ..model.checkpoint import load_checkpoint
 from ..data.dataset import FPS, IGNORE, build_clip, collate, load_streams
-from ..games.catalogue import get as get_game, tokenizer_for
-from ..model.model import KibitzModel, ModelConfig
 from ..data.tokenizer import ANSWER
+from ..games.catalogue import get as get_game, tokenizer_for
+from ..model.checkpoint import load_checkpoint
+from ..model.model import KibitzModel, ModelConfig
 from ..training.train import CLIP_FRAMES, MAX_CLOCK_S, batch_logits, hit_clip_start
 
 __all__ = ["copy_probe"]

@@ -12,10 +12,10 @@ import sys
 import numpy as np
 import torch
 
-from ..model.checkpoint import load_checkpoint, window_frames
 from ..data.dataset import FPS, frame_events, load_streams
-from .evaluate import Streamer
 from ..games.catalogue import get as get_game
+from ..model.checkpoint import load_checkpoint, window_frames
+from .evaluate import Streamer
 
 
 def probe(ckpt: str, data_dir: str, threads: int = 2) -> dict:

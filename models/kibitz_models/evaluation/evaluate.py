@@ -20,13 +20,13 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from ..model.checkpoint import load_checkpoint, window_frames
 from ..data.dataset import FPS, load_streams, stamp_text
-from ..model.model import KibitzModel
-from .recall import Recall, line_phrases
-from ..games.catalogue import get as get_game, tokenizer_for, view_of_data
 from ..data.temporal import TokenDrop, rule_for
 from ..data.tokenizer import ANSWER, BOS, COMMENTARY, EOS, QUESTION, SILENT, SUMMARY
+from ..games.catalogue import get as get_game, tokenizer_for, view_of_data
+from ..model.checkpoint import load_checkpoint, window_frames
+from ..model.model import KibitzModel
+from .recall import Recall, line_phrases
 
 CATCH_S = 2.0
 

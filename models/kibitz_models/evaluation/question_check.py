@@ -10,9 +10,9 @@ import os
 from collections import defaultdict
 from typing import Dict, List, Tuple
 
-from ..questions.phrasings import NONE, generate
 from ..questions.classifier import FILE, QuestionClassifier
 from ..questions.features import normalise
+from ..questions.phrasings import NONE, generate
 
 
 def heldout(set_path: str, package: str) -> List[Tuple[str, str]]:

@@ -19,12 +19,12 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..model.checkpoint import load_checkpoint, window_frames
 from ..data.dataset import FPS, load_streams
-from .evaluate import CATCH_S, Streamer
 from ..data.temporal import TokenDrop, rule_for
 from ..data.tokenizer import COMMENTARY, Tokenizer
 from ..data.world import World
+from ..model.checkpoint import load_checkpoint, window_frames
+from .evaluate import CATCH_S, Streamer
 
 
 def still_probe(ckpt: str, data_dir: str, out: Optional[str] = None, max_streams: Optional[int] = None,

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..model.checkpoint import TEXT_TOKENS, load_checkpoint, window_frames
 from ..data.dataset import STAMP_TEXT
+from ..data.temporal import TemporalConfig
+from ..data.tokenizer import SPECIAL_IDS
+from ..games.catalogue import tokenizer_for
+from ..model.checkpoint import TEXT_TOKENS, load_checkpoint, window_frames
 from ..model.model import KibitzModel
 from .onnx_io import onnx_export
 from .shared_weights import WEIGHTS_FILE, share_decoder_weights
-from ..data.temporal import TemporalConfig
-from ..games.catalogue import tokenizer_for
-from ..data.tokenizer import SPECIAL_IDS
 
 OPSET = 17
 PARITY_TOL = 1e-3

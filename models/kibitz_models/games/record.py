@@ -34,8 +34,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .chess_events import build_events
 from ..data.render import ffmpeg_bin
+from .chess_events import build_events
 
 W, H, FPS = 1280, 720, 30
 XBOARD, ENGINE = "/usr/games/xboard", "/usr/games/fairymax"

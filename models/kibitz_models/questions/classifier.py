@@ -23,9 +23,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .features import featurise
 from .phrasing_data import KINDS
 from .phrasings import FOLDS, NONE, generate, kinds_manifest
-from .features import featurise
 
 FORMAT = "kibitz-questions/1"
 FILE = "questions.json"

@@ -18,9 +18,9 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from .inworld import vision_from_package
-from ..model.model import ConfigError, KibitzModel, ModelConfig
 from ..export.shared_weights import WEIGHTS_FILE
+from ..model.model import ConfigError, KibitzModel, ModelConfig
+from .inworld import vision_from_package
 
 
 class ImportError_(ValueError):

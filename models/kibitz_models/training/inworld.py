@@ -25,8 +25,8 @@ import torch
 import torch.nn as nn
 from onnx import numpy_helper
 
-from ..model.model import ModelConfig, VisionEncoder
 from ..export.onnx_io import onnx_export
+from ..model.model import ModelConfig, VisionEncoder
 
 WORLD_FILE = "world.onnx"
 

@@ -15,11 +15,11 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ..model.checkpoint import TRAIN_WINDOW_FRAMES, load_checkpoint, save_checkpoint
 from ..data.dataset import FPS, IGNORE, build_clip, collate, load_streams
-from ..model.model import ConfigError, KibitzModel, ModelConfig
 from ..data.temporal import TemporalConfig
 from ..games.catalogue import get as get_game, of_data, tokenizer_for, view_of_data
+from ..model.checkpoint import TRAIN_WINDOW_FRAMES, load_checkpoint, save_checkpoint
+from ..model.model import ConfigError, KibitzModel, ModelConfig
 
 CLIP_FRAMES = TRAIN_WINDOW_FRAMES   # checkpoint.py owns the number (the runtime window is the same)
 BATCH = 8

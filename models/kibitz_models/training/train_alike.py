@@ -30,12 +30,12 @@ from typing import Dict, List, Optional
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from ..model.checkpoint import load_checkpoint
 from ..data.dataset import collate, load_streams
 from ..games.catalogue import get as get_game, of_data, view_of_data
+from ..model.checkpoint import load_checkpoint
 from ..model.model import ConfigError
-from .train import ClipDrawer, _hardware, _save, batch_loss, freeze_vision_of, load_teacher, make_optimizer, pick_device, set_lr
 from ..model.variants import VARIANTS, variant
+from .train import ClipDrawer, _hardware, _save, batch_loss, freeze_vision_of, load_teacher, make_optimizer, pick_device, set_lr
 
 PROBE_STEPS = 20     # steps timed before the schedule's length is fixed from the wall-clock budget
 PACE_FROM = 5        # the first steps (allocator, loader start-up) are left out of the pace

@@ -25,10 +25,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..model.checkpoint import save_checkpoint
 from ..data.dataset import FPS, load_streams
-from ..model.model import KibitzModel, ModelConfig
 from ..data.world import World
+from ..model.checkpoint import save_checkpoint
+from ..model.model import KibitzModel, ModelConfig
 
 # target name -> number of classes (values are clipped into range)
 HEADS: Dict[str, int] = {
