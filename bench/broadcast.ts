@@ -21,7 +21,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo, SAMPLES_DIR } from '../src/demo.ts';
-import { scoreBroadcast, scoreSummary, type Broadcast } from '../src/model/evaluate.ts';
+import { scoreBroadcast, scoreSummary, type Broadcast } from './evaluate.ts';
 import { classifierOnSet, kindsOf, phrasingSets, Rewording } from './question_sets.ts';
 import { fmt, pct, table } from './table.ts';
 

@@ -36,7 +36,7 @@ import { runDemo } from '../src/demo.ts';
 import { cacheLimitsFor } from '../src/model/engine.ts';
 import { KvCache } from '../src/model/kv_cache.ts';
 import { Model } from '../src/model/model.ts';
-import { scoreBroadcast, type Broadcast } from '../src/model/evaluate.ts';
+import { scoreBroadcast, type Broadcast } from './evaluate.ts';
 import { StreamContext } from '../src/model/stream_context.ts';
 import { temporalRuleFor } from '../src/model/temporal_drop.ts';
 import { fmt, pct, table } from './table.ts';

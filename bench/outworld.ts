@@ -17,7 +17,7 @@ import pino from 'pino';
 import { EventBus } from '../src/bus.ts';
 import type { KibitzEvent } from '../src/events.ts';
 import { ModelEngine, type ObservedLine } from '../src/model/engine.ts';
-import { scoreCommentary, type TruthEvent } from '../src/model/evaluate.ts';
+import { scoreCommentary, type TruthEvent } from './evaluate.ts';
 import { checkLine, DEFAULT_LINE_GUARD_RULES } from '../src/model/line_guard.ts';
 import { Model } from '../src/model/model.ts';
 import { readFramesNpy } from '../models/scripts/npy.ts';

@@ -106,11 +106,7 @@ for (let i = 0; i < ticks; i++) {
     const c = columns[k]!;
     const d = c.model.manifest.decoder.dModel;
     const all = embeds[c.model === ttd ? 0 : 1]!;
-    const rows = play.map((_, b) => {
-      const e = all.slice(b * V * d, (b + 1) * V * d);
-      c.model.clock?.stamp(e, (i * 1000) / fps);
-      return e;
-    });
+    const rows = play.map((_, b) => all.slice(b * V * d, (b + 1) * V * d));
     const t0 = performance.now();
     const fed = state[k]!.map((s, b) => s.drop?.step(pics[b]!) ?? null);
     const t1 = performance.now();

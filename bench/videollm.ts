@@ -100,7 +100,7 @@ async function measure(dir: string): Promise<Row> {
     return argmax(logits, model.outputMask);
   });
   await ctx.stepFrame(ctx.frameInput(vision));
-  const [gen, genMs] = await timed(() => ctx.generate([...model.prompts.commentary], model.prompts.afterLine('commentary', 0)));
+  const [gen, genMs] = await timed(() => ctx.generate([...model.prompts.commentary], model.prompts.afterLine('commentary')));
   const textSteps = gen.ids.length + 2; // prompt, each word, eos
   await model.close();
   return {

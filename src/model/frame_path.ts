@@ -106,8 +106,6 @@ export class FramePath {
       const frame = frames[i]!;
       if (slot.ended || !this.inWorld(slot, frame, scores?.[i], t0)) return;
       const e = embeds.subarray(i * V * d, (i + 1) * V * d);
-      this.model.clock?.stamp(e, frame.streamTimeMs); // after the in-world score, which reads the bare embeddings
-      slot.ctx.clockMs = frame.streamTimeMs; // and what is said after this frame carries its time
       const fed = slot.drop ? slot.drop.step(frame.data) : null;
       rows.push({ slot, frame, embeds: slot.ctx.frameInput(fed ? gatherTokens(e, fed, V, d) : e), fed: fed?.length ?? V });
     });
@@ -138,10 +136,10 @@ export class FramePath {
     // 4. those that speak generate their lines together
     if (speakers.length === 0) return;
     const prompt = [...this.model.prompts.commentary];
-    const stamped = speakers.map((s) => ({ ...s, stamp: this.model.prompts.afterLine('commentary', s.frame.streamTimeMs) }));
-    const lines = await batchOrEach(stamped,
-      () => StreamContext.generateMany(this.model, stamped.map((s) => s.slot.ctx), prompt, stamped.map((s) => s.stamp)),
-      ({ slot, stamp }) => slot.ctx.generate(prompt, stamp));
+    const after = this.model.prompts.afterLine('commentary');
+    const lines = await batchOrEach(speakers,
+      () => StreamContext.generateMany(this.model, speakers.map((s) => s.slot.ctx), prompt, speakers.map(() => [...after])),
+      ({ slot }) => slot.ctx.generate(prompt, [...after]));
     speakers.forEach(({ slot, frame }, i) => {
       const gen = lines[i]!;
       if (gen instanceof Error) {

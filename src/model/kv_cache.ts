@@ -64,11 +64,11 @@ class LayerKv {
   }
 
   /**
-   * Frees the entries of serials [lo, hi). Pre-RoPE keys: later tokens' positions shift down.
-   * Rotated keys (`turn` given): positions are rank + offset and the offset grows by `removed`,
-   * so later tokens keep theirs and earlier ones (sinks, older text) move up, their keys turned.
+   * Frees the entries of serials [lo, hi). Keys are stored rotated at their positions, which are
+   * rank + offset; the offset grows by `removed`, so later tokens keep their positions and earlier
+   * ones (sinks, older text) move up, their keys turned by `turn`.
    */
-  evictRange(lo: number, hi: number, removed: number, turn: Turn | null): void {
+  evictRange(lo: number, hi: number, removed: number, turn: Turn): void {
     for (let slot = 0; slot < this.capacity; slot++) {
       const s = this.serial[slot]!;
       if (s < 0) continue;
@@ -76,11 +76,9 @@ class LayerKv {
         this.serial[slot] = -1;
         this.valid[slot] = 0;
         this.free.push(slot);
-      } else if (turn && s < lo) {
+      } else if (s < lo) {
         this.pos[slot] = this.pos[slot]! + BigInt(removed);
         this.turnKey(slot, turn);
-      } else if (!turn && s >= hi) {
-        this.pos[slot] = this.pos[slot]! - BigInt(removed);
       }
     }
   }
@@ -147,7 +145,7 @@ function turnBy(positions: number, inv: Float64Array): Turn {
 }
 
 /**
- * With rotated keys, positions are rank + offset. Past this offset every entry is moved back down
+ * Positions are rank + offset. Past this offset every entry is moved back down
  * (once every few dozen frames), so positions fed to the graph stay small and float32 RoPE exact.
  */
 const REBASE_OFFSET = 1024;
@@ -171,14 +169,14 @@ export class KvCache {
   private readonly groups: Group[] = [];
   private frames = 0;
   private textTokens = 0;
-  /** RoPE frequencies when the graphs take rotated keys (decoder.pastKeys); null: pre-RoPE keys. */
-  private readonly rope: Float64Array | null;
-  /** Rotated keys: how far every position is above its rank (tokens evicted since the last rebase). */
+  /** RoPE frequencies: the graphs take past keys rotated at their positions (decoder.pastKeys "rotated"). */
+  private readonly rope: Float64Array;
+  /** How far every position is above its rank (tokens evicted since the last rebase). */
   private offset = 0;
 
   constructor(private readonly manifest: Manifest, readonly limits: CacheLimits) {
     const d = manifest.decoder;
-    this.rope = d.pastKeys === 'rotated' ? ropeFrequencies(d.headDim, d.ropeTheta!) : null;
+    this.rope = ropeFrequencies(d.headDim, d.ropeTheta!);
     // A frame step holds its vision tokens and the separator before them (never routed).
     const prefix = d.framePrefixTokens ?? 0;
     const V = frameStepTokens(manifest);
@@ -305,21 +303,19 @@ export class KvCache {
     const removed = end - start;
     this.kept.splice(start, removed);
     if (removed > 0) {   // no kept token in the group: no layer holds an entry of it
-      const turn = this.rope ? turnBy(removed, this.rope) : null;
+      const turn = turnBy(removed, this.rope);
       for (const layer of this.layers) layer.evictRange(g.lo, g.hi, removed, turn);
-      if (turn) {
-        this.offset += removed;
-        if (this.offset >= REBASE_OFFSET) this.rebase();
-      }
+      this.offset += removed;
+      if (this.offset >= REBASE_OFFSET) this.rebase();
     }
     if (kind === 'frame') this.frames--;
     else this.textTokens -= g.hi - g.lo;
     return true;
   }
 
-  /** Rotated keys: moves every entry down by the offset (positions = ranks again). */
+  /** Moves every entry down by the offset (positions = ranks again). */
   private rebase(): void {
-    const turn = turnBy(-this.offset, this.rope!);
+    const turn = turnBy(-this.offset, this.rope);
     for (const layer of this.layers) layer.shiftAll(-this.offset, turn);
     this.offset = 0;
   }

@@ -64,7 +64,7 @@ export class Lines {
       const recalled = job.recall ? this.recall!.answer(job.recall, slot.said, slot.lastStreamTimeMs) : null;
       if (recalled !== null) return job.resolve(recalled, slot.lastStreamTimeMs);
       const kind = job.kind === 'ask' ? 'answer' : 'summary';
-      const gen = await slot.ctx.generate(job.prompt, this.model.prompts.afterLine(kind, slot.lastStreamTimeMs));
+      const gen = await slot.ctx.generate(job.prompt, this.model.prompts.afterLine(kind));
       const text = this.model.codec.decode(gen.ids);
       const ok = this.vet(slot, kind, gen, text, slot.lastStreamTimeMs);
       job.resolve(ok ? text : '', slot.lastStreamTimeMs);

@@ -70,14 +70,14 @@ export const ManifestSchema = z.object({
     keepRatio: z.number().positive().max(1),
     keptPerFrame: z.number().int().positive(),
     maxPositions: z.number().int().positive().optional(),
-    ropeTheta: z.number().positive().optional(),
+    ropeTheta: z.number().positive({ error: 'decoder.ropeTheta must be a positive number (the cache turns keys with it); re-export the package' }),
     /**
      * How the decoder graphs take past keys (models/CONTRACT.md "Positions"): "rotated" at their
      * positions (each step rotates only its new tokens; the cache turns the few keys whose
-     * position changes), or pre-RoPE when absent (packages exported before; every step re-rotates
-     * the whole cache).
+     * position changes). Packages exported before, with pre-RoPE keys, are rewritten by the
+     * toolkit's `regraph` (the runtime no longer carries the pre-RoPE path).
      */
-    pastKeys: z.enum(['rotated']).optional(),
+    pastKeys: z.literal('rotated', { error: 'decoder.pastKeys must be "rotated" (the form every package is exported in now); rewrite an older package with PYTHONPATH=models python3 -m kibitz_models.cli regraph --package DIR' }),
     /**
      * Text tokens decoder_frame takes before a frame's vision tokens in the same step (the
      * prompt's frameSeparator); they are never routed. 0 or absent: vision tokens only.
@@ -90,9 +90,7 @@ export const ManifestSchema = z.object({
      * per session at Llama-3-8B width with one layer). decoder_text.onnx stays for older runtimes.
      */
     frameGraphRunsText: z.boolean().optional(),
-  }).passthrough().refine((d) => d.pastKeys === undefined || d.ropeTheta !== undefined, {
-    message: 'decoder.pastKeys "rotated" needs decoder.ropeTheta (the cache turns keys with it); re-export the package',
-  }),
+  }).passthrough(),
   tokens: z.object({
     /** The token whose probability after a frame is P(silent) (VideoLLM-online: the interval ","). */
     silent: z.number().int().nonnegative(),
@@ -119,19 +117,6 @@ export const ManifestSchema = z.object({
     maxTokens: z.object({ commentary: z.number().int().positive(), answer: z.number().int().positive(), summary: z.number().int().positive() }).partial().optional(),
     /** Mean log-probability of a line's tokens under which it is not said. */
     minMeanLogprob: z.number().max(0).optional(),
-  }).passthrough().optional(),
-  /** The stream clock (src/model/clock.ts): absent = the model cannot tell times. */
-  clock: z.object({
-    file: z.string().min(1),
-    digits: z.number().int().min(1).max(9),
-    unit: z.literal('second'),
-    /** Text tokens fed after a frame carry that frame's clock too. */
-    text: z.boolean().optional(),
-  }).passthrough().optional(),
-  /** Line stamps: fed after each commentary line's eos ({seconds} = the frame's whole stream second); absent = none. */
-  stamp: z.object({
-    text: z.string().includes('{seconds}', { message: 'stamp.text must contain {seconds}' }),
-    unit: z.literal('second'),
   }).passthrough().optional(),
   /** The temporal token drop (src/model/temporal_drop.ts): absent = every frame feeds all its tokens. */
   temporal: z.object({
@@ -186,8 +171,6 @@ export interface ModelPackage {
   manifest: Manifest;
   /** Token embedding table, [vocab, dModel] row-major. */
   embedTokens: Float32Array;
-  /** The stream clock's table ([digits, 10, dModel]) when the manifest has a `clock`. */
-  clockTable: Float32Array | null;
   /** The manifest's memory-question rules, compiled (src/model/recall.ts); null when it has none. */
   recall: Recall | null;
   /** The question kinds and their classifier (src/questions/kinds.ts); null when the manifest has no `questions` block. */
@@ -217,6 +200,12 @@ export function loadModelPackage(dirArg: string): ModelPackage {
     throw new ModelPackageError(`${join(dir, 'manifest.json')}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const manifest = parsed.data;
+  for (const gone of ['clock', 'stamp'] as const) {
+    // Experiments no shipped package uses (models/EXPERIMENTS.md); loading one without them would change what the model sees.
+    if ((manifest as Record<string, unknown>)[gone] !== undefined) {
+      throw new ModelPackageError(`${join(dir, 'manifest.json')}: ${gone}: ${gone === 'clock' ? 'the stream clock was' : 'line stamps were'} an experiment that this runtime no longer reads; use a package trained without it`);
+    }
+  }
   const d = manifest.decoder;
   if (d.heads % d.kvHeads !== 0) throw new ModelPackageError(`${join(dir, 'manifest.json')}: decoder.heads (${d.heads}) must be a multiple of decoder.kvHeads (${d.kvHeads})`);
   if (d.routedLayers.some((l) => l >= d.layers)) throw new ModelPackageError(`${join(dir, 'manifest.json')}: decoder.routedLayers names a layer >= decoder.layers (${d.layers})`);
@@ -245,7 +234,6 @@ export function loadModelPackage(dirArg: string): ModelPackage {
       + 'rules key on question kinds; add the kind (and retrain the classifier: PYTHONPATH=models python3 -m kibitz_models.cli questions --package DIR) or drop the rule');
   }
   const embedTokens = readFloats(join(dir, 'embed_tokens.bin'), d.vocab * d.dModel, 'vocab*dModel');
-  const clockTable = manifest.clock ? readFloats(join(dir, manifest.clock.file), manifest.clock.digits * 10 * d.dModel, 'clock.digits*10*dModel') : null;
 
   let tokenizerJson: unknown;
   try {
@@ -253,7 +241,7 @@ export function loadModelPackage(dirArg: string): ModelPackage {
   } catch (err) {
     throw new ModelPackageError(`${join(dir, 'tokenizer.json')} is not valid JSON: ${(err as Error).message}`);
   }
-  return { dir, manifest, embedTokens, clockTable, recall, questions, tokenizerJson, file: (name) => join(dir, name) };
+  return { dir, manifest, embedTokens, recall, questions, tokenizerJson, file: (name) => join(dir, name) };
 }
 
 /** The package's question classifier, checked against the kinds its manifest lists. */

@@ -1,5 +1,4 @@
 import * as ort from 'onnxruntime-node';
-import { StreamClock } from './clock.ts';
 import { loadModelPackage, type Manifest, type ModelPackage } from './manifest.ts';
 import { loadSessions, releaseSessions, type ModelSessions, type Provider } from './onnx.ts';
 import { promptFormatFor, type PromptFormat } from './prompt_format.ts';
@@ -24,10 +23,6 @@ export class Model {
   readonly outputMask: Uint8Array;
   /** 1 where the token is a digit piece (numbers are spelled digit by digit). */
   readonly digitMask: Uint8Array;
-  /** The package's stream clock; null when it has none. */
-  readonly clock: StreamClock | null;
-  /** The clock again when the package stamps text with it too (manifest clock.text), else null. */
-  private readonly textClock: StreamClock | null;
   /** How this package's stream is written in tokens (prompt_format.ts). */
   readonly prompts: PromptFormat;
   /** The embeddings of the format's frame separator ([p, dModel]; empty without one), made once: every frame after a frame feeds them. */
@@ -44,8 +39,6 @@ export class Model {
   ) {
     this.outputMask = codec.outputMask(pkg.manifest.decoder.vocab, pkg.manifest.tokens.eos);
     this.digitMask = codec.digitMask(pkg.manifest.decoder.vocab);
-    this.clock = pkg.manifest.clock && pkg.clockTable ? new StreamClock(pkg.clockTable, pkg.manifest.clock.digits, pkg.manifest.decoder.dModel) : null;
-    this.textClock = pkg.manifest.clock?.text ? this.clock : null;
     this.prompts = promptFormatFor(pkg.manifest, codec);
     this.separatorEmbeds = this.prompts.frameSeparator.length ? this.embed([...this.prompts.frameSeparator]).data as Float32Array : new Float32Array(0);
     // Only a graph that runs both kinds of step has this input, and then text and frame steps share it.
@@ -75,19 +68,14 @@ export class Model {
     return this.manifest.frame.width * this.manifest.frame.height * 3;
   }
 
-  /**
-   * Token ids -> [1, T, dModel] embeddings from the package's table. `clockMs`: the stream time of
-   * the latest frame in the context; packages whose clock stamps text (manifest clock.text) add it
-   * to every token (null: no frame yet, nothing added).
-   */
-  embed(ids: number[], clockMs: number | null = null): ort.Tensor {
+  /** Token ids -> [1, T, dModel] embeddings from the package's table. */
+  embed(ids: number[]): ort.Tensor {
     const d = this.manifest.decoder.dModel;
     const out = new Float32Array(ids.length * d);
     ids.forEach((id, t) => {
       if (id < 0 || id >= this.manifest.decoder.vocab) throw new Error(`token id ${id} outside the vocabulary`);
       out.set(this.pkg.embedTokens.subarray(id * d, (id + 1) * d), t * d);
     });
-    if (clockMs !== null) this.textClock?.stamp(out, clockMs);
     return new ort.Tensor('float32', out, [1, ids.length, d]);
   }
 

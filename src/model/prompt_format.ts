@@ -22,8 +22,8 @@ export interface PromptFormat {
   readonly summary: readonly number[];
   /** A viewer's question (untrusted text, already cleaned by the question policy), at most `maxTokens` tokens. */
   question(text: string, maxTokens: number): number[];
-  /** Fed right after the eos of a line of `kind` about the frame at `streamTimeMs`, in the same step. */
-  afterLine(kind: SpokenKind, streamTimeMs: number): number[];
+  /** Fed right after the eos of a line of `kind`, in the same step (a general package's end of turn; nothing for a closed one). */
+  afterLine(kind: SpokenKind): number[];
 }
 
 /** The one place that reads a manifest's stream format. */
@@ -33,8 +33,8 @@ export function promptFormatFor(manifest: Manifest, codec: TextCodec): PromptFor
 
 /**
  * A closed package (models/CONTRACT.md "Sequence format"): `bos`, then frames; `commentary` asks
- * for a line, `question w1 .. wn answer` for an answer, `summary answer` for a summary; a
- * commentary line's eos is followed by its line stamp when the manifest has `stamp`.
+ * for a line, `question w1 .. wn answer` for an answer, `summary answer` for a summary; nothing
+ * follows a line's eos.
  */
 function closedFormat(m: Manifest, codec: TextCodec): PromptFormat {
   const t = m.tokens;
@@ -44,18 +44,13 @@ function closedFormat(m: Manifest, codec: TextCodec): PromptFormat {
     return id;
   };
   const [question, answer, summary, commentary] = [need('question'), need('answer'), need('summary'), need('commentary')];
-  const stamp = m.stamp;
   return {
     start: t.bos === undefined ? [] : [t.bos],
     frameSeparator: [],
     commentary: [commentary],
     summary: [summary, answer],
     question: (text, maxTokens) => [question, ...codec.encodeUntrusted(text).slice(0, Math.max(0, maxTokens - 2)), answer],
-    afterLine: (kind, streamTimeMs) => {
-      if (kind !== 'commentary' || !stamp) return [];
-      const seconds = Math.max(0, Math.floor(streamTimeMs / 1000));
-      return codec.encodeUntrusted(stamp.text.replace('{seconds}', String(seconds)));
-    },
+    afterLine: () => [],
   };
 }
 

@@ -24,8 +24,6 @@ export class StreamContext {
 
   private started = false;
 
-  /** Stream time of the latest frame fed (set by whoever stamps the frame); text fed after it carries its clock. */
-  clockMs: number | null = null;
 
   /** True when the last thing fed was a frame: the next frame then gets the format's separator first. */
   private afterFrame = false;
@@ -35,7 +33,7 @@ export class StreamContext {
     if (this.started) return;
     this.started = true;
     const start = this.model.prompts.start;
-    if (start.length > 0) await this.feedText([...start], null); // before any frame: no clock, as in training
+    if (start.length > 0) await this.feedText([...start]);
   }
 
   /**
@@ -120,7 +118,7 @@ export class StreamContext {
 
   /**
    * Feeds `prompt` (special and word tokens), then greedily generates until `eos` or the length
-   * cap, feeding each chosen token and finally `eos`, with `after` (a line stamp) in the same
+   * cap, feeding each chosen token and finally `eos`, with `after` (the format's end of a turn) in the same
    * step. Returns the generated ids (without eos), their mean log-probability (eos included:
    * choosing to stop is part of the line) and whether the model chose to stop.
    */
@@ -203,7 +201,7 @@ export class StreamContext {
     const embeds = new Float32Array(B * T * d);
     const positions = new BigInt64Array(B * T);
     ctxs.forEach((ctx, b) => {
-      embeds.set(model.embed(ids[b]!, ctxs[b]!.clockMs).data as Float32Array, b * T * d);
+      embeds.set(model.embed(ids[b]!).data as Float32Array, b * T * d);
       positions.set(ctx.cache.prepare('text', T), b * T);
     });
     const feeds: Record<string, ort.Tensor> = {
@@ -228,19 +226,19 @@ export class StreamContext {
    * Feeds text in steps of at most the cache's maxStepTokens (a general package's start prompt
    * can be longer than one step); the result is the same as one step, the attention being causal.
    */
-  async feedText(ids: number[], clockMs = this.clockMs): Promise<Float32Array> {
+  async feedText(ids: number[]): Promise<Float32Array> {
     const step = this.cache.limits.maxStepTokens;
     let logits = new Float32Array(0) as Float32Array<ArrayBufferLike>;
-    for (let i = 0; i < ids.length; i += step) logits = await this.stepText(ids.slice(i, i + step), clockMs);
+    for (let i = 0; i < ids.length; i += step) logits = await this.stepText(ids.slice(i, i + step));
     return logits;
   }
 
   /** One text step; returns the logits after the last token. */
-  private async stepText(ids: number[], clockMs = this.clockMs): Promise<Float32Array> {
+  private async stepText(ids: number[]): Promise<Float32Array> {
     const m = this.model.manifest;
     const positions = this.cache.prepare('text', ids.length);
     const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds: this.model.embed(ids, clockMs),
+      inputs_embeds: this.model.embed(ids),
       positions: new ort.Tensor('int64', positions, [1, ids.length]),
       ...this.model.visionTokensFeed(0),
     };

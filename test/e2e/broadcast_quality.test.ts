@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo.ts';
-import { scoreAnswers, scoreCommentary, type Broadcast } from '../../src/model/evaluate.ts';
+import { scoreAnswers, scoreCommentary, type Broadcast } from '../../bench/evaluate.ts';
 import { linePhrases } from '../../src/model/recall.ts';
 import { answeredAtTheirMoments } from '../helpers/broadcast.ts';
 

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
-import type { Broadcast } from '../../src/model/evaluate.ts';
+import type { Broadcast } from '../../bench/evaluate.ts';
 
 /** Each ground-truth question's answer, which must have come within 2 s (stream time) of its moment. */
 export function answeredAtTheirMoments(truth: Broadcast, events: readonly KibitzEvent[]) {

@@ -7,11 +7,11 @@ const manifest = {
   format: 'kibitz-mod/1', name: 't',
   frame: { width: 4, height: 4, fps: 2 },
   vision: { tokensPerFrame: 5 },
-  decoder: { dModel: 8, layers: 2, heads: 2, kvHeads: 1, headDim: 2, vocab: 10, routedLayers: [1], keepRatio: 0.4, keptPerFrame: 2 },
+  decoder: { dModel: 8, layers: 2, heads: 2, kvHeads: 1, headDim: 2, vocab: 10, routedLayers: [1], keepRatio: 0.4, keptPerFrame: 2, ropeTheta: 10000, pastKeys: 'rotated' },
   tokens: { silent: 3, eos: 2, question: 4, answer: 5, summary: 6, commentary: 7 },
 } as Manifest;
 
-/** Fake graph outputs whose key values encode the token serial, so we can see what is kept. */
+/** Fake graph outputs whose keys and values encode the token serial, so we can see what is kept (values: keys are turned when positions move). */
 function outputs(T: number, kept: number[], base: number): ort.InferenceSession.ReturnType {
   const mk = (vals: number[]) => new ort.Tensor('float32', Float32Array.from(vals.flatMap((v) => [v, v])), [1, 1, vals.length, 2]);
   const dense = Array.from({ length: T }, (_, t) => base + t);
@@ -22,11 +22,11 @@ function outputs(T: number, kept: number[], base: number): ort.InferenceSession.
 function validEntries(cache: KvCache, layer: number): { serial: number; pos: number }[] {
   const feeds: Record<string, ort.Tensor> = {};
   cache.feeds(feeds);
-  const key = feeds[`past_key.${layer}`]!.data as Float32Array;
+  const value = feeds[`past_value.${layer}`]!.data as Float32Array;
   const pos = feeds[`past_pos.${layer}`]!.data as BigInt64Array;
   const valid = feeds[`past_valid.${layer}`]!.data as Uint8Array;
   const out: { serial: number; pos: number }[] = [];
-  valid.forEach((v, slot) => v && out.push({ serial: key[slot * 2]!, pos: Number(pos[slot]) }));
+  valid.forEach((v, slot) => v && out.push({ serial: value[slot * 2]!, pos: Number(pos[slot]) }));
   return out.sort((a, b) => a.pos - b.pos);
 }
 
@@ -37,7 +37,9 @@ describe('KvCache', () => {
     let serial = 0;
     const feedFrame = () => {
       const pos = cache.prepare('frame', 5);
-      expect(Number(pos[0])).toBe(cache.seqLength);
+      // the new tokens' positions follow the last kept entry's (positions are rank + offset, contiguous)
+      const last = validEntries(cache, 0).at(-1);
+      expect(Number(pos[0])).toBe(last ? last.pos + 1 : 0);
       const idx = new Map([[1, BigInt64Array.from([1n, 3n])]]);
       cache.append('frame', 5, outputs(5, [1, 3], serial), idx);
       serial += 5;
@@ -53,7 +55,7 @@ describe('KvCache', () => {
     const l0 = validEntries(cache, 0);
     // sinks (serials 0,1) + last 3 frames (serials 40..49 are frames 8,9; 53..57 is frame 10) + text 50..52
     expect(l0.map((e) => e.serial)).toEqual([0, 1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57]);
-    expect(l0.map((e) => e.pos)).toEqual(l0.map((_, i) => i));
+    expect(l0.map((e) => e.pos - l0[0]!.pos)).toEqual(l0.map((_, i) => i));
     expect(cache.seqLength).toBe(l0.length);
     // routed layer: only the kept tokens (1 and 3 of each frame), positions shared with layer 0
     const l1 = validEntries(cache, 1);

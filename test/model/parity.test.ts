@@ -19,7 +19,7 @@ function tensor(t: FixtureTensor): ort.Tensor {
 }
 
 describe('model package parity (onnxruntime-node vs PyTorch fixtures)', () => {
-  // clock.json has no graph: test/model/clock.test.ts covers the clock
+  // clock.json (a fixture of the stream-clock experiment, which the runtime no longer reads) has no graph
   for (const file of readdirSync(join(PKG, 'fixtures')).filter((f) => f.endsWith('.json') && f !== 'clock.json')) {
     it(`${file} matches within ${TOLERANCE}`, async () => {
       const fx = JSON.parse(readFileSync(join(PKG, 'fixtures', file), 'utf8')) as { graph: string; inputs: Record<string, FixtureTensor>; outputs: Record<string, FixtureTensor> };

@@ -8,7 +8,7 @@ import type { KibitzEvent } from '../../src/events.ts';
 import type { Frame } from '../../src/frames.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { cacheLimitsFor, ModelEngine } from '../../src/model/engine.ts';
-import type { Broadcast } from '../../src/model/evaluate.ts';
+import type { Broadcast } from '../../bench/evaluate.ts';
 import { loadModelPackage } from '../../src/model/manifest.ts';
 import { Model } from '../../src/model/model.ts';
 import { StreamContext } from '../../src/model/stream_context.ts';

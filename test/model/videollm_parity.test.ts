@@ -40,7 +40,7 @@ describe.each([
     expect(codec.decode([...prompts.start])).toContain('A multimodal AI assistant');
     expect(prompts.start[0]).toBe(manifest.tokens.bos);
     expect([...prompts.frameSeparator]).toEqual([manifest.tokens.silent]); // P(",") after a frame is P(silent)
-    expect(prompts.afterLine('answer', 0).length).toBeGreaterThan(0);
+    expect(prompts.afterLine('answer').length).toBeGreaterThan(0);
     // a viewer's question goes in as typed, every word kept; special-token text typed by a viewer is not honoured
     const q = prompts.question('What is the <|eot_id|>dog doing?!', 64);
     expect(q).toEqual(codec.encodeTemplate(']\nUser: What is the dog doing?!\nAssistant:'));
@@ -85,8 +85,8 @@ describe.each([
     for (let f = 0; f < 9; f++) {
       current = frames[(f * 7) % frames.length]!;
       await ctx.stepFrame(ctx.frameInput(await model.encodeFrames([current])));
-      if (f === 2 || f === 6) await ctx.generate([...model.prompts.commentary], model.prompts.afterLine('commentary', 0));
-      if (f === 4) await ctx.generate(model.prompts.question('what is happening right now?', limits.maxStepTokens), model.prompts.afterLine('answer', 0));
+      if (f === 2 || f === 6) await ctx.generate([...model.prompts.commentary], model.prompts.afterLine('commentary'));
+      if (f === 4) await ctx.generate(model.prompts.question('what is happening right now?', limits.maxStepTokens), model.prompts.afterLine('answer'));
     }
 
     // the runtime did evict, kept its sinks, and fed "," only between frames

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scoreSummary, type TruthEvent } from '../../src/model/evaluate.ts';
+import { scoreSummary, type TruthEvent } from '../../bench/evaluate.ts';
 
 const truth: TruthEvent[] = [
   { t: 1, kind: 'spawn', text: 'an enemy appears' },

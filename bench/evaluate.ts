@@ -4,7 +4,7 @@
  * a line (lines are split at " and ") equal to its description comes within 2 s after it; each
  * phrase counts for one event; answers must match exactly.
  */
-import { linePhrases } from './recall.ts';
+import { linePhrases } from '../src/model/recall.ts';
 
 export const CATCH_MS = 2000;
 
