@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import type { KibitzEvent } from '../events.ts';
 import type { QuestionLimits } from '../questions/policy.ts';
-import type { Asker, GateAnswer, GateSummary, QuestionRequest } from './gate.ts';
+import type { Asker, GateAnswer, GateSummary, QuestionRequest } from '../questions/gate.ts';
 
 export type Teardown = () => void | Promise<void>;
 
