@@ -17,14 +17,51 @@
  * view the whole frame is scaled keeping its aspect and letterboxed.
  */
 export function frameFilter(fps: number, width: number, height: number, view?: FrameView, scaler: FrameScaler = 'bilinear'): string {
-  let crop = '';
-  if (view) {
-    const [x, y, w, h] = checkView(view);
-    crop = `crop=iw*${num(w)}:ih*${num(h)}:iw*${num(x)}:ih*${num(y)},`;
-  }
-  const keep = view ? '' : ':force_original_aspect_ratio=decrease';
-  return `setpts=PTS-STARTPTS,fps=${fps}:round=up,${crop}scale=${width}:${height}${keep}:flags=${scaler},` +
-    `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:black,format=rgb24`;
+  return `${sampling(fps)},${view ? crop(view) + ',' : ''}${fit(width, height, view ? 'stretch' : 'letterbox', scaler)}`;
+}
+
+/**
+ * The frame chain while kibitz looks for the package's picture on the canvas (src/view/): the
+ * same sampling, then two branches. `[frames]`: the model's frames through a crop named
+ * `crop@view` that the decoder moves at run time (ffmpeg filter commands), so a found view takes
+ * effect without restarting the decoder and the model still gets ffmpeg's own pixels. `[canvas]`:
+ * the whole picture in grey, at most `canvas.maxWidth` wide (aspect kept), `canvas.fps` times a
+ * second: what the search reads.
+ *
+ * `fit` is how the model's frames are made from the crop: a package trained on a view of the
+ * screen stretches it; one trained on whole frames letterboxes (a found view keeps its aspect, so
+ * both give the package's own geometry).
+ */
+export function searchFilterGraph(fps: number, width: number, height: number, view: FrameView, fitMode: 'stretch' | 'letterbox', canvas: CanvasSpec, scaler: FrameScaler = 'bilinear'): string {
+  return `[0:v:0]${sampling(fps)},split=2[model][whole];` +
+    `[model]crop@view=${crop(view).slice('crop='.length)},${fit(width, height, fitMode, scaler)}[frames];` +
+    `[whole]fps=${canvas.fps},scale='min(iw\\,${canvas.maxWidth})':-2:flags=bilinear,format=gray[canvas]`;
+}
+
+/** The grey canvas the view search reads: how often and how wide at most. */
+export interface CanvasSpec {
+  fps: number;
+  maxWidth: number;
+}
+
+/** ffmpeg filter commands that move `crop@view` to `view` (w and h first: x and y are clipped to fit them, never refused). */
+export function viewCommands(view: FrameView): string[] {
+  const [x, y, w, h] = checkView(view);
+  return [`w iw*${num(w)}`, `h ih*${num(h)}`, `x iw*${num(x)}`, `y ih*${num(y)}`].map((c) => `crop@view -1 ${c}`);
+}
+
+function sampling(fps: number): string {
+  return `setpts=PTS-STARTPTS,fps=${fps}:round=up`;
+}
+
+function crop(view: FrameView): string {
+  const [x, y, w, h] = checkView(view);
+  return `crop=iw*${num(w)}:ih*${num(h)}:iw*${num(x)}:ih*${num(y)}`;
+}
+
+function fit(width: number, height: number, mode: 'stretch' | 'letterbox', scaler: FrameScaler): string {
+  const keep = mode === 'letterbox' ? ':force_original_aspect_ratio=decrease' : '';
+  return `scale=${width}:${height}${keep}:flags=${scaler},pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:black,format=rgb24`;
 }
 
 /**
