@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp } from './app.ts';
-import { ConfigError } from './config/errors.ts';
+import { ConfigError } from './config_error.ts';
 import { autoKeyFile, loadConfig, PROJECT_ROOT } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { describeFfmpeg, FfmpegNotFoundError, resolveFfmpeg, type FfmpegInfo } from './ffmpeg.ts';

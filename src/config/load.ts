@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../config_error.ts';
 import { checkView, type FrameScaler, type FrameView } from '../decode/filter.ts';
 import { parsePluginConfig } from '../plugins/plugin_config.ts';
 import { builtinPlugins } from '../plugins/builtin.ts';

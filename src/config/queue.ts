@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { num } from './values.ts';
+import { num } from '../config_values.ts';
 
 /**
  * The `queue:` slice of the kibitz config: where frames go to the model. Embedded in the config

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FrameScaler, FrameView } from '../decode/filter.ts';
 import { queueSchema } from './queue.ts';
-import { bool, num, port } from './values.ts';
+import { bool, num, port } from '../config_values.ts';
 import { whipConfigSchema } from './whip.ts';
 import { questionLimitsSchema } from '../questions/policy.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, list, num } from './values.ts';
+import { bool, list, num } from '../config_values.ts';
 
 /**
  * The `whip:` slice of the kibitz config, embedded as-is by the config schema (schema.ts); it

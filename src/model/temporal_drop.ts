@@ -11,7 +11,6 @@
  * threshold, or when it was last fed refreshFrames or more frames ago.
  */
 
-import { ConfigError } from '../config/errors.ts';
 
 /** The manifest's `temporal` block. */
 export interface TemporalRule {
@@ -27,13 +26,24 @@ export interface TemporalRule {
 export type TemporalMode = 'auto' | 'on' | 'off';
 
 /**
+ * The temporal drop asked for ("on") on a package never trained with it. The model layer knows
+ * no config keys: whoever built the engine from a config names the key (src/model_host/engine_for.ts).
+ */
+export class TemporalModeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TemporalModeError';
+  }
+}
+
+/**
  * The one place that decides whether a package's streams run the temporal drop. A package without
  * a `temporal` block was never trained with it, so `on` there is a clear error, not a silent no-op.
  */
 export function temporalRuleFor(manifest: { name: string; temporal?: (TemporalRule & { default?: 'on' | 'off' }) | undefined }, mode: TemporalMode): TemporalRule | null {
   const t = manifest.temporal;
   if (!t) {
-    if (mode === 'on') throw new ConfigError('model.temporal', `"on", but package ${manifest.name} has no temporal block: it was not trained with the temporal token drop. Set model.temporal to auto or off, or export a package trained with it (cli train --temporal).`);
+    if (mode === 'on') throw new TemporalModeError(`"on", but package ${manifest.name} has no temporal block: it was not trained with the temporal token drop. Set model.temporal to auto or off, or export a package trained with it (cli train --temporal).`);
     return null;
   }
   if (mode === 'off' || (mode === 'auto' && t.default === 'off')) return null;

@@ -1,6 +1,7 @@
-import { engineOptionsFromConfig, ModelEngine, type EngineOptions } from '../model/engine.ts';
+import type { ModelEngine, EngineOptions } from '../model/engine.ts';
 import { Model } from '../model/model.ts';
 import type { StreamSession } from '../stream/session.ts';
+import { engineFor } from './engine_for.ts';
 import { LateBrain } from './late_brain.ts';
 import type { HostParts, ModelHost } from './port.ts';
 
@@ -37,7 +38,13 @@ export function embeddedModelHost(overrides: Partial<EngineOptions> = {}): Embed
       if (loaded) throw new Error('the embedded model host is already started');
       const log = parts.log.child({ part: 'model' });
       const model = await Model.fromConfig(parts.config.model, log);
-      const engine = new ModelEngine(model, parts.bus, log, { ...engineOptionsFromConfig(parts.config), ...overrides });
+      let engine: ModelEngine;
+      try {
+        engine = engineFor(model, parts.bus, log, parts.config, overrides);
+      } catch (err) {
+        await model.close();
+        throw err;
+      }
       loaded = { model, engine, parts };
       brain.serve(engine);
       parts.metrics.addModelStats(() => engine.allStats());

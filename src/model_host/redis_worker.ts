@@ -1,11 +1,12 @@
 import { EventBus } from '../bus.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { engineOptionsFromConfig, ModelEngine, type EngineOptions } from '../model/engine.ts';
+import type { EngineOptions, ModelEngine } from '../model/engine.ts';
 import { Model } from '../model/model.ts';
 import { defaultNodeId, redisQueueOptions, safeUrl, type RedisQueueOptions } from '../queue/redis/options.ts';
 import type { WorkerHooks } from '../queue/redis/owned_stream.ts';
 import { WorkerNode } from '../queue/redis/worker_node.ts';
+import { engineFor } from './engine_for.ts';
 
 export interface RunWorkerOptions {
   log?: Logger;
@@ -42,7 +43,7 @@ export async function runWorker(config: Config, opts: RunWorkerOptions = {}): Pr
   model ??= await Model.fromConfig(config.model, log);
   // The engine's own bus: what it says is forwarded to the stream's ingest node, never published here.
   const bus = new EventBus((err) => log.error({ err }, 'event listener failed'));
-  const engine = new ModelEngine(model, bus, log, { ...engineOptionsFromConfig(config), ...opts.engine });
+  const engine = engineFor(model, bus, log, config, opts.engine);
   const node = new WorkerNode(id, q.url, q, engine, bus, log, opts.hooks);
   node.start();
   log.info({ worker: id, capacity: q.capacity, redis: safeUrl(q.url) }, `worker ${id} ready for ${q.capacity} streams`);

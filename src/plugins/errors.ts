@@ -3,7 +3,7 @@ import { GateError } from '../questions/gate.ts';
 // The gate's refusals, for plugins that tell them apart (the gate itself is src/questions/gate.ts).
 export { GateError, type GateErrorCode } from '../questions/gate.ts';
 // The foundation's ConfigError (key, problem): the CLI prints `key: problem` and exits 2.
-export { ConfigError } from '../config/errors.ts';
+export { ConfigError } from '../config_error.ts';
 
 /** One place for what an asker is told; short enough for any chat. */
 export function userMessage(err: unknown): string {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BrainError } from '../brain.ts';
-import { num } from '../plugins/zod.ts';
+import { num } from '../config_values.ts';
 
 /**
  * The one set of rules for viewers' questions and summary requests, set by `questions:` in the

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, statSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.ts';
+import { ConfigError } from '../../src/config_error.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { parsePluginConfig } from '../../src/plugins/plugin_config.ts';
 import { DEFAULT_QUESTION_LIMITS, questionPolicyOf } from '../../src/questions/policy.ts';

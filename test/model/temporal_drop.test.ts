@@ -12,7 +12,7 @@ import type { Broadcast } from '../../bench/evaluate.ts';
 import { loadModelPackage } from '../../src/model/manifest.ts';
 import { Model } from '../../src/model/model.ts';
 import { StreamContext } from '../../src/model/stream_context.ts';
-import { gatherTokens, temporalRuleFor, TokenDrop, type TemporalRule } from '../../src/model/temporal_drop.ts';
+import { gatherTokens, temporalRuleFor, TemporalModeError, TokenDrop, type TemporalRule } from '../../src/model/temporal_drop.ts';
 import { sampleFrames } from '../helpers/sample_frames.ts';
 
 /** The crafted frames the toolkit's test checks too (models/tests/test_temporal.py). */
@@ -182,7 +182,9 @@ describe('temporal token drop: the runtime, on the shipped weights with the defa
     expect(temporalRuleFor({ name, temporal: { ...rule, default: 'off' } }, 'on')).toMatchObject({ threshold: rule.threshold });
     expect(temporalRuleFor({ name, temporal: rule }, 'off')).toBeNull();
     expect(temporalRuleFor({ name }, 'auto')).toBeNull();
-    expect(() => temporalRuleFor({ name }, 'on')).toThrow(/^model\.temporal: "on", but package .* has no temporal block: it was not trained with the temporal token drop/);
+    // the model layer names no config key; engineFor (src/model_host) makes it model.temporal's ConfigError (test/config/cli_exit.test.ts)
+    expect(() => temporalRuleFor({ name }, 'on')).toThrow(TemporalModeError);
+    expect(() => temporalRuleFor({ name }, 'on')).toThrow(/^"on", but package .* has no temporal block: it was not trained with the temporal token drop/);
   });
 
   it('steps streams that feed different numbers of tokens exactly as each alone', async () => {

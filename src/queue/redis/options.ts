@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { redisQueueSchema, type RedisQueueOptions } from '../../config/queue.ts';
-import { ConfigError } from '../../config/errors.ts';
+import { ConfigError } from '../../config_error.ts';
 import type { Config } from '../../config/schema.ts';
 
 export { redisQueueSchema, type RedisQueueOptions } from '../../config/queue.ts';
