@@ -1,6 +1,7 @@
 """decoder.pastKeys "rotated": the exported graphs take past keys rotated at their positions and
 rotate only the new ones. Fed the rotated form of the same past, they must give what the pre-RoPE
-graphs give, and hand back the new keys rotated (the runtime's side: test/model/rotated_keys.test.ts)."""
+graphs give (the form training and the evaluator use), and hand back the new keys rotated (the
+runtime's side: test/model/kv_cache.test.ts)."""
 import os
 import sys
 import unittest

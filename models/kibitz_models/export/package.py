@@ -269,10 +269,9 @@ def _refuse_unfaithful(model: KibitzModel) -> None:
 
 
 def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[dict] = None,
-                   check_parity: bool = True, rotated_keys: bool = True) -> dict:
-    """`rotated_keys`: the decoder graphs take and return keys rotated at their positions (manifest
-    decoder.pastKeys "rotated"; each step rotates only its new tokens). False writes the graphs of
-    packages before it (pre-RoPE keys, re-rotated every step), kept for the runtime's tests."""
+                   check_parity: bool = True) -> dict:
+    """The decoder graphs take and return keys rotated at their positions (manifest
+    decoder.pastKeys "rotated"; each step rotates only its new tokens), the only form the runtime reads."""
     meta = meta or {}
     model = model.eval()
     cfg = model.cfg
@@ -299,16 +298,16 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         flat = example_past(model, B, past_lens(model, 1, 15), gen)
         fnames = past_names(L)
         onames, axes = frame_io(L)
-        onnx_export(FrameGraph(model, rotated_keys), (emb, pos, *flat), os.path.join(out_dir, "decoder_frame.onnx"),
+        onnx_export(FrameGraph(model), (emb, pos, *flat), os.path.join(out_dir, "decoder_frame.onnx"),
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=onames,
                           opset_version=OPSET, dynamic_axes=axes, do_constant_folding=True)
-        outs = FrameGraph(model, rotated_keys)(emb, pos, *flat)
+        outs = FrameGraph(model)(emb, pos, *flat)
         write_fixture(os.path.join(out_dir, "fixtures", "decoder_frame.json"), "decoder_frame.onnx",
                       dict(zip(["inputs_embeds", "positions"] + fnames, [emb, pos] + flat)),
                       dict(zip(onames, outs)), "batch 2, one frame + 15 text tokens of past; row 1 has padding")
         # frame step with an empty cache (first frame of a stream)
         flat0 = example_past(model, 1, [0] * L, gen)
-        outs0 = FrameGraph(model, rotated_keys)(emb[:1], pos[:1] - 40, *flat0)
+        outs0 = FrameGraph(model)(emb[:1], pos[:1] - 40, *flat0)
         write_fixture(os.path.join(out_dir, "fixtures", "decoder_frame_empty.json"), "decoder_frame.onnx",
                       dict(zip(["inputs_embeds", "positions"] + fnames, [emb[:1], pos[:1] - 40] + flat0)),
                       dict(zip(onames, outs0)), "batch 1, empty past (P=0 in every layer)")
@@ -317,7 +316,7 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
             idx = torch.tensor(pick)
             flatn = example_past(model, B, past_lens(model, 1, 9), gen)
             posn = torch.arange(n).unsqueeze(0).repeat(B, 1) + 40
-            outsn = FrameGraph(model, rotated_keys)(emb[:, idx], posn, *flatn)
+            outsn = FrameGraph(model)(emb[:, idx], posn, *flatn)
             write_fixture(os.path.join(out_dir, "fixtures", f"decoder_frame_n{n}.json"), "decoder_frame.onnx",
                           dict(zip(["inputs_embeds", "positions"] + fnames, [emb[:, idx], posn] + flatn)),
                           dict(zip(onames, outsn)), f"batch 2, a frame of {n} fed tokens (temporal drop); row 1 has padding")
@@ -329,10 +328,10 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
         tpos = torch.arange(T).unsqueeze(0).repeat(B, 1) + 40 + V
         flatt = example_past(model, B, past_lens(model, 2, 5), gen)
         tonames, taxes = text_io(L)
-        onnx_export(TextGraph(model, rotated_keys), (temb, tpos, *flatt), os.path.join(out_dir, "decoder_text.onnx"),
+        onnx_export(TextGraph(model), (temb, tpos, *flatt), os.path.join(out_dir, "decoder_text.onnx"),
                           input_names=["inputs_embeds", "positions"] + fnames, output_names=tonames,
                           opset_version=OPSET, dynamic_axes=taxes, do_constant_folding=True)
-        touts = TextGraph(model, rotated_keys)(temb, tpos, *flatt)
+        touts = TextGraph(model)(temb, tpos, *flatt)
         write_fixture(os.path.join(out_dir, "fixtures", "decoder_text.json"), "decoder_text.onnx",
                       dict(zip(["inputs_embeds", "positions"] + fnames, [temb, tpos] + flatt)),
                       dict(zip(tonames, touts)), "batch 2, T=4 (question w w answer), 2 frames + 5 text of past; row 1 has padding")
@@ -346,8 +345,7 @@ def export_package(model: KibitzModel, out_dir: str, name: str, meta: Optional[d
                            "tolerance": PARITY_TOL, "seconds": secs.tolist(), "clock": t2j(model.clock(secs))}, f)
     tokenizer_for(cfg.game).save(os.path.join(out_dir, "tokenizer.json"))
     manifest = manifest_for(model, name, meta)
-    if rotated_keys:
-        manifest["decoder"]["pastKeys"] = "rotated"
+    manifest["decoder"]["pastKeys"] = "rotated"
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
 
