@@ -17,9 +17,9 @@ import pino from 'pino';
 import { EventBus } from '../src/bus.ts';
 import { ModelEngine } from '../src/model/engine.ts';
 import { Model } from '../src/model/model.ts';
-import type { RedisIngest } from '../src/queue/redis/ingest_node.ts';
+import type { IngestNode } from '../src/queue/redis/ingest_node.ts';
 import { ChildWorker } from '../test/queue/helpers/child.ts';
-import { FakeHost, PKG, redisConfig, redisOverrides, startRedisIngest } from '../test/queue/helpers/host.ts';
+import { FakeHost, PKG, redisConfig, redisOverrides, startIngestNode } from '../test/queue/helpers/host.ts';
 import { RedisServer } from '../test/queue/helpers/redis.ts';
 import { fmt, pct, table as printTable } from './table.ts';
 
@@ -94,7 +94,7 @@ async function latencyBench(): Promise<void> {
   const redis = await RedisServer.start();
   const worker = await ChildWorker.start('bench-w1', redisOverrides(redis.url, all), { KQ_ENGINE: JSON.stringify(ENGINE), KQ_REPORT_MS: '1000', KQ_CAPACITY: '64' });
   const host = new FakeHost(redisConfig(redis.url, all));
-  const ingest = startRedisIngest(host);
+  const ingest = startIngestNode(host);
   while ((await ingest.refresh()).workers.length < 1) await sleep(200);
 
   const emb = { lat: [] as number[], ask: [] as number[], cpu: 0 };
@@ -164,7 +164,7 @@ async function scaleBench(): Promise<void> {
     const env = { KQ_ENGINE: JSON.stringify(ENGINE), KQ_REPORT_MS: '1000', KQ_CAPACITY: '64' };
     const workers = await Promise.all(Array.from({ length: k }, (_, i) => ChildWorker.start(`scale-w${i + 1}`, redisOverrides(redis.url, all), env)));
     const host = new FakeHost(redisConfig(redis.url, all));
-    const ingest: RedisIngest = startRedisIngest(host);
+    const ingest: IngestNode = startIngestNode(host);
     while ((await ingest.refresh()).workers.length < k) await sleep(200);
     let started = 0;
     let best = 0;

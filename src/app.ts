@@ -13,7 +13,7 @@ import type { ModelHost } from './model_host/port.ts';
 import { QuestionGate } from './questions/gate.ts';
 import { questionPolicyOf } from './questions/policy.ts';
 import { ContentStates } from './stream/content_state.ts';
-import { SessionRegistry } from './stream/sessions.ts';
+import { StreamSessions } from './stream/sessions.ts';
 import type { StreamSession } from './stream/session.ts';
 import { Timeline } from './timeline/timeline.ts';
 
@@ -35,7 +35,7 @@ export interface KibitzApp {
   readonly log: Logger;
   readonly bus: EventBus;
   readonly metrics: Metrics;
-  readonly sessions: SessionRegistry;
+  readonly sessions: StreamSessions;
   readonly timeline: Timeline;
   readonly http: FastifyInstance & { readonly port: number };
   readonly rtmp: { readonly port: number };
@@ -79,11 +79,11 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
   let stopConsuming: (() => void) | undefined;
   const closers: (() => unknown)[] = [];
   // ffmpeg is known for sure only after start() has probed it.
-  const sessions = new SessionRegistry({ config, bus, metrics, log });
+  const sessions = new StreamSessions({ config, bus, metrics, log });
   sessions.onBeforeNewSession((name) => timeline.beginSession(name));
 
   const http = createHttpServer({
-    registry: sessions, timeline, metrics, bus, log, questions, sseHeartbeatMs: opts.sseHeartbeatMs,
+    sessions, timeline, metrics, bus, log, questions, sseHeartbeatMs: opts.sseHeartbeatMs,
     streamInfo: (name) => ({ content: contentStates.get(name), ...modelHost?.streamInfo(name) }),
     health: () => ({ ffmpeg: ffmpeg?.version ?? null, model: config.model.package ?? null, brain: modelHost !== undefined && hostStarted }),
   }) as KibitzApp['http'];
@@ -119,7 +119,7 @@ export function createApp(config: Config, opts: AppOptions = {}): KibitzApp {
       await mkdir(config.dataDir, { recursive: true });
       await timeline.start();
       rtmp = new RtmpIngest({
-        host: config.rtmp.host, port: config.rtmp.port, streams: config.streams, registry: sessions, metrics, log,
+        host: config.rtmp.host, port: config.rtmp.port, streams: config.streams, sessions, metrics, log,
         allowRemotePlay: config.ingest.allowRemotePlay,
       });
       await rtmp.start();

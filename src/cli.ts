@@ -233,7 +233,7 @@ async function importCommand(args: string[]): Promise<void> {
 async function worker(args: string[]): Promise<void> {
   const { config, log } = configAndLog(args);
   if (config.queue.kind !== 'redis') throw new UsageError('kibitz worker needs queue: { kind: redis, url: redis://HOST:6379 } in the config (or KIBITZ_QUEUE_KIND=redis KIBITZ_QUEUE_URL=...)');
-  const { runWorker } = await import('./model_host/redis_worker.ts');
+  const { runWorker } = await import('./model_host/worker.ts');
   const w = await runWorker(config, { log });
   const stop = () => void w.close().then(() => process.exit(0));
   process.once('SIGINT', stop);

@@ -4,12 +4,12 @@ import type { EventBus } from '../bus.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { GateError, type GateErrorCode, type QuestionGate } from '../questions/gate.ts';
-import type { SessionRegistry } from '../stream/sessions.ts';
+import type { StreamSessions } from '../stream/sessions.ts';
 import type { Timeline } from '../timeline/timeline.ts';
 import { SseHub } from './sse.ts';
 
 export interface ApiDeps {
-  registry: SessionRegistry;
+  sessions: StreamSessions;
   timeline: Timeline;
   metrics: Metrics;
   bus: EventBus;
@@ -33,7 +33,7 @@ function fail(reply: FastifyReply, status: number, error: string, message: strin
 }
 
 export function createHttpServer(deps: ApiDeps): FastifyInstance {
-  const { registry, timeline, metrics, bus } = deps;
+  const { sessions, timeline, metrics, bus } = deps;
   // Request lines only at debug: the API is polled (overlay, SSE reconnects) and would flood the log.
   const httpLog = deps.log.child({ component: 'http' }, { level: deps.log.isLevelEnabled('debug') ? deps.log.level : 'warn' });
   const app = Fastify({ loggerInstance: httpLog as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: 64 * 1024 });
@@ -41,18 +41,18 @@ export function createHttpServer(deps: ApiDeps): FastifyInstance {
   app.addHook('preClose', async () => sse.closeAll());
   const startedAt = Date.now();
 
-  const knownStream = (name: string) => registry.isConfigured(name) || registry.get(name) !== undefined;
-  const unknown = (reply: FastifyReply, name: string) => fail(reply, 404, 'UNKNOWN_STREAM', `no stream named "${name}" (configured: ${registry.streamNames.join(', ') || 'none'})`);
+  const knownStream = (name: string) => sessions.isConfigured(name) || sessions.get(name) !== undefined;
+  const unknown = (reply: FastifyReply, name: string) => fail(reply, 404, 'UNKNOWN_STREAM', `no stream named "${name}" (configured: ${sessions.streamNames.join(', ') || 'none'})`);
 
-  app.get('/healthz', async () => ({ ok: true, uptimeS: Math.round((Date.now() - startedAt) / 1000), streams: registry.list().filter((s) => s.state !== 'ended').length, ...deps.health?.() }));
+  app.get('/healthz', async () => ({ ok: true, uptimeS: Math.round((Date.now() - startedAt) / 1000), streams: sessions.list().filter((s) => s.state !== 'ended').length, ...deps.health?.() }));
 
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
-  const withInfo = (s: ReturnType<SessionRegistry['list']>[number]) => ({ ...s.toJSON(), ...deps.streamInfo?.(s.name) });
-  app.get('/api/streams', async () => ({ streams: registry.list().map(withInfo), configured: registry.streamNames }));
+  const withInfo = (s: ReturnType<StreamSessions['list']>[number]) => ({ ...s.toJSON(), ...deps.streamInfo?.(s.name) });
+  app.get('/api/streams', async () => ({ streams: sessions.list().map(withInfo), configured: sessions.streamNames }));
 
   app.get<{ Params: { name: string } }>('/api/streams/:name', async (req, reply) => {
-    const s = registry.get(req.params.name);
+    const s = sessions.get(req.params.name);
     if (!s) return knownStream(req.params.name) ? fail(reply, 404, 'NOT_LIVE', `stream "${req.params.name}" has not been published since kibitz started`) : unknown(reply, req.params.name);
     return withInfo(s);
   });

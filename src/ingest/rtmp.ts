@@ -5,7 +5,7 @@ import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
 import type { StreamConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { PublishError, type PublishHandle, type SessionRegistry } from '../stream/sessions.ts';
+import { PublishError, type PublishHandle, type StreamSessions } from '../stream/sessions.ts';
 import { matchStreamKey } from './keys.ts';
 
 export class PortInUseError extends Error {
@@ -20,7 +20,7 @@ export interface RtmpIngestOptions {
   /** 0 = any free port (tests); read `port` after start(). */
   port: number;
   streams: readonly StreamConfig[];
-  registry: SessionRegistry;
+  sessions: StreamSessions;
   metrics: Metrics;
   log: Logger;
   /** Let non-loopback clients play streams back (default: only kibitz's own decoder may). */
@@ -150,7 +150,7 @@ export class RtmpIngest {
   }
 
   private onPublish(session: RtmpSession, ip: string): void {
-    const { log, metrics, registry } = this.opts;
+    const { log, metrics, sessions } = this.opts;
     const socket = session.socket;
     const stream = session.streamApp === 'live' ? matchStreamKey(this.opts.streams, session.streamName) : undefined;
     if (!stream) {
@@ -164,7 +164,7 @@ export class RtmpIngest {
     }
     let handle: PublishHandle;
     try {
-      handle = registry.startPublish({
+      handle = sessions.startPublish({
         stream: stream.name,
         protocol: 'rtmp',
         ip,

@@ -23,8 +23,8 @@ export interface HostParts {
 
 /**
  * Where the model runs, chosen once when the app is built (`createApp(config, { modelHost })`):
- * in this process (embedded.ts) or on `kibitz worker` processes behind Redis (redis_ingest.ts,
- * with redis_worker.ts on the other side). The app asks it questions through `brain`, hands it
+ * in this process (embedded.ts) or on `kibitz worker` processes behind Redis (remote.ts,
+ * with worker.ts on the other side). The app asks it questions through `brain`, hands it
  * every stream session once `start` has resolved, and closes it first on shutdown.
  */
 export interface ModelHost {

@@ -25,7 +25,8 @@ export interface HostOptions {
   log: Logger;
   /** Defaults to config.streams. */
   streams?: readonly StreamConfigLike[];
-  registry?: readonly KibitzPlugin<any, any>[];
+  /** The plugins that can be configured; default: the ones found under plugins/ (builtin.ts). */
+  catalogue?: readonly KibitzPlugin<any, any>[];
   /** Restart backoff after a failed setup or a death: base doubles up to max. */
   backoff?: { baseMs: number; maxMs: number };
   /** How long startPlugins waits for first setups before returning (they go on in the background). */
@@ -46,12 +47,12 @@ const TEARDOWN_TIMEOUT_MS = 5_000;
 
 /** Validates the plugins' config (parsePluginConfig), then starts each configured plugin isolated from the others. */
 export async function startPlugins(opts: HostOptions): Promise<PluginHost> {
-  const { streams, questions, plugins } = parsePluginConfig({ ...opts.config, streams: opts.streams ?? opts.config.streams }, opts.registry);
+  const { streams, questions, plugins } = parsePluginConfig({ ...opts.config, streams: opts.streams ?? opts.config.streams }, opts.catalogue);
   const gate = opts.gate ?? new QuestionGate(opts.brain, questions);
 
   const status = new StatusTracker(streams);
   const unsubscribeStatus = opts.bus.subscribe((ev) => status.see(ev));
-  const http = new HttpRoutes(opts.http);
+  const http = new PluginPaths(opts.http);
   const runners = plugins.map(({ plugin, options }) =>
     new Runner(plugin, options, { ...opts, streams, gate, status, http, backoff: opts.backoff ?? { baseMs: 1_000, maxMs: 60_000 } }),
   );
@@ -78,7 +79,7 @@ interface RunnerDeps extends Omit<HostOptions, 'http' | 'streams'> {
   streams: ConfiguredStream[];
   gate: QuestionGate;
   status: StatusTracker;
-  http: HttpRoutes;
+  http: PluginPaths;
   backoff: { baseMs: number; maxMs: number };
 }
 
@@ -221,10 +222,10 @@ function anySignal(a: AbortSignal, b?: AbortSignal): AbortSignal {
 }
 
 /**
- * GET routes survive plugin restarts: a path is added to fastify once (fastify refuses routes
+ * Plugins' GET paths survive plugin restarts: a path is added to fastify once (fastify refuses routes
  * after listen) and dispatches to whichever plugin instance holds it now; 503 while it is down.
  */
-class HttpRoutes {
+class PluginPaths {
   private readonly handlers = new Map<string, RouteHandlerMethod | undefined>();
   constructor(private readonly server?: Pick<FastifyInstance, 'get'>) {}
 

@@ -21,18 +21,18 @@ export interface PluginConfig {
  */
 export function parsePluginConfig(
   config: { plugins?: Record<string, unknown> | null; streams?: readonly StreamConfigLike[]; questions?: unknown },
-  registry: readonly KibitzPlugin<any, any>[] = builtinPlugins,
+  catalogue: readonly KibitzPlugin<any, any>[] = builtinPlugins,
 ): PluginConfig {
   const fail = (key: string, problem: string): never => {
     throw new ConfigError(key, problem);
   };
   // `plugins.questions` is not a plugin: it holds the question policy shared by all chats (and HTTP).
   const { questions, ...pluginsConfig } = config.plugins ?? {};
-  const byName = new Map(registry.map((p) => [p.name, p]));
+  const byName = new Map(catalogue.map((p) => [p.name, p]));
   for (const key of Object.keys(pluginsConfig)) {
     if (!byName.has(key)) fail(`plugins.${key}`, `unknown plugin (known: ${[...byName.keys()].join(', ')})`);
   }
-  const streams = toPluginStreams(config.streams ?? [], registry, fail);
+  const streams = toPluginStreams(config.streams ?? [], catalogue, fail);
   const questionsKey = config.questions !== undefined ? 'questions' : 'plugins.questions';
   const limits = questionLimitsSchema.safeParse(config.questions ?? questions ?? {});
   if (!limits.success) fail(`${questionsKey}.${limits.error.issues[0]!.path.join('.')}`, limits.error.issues[0]!.message);

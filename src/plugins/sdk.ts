@@ -4,7 +4,7 @@
  * It sits in src/plugins/, beside the host it is the public face of, rather than at the top of
  * src/: what plugins may use and how the host runs them change together, in one folder.
  * It holds what plugins use, and the types in those signatures; add to it what a plugin needs,
- * never the host, the gate or the registry.
+ * never the host, the gate or the plugin catalogue.
  */
 
 // Defining a plugin: its options, its route under each stream, the scoped context it gets.

@@ -26,7 +26,7 @@ export interface PublishRequest {
   /** Called for every decoder (re)start: a fresh input each time (stdin streams cannot be replayed). */
   input: () => DecoderInput;
   ip?: string;
-  /** The registry calls this to drop the publisher (fatal input error, shutdown). */
+  /** StreamSessions calls this to drop the publisher (fatal input error, shutdown). */
   disconnect?: (reason: string) => void;
 }
 
@@ -61,7 +61,7 @@ interface Entry {
  * All stream sessions by name (the live ones and the latest ended one per name). The only
  * place that creates, resumes and ends sessions.
  */
-export class SessionRegistry {
+export class StreamSessions {
   private readonly entries = new Map<string, Entry>();
   private readonly sessionListeners = new Set<(s: StreamSession) => void>();
   private readonly beforeNewSession = new Set<(name: string) => void>();

@@ -69,7 +69,7 @@ async function start(pluginOptions: Record<string, unknown> = {}, questions: Rec
       plugins: { fakechat: pluginOptions, questions },
       streams: [{ name: 'main', fakechat: { room: 'Lobby', gets: ['commentary', 'answer', 'summary', 'status'], commentaryPerMinute: 60 } }, { name: 'other' }],
     },
-    bus, brain, log: silentLog, registry: [plugin],
+    bus, brain, log: silentLog, catalogue: [plugin],
   });
   const texts = () => bot!.sent.map((s) => s.text);
   return { bus, brain, host, bot: bot!, texts };
@@ -78,7 +78,7 @@ async function start(pluginOptions: Record<string, unknown> = {}, questions: Rec
 describe('chat commands shared by every chat platform', () => {
   it('a route is declared by the plugin, validated under its name, and each plugin sees only its own', async () => {
     const plugin = definePlugin({ name: 'fakechat', options, route, setup: () => () => {} });
-    await expect(startPlugins({ config: { plugins: {}, streams: [{ name: 'main', fakechat: { room: 5 } }] }, bus: new EventBus(), brain: new FakeBrain(new EventBus()), log: silentLog, registry: [plugin] }))
+    await expect(startPlugins({ config: { plugins: {}, streams: [{ name: 'main', fakechat: { room: 5 } }] }, bus: new EventBus(), brain: new FakeBrain(new EventBus()), log: silentLog, catalogue: [plugin] }))
       .rejects.toThrow(/^streams\[0\]\.fakechat\.room/);
     const { bot, host } = await start();
     expect(bot.chat.targets()).toEqual(['lobby']);

@@ -53,7 +53,7 @@ describe('plugin host', () => {
     });
     const host = await startPlugins({
       config: { plugins: { flaky: {}, steady: {} } }, bus, brain: new FakeBrain(bus), log: silentLog,
-      registry: [flaky, steady], backoff: { baseMs: 20, maxMs: 100 }, startWaitMs: 50,
+      catalogue: [flaky, steady], backoff: { baseMs: 20, maxMs: 100 }, startWaitMs: 50,
     });
     bus.publish({ stream: 'main', kind: 'commentary', text: 'hi', streamTimeMs: 0 });
     expect(seen).toEqual(['>hi']);
@@ -83,7 +83,7 @@ describe('plugin host', () => {
         return () => void tornDown++;
       },
     });
-    const host = await startPlugins({ config: { plugins: { early: {} } }, bus, brain: new FakeBrain(bus), log: silentLog, registry: [p], backoff: { baseMs: 10, maxMs: 10 } });
+    const host = await startPlugins({ config: { plugins: { early: {} } }, bus, brain: new FakeBrain(bus), log: silentLog, catalogue: [p], backoff: { baseMs: 10, maxMs: 10 } });
     await waitFor(() => host.running().includes('early'), 2000, 'restart');
     expect(attempts).toBe(2);
     expect(tornDown).toBe(1);

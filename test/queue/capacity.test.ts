@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
-import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
-import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
+import type { IngestNode } from '../../src/queue/redis/ingest_node.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/worker.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig, testLog, startRedisIngest } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, testLog, startIngestNode } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 let redis: RedisServer;
 let host: FakeHost;
-let ingest: RedisIngest;
+let ingest: IngestNode;
 const workers: RunningWorker[] = [];
 const lines: string[] = [];
 
@@ -17,7 +17,7 @@ beforeAll(async () => {
   const config = redisConfig(redis.url, ['s0', 's1'], { leaseMs: 1000, pollMs: 100 });
   workers.push(await runWorker(config, { log: testLog(), engine: ENGINE, queue: { workerId: 'w-one', capacity: 1 } }));
   host = new FakeHost(config, createLogger({ level: 'warn', format: 'json', destination: { write: (s: string) => lines.push(s) } }));
-  ingest = startRedisIngest(host);
+  ingest = startIngestNode(host);
 });
 afterAll(async () => {
   await host?.close();

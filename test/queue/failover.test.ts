@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
+import type { IngestNode } from '../../src/queue/redis/ingest_node.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 import { ChildWorker } from './helpers/child.ts';
-import { ENGINE, FakeHost, redisConfig, redisOverrides, startRedisIngest } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, redisOverrides, startIngestNode } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 const STREAMS = ['s0', 's1'];
@@ -10,7 +10,7 @@ const LEASE_MS = 2000;
 const BOUND_MS = LEASE_MS + 10_000;
 let redis: RedisServer;
 let host: FakeHost;
-let ingest: RedisIngest;
+let ingest: IngestNode;
 const children: ChildWorker[] = [];
 const env = { KQ_CAPACITY: '2', KQ_SLOW_MS: '2500', KQ_ENGINE: JSON.stringify(ENGINE) };
 
@@ -21,7 +21,7 @@ beforeAll(async () => {
   const overrides = redisOverrides(redis.url, STREAMS, { leaseMs: LEASE_MS });
   children.push(...(await Promise.all(['w-a', 'w-b'].map((id) => ChildWorker.start(id, overrides, env)))));
   host = new FakeHost(redisConfig(redis.url, STREAMS, { leaseMs: LEASE_MS }));
-  ingest = startRedisIngest(host);
+  ingest = startIngestNode(host);
   await waitFor(async () => (await ingest.refresh()).workers.length === 2, 'two workers advertised', 20_000);
   STREAMS.forEach((s, i) => host.startStream(s, i));
   await waitFor(() => STREAMS.every((s) => host.eventsOf(s, 'commentary').length >= 1), 'commentary on both streams', 30_000);

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnswerResult } from '../../src/brain.ts';
-import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
-import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
+import type { IngestNode } from '../../src/queue/redis/ingest_node.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/worker.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig, startRedisIngest } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, startIngestNode } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 const STREAMS = ['s0', 's1'];
 let redis: RedisServer;
 let host: FakeHost;
-let ingest: RedisIngest;
+let ingest: IngestNode;
 let worker: RunningWorker;
 const answering: string[] = [];
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
     },
   });
   host = new FakeHost(config);
-  ingest = startRedisIngest(host);
+  ingest = startIngestNode(host);
   STREAMS.forEach((s, i) => host.startStream(s, i));
   await waitFor(() => STREAMS.every((s) => host.eventsOf(s, 'commentary').length >= 1), 'commentary before the restart', 30_000);
 });

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
 import { redisQueueOptions } from '../../src/queue/redis/options.ts';
-import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/worker.ts';
 import { freePort } from '../helpers/net.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig, startRedisIngest } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, startIngestNode } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -20,7 +20,7 @@ describe('Redis unreachable at start', () => {
     const log = createLogger({ level: 'info', format: 'json', destination: { write: (s: string) => lines.push(s) } });
     const config = redisConfig(url, ['s0']);
     const host = new FakeHost(config, log);
-    startRedisIngest(host);
+    startIngestNode(host);
     cleanup.push(() => host.close());
     const worker: RunningWorker = await runWorker(config, { log, engine: ENGINE, queue: { workerId: 'w-late' } });
     cleanup.push(() => worker.close());

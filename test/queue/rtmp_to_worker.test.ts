@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KibitzEvent } from '../../src/events.ts';
-import { redisIngestHost } from '../../src/model_host/redis_ingest.ts';
-import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
-import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
+import { remoteModelHost } from '../../src/model_host/remote.ts';
+import type { IngestNode } from '../../src/queue/redis/ingest_node.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/worker.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 import { publishFile } from '../helpers/ffmpeg.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -12,14 +12,14 @@ import { RedisServer } from './helpers/redis.ts';
 describe('the real app as an ingest node: RTMP -> ffmpeg -> Redis -> worker -> app bus', () => {
   let redis: RedisServer;
   let t: TestApp;
-  let ingest: RedisIngest;
+  let ingest: IngestNode;
   let worker: RunningWorker;
   const events: KibitzEvent[] = [];
   const key = testKey('main');
 
   beforeAll(async () => {
     redis = await RedisServer.start();
-    const modelHost = redisIngestHost();
+    const modelHost = remoteModelHost();
     t = await startTestApp({
       streams: [{ name: 'main', key }],
       config: { model: { package: PKG, threshold: 1.0 }, queue: { kind: 'redis', url: redis.url, leaseMs: 2000, pollMs: 200 } },

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
-import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
+import type { IngestNode } from '../../src/queue/redis/ingest_node.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/worker.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig, startRedisIngest } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, startIngestNode } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 let redis: RedisServer;
 let host: FakeHost;
-let ingest: RedisIngest;
+let ingest: IngestNode;
 const workers: RunningWorker[] = [];
 
 beforeAll(async () => {
@@ -15,7 +15,7 @@ beforeAll(async () => {
   const config = redisConfig(redis.url, ['s0'], { leaseMs: 1000, pollMs: 100 });
   workers.push(await runWorker(config, { engine: ENGINE, queue: { workerId: 'w-stuck' } }));
   host = new FakeHost(config);
-  ingest = startRedisIngest(host);
+  ingest = startIngestNode(host);
   host.startStream('s0', 0, 2);
   await waitFor(async () => (await ingest.refresh()).streams[0]?.owner === 'w-stuck', 's0 on w-stuck', 15_000);
 });

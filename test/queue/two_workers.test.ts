@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/frames.ts';
-import type { RedisIngest } from '../../src/queue/redis/ingest_node.ts';
-import { runWorker, type RunningWorker } from '../../src/model_host/redis_worker.ts';
+import type { IngestNode } from '../../src/queue/redis/ingest_node.ts';
+import { runWorker, type RunningWorker } from '../../src/model_host/worker.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig, startRedisIngest } from './helpers/host.ts';
+import { ENGINE, FakeHost, redisConfig, startIngestNode } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 const STREAMS = ['s0', 's1', 's2', 's3'];
 let redis: RedisServer;
 let host: FakeHost;
-let ingest: RedisIngest;
+let ingest: IngestNode;
 const workers: RunningWorker[] = [];
 /** worker id -> stream -> seqs seen, in arrival order. */
 const seen = new Map<string, Map<string, number[]>>();
@@ -26,7 +26,7 @@ beforeAll(async () => {
     }));
   }
   host = new FakeHost(config);
-  ingest = startRedisIngest(host);
+  ingest = startIngestNode(host);
   await waitFor(async () => (await ingest.refresh()).workers.length === 2, 'two workers advertised');
   STREAMS.forEach((s, i) => host.startStream(s, i));
 });

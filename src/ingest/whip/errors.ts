@@ -31,7 +31,7 @@ export const WHIP_ERROR_HTTP: Record<WhipErrorCode, number> = {
 };
 
 export class WhipError extends Error {
-  /** The registry refused (and counted) it; the ingest must not count it again. */
+  /** The stream sessions refused (and counted) it; the ingest must not count it again. */
   countedByRegistry = false;
 
   constructor(readonly code: WhipErrorCode, message: string) {

@@ -30,7 +30,7 @@ export interface WhipStreamConfig {
   key: string;
 }
 
-/** The part of the session registry WHIP uses (SessionRegistry satisfies it). */
+/** The part of the stream sessions WHIP uses (StreamSessions satisfies it). */
 export interface WhipPublishTarget {
   startPublish(req: PublishRequest): PublishHandle;
   get(name: string): { publisher: unknown } | undefined;
@@ -39,7 +39,7 @@ export interface WhipPublishTarget {
 export interface WhipIngestOptions {
   config: WhipConfig;
   streams: readonly WhipStreamConfig[];
-  registry: WhipPublishTarget;
+  sessions: WhipPublishTarget;
   log: Logger;
 }
 
@@ -85,7 +85,7 @@ interface Resource {
 }
 
 /**
- * WHIP publishers: one werift peer connection each, feeding the same registry/decoder path as
+ * WHIP publishers: one werift peer connection each, feeding the same sessions/decoder path as
  * RTMP. Owns every peer connection it creates; `size` and `openPeers` are what leak checks count.
  */
 export class WhipIngest {
@@ -142,7 +142,7 @@ export class WhipIngest {
       if (err instanceof SdpError) throw new WhipError(err.code, err.message);
       throw err;
     }
-    if (this.negotiating.has(stream.name) || this.opts.registry.get(stream.name)?.publisher) {
+    if (this.negotiating.has(stream.name) || this.opts.sessions.get(stream.name)?.publisher) {
       throw new WhipError('ALREADY_PUBLISHING', `stream "${stream.name}" already has a publisher; stop it first (a second simultaneous publisher is refused, not mixed in)`);
     }
     if (this.openPeers >= config.maxPublishers) {
@@ -179,7 +179,7 @@ export class WhipIngest {
         throw new WhipError('SHUTTING_DOWN', 'kibitz is shutting down');
       }
       try {
-        res.handle = this.opts.registry.startPublish({
+        res.handle = this.opts.sessions.startPublish({
           stream: stream.name,
           protocol: 'whip',
           ip: req.ip,
@@ -273,7 +273,7 @@ export class WhipIngest {
     void this.endResource(res, true);
   }
 
-  /** Idempotent teardown; `notifyRegistry`: the publisher is gone (the registry starts its grace period). */
+  /** Idempotent teardown; `notifyRegistry`: the publisher is gone (the stream sessions start its grace period). */
   private async endResource(res: Resource, notifyRegistry: boolean): Promise<void> {
     if (res.ended) return;
     res.ended = true;

@@ -6,7 +6,7 @@ import type { KibitzEvent } from '../../events.ts';
 import type { Logger } from '../../log.ts';
 import { readHelpLine } from '../../questions/kinds.ts';
 import type { StreamSession } from '../../stream/session.ts';
-import { RedisBrain } from './remote_brain.ts';
+import { RedisBrain } from './redis_brain.ts';
 import { connectRedis, whenReady, within } from './connection.ts';
 import { Keys } from './keys.ts';
 import { registerQueueMetrics } from './metrics.ts';
@@ -15,7 +15,7 @@ import { readStatus, type QueueStatus, type StreamQueueInfo } from './status.ts'
 import { frameFields, parseNodeMessage, RecentIds } from './wire.ts';
 
 /** What the Redis ingest needs from the app it serves (the model host's parts, src/model_host/port.ts). */
-export interface IngestHost {
+export interface IngestNodeParts {
   config: Config;
   log: Logger;
   bus: EventBus;
@@ -41,9 +41,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * drop-oldest queue holds the newest frames), registers live streams for the workers,
  * publishes what workers say on this node's bus (once per event id), and answers questions
  * through `brain` (a RedisBrain). The app hands it sessions through `consume`
- * (src/model_host/redis_ingest.ts).
+ * (src/model_host/remote.ts).
  */
-export class RedisIngest {
+export class IngestNode {
   readonly node: string;
   readonly keys: Keys;
   readonly brain: RedisBrain;
@@ -63,7 +63,7 @@ export class RedisIngest {
   private closing: Promise<void> | null = null;
   private readonly unownedSince = new Map<string, number>();
 
-  constructor(private readonly host: IngestHost, overrides: Partial<RedisQueueOptions> = {}) {
+  constructor(private readonly host: IngestNodeParts, overrides: Partial<RedisQueueOptions> = {}) {
     this.opts = redisQueueOptions(host.config, overrides);
     this.node = this.opts.nodeId ?? defaultNodeId('ingest');
     this.keys = new Keys(this.opts.prefix);

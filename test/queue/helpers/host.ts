@@ -7,9 +7,9 @@ import type { KibitzEvent } from '../../../src/events.ts';
 import { createLogger, type Logger } from '../../../src/log.ts';
 import { StreamSession } from '../../../src/stream/session.ts';
 import { Metrics } from '../../../src/metrics.ts';
-import { redisIngestHost } from '../../../src/model_host/redis_ingest.ts';
+import { remoteModelHost } from '../../../src/model_host/remote.ts';
 import type { HostParts } from '../../../src/model_host/port.ts';
-import type { RedisIngest } from '../../../src/queue/redis/ingest_node.ts';
+import type { IngestNode } from '../../../src/queue/redis/ingest_node.ts';
 import type { RedisQueueOptions } from '../../../src/queue/redis/options.ts';
 
 export const PKG = 'models/kibitz-demo';
@@ -115,12 +115,12 @@ export class FakeHost implements HostParts {
 }
 
 /**
- * The Redis ingest host (src/model_host/redis_ingest.ts) started on a FakeHost, as createApp
+ * The Redis ingest host (src/model_host/remote.ts) started on a FakeHost, as createApp
  * starts it on an app: its brain answers the host's questions, new sessions go to it, and it
  * closes with the host.
  */
-export function startRedisIngest(host: FakeHost, overrides: Partial<RedisQueueOptions> = {}): RedisIngest {
-  const modelHost = redisIngestHost(overrides);
+export function startIngestNode(host: FakeHost, overrides: Partial<RedisQueueOptions> = {}): IngestNode {
+  const modelHost = remoteModelHost(overrides);
   // start() builds the ingest node before its first await, so the node is there on return.
   void modelHost.start(host);
   const ingest = modelHost.ingest!;

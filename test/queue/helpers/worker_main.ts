@@ -5,7 +5,7 @@
  */
 import { loadConfig } from '../../../src/config/load.ts';
 import { createLogger } from '../../../src/log.ts';
-import { runWorker } from '../../../src/model_host/redis_worker.ts';
+import { runWorker } from '../../../src/model_host/worker.ts';
 
 const say = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
 const config = loadConfig({ noDefault: true, env: {}, overrides: JSON.parse(process.env.KQ_CONFIG!) });

@@ -10,7 +10,7 @@ export const WHIP_RESOURCE_PREFIX = '/whip/sessions/';
 export interface RegisterWhipOptions {
   /** The kibitz config: `streams` and the `whip:` slice (validated here when the main schema does not yet). */
   config: { streams: readonly WhipStreamConfig[]; whip?: unknown };
-  /** The session registry. */
+  /** The stream sessions. */
   sessions: WhipPublishTarget;
   log: Logger;
   /** Refused publishes are counted in kibitz_publishes_refused_total{protocol="whip"} when given. */
@@ -27,13 +27,13 @@ export interface RegisterWhipOptions {
  *   GET    /whip                   a page that publishes a camera or screen from a browser
  * Errors are JSON `{ "error": CODE, "message": "what to do" }`.
  *
- * Returns the ingest; close it (before the registry) on shutdown — registerWhip also adds an
+ * Returns the ingest; close it (before the stream sessions) on shutdown — registerWhip also adds an
  * onClose hook that does.
  */
 export function registerWhip(http: FastifyInstance, opts: RegisterWhipOptions): WhipIngest {
   const config: WhipConfig = parseWhipConfig(opts.config.whip);
   const log = opts.log.child({ component: 'whip' });
-  const ingest = new WhipIngest({ config, streams: opts.config.streams, registry: opts.sessions, log });
+  const ingest = new WhipIngest({ config, streams: opts.config.streams, sessions: opts.sessions, log });
   if (!config.enabled) return ingest;
 
   const cors = (reply: FastifyReply) =>

@@ -1,21 +1,21 @@
-import { RedisIngest } from '../queue/redis/ingest_node.ts';
+import { IngestNode } from '../queue/redis/ingest_node.ts';
 import type { RedisQueueOptions } from '../queue/redis/options.ts';
 import { LateBrain } from './late_brain.ts';
 import type { ModelHost } from './port.ts';
 
-export interface RedisIngestHost extends ModelHost {
+export interface RemoteModelHost extends ModelHost {
   /** The ingest node, once `start` has resolved (cluster status, per-stream lag). */
-  readonly ingest: RedisIngest | undefined;
+  readonly ingest: IngestNode | undefined;
 }
 
 /**
  * `queue.kind: redis` on a `kibitz serve` node: this process ingests and forwards frames into
- * Redis; `kibitz worker` processes (redis_worker.ts) run the model and send back what it says.
+ * Redis; `kibitz worker` processes (worker.ts) run the model and send back what it says.
  * `start` returns at once: Redis connects in the background and is retried.
  */
-export function redisIngestHost(overrides: Partial<RedisQueueOptions> = {}): RedisIngestHost {
+export function remoteModelHost(overrides: Partial<RedisQueueOptions> = {}): RemoteModelHost {
   const brain = new LateBrain('no model worker is reachable yet (queue.kind redis): start `kibitz worker`');
-  let ingest: RedisIngest | undefined;
+  let ingest: IngestNode | undefined;
   let closing: Promise<void> | undefined;
   return {
     brain,
@@ -24,7 +24,7 @@ export function redisIngestHost(overrides: Partial<RedisQueueOptions> = {}): Red
     },
     async start(parts) {
       if (ingest) throw new Error('the Redis ingest host is already started');
-      ingest = new RedisIngest(parts, overrides);
+      ingest = new IngestNode(parts, overrides);
       brain.serve(ingest.brain);
       parts.log.info({ node: ingest.node }, `ingest node ${ingest.node}: model work goes to workers through Redis`);
     },
