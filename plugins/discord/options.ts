@@ -10,9 +10,9 @@ export const discordOptions = z.object({
   messageCommands: bool().default(false),
   /** Post a summary to the stream's channels when it ends. */
   summaryOnEnd: bool().default(true),
-  /** Its window; like every summary window, at most plugins.questions.maxSummaryMinutes (the question policy). */
+  /** Its window; like every summary window, at most questions.maxSummaryMinutes (the question policy). */
   summaryOnEndMinutes: num(z.number().int().min(1)).default(10),
-  /** Default window for /summary without minutes (at most plugins.questions.maxSummaryMinutes). */
+  /** Default window for /summary without minutes (at most questions.maxSummaryMinutes). */
   summaryMinutes: num(z.number().int().min(1)).default(5),
   /** Per-channel budget (Discord allows about 5 messages per 5 s per channel). */
   channelRate: z.object({ messages: num(z.number().int().min(1)), windowMs: num(z.number().int().min(100)) }).default({ messages: 5, windowMs: 5_000 }),

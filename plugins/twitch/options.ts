@@ -17,7 +17,7 @@ export const twitchOptions = z.object({
   rateLimit: z.object({ messages: num(z.number().int().min(1)), windowMs: num(z.number().int().min(100)) }).optional(),
   /** Identical messages are not sent again within this window (Twitch rejects them). */
   duplicateWindowMs: num(z.number().int().min(0)).default(30_000),
-  /** Summary windows: `!summary` without minutes, and at the stream's end; like every summary window, at most plugins.questions.maxSummaryMinutes. */
+  /** Summary windows: `!summary` without minutes, and at the stream's end; like every summary window, at most questions.maxSummaryMinutes. */
   summaryMinutes: num(z.number().int().min(1)).default(5),
   summaryOnEnd: bool().default(false),
   summaryOnEndMinutes: num(z.number().int().min(1)).default(10),

@@ -83,7 +83,6 @@ export const configSchema = z.object({
   whip: whipConfigSchema,
 }).strict();
 
-export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type StreamConfig = z.output<typeof streamSchema>;
 

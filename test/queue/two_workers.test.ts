@@ -3,7 +3,7 @@ import type { Frame } from '../../src/frames.ts';
 import type { IngestNode } from '../../src/queue/redis/ingest_node.ts';
 import { runWorker, type RunningWorker } from '../../src/model_host/worker.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
-import { ENGINE, FakeHost, redisConfig, startIngestNode } from './helpers/host.ts';
+import { ENGINE, FakeHost, FPS, redisConfig, startIngestNode } from './helpers/host.ts';
 import { RedisServer } from './helpers/redis.ts';
 
 const STREAMS = ['s0', 's1', 's2', 's3'];
@@ -87,9 +87,13 @@ describe('two workers, four streams', () => {
     expect(text).toMatch(/kibitz_queue_stream_owner\{stream="s0",worker="w-[ab]"\} 1/);
     expect(text).toMatch(/kibitz_queue_worker_capacity\{worker="w-a"\} 2/);
     expect(text).toMatch(/kibitz_queue_stream_lag_frames\{stream="s3"\} \d+/);
-    const info = ingest.streamInfo('s0')!;
-    expect(info.lagFrames).toBeGreaterThanOrEqual(0);
+    const info = (await ingest.refresh()).streams.find((s) => s.name === 's0')!;
     expect(info.owner).toMatch(/^w-[ab]$/);
+    expect(info.lagFrames).not.toBeNull();
+    // frames are 1000/FPS ms of stream time apart: the lag in frames and in stream time agree
+    expect(info.lagMs).toBe((info.lagFrames! * 1000) / FPS);
+    // the owner keeps up with a 1-fps stream: never more than its backlog (it skips the oldest beyond it) and the frame in flight
+    expect(info.lagFrames!).toBeLessThanOrEqual(ingest.opts.maxBacklog + 1);
   });
 
   it('never publishes the same event twice, and an ended stream is let go', async () => {

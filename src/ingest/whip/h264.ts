@@ -25,16 +25,6 @@ export function nalTypes(buf: Uint8Array): number[] {
     .map((o) => buf[o]! & 0x1f);
 }
 
-/** Splits Annex-B bytes into NAL units (without start codes). */
-export function splitNalUnits(buf: Uint8Array): Uint8Array[] {
-  const offs = nalOffsets(buf);
-  return offs.map((start, i) => {
-    let end = i + 1 < offs.length ? offs[i + 1]! - 3 : buf.length;
-    while (end > start && buf[end - 1] === 0) end--; // trailing zero of a 4-byte start code
-    return buf.subarray(start, end);
-  });
-}
-
 const START = Buffer.from([0, 0, 0, 1]);
 
 /** SPS/PPS from an fmtp `sprop-parameter-sets` value, as Annex-B; empty when absent or bad. */
