@@ -6,7 +6,8 @@ import {
   usePLI,
   useSdesMid,
 } from 'werift';
-import { H264Packetizer, type RtpPacket } from 'werift/nonstandard';
+import type { RtpPacket } from 'werift/nonstandard';
+import { H264Packetizer } from './packetizer.ts';
 
 /**
  * A WHIP publisher built on werift (the offerer side): light enough to run many at once, and it
@@ -63,7 +64,7 @@ async function waitGathered(pc: RTCPeerConnection): Promise<void> {
 }
 
 export class WeriftWhipPublisher {
-  private readonly packetizer = new H264Packetizer({ payloadType: 102, maxPayloadSize: 1100, inputFormat: 'annexb' });
+  private readonly packetizer = new H264Packetizer({ payloadType: 102, maxPayloadSize: 1100 });
   resource: string | null = null;
   keyframeRequests = 0;
 

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { H264Packetizer, type RtpPacket } from 'werift/nonstandard';
+import type { RtpPacket } from 'werift/nonstandard';
+import { H264Packetizer } from './packetizer.ts';
 import { NAL_AUD, nalOffsets } from '../../../src/ingest/whip/h264.ts';
 
 /** Encodes a test pattern with the real ffmpeg and returns its access units (Annex-B, AUD first). */
@@ -20,7 +21,7 @@ export function encodeTestClip(opts: { seconds: number; fps: number; size?: stri
 
 /** Packetizes access units as a WebRTC sender would: 90 kHz timestamps, marker on each unit's last packet. */
 export function packetize(aus: Buffer[], opts: { fps: number; firstTs?: number; ssrc?: number; seq?: number }): RtpPacket[][] {
-  const p = new H264Packetizer({ payloadType: 102, ssrc: opts.ssrc ?? 1234, sequenceNumber: opts.seq ?? 100, maxPayloadSize: 1100, inputFormat: 'annexb' });
+  const p = new H264Packetizer({ payloadType: 102, ssrc: opts.ssrc ?? 1234, sequenceNumber: opts.seq ?? 100, maxPayloadSize: 1100 });
   const step = 90_000 / opts.fps;
   return aus.map((au, i) => p.packetize(au, ((opts.firstTs ?? 0) + Math.round(i * step)) >>> 0));
 }
