@@ -11,6 +11,8 @@ export interface Frame {
   height: number;
   /** The part of the screen it shows (the package's manifest frame.view); absent: the whole frame. */
   view?: FrameView;
+  /** Set when `view` is not the package's own: placed by the view search (src/view/) or pinned in the config. */
+  placed?: 'search' | 'config';
   /** Packed RGB24, width*height*3 bytes. */
   data: Uint8Array;
   /** performance.now() when the frame left the decoder; for latency metrics. */

@@ -123,6 +123,9 @@ def main(argv=None) -> int:
     s = sub.add_parser("view-frames", help="frames through a game's view: videos decoded exactly, stored frames cropped (views.py)")
     s.add_argument("--src", required=True, help="a folder of <name>.mp4 and/or <name>.npy (+ <name>.json, copied)")
     s.add_argument("--out", required=True); s.add_argument("--game", default="chess", choices=["chess"])
+    s = sub.add_parser("view-reference", help="the package's view reference (its mean in-world picture) for the service's view search (export/view_reference.py)")
+    s.add_argument("--package", required=True); s.add_argument("--video", action="append", required=True, help="a recording of the game (training or made for this; never held out); repeat")
+    s.add_argument("--source", default=None, help="a note of where the videos came from, kept in the manifest")
     s = sub.add_parser("import", help="package -> checkpoint (from_package.py), to resume training from what ships")
     s.add_argument("--package", required=True); s.add_argument("--out", required=True)
     s = sub.add_parser("regraph", help="a package's decoder graphs -> the current form (rotated past keys, constant reshapes, one shared decoder_weights.bin), same weights, rest kept")
@@ -289,6 +292,9 @@ def _run(a) -> int:
         from .data.outworld import build_outworld
         from .games.catalogue import get as get_game
         build_outworld(a.out, a.split, a.clips, a.seconds, get_game(a.view_of).view if a.view_of else None)
+    elif a.cmd == "view-reference":
+        from .export.view_reference import write_reference
+        print(json.dumps(write_reference(a.package, a.video, a.source)))
     elif a.cmd == "view-frames":
         from .games.catalogue import get as get_game
         from .data.views import view_dir

@@ -70,8 +70,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     decode: {
       width: c.decode.width ?? frame?.width ?? FALLBACK_FRAME.width,
       height: c.decode.height ?? frame?.height ?? FALLBACK_FRAME.height,
-      ...(frame?.view ? { view: frame.view } : {}),
+      ...(c.decode.view ? { view: checkView(c.decode.view) } : frame?.view ? { view: frame.view } : {}),
+      viewFrom: c.decode.view ? 'config' : 'package',
       ...(frame?.scaler ? { scaler: frame.scaler } : {}),
+      ...(!c.decode.view && frame?.reference && pkg
+        ? { search: { reference: { ...frame.reference, file: path.join(pkg, frame.reference.file) }, fit: frame.view ? 'stretch' as const : 'letterbox' as const } }
+        : {}),
     },
     streams,
     source: opts.file,
@@ -172,11 +176,11 @@ function matchKey(tokens: string[], ...candidates: string[][]): { key: string; u
 }
 
 /** The frame the package was trained on: its size, its scaler, and, when it looks at part of the screen, its view. */
-function readManifestFrame(pkg: string | undefined): { width: number; height: number; view?: FrameView; scaler?: FrameScaler } | undefined {
+function readManifestFrame(pkg: string | undefined): { width: number; height: number; view?: FrameView; scaler?: FrameScaler; reference?: { file: string; aspect: number; native?: [number, number] } } | undefined {
   if (!pkg) return undefined;
   const file = path.join(pkg, 'manifest.json');
   if (!existsSync(file)) return undefined;
-  let m: { frame?: { width?: unknown; height?: unknown; view?: unknown; scaler?: unknown } };
+  let m: { frame?: { width?: unknown; height?: unknown; view?: unknown; scaler?: unknown; reference?: { file?: unknown; aspect?: unknown; native?: unknown } } };
   try {
     m = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
@@ -188,10 +192,17 @@ function readManifestFrame(pkg: string | undefined): { width: number; height: nu
     throw new ConfigError('model.package', `${file}: frame.scaler must be "bilinear" or "bicubic", got ${JSON.stringify(rawScaler)}`);
   }
   const scaler = rawScaler as FrameScaler | undefined;
-  if (view === undefined) return { width, height, ...(scaler ? { scaler } : {}) };
+  const ref = m.frame?.reference;
+  if (ref !== undefined && (typeof ref.file !== 'string' || typeof ref.aspect !== 'number' || !(ref.aspect > 0))) {
+    throw new ConfigError('model.package', `${file}: frame.reference must be { "file": "<pgm in the package>", "aspect": <width / height> }, got ${JSON.stringify(ref)}`);
+  }
+  const native = Array.isArray(ref?.native) && ref.native.length === 2 && ref.native.every((v) => Number.isInteger(v) && v > 0) ? ref.native as [number, number] : undefined;
+  const reference = ref ? { file: ref.file as string, aspect: ref.aspect as number, ...(native ? { native } : {}) } : undefined;
+  const extra = { ...(scaler ? { scaler } : {}), ...(reference ? { reference } : {}) };
+  if (view === undefined) return { width, height, ...extra };
   try {
     if (!Array.isArray(view)) throw new Error(`a view is [x, y, w, h] in fractions of the frame, got ${JSON.stringify(view)}`);
-    return { width, height, view: checkView(view), ...(scaler ? { scaler } : {}) };
+    return { width, height, view: checkView(view), ...extra };
   } catch (err) {
     throw new ConfigError('model.package', `${file}: frame.view: ${(err as Error).message}`);
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FrameScaler, FrameView } from '../decode/filter.ts';
+import { checkView, type FrameScaler, type FrameView } from '../decode/filter.ts';
 import { queueSchema } from './queue.ts';
 import { bool, num, port } from '../config_values.ts';
 import { whipConfigSchema } from './whip.ts';
@@ -54,6 +54,18 @@ export const configSchema = z.object({
   decode: z.object({
     width: num().pipe(z.number().int().min(16).max(4096).multipleOf(2)).optional(),
     height: num().pipe(z.number().int().min(16).max(4096).multipleOf(2)).optional(),
+    /**
+     * Pins the part of the streamer's canvas the model looks at: [x, y, w, h] in fractions of it
+     * (env KIBITZ_DECODE_VIEW="x,y,w,h"). Absent: the package's own view, which the view search
+     * (src/view/) moves to wherever the package's picture is, for packages with a view reference.
+     */
+    view: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => Number(x.trim())) : v), z.array(z.number()).superRefine((v, ctx) => {
+      try {
+        checkView(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })).optional(),
   }).prefault({}),
   ingest: z.object({
     /** A publisher that reconnects within this time keeps its session and stream time. */
@@ -88,8 +100,16 @@ export type StreamConfig = z.output<typeof streamSchema>;
 
 /** The validated config with everything resolved (decode size filled in, auto keys generated). */
 export type Config = Omit<ParsedConfig, 'decode'> & {
-  /** `view`: the part of the screen the package looks at (its manifest's frame.view), cropped before scaling. */
-  decode: { width: number; height: number; view?: FrameView; scaler?: FrameScaler };
+  /**
+   * `view`: the part of the screen the model looks at first (pinned in the config, else the
+   * manifest's frame.view), cropped before scaling; `viewFrom` says which. `search`: the view
+   * search's reference (absolute file) when the package has one and no view is pinned.
+   */
+  decode: {
+    width: number; height: number; view?: FrameView; scaler?: FrameScaler;
+    viewFrom: 'package' | 'config';
+    search?: { reference: { file: string; aspect: number; native?: [number, number] }; fit: 'stretch' | 'letterbox' };
+  };
   /** The file the config came from (besides the default), for messages. */
   source?: string;
 };

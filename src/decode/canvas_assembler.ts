@@ -14,19 +14,39 @@ export interface GreyPicture {
 const MAX_SIDE = 8192;
 
 export class CanvasAssembler {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Bytes of an incomplete header. */
+  private head: Buffer = Buffer.alloc(0);
+  /** The picture being filled (its header parsed), and how much of it is. */
+  private picture: GreyPicture | null = null;
+  private filled = 0;
 
   /** Feed a chunk; returns the pictures it completed, in order. Throws on bytes that are not PGM. */
   push(chunk: Uint8Array): GreyPicture[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
     const out: GreyPicture[] = [];
-    for (;;) {
-      const header = parseHeader(this.buf);
-      if (!header) break;
-      const end = header.offset + header.width * header.height;
-      if (this.buf.length < end) break;
-      out.push({ width: header.width, height: header.height, data: new Uint8Array(this.buf.subarray(header.offset, end)) });
-      this.buf = this.buf.subarray(end);
+    let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    while (buf.length > 0) {
+      if (!this.picture) {
+        // Headers are a few bytes; only they are ever concatenated (a picture is copied once).
+        const joined = this.head.length ? Buffer.concat([this.head, buf]) : buf;
+        const header = parseHeader(joined);
+        if (!header) {
+          this.head = Buffer.from(joined);
+          return out;
+        }
+        this.head = Buffer.alloc(0);
+        this.picture = { width: header.width, height: header.height, data: new Uint8Array(header.width * header.height) };
+        this.filled = 0;
+        buf = joined.subarray(header.offset);
+      }
+      const p = this.picture;
+      const n = Math.min(p.data.length - this.filled, buf.length);
+      p.data.set(buf.subarray(0, n), this.filled);
+      this.filled += n;
+      buf = buf.subarray(n);
+      if (this.filled === p.data.length) {
+        out.push(p);
+        this.picture = null;
+      }
     }
     return out;
   }

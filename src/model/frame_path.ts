@@ -73,7 +73,8 @@ export class FramePath {
 
   /** Whether a frame can go to this model: its size and view; a wrong one is counted and logged once per stream. */
   accepts(slot: StreamSlot, frame: Frame): boolean {
-    const wrongView = !sameView(frame.view, this.frameView);
+    // A view the search found or the config pinned is this package's picture elsewhere on the canvas.
+    const wrongView = !frame.placed && !sameView(frame.view, this.frameView);
     if (frame.data.byteLength === this.model.frameBytes && !wrongView) return true;
     slot.stats.framesRejected++;
     if (!slot.warnedSize) {

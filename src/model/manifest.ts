@@ -53,6 +53,11 @@ export const ManifestSchema = z.object({
     }).optional(),
     /** ffmpeg's scaler for the letterbox; the model's training preprocessing (absent: bilinear). */
     scaler: z.enum(['bilinear', 'bicubic']).optional(),
+    /**
+     * The package's mean in-world picture (grey PGM) and its pixel aspect: what the view search
+     * looks for on a streamer's canvas (src/view/). Absent: the view stays where `view` says.
+     */
+    reference: z.object({ file: z.string().min(1), aspect: z.number().positive() }).passthrough().optional(),
   }).passthrough(),
   vision: z.object({
     tokensPerFrame: z.number().int().positive(),

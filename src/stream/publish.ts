@@ -1,12 +1,22 @@
 import { performance } from 'node:perf_hooks';
+import type { GreyPicture } from '../decode/canvas_assembler.ts';
 import { Decoder, type DecoderExit, type DecoderInput } from '../decode/decoder.ts';
+import type { CanvasSpec } from '../decode/filter.ts';
 import type { FfmpegInfo } from '../ffmpeg.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { StreamSession } from './session.ts';
 
+/**
+ * The view search's canvas: once a second, at the source's own size up to 4K (a picture at its
+ * recorded size is cut to the exact pixel; 2 MB a second at 1080p, in grey).
+ */
+export const DEFAULT_CANVAS: CanvasSpec = { fps: 1, maxWidth: 3840 };
+
 export interface PublishSettings {
   ffmpeg: FfmpegInfo;
+  /** The grey canvas the view search reads (when the session has a finder). */
+  canvas?: CanvasSpec;
   restartMinMs: number;
   restartMaxMs: number;
   firstFrameTimeoutMs: number;
@@ -54,9 +64,11 @@ export class Publish {
     s.beginDecoderRun();
     this.runStartedAt = performance.now();
     const input = this.input();
+    const search = s.finder ? { canvas: this.settings.canvas ?? DEFAULT_CANVAS, fit: s.fit } : undefined;
     const decoder = new Decoder(
-      { ffmpeg: this.settings.ffmpeg, input, fps: s.fps, width: s.width, height: s.height, view: s.view, scaler: s.scaler },
+      { ffmpeg: this.settings.ffmpeg, input, fps: s.fps, width: s.width, height: s.height, view: s.view, scaler: s.scaler, ...(search ? { search } : {}) },
       {
+        onCanvas: (picture) => this.onCanvas(decoder, picture),
         onFrame: (data, _i, relMs) => {
           const now = performance.now();
           if (!this.sawFrame) {
@@ -72,6 +84,30 @@ export class Publish {
     );
     this.decoder = decoder;
     decoder.start();
+  }
+
+  /**
+   * The view search's turn: the finder looks at the canvas; when the picture is elsewhere, the
+   * decoder's crop moves there (no restart) and the session records the new view. The search
+   * runs in slices between other work; a stream's canvases wait for its running search.
+   */
+  private onCanvas(decoder: Decoder, picture: GreyPicture): void {
+    const s = this.session;
+    const finder = s.finder;
+    if (!finder || !this.active) return;
+    const tMs = Math.round(s.streamTimeMs);
+    const before = finder.state;
+    finder.observe(picture, tMs, s.endSignal).then(async (view) => {
+      if (finder.state !== before && finder.state === 'lost') this.deps.log.info({ stream: s.name, score: finder.status().score }, 'view search: the picture left its view; looking for it');
+      if (!view || decoder !== this.decoder) return;
+      await decoder.moveView(view);
+      s.useView(view, tMs);
+      const st = finder.status();
+      this.deps.log.info({ stream: s.name, view, score: st.score, searchMs: st.searchMs }, 'view search: found the picture; the model now looks there');
+    }).catch((err: Error) => {
+      if (err.name === 'AbortError' || !this.active) return;
+      this.deps.log.warn({ stream: s.name, err: err.message }, 'view search failed; the view stays where it was');
+    });
   }
 
   private onDecoderExit(decoder: Decoder, exit: DecoderExit): void {

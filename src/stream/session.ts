@@ -2,6 +2,7 @@ import type { StreamState } from '../events.ts';
 import type { Frame } from '../frames.ts';
 import { DropOldestQueue } from './queue.ts';
 import type { FrameScaler, FrameView } from '../decode/filter.ts';
+import type { ViewFinder, ViewStatus } from '../view/finder.ts';
 
 export interface SessionCounters {
   /** Video frames received from the publisher and handed to the decoder. */
@@ -33,6 +34,12 @@ export interface SessionOptions {
   view?: FrameView;
   /** The scaler the model's frames are made with (its manifest's frame.scaler); absent: bilinear. */
   scaler?: FrameScaler;
+  /** Where `view` came from: the package, or pinned in the config (`decode.view`). */
+  viewFrom?: 'package' | 'config';
+  /** The stream's view search (the package has a view reference and the config pins no view); absent: the view stays. */
+  finder?: ViewFinder;
+  /** How the decoder makes the model's frames from a moved view (search mode only). */
+  fit?: 'stretch' | 'letterbox';
   queueCapacity: number;
   /** Called for every dropped frame (metrics). */
   onDrop?: () => void;
@@ -49,8 +56,16 @@ export class StreamSession {
   readonly fps: number;
   readonly width: number;
   readonly height: number;
-  readonly view: FrameView | undefined;
+  /** The part of the source picture the model's frames are cut from now; the view search moves it (`useView`). */
+  get view(): FrameView | undefined {
+    return this.view_;
+  }
   readonly scaler: FrameScaler | undefined;
+  /** The stream's view search; null when the view stays where the package or the config put it. */
+  readonly finder: ViewFinder | null;
+  readonly fit: 'stretch' | 'letterbox';
+  private view_: FrameView | undefined;
+  private placed: 'search' | 'config' | undefined;
   readonly startedAt = new Date();
   endedAt: Date | null = null;
   state: StreamState = 'live';
@@ -70,8 +85,11 @@ export class StreamSession {
     this.fps = opts.fps;
     this.width = opts.width;
     this.height = opts.height;
-    this.view = opts.view;
+    this.view_ = opts.view;
+    this.placed = opts.viewFrom === 'config' ? 'config' : undefined;
     this.scaler = opts.scaler;
+    this.finder = opts.finder ?? null;
+    this.fit = opts.fit ?? (opts.view ? 'stretch' : 'letterbox');
     this.queue = new DropOldestQueue<Frame>(opts.queueCapacity);
   }
 
@@ -123,10 +141,23 @@ export class StreamSession {
     this.runOffsetMs = this.lastFrameMs < 0 ? 0 : this.lastFrameMs + 1000 / this.fps;
   }
 
+  /** The decoder now cuts the model's frames from `view`, found by the view search at stream time `tMs`. */
+  useView(view: FrameView, tMs: number): void {
+    this.view_ = view;
+    this.placed = 'search';
+    this.finder?.moved(view, tMs);
+  }
+
+  /** Where the view is and how it got there (`GET /api/streams`). */
+  viewStatus(): ViewStatus | { view: FrameView | null; from: 'package' | 'config'; state: 'pinned' } {
+    if (this.finder) return this.finder.status();
+    return { view: this.view_ ?? null, from: this.placed === 'config' ? 'config' : 'package', state: 'pinned' };
+  }
+
   /** A frame from the current decoder run at `relMs` since that run's first frame. */
   pushFrame(data: Buffer, relMs: number, decodedAt: number): Frame {
     const streamTimeMs = Math.round(this.runOffsetMs + relMs);
-    const frame: Frame = { stream: this.name, seq: this.counters.framesSampled, streamTimeMs, width: this.width, height: this.height, ...(this.view ? { view: this.view } : {}), data, decodedAt };
+    const frame: Frame = { stream: this.name, seq: this.counters.framesSampled, streamTimeMs, width: this.width, height: this.height, ...(this.view_ ? { view: this.view_ } : {}), ...(this.placed ? { placed: this.placed } : {}), data, decodedAt };
     this.counters.framesSampled++;
     this.lastFrameMs = this.runOffsetMs + relMs;
     if (this.queue.push(frame) !== undefined) {
@@ -161,6 +192,7 @@ export class StreamSession {
       fps: this.fps,
       width: this.width,
       height: this.height,
+      view: this.viewStatus(),
     };
   }
 }

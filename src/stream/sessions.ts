@@ -4,6 +4,9 @@ import type { DecoderInput } from '../decode/decoder.ts';
 import type { FfmpegInfo } from '../ffmpeg.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { ViewFinder } from '../view/finder.ts';
+import { loadViewReference } from '../view/reference.ts';
+import type { ViewReference } from '../view/search.ts';
 import { Publish, type PublishFailure } from './publish.ts';
 import { StreamSession } from './session.ts';
 
@@ -66,6 +69,8 @@ export class StreamSessions {
   private readonly sessionListeners = new Set<(s: StreamSession) => void>();
   private readonly beforeNewSession = new Set<(name: string) => void>();
   private closed = false;
+  /** The package's view reference, read once (undefined: not read yet; null: no search). */
+  private reference: ViewReference | null | undefined;
 
   constructor(private readonly opts: RegistryOptions) {}
 
@@ -108,6 +113,20 @@ export class StreamSessions {
     return () => this.beforeNewSession.delete(cb);
   }
 
+  /** The package's view reference, read on first use; null (and one warning) when there is none or it is unreadable. */
+  private viewReference(): ViewReference | null {
+    if (this.reference !== undefined) return this.reference;
+    const search = this.opts.config.decode.search;
+    this.reference = null;
+    if (!search) return null;
+    try {
+      this.reference = loadViewReference(search.reference);
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'view search off: the package\'s view reference cannot be read; the model looks where the package says');
+    }
+    return this.reference;
+  }
+
   /**
    * A publisher arrived for `stream`: resume its session within the grace period, or start a
    * new one. Throws PublishError ALREADY_PUBLISHING while another publisher is connected.
@@ -133,8 +152,12 @@ export class StreamSessions {
       resumed = true;
     } else {
       for (const cb of this.beforeNewSession) cb(req.stream);
+      const finder = this.viewReference() && config.decode.search
+        ? new ViewFinder(this.reference!, config.decode.view ?? [0, 0, 1, 1])
+        : undefined;
       const session = new StreamSession({
         name: req.stream, fps: config.model.fps, width: config.decode.width, height: config.decode.height, view: config.decode.view, scaler: config.decode.scaler,
+        viewFrom: config.decode.viewFrom, ...(finder ? { finder, fit: config.decode.search!.fit } : {}),
         queueCapacity: config.ingest.frameQueueCapacity,
         onDrop: () => metrics.framesDropped.inc({ stream: req.stream }),
       });

@@ -31,14 +31,9 @@ export function toGrey(pic: Picture): Grey {
   return { width: pic.width, height: pic.height, data: out };
 }
 
-/** A grey picture resized (tent filter, as cropResize). */
+/** A grey picture's `rect` resized to w x h (tent filter, as cropResize). */
 export function resizeGrey(g: Grey, rect: PixelRect, w: number, h: number): Grey {
-  // Three identical channels through the RGB resampler keep one filter implementation.
-  const rgb = new Uint8Array(g.width * g.height * 3);
-  for (let i = 0; i < g.width * g.height; i++) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = Math.round(g.data[i]!);
-  const out = cropResize({ width: g.width, height: g.height, data: rgb }, rect, w, h);
-  const data = new Float32Array(w * h);
-  for (let i = 0; i < w * h; i++) data[i] = out[i * 3]!;
+  const data = cropResize<Float32Array>({ ...g, channels: 1 }, rect, w, h, new Float32Array(w * h));
   return { width: w, height: h, data };
 }
 
@@ -108,10 +103,8 @@ function nccAt(canvas: Grey, integral: Integral, t: Float32Array, tw: number, th
 }
 
 export interface ScanOptions {
-  /** Template heights to try, in canvas pixels. */
-  heights: number[];
-  /** Width / height of the package's picture (its view's pixel aspect). */
-  aspect: number;
+  /** Template sizes to try, in canvas pixels (rounded). */
+  sizes: { w: number; h: number }[];
   /** Position step in canvas pixels. */
   step?: number;
   /** Only positions within this rectangle's top-left range (a neighbourhood); absent: everywhere. */
@@ -125,9 +118,9 @@ export function scan(canvas: Grey, reference: Grey, opts: ScanOptions): Match[] 
   const integral = new Integral(canvas);
   const step = opts.step ?? 1;
   const found: Match[] = [];
-  for (const th of opts.heights) {
-    const h = Math.round(th);
-    const w = Math.round(th * opts.aspect);
+  for (const size of opts.sizes) {
+    const h = Math.round(size.h);
+    const w = Math.round(size.w);
     if (h < 6 || w < 6 || w > canvas.width || h > canvas.height) continue;
     const t = normalise(resizeGrey(reference, { x: 0, y: 0, w: reference.width, h: reference.height }, w, h));
     if (t.flat) continue;
@@ -162,10 +155,10 @@ export function overlap(a: PixelRect, b: PixelRect): number {
   return (ix * iy) / Math.min(a.w * a.h, b.w * b.h);
 }
 
-/** Template heights from `minFrac` of the canvas height up to all of it, `ratio` apart. */
-export function heightsFor(canvasHeight: number, canvasWidth: number, aspect: number, minFrac: number, ratio: number): number[] {
+/** Template sizes of `aspect` from `minFrac` of the canvas height up to the largest that fits, `ratio` apart. */
+export function sizesFor(canvasHeight: number, canvasWidth: number, aspect: number, minFrac: number, ratio: number): { w: number; h: number }[] {
   const max = Math.min(canvasHeight, canvasWidth / aspect);
-  const out: number[] = [];
-  for (let h = max; h >= canvasHeight * minFrac; h /= ratio) out.push(h);
+  const out: { w: number; h: number }[] = [];
+  for (let h = max; h >= canvasHeight * minFrac; h /= ratio) out.push({ w: h * aspect, h });
   return out;
 }

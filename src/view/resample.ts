@@ -11,8 +11,10 @@
 export interface Picture {
   width: number;
   height: number;
-  /** Packed RGB24, width*height*3 bytes. */
-  data: Uint8Array;
+  /** Packed pixels, row-major: RGB24 (3 bytes a pixel) or grey (1 byte or float a pixel). */
+  data: Uint8Array | Float32Array;
+  /** 3 for RGB24 (the default), 1 for grey. */
+  channels?: 1 | 3;
 }
 
 /** A rectangle in pixels of the picture it is cut from (x, y: top left). */
@@ -65,41 +67,40 @@ function taps(srcOffset: number, srcSize: number, outSize: number, limit: number
   return { start, count, weights, stride };
 }
 
-/** Cuts `rect` out of `src` and resizes it to outW x outH (a stretch when the aspects differ). */
-export function cropResize(src: Picture, rect: PixelRect, outW: number, outH: number, out = new Uint8Array(outW * outH * 3)): Uint8Array {
-  if (out.length !== outW * outH * 3) throw new Error(`cropResize: out holds ${out.length} bytes, ${outW}x${outH} RGB needs ${outW * outH * 3}`);
+/** Cuts `rect` out of `src` and resizes it to outW x outH (a stretch when the aspects differ); the same channels out as in. */
+export function cropResize<T extends Uint8Array | Float32Array = Uint8Array>(src: Picture, rect: PixelRect, outW: number, outH: number, out?: T): T {
+  const c = src.channels ?? 3;
+  const dst = (out ?? (src.data instanceof Float32Array ? new Float32Array(outW * outH * c) : new Uint8Array(outW * outH * c))) as T;
+  if (dst.length !== outW * outH * c) throw new Error(`cropResize: out holds ${dst.length} values, ${outW}x${outH}x${c} needs ${outW * outH * c}`);
+  const round = !(dst instanceof Float32Array);
   const tx = taps(rect.x, rect.w, outW, src.width);
   const ty = taps(rect.y, rect.h, outH, src.height);
   // Horizontal pass over the rows the vertical pass needs, into float rows.
   const rowLo = ty.start[0]!;
-  const rowHi = ty.start[outH - 1]! + ty.count[outH - 1]!;
-  const tmp = new Float32Array((rowHi - rowLo) * outW * 3);
+  const rowHi = Math.max(...Array.from(ty.start, (s0, o) => s0 + ty.count[o]!));
+  const tmp = new Float32Array((rowHi - rowLo) * outW * c);
   for (let y = rowLo; y < rowHi; y++) {
-    const srcRow = y * src.width * 3;
-    const dstRow = (y - rowLo) * outW * 3;
+    const srcRow = y * src.width * c;
+    const dstRow = (y - rowLo) * outW * c;
     for (let o = 0; o < outW; o++) {
-      let r = 0, g = 0, b = 0;
       const s0 = tx.start[o]!;
-      for (let i = 0; i < tx.count[o]!; i++) {
-        const w = tx.weights[o * tx.stride + i]!;
-        const p = srcRow + (s0 + i) * 3;
-        r += src.data[p]! * w;
-        g += src.data[p + 1]! * w;
-        b += src.data[p + 2]! * w;
+      const n = tx.count[o]!;
+      for (let ch = 0; ch < c; ch++) {
+        let v = 0;
+        for (let i = 0; i < n; i++) v += src.data[srcRow + (s0 + i) * c + ch]! * tx.weights[o * tx.stride + i]!;
+        tmp[dstRow + o * c + ch] = v;
       }
-      const d = dstRow + o * 3;
-      tmp[d] = r;
-      tmp[d + 1] = g;
-      tmp[d + 2] = b;
     }
   }
+  const rowLen = outW * c;
   for (let o = 0; o < outH; o++) {
     const s0 = ty.start[o]! - rowLo;
-    for (let x = 0; x < outW * 3; x++) {
+    const n = ty.count[o]!;
+    for (let x = 0; x < rowLen; x++) {
       let v = 0;
-      for (let i = 0; i < ty.count[o]!; i++) v += tmp[(s0 + i) * outW * 3 + x]! * ty.weights[o * ty.stride + i]!;
-      out[o * outW * 3 + x] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+      for (let i = 0; i < n; i++) v += tmp[(s0 + i) * rowLen + x]! * ty.weights[o * ty.stride + i]!;
+      dst[o * rowLen + x] = round ? (v < 0 ? 0 : v > 255 ? 255 : Math.round(v)) : v;
     }
   }
-  return out;
+  return dst;
 }

@@ -9,7 +9,7 @@ import type { Frame } from '../../frames.ts';
 export function frameFields(f: Frame): (string | Buffer)[] {
   const wall = performance.timeOrigin + f.decodedAt;
   const data = Buffer.isBuffer(f.data) ? f.data : Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength);
-  return ['s', String(f.seq), 't', String(f.streamTimeMs), 'w', String(f.width), 'h', String(f.height), ...(f.view ? ['v', f.view.join(',')] : []),
+  return ['s', String(f.seq), 't', String(f.streamTimeMs), 'w', String(f.width), 'h', String(f.height), ...(f.view ? ['v', f.view.join(',')] : []), ...(f.placed ? ['p', f.placed] : []),
     'at', wall.toFixed(1), 'd', data];
 }
 
@@ -21,6 +21,7 @@ export function parseFrame(stream: string, fields: Buffer[]): Frame | null {
   const data = m.get('d');
   const seq = num('s');
   if (!data || !Number.isFinite(seq)) return null;
+  const placed = m.get('p')?.toString();
   let view: FrameView | undefined;
   try {
     view = m.has('v') ? checkView(m.get('v')!.toString().split(',').map(Number)) : undefined;
@@ -30,6 +31,7 @@ export function parseFrame(stream: string, fields: Buffer[]): Frame | null {
   return {
     stream, seq, streamTimeMs: num('t'), width: num('w'), height: num('h'),
     ...(view ? { view } : {}),
+    ...(placed === 'search' || placed === 'config' ? { placed } : {}),
     data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     // Back to this process's performance clock, so latency metrics work across processes on one host.
     decodedAt: num('at') - performance.timeOrigin,

@@ -1,0 +1,147 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { FrameView } from '../decode/filter.ts';
+import { resizeGrey, scan, sizesFor, type Grey, type Match } from './match.ts';
+
+/**
+ * One search for a package's picture on a grey canvas, coarse to fine: every place and scale on
+ * a small copy, then the best few refined on larger copies, the last at the canvas's own size
+ * (the source's pixels). Runs in slices (one scale at a time, yielding to the event loop between
+ * them), so a search never holds up ingest or other streams for more than a few milliseconds.
+ *
+ * A picture shown at the size it was recorded at (a game window moved, not scaled: the common
+ * layout) is cut exactly as in training: the same pixel size and the same even pixel grid
+ * ffmpeg's crop uses for 4:2:0 video. The package's decoder is trained on exact crops and a
+ * crop 2 px off already costs it most of its commentary (measured: F1 0.78 -> 0.31), so "about
+ * there" is not enough when exact is possible.
+ */
+export interface ViewReference {
+  /** The package's mean in-world picture in grey, at its own pixel aspect. */
+  grey: Grey;
+  /** Width / height of the picture on the source canvas. */
+  aspect: number;
+  /** [w, h] in source pixels of the crop the package was trained on (ffmpeg's rounding), when it was trained on a view. */
+  native?: readonly [number, number];
+}
+
+export interface SearchOptions {
+  /** Smallest picture to look for, as a share of the canvas height. */
+  minHeight: number;
+  /** Width of the coarse pass's canvas copy. */
+  coarseWidth: number;
+  /** Widest copy the refining passes use before the last, full-size one. */
+  refineWidth: number;
+  /** Places the coarse pass hands on. */
+  candidates: number;
+  /** A found size within this share of the native size is the native size (the picture is not scaled). */
+  nativeTolerance: number;
+}
+
+export const DEFAULT_SEARCH: SearchOptions = { minHeight: 0.25, coarseWidth: 160, refineWidth: 640, candidates: 3, nativeTolerance: 0.02 };
+
+export interface Found {
+  view: FrameView;
+  /** Normalised cross-correlation with the reference at full canvas size, in [-1, 1]. */
+  score: number;
+  /** Whether the picture is at its recorded size (cut exactly as in training). */
+  native: boolean;
+  /** Time the search held the event loop, in all (its slices, not the waits between them). */
+  busyMs: number;
+}
+
+/** The best place for `ref` on `canvas`, or null when nothing on it is even a weak match. */
+export async function searchView(canvas: Grey, ref: ViewReference, signal?: AbortSignal, opts: SearchOptions = DEFAULT_SEARCH): Promise<Found | null> {
+  let busyMs = 0;
+  let sliceStart = performance.now();
+  const yieldToLoop = async () => {
+    busyMs += performance.now() - sliceStart;
+    await nextTurn(undefined, { signal });
+    sliceStart = performance.now();
+  };
+  const levels = pyramid(canvas, opts.coarseWidth, opts.refineWidth);
+  const coarse = levels[0]!;
+  let matches: Match[] = [];
+  for (const size of sizesFor(coarse.height, coarse.width, ref.aspect, opts.minHeight, 1.08)) {
+    matches.push(...scan(coarse, ref.grey, { sizes: [size], keep: opts.candidates }));
+    await yieldToLoop();
+  }
+  matches = distinct(matches, opts.candidates);
+  // Each finer level: around each candidate, +-1 of its pixels and a few percent of scale.
+  for (let l = 1; l < levels.length; l++) {
+    const k = levels[l]!.width / levels[l - 1]!.width;
+    const refined: Match[] = [];
+    for (const m of matches) {
+      for (const s of [0.97, 0.985, 1, 1.015, 1.03]) {
+        refined.push(...scan(levels[l]!, ref.grey, { sizes: [{ w: m.h * k * s * ref.aspect, h: m.h * k * s }], near: around(m, k, 1), keep: 1 }));
+        await yieldToLoop();
+      }
+    }
+    matches = distinct(refined, opts.candidates);
+  }
+  // The last pass, on the source's own pixels: the best candidate only.
+  const m = matches[0];
+  if (!m) return null;
+  const k = canvas.width / levels.at(-1)!.width;
+  const w = m.w * k, h = m.h * k;
+  const native = ref.native && Math.abs(w / ref.native[0] - 1) < opts.nativeTolerance && Math.abs(h / ref.native[1] - 1) < opts.nativeTolerance;
+  let best: Match | undefined;
+  if (native) {
+    // The recorded size, at even places only (where ffmpeg's 4:2:0 crop can start).
+    const near = around(m, k, 1.5);
+    near.x0 -= near.x0 % 2;
+    near.y0 -= near.y0 % 2;
+    best = scan(canvas, ref.grey, { sizes: [{ w: ref.native![0], h: ref.native![1] }], near, step: 2, keep: 1 })[0];
+  } else {
+    for (const s of [0.995, 1, 1.005]) {
+      const [f] = scan(canvas, ref.grey, { sizes: [{ w: w * s, h: h * s }], near: around(m, k, 1), keep: 1 });
+      if (f && (!best || f.score > best.score)) best = f;
+      await yieldToLoop();
+    }
+  }
+  busyMs += performance.now() - sliceStart;
+  if (!best) return null;
+  return { view: toView(best, canvas), score: best.score, native: !!native, busyMs };
+}
+
+/** Top-left positions within `r` pixels of a match, on a level `k` times larger. */
+function around(m: Match, k: number, r: number): { x0: number; x1: number; y0: number; y1: number } {
+  return { x0: Math.floor((m.x - r) * k), x1: Math.ceil((m.x + r) * k), y0: Math.floor((m.y - r) * k), y1: Math.ceil((m.y + r) * k) };
+}
+
+/** The canvas at the coarse width, doubling up to `refineWidth`; the full-size pass reads the canvas itself. */
+function pyramid(canvas: Grey, coarseWidth: number, refineWidth: number): Grey[] {
+  const out: Grey[] = [];
+  for (let w = Math.min(coarseWidth, canvas.width); w <= Math.min(refineWidth, canvas.width); w *= 2) {
+    out.push(w === canvas.width ? canvas : resizeGrey(canvas, { x: 0, y: 0, w: canvas.width, h: canvas.height }, w, Math.round((w * canvas.height) / canvas.width)));
+  }
+  return out;
+}
+
+function distinct(found: Match[], keep: number): Match[] {
+  found.sort((a, b) => b.score - a.score);
+  const out: Match[] = [];
+  for (const m of found) {
+    if (out.length >= keep) break;
+    if (!out.some((o) => Math.abs(o.x - m.x) <= 2 && Math.abs(o.y - m.y) <= 2)) out.push(m);
+  }
+  return out;
+}
+
+/**
+ * A pixel rectangle as a view. ffmpeg evaluates `iw*f`, truncates, then rounds down to even for
+ * 4:2:0; a quarter pixel more keeps a float's last digit from truncating a whole pixel away.
+ */
+function toView(r: Match, canvas: Grey): FrameView {
+  const f = (px: number, size: number) => Math.min(1, Math.max(0, Number(((Math.round(px) + 0.25) / size).toPrecision(6))));
+  const w = f(r.w, canvas.width), h = f(r.h, canvas.height);
+  return [Math.min(f(r.x, canvas.width), 1 - w), Math.min(f(r.y, canvas.height), 1 - h), w, h];
+}
+
+/** NCC of the reference at `view` on this canvas: is the picture still where we left it? (cheap: one place, one scale). */
+export function scoreAt(canvas: Grey, ref: ViewReference, view: FrameView): number {
+  const [x, y, w, h] = view;
+  const size = { w: Math.floor(w * canvas.width), h: Math.floor(h * canvas.height) };
+  if (size.w > canvas.width || size.h > canvas.height || size.h < 6) return -1;
+  const px = { x0: Math.floor(x * canvas.width), y0: Math.floor(y * canvas.height) };
+  const [m] = scan(canvas, ref.grey, { sizes: [size], near: { x0: px.x0, x1: px.x0, y0: px.y0, y1: px.y0 }, keep: 1 });
+  return m?.score ?? -1;
+}
