@@ -3,11 +3,11 @@ import type { KibitzEvent } from '../../src/events.ts';
 import type { ModelEngine } from '../../src/model/engine.ts';
 import { embeddedModelHost } from '../../src/model_host/embedded.ts';
 import type { Model } from '../../src/model/model.ts';
-import { startPlugins, type PluginHost } from '../../src/plugins/host.ts';
+import type { PluginHost } from '../../src/plugins/host.ts';
 import { startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 import { FakeDiscord } from './fakes/discord.ts';
-import { silentLog } from './helpers.ts';
-import { IRC_PASSWORD, Ngircd, RawIrc } from './helpers_ngircd.ts';
+import { startBothChats, stopBothChats } from './helpers_chats.ts';
+import { Ngircd, RawIrc } from './helpers_ngircd.ts';
 
 const HELP = /^I can answer the score, lives, the level, .* and when the player was last hit — try asking "what's the score\?"$/;
 // Memory questions are recalled from what was said; nothing is said before the first frame, so these are known.
@@ -42,28 +42,10 @@ describe("viewers' own words: /ask, !ask and Discord /ask through the real engin
     engine = modelHost.engine!;
     engine.open('main');
     t.app.bus.subscribe((e) => events.push(e));
-    host = await startPlugins({
-      config: {
-        plugins: {
-          questions: { cooldownMs: 0 },
-          twitch: { username: 'kibitzbot', token: IRC_PASSWORD, host: '127.0.0.1', port: String(ircd.port), ssl: false, connectTimeoutMs: 8000 },
-          discord: { token: 'fake-token', apiBase: discord.apiBase, messageCommands: 'true' },
-        },
-        streams: [{ name: 'main', twitch: { channel: 'alpha', gets: ['commentary'] }, discord: { channelId: discord.channelId, gets: ['commentary'] } }],
-      },
-      bus: t.app.bus, gate: t.app.questions, log: silentLog, startWaitMs: 10_000,
-    });
-    expect(host.running().sort()).toEqual(['discord', 'twitch']);
-    await viewer.connect(ircd.port, 'alpha');
+    host = await startBothChats(t.app, { ircd, discord, viewer, discordOptions: { messageCommands: 'true' } });
   }, 30_000);
 
-  afterAll(async () => {
-    viewer.close();
-    await host?.close();
-    await t?.close();
-    await discord.stop();
-    ircd.stop();
-  });
+  afterAll(() => stopBothChats(host, { viewer, discord, ircd, app: t }));
 
   const http = async (question: string) => {
     const r = await t.app.http.inject({ method: 'POST', url: '/api/streams/main/ask', payload: { question, user: 'web' } });

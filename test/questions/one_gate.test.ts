@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPlugins, type PluginHost } from '../../src/plugins/host.ts';
+import type { PluginHost } from '../../src/plugins/host.ts';
 import { brainHost, startTestApp, testKey, type TestApp } from '../helpers/app.ts';
 import { FakeDiscord } from '../plugins/fakes/discord.ts';
-import { FakeBrain, silentLog } from '../plugins/helpers.ts';
-import { IRC_PASSWORD, Ngircd, RawIrc } from '../plugins/helpers_ngircd.ts';
+import { FakeBrain } from '../plugins/helpers.ts';
+import { startBothChats, stopBothChats } from '../plugins/helpers_chats.ts';
+import { Ngircd, RawIrc } from '../plugins/helpers_ngircd.ts';
 
 const MAX_CHARS = 40;
 const ANSWER = 'the home side leads by two';
@@ -42,27 +43,10 @@ describe('one question gate for HTTP, Twitch and Discord', () => {
         }),
       },
     });
-    plugins = await startPlugins({
-      config: {
-        plugins: {
-          twitch: { username: 'kibitzbot', token: IRC_PASSWORD, host: '127.0.0.1', port: String(ircd.port), ssl: false, connectTimeoutMs: 8000 },
-          discord: { token: 'fake-token', apiBase: discord.apiBase },
-        },
-        streams: [{ name: 'main', twitch: { channel: 'alpha', gets: ['commentary'] }, discord: { channelId: discord.channelId, gets: ['commentary'] } }],
-      },
-      bus: t.app.bus, gate: t.app.questions, log: silentLog, startWaitMs: 10_000,
-    });
-    expect(plugins.running().sort()).toEqual(['discord', 'twitch']);
-    await viewer.connect(ircd.port, 'alpha');
+    plugins = await startBothChats(t.app, { ircd, discord, viewer });
   }, 30_000);
 
-  afterAll(async () => {
-    viewer.close();
-    await plugins?.close();
-    await t?.close();
-    await discord.stop();
-    ircd.stop();
-  });
+  afterAll(() => stopBothChats(plugins, { viewer, discord, ircd, app: t }));
 
   const http = async (question: string) => {
     const r = await t.app.http.inject({ method: 'POST', url: '/api/streams/main/ask', payload: { question, user: 'alice' } });
