@@ -233,6 +233,24 @@ export class KvCache {
   }
 
   /**
+   * A step's cache inputs in one call: room made for T tokens of `kind` (evictions), the past
+   * feeds written into `into`, and the new tokens' positions returned. After the run, `append`.
+   */
+  prepareStep(kind: 'frame' | 'text', T: number, into: Record<string, ort.Tensor>): BigInt64Array {
+    const positions = this.prepare(kind, T);
+    this.feeds(into);
+    return positions;
+  }
+
+  /** prepareStep for several caches as one batch: positions [B * T], row b = caches[b], and the batched past feeds. */
+  static prepareBatch(caches: KvCache[], kind: 'frame' | 'text', T: number, into: Record<string, ort.Tensor>, scratch?: BatchScratch): BigInt64Array {
+    const positions = new BigInt64Array(caches.length * T);
+    caches.forEach((c, b) => positions.set(c.prepare(kind, T), b * T));
+    KvCache.batchFeeds(caches, into, scratch);
+    return positions;
+  }
+
+  /**
    * The past feeds of several caches as one batch (row b = caches[b]). One engine's caches share
    * their limits, so their buffers have the same shape and need no padding; each is copied, since
    * ORT wants one contiguous tensor per input.

@@ -67,18 +67,14 @@ export class StreamContext {
       await ctx.start();
     }
     const embeds = new Float32Array(B * n * d);
-    const positions = new BigInt64Array(B * n);
-    items.forEach(({ ctx, embeds: e }, b) => {
-      embeds.set(e, b * n * d);
-      positions.set(ctx.cache.prepare('frame', n), b * n);
-    });
+    items.forEach(({ embeds: e }, b) => embeds.set(e, b * n * d));
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [B, n, d]),
-      positions: new ort.Tensor('int64', positions, [B, n]),
       ...model.visionTokensFeed(Math.min(n, m.vision.tokensPerFrame)),
     };
     const out = await withScratch(model, (scratch) => {
-      KvCache.batchFeeds(items.map((i) => i.ctx.cache), feeds, scratch);
+      const positions = KvCache.prepareBatch(items.map((i) => i.ctx.cache), 'frame', n, feeds, scratch);
+      feeds['positions'] = new ort.Tensor('int64', positions, [B, n]);
       return model.sessions.frame.run(feeds);
     });
     return items.map(({ ctx }, b) => {
@@ -101,13 +97,11 @@ export class StreamContext {
     await this.start();
     const m = this.model.manifest;
     const n = frameTokens(visionEmbeds, m);
-    const positions = this.cache.prepare('frame', n);
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', visionEmbeds, [1, n, m.decoder.dModel]),
-      positions: new ort.Tensor('int64', positions, [1, n]),
       ...this.model.visionTokensFeed(Math.min(n, m.vision.tokensPerFrame)),
     };
-    this.cache.feeds(feeds);
+    feeds['positions'] = new ort.Tensor('int64', this.cache.prepareStep('frame', n, feeds), [1, n]);
     const out = await this.model.sessions.frame.run(feeds);
     const index = new Map<number, BigInt64Array>();
     for (const l of m.decoder.routedLayers) index.set(l, out[`new_index.${l}`]!.data as BigInt64Array);
@@ -199,18 +193,14 @@ export class StreamContext {
     const T = ids[0]!.length;
     const d = m.decoder.dModel;
     const embeds = new Float32Array(B * T * d);
-    const positions = new BigInt64Array(B * T);
-    ctxs.forEach((ctx, b) => {
-      embeds.set(model.embed(ids[b]!).data as Float32Array, b * T * d);
-      positions.set(ctx.cache.prepare('text', T), b * T);
-    });
+    ctxs.forEach((_, b) => embeds.set(model.embed(ids[b]!).data as Float32Array, b * T * d));
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [B, T, d]),
-      positions: new ort.Tensor('int64', positions, [B, T]),
       ...model.visionTokensFeed(0),
     };
     const out = await withScratch(model, (scratch) => {
-      KvCache.batchFeeds(ctxs.map((c) => c.cache), feeds, scratch);
+      const positions = KvCache.prepareBatch(ctxs.map((c) => c.cache), 'text', T, feeds, scratch);
+      feeds['positions'] = new ort.Tensor('int64', positions, [B, T]);
       return model.sessions.text.run(feeds);
     });
     const vocab = m.decoder.vocab;
@@ -236,13 +226,11 @@ export class StreamContext {
   /** One text step; returns the logits after the last token. */
   private async stepText(ids: number[]): Promise<Float32Array> {
     const m = this.model.manifest;
-    const positions = this.cache.prepare('text', ids.length);
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: this.model.embed(ids),
-      positions: new ort.Tensor('int64', positions, [1, ids.length]),
       ...this.model.visionTokensFeed(0),
     };
-    this.cache.feeds(feeds);
+    feeds['positions'] = new ort.Tensor('int64', this.cache.prepareStep('text', ids.length, feeds), [1, ids.length]);
     const out = await this.model.sessions.text.run(feeds);
     this.cache.append('text', ids.length, out);
     this.afterFrame = false;
