@@ -9,6 +9,7 @@ import { formatStreamTime, type KibitzEvent } from './events.ts';
 import { resolveFfmpeg } from './ffmpeg.ts';
 import { createLogger } from './log.ts';
 import { embeddedModelHost } from './model_host/embedded.ts';
+import type { StreamSession } from './stream/session.ts';
 
 export const SAMPLES_DIR = path.join(PROJECT_ROOT, 'models', 'samples');
 
@@ -37,6 +38,10 @@ export interface DemoResult {
   framesSkipped: number;
   /** Generated lines the guards kept back, by rule (src/model/line_guard.ts). */
   linesDropped: Record<string, number>;
+  /** Where the model looked at the end, and how it got there (`GET /api/streams` item `view`). */
+  view: ReturnType<StreamSession['viewStatus']> | null;
+  /** Stream time of the first commentary line (ms), null when there was none. */
+  firstLineMs: number | null;
 }
 
 export function defaultSample(): string {
@@ -117,6 +122,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     return {
       events, summary: s.summary, askLatencies, commentaryLatencies: [...engine.commentaryLatencies],
       framesProcessed: stats?.framesProcessed ?? 0, framesSkipped: stats?.framesSkipped ?? 0, linesDropped: { ...stats?.linesDropped },
+      view: app.sessions.get('demo')?.viewStatus() ?? null,
+      firstLineMs: events.find((e) => e.kind === 'commentary')?.streamTimeMs ?? null,
     };
   } finally {
     await app.close();

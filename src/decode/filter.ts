@@ -28,13 +28,18 @@ export function frameFilter(fps: number, width: number, height: number, view?: F
  * the whole picture in grey, at most `canvas.maxWidth` wide (aspect kept), `canvas.fps` times a
  * second: what the search reads.
  *
+ * The `null` after the crop is load-bearing: a crop command that changes the crop's size also
+ * resizes the link it writes to, so a scaler right behind it never sees the change and keeps
+ * scaling with its old context (ffmpeg 5.1 stalls). Behind `null` the scaler gets frames of a
+ * new size on an unchanged link and re-initialises (test/decode/view_move.test.ts).
+ *
  * `fit` is how the model's frames are made from the crop: a package trained on a view of the
  * screen stretches it; one trained on whole frames letterboxes (a found view keeps its aspect, so
  * both give the package's own geometry).
  */
 export function searchFilterGraph(fps: number, width: number, height: number, view: FrameView, fitMode: 'stretch' | 'letterbox', canvas: CanvasSpec, scaler: FrameScaler = 'bilinear'): string {
   return `[0:v:0]${sampling(fps)},split=2[model][whole];` +
-    `[model]crop@view=${crop(view).slice('crop='.length)},${fit(width, height, fitMode, scaler)}[frames];` +
+    `[model]crop@view=${crop(view).slice('crop='.length)},null,${fit(width, height, fitMode, scaler)}[frames];` +
     `[whole]fps=${canvas.fps},scale='min(iw\\,${canvas.maxWidth})':-2:flags=bilinear,format=gray[canvas]`;
 }
 
