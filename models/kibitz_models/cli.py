@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -123,6 +124,13 @@ def main(argv=None) -> int:
     s = sub.add_parser("view-frames", help="frames through a game's view: videos decoded exactly, stored frames cropped (views.py)")
     s.add_argument("--src", required=True, help="a folder of <name>.mp4 and/or <name>.npy (+ <name>.json, copied)")
     s.add_argument("--out", required=True); s.add_argument("--game", default="chess", choices=["chess"])
+    s = sub.add_parser("augment", help="recordings -> variants a real canvas makes (scale, resampler, bitrate, encoder, crop, colour range, overlay) with their views (data/augment.py)")
+    s.add_argument("--recordings", required=True); s.add_argument("--out", required=True)
+    s.add_argument("--variants", type=int, default=3, help="variants per recording"); s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--game", default="chess", choices=["chess"])
+    s = sub.add_parser("game-identity", help="held-out games vs training games: most consecutive plies shared (games/identity.py); exit 2 past the limit")
+    s.add_argument("--train", required=True, help="folder of training recordings (<name>.pgn)"); s.add_argument("--heldout", required=True)
+    s.add_argument("--max-shared", type=int, default=10)
     s = sub.add_parser("view-reference", help="the package's view reference (its mean in-world picture) for the service's view search (export/view_reference.py)")
     s.add_argument("--package", required=True); s.add_argument("--video", action="append", required=True, help="a recording of the game (training or made for this; never held out); repeat")
     s.add_argument("--source", default=None, help="a note of where the videos came from, kept in the manifest")
@@ -292,6 +300,22 @@ def _run(a) -> int:
         from .data.outworld import build_outworld
         from .games.catalogue import get as get_game
         build_outworld(a.out, a.split, a.clips, a.seconds, get_game(a.view_of).view if a.view_of else None)
+    elif a.cmd == "augment":
+        import random as _random
+        from .data.augment import augment_recording, draw_spec
+        from .games.catalogue import get as get_game
+        from .games.chess import _recordings
+        rng = _random.Random(a.seed)
+        made = [augment_recording(stem, a.out, draw_spec(rng), get_game(a.game).view, f"{os.path.basename(stem)}_aug{i}")
+                for stem in _recordings(a.recordings) for i in range(a.variants)]
+        print(json.dumps([{"name": m["augmented_from"], "view": m["view"], "augment": m["augment"]} for m in made], indent=1))
+    elif a.cmd == "game-identity":
+        from .games.identity import check, load_dir, table
+        rows = check(load_dir(a.train), load_dir(a.heldout), a.max_shared)
+        print(table(rows, a.max_shared))
+        if not all(r["ok"] for r in rows):
+            print(f"held-out games share more than {a.max_shared} plies with training games: they are not held out", file=sys.stderr)
+            sys.exit(2)
     elif a.cmd == "view-reference":
         from .export.view_reference import write_reference
         print(json.dumps(write_reference(a.package, a.video, a.source)))

@@ -152,7 +152,10 @@ def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: i
     os.makedirs(out_dir, exist_ok=True)
     made, sid = [], first_id
     for stem in _recordings(recordings):
-        frames = decode(stem + ".mp4", FRAME_W, FRAME_H, FPS, view)
+        # A variant made by data/augment.py says where the picture is on its canvas.
+        with open(stem + ".json") as f:
+            own = json.load(f).get("view") if view is not None else None
+        frames = decode(stem + ".mp4", FRAME_W, FRAME_H, FPS, own or view)
         events = _events(stem)
         per = int(chunk_s * FPS)
         for c in range(0, len(frames) // per):
@@ -160,7 +163,7 @@ def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: i
             chunk = np.ascontiguousarray(frames[a:a + per])
             off = a / FPS
             gt = {"game": "chess", "seconds": per / FPS, "source": os.path.basename(stem), "offset_s": off,
-                  "view": list(view) if view is not None else None,
+                  "view": list(own or view) if view is not None else None,
                   "events": [{**e, "t": round(e["t"] - off, 4)} for e in events if e["t"] <= off + per / FPS]}
             np.save(os.path.join(out_dir, f"{sid}.npy"), chunk)
             with open(os.path.join(out_dir, f"{sid}.json"), "w") as f:
