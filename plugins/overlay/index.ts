@@ -22,6 +22,7 @@ export const overlayPlugin = definePlugin({
       const html = overlayHtml({
         stream: name,
         eventsUrl: o.eventsPath.replace(':name', encodeURIComponent(name)),
+        streamsUrl: '/api/streams',
         fadeAfterMs: o.fadeAfterMs,
         maxItems: o.maxItems,
         kinds: o.kinds,

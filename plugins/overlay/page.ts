@@ -6,6 +6,8 @@
 export interface OverlayPageConfig {
   stream: string;
   eventsUrl: string;
+  /** Where `?debug=1` reads the stream's state (its `view`: where the model looks and how it got there). */
+  streamsUrl: string;
   fadeAfterMs: number;
   maxItems: number;
   kinds: string[];
@@ -54,10 +56,13 @@ export function overlayHtml(cfg: OverlayPageConfig): string {
   .label { display: block; font-size: 0.62em; letter-spacing: 0.06em; text-transform: uppercase; color: #cfe9ff; margin-bottom: 0.15em; }
   .answer .label { color: #ffe3a3; }
   .q { display: block; font-size: 0.78em; color: #e6e6e6; font-style: italic; margin-bottom: 0.2em; }
+  #debug { position: fixed; top: 1vh; left: 1vw; font: 14px/1.4 monospace; background: rgba(0, 0, 0, 0.75); color: #9f9; padding: 0.5em 0.8em; white-space: pre; }
+  #debug[hidden] { display: none; }
 </style>
 </head>
 <body>
 <div id="feed" aria-live="polite"></div>
+<div id="debug" hidden></div>
 <script id="kibitz-config" type="application/json">${jsonForScript(cfg)}</script>
 <script>
 (function () {
@@ -120,6 +125,26 @@ export function overlayHtml(cfg: OverlayPageConfig): string {
     };
   }
   connect();
+
+  // ?debug=1: where the model looks (the view search, src/view/), refreshed every 2 s.
+  if (params.get('debug') === '1') {
+    var box = document.getElementById('debug');
+    box.hidden = false;
+    var poll = function () {
+      fetch(cfg.streamsUrl).then(function (r) { return r.json(); }).then(function (body) {
+        var s = (body.streams || []).filter(function (x) { return x.name === cfg.stream; })[0];
+        if (!s) { box.textContent = cfg.stream + ': not live'; return; }
+        var v = s.view || {};
+        var rect = v.view ? v.view.map(function (n) { return n.toFixed(4); }).join(', ') : 'whole frame';
+        box.textContent = cfg.stream + ' (' + s.state + ')\\nview [' + rect + '] from ' + v.from + ', ' + v.state +
+          (v.score !== undefined && v.score !== null ? '\\nmatch ' + v.score : '') +
+          (v.searches !== undefined ? '\\nsearches ' + v.searches + ', ' + v.searchMs + ' ms' : '') +
+          (v.foundAtMs !== undefined && v.foundAtMs !== null ? '\\nfound at ' + (v.foundAtMs / 1000).toFixed(1) + ' s' : '');
+      }).catch(function () { box.textContent = cfg.stream + ': no answer from kibitz'; });
+    };
+    poll();
+    setInterval(poll, 2000);
+  }
 })();
 </script>
 </body>

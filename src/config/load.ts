@@ -71,7 +71,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       width: c.decode.width ?? frame?.width ?? FALLBACK_FRAME.width,
       height: c.decode.height ?? frame?.height ?? FALLBACK_FRAME.height,
       ...(c.decode.view ? { view: checkView(c.decode.view) } : frame?.view ? { view: frame.view } : {}),
-      viewFrom: c.decode.view ? 'config' : 'package',
+      ...(c.decode.view ? { viewFrom: 'config' as const } : {}),
       ...(frame?.scaler ? { scaler: frame.scaler } : {}),
       ...(!c.decode.view && frame?.reference && pkg
         ? { search: { reference: { ...frame.reference, file: path.join(pkg, frame.reference.file) }, fit: frame.view ? 'stretch' as const : 'letterbox' as const } }

@@ -102,12 +102,12 @@ export type StreamConfig = z.output<typeof streamSchema>;
 export type Config = Omit<ParsedConfig, 'decode'> & {
   /**
    * `view`: the part of the screen the model looks at first (pinned in the config, else the
-   * manifest's frame.view), cropped before scaling; `viewFrom` says which. `search`: the view
+   * manifest's frame.view), cropped before scaling; `viewFrom` says when the config pinned it. `search`: the view
    * search's reference (absolute file) when the package has one and no view is pinned.
    */
   decode: {
     width: number; height: number; view?: FrameView; scaler?: FrameScaler;
-    viewFrom: 'package' | 'config';
+    viewFrom?: 'config';
     search?: { reference: { file: string; aspect: number; native?: [number, number] }; fit: 'stretch' | 'letterbox' };
   };
   /** The file the config came from (besides the default), for messages. */

@@ -37,7 +37,9 @@ describe('config', () => {
     // the bundled model package is the default, and its manifest sets the frame size
     expect(c.model.package).toBe(path.resolve('models/kibitz-demo'));
     const manifest = JSON.parse(readFileSync('models/kibitz-demo/manifest.json', 'utf8'));
-    expect(c.decode).toEqual({ width: manifest.frame.width, height: manifest.frame.height });
+    // the demo package has a view reference, so kibitz looks for its picture on the canvas (src/view/)
+    expect(c.decode).toEqual({ width: manifest.frame.width, height: manifest.frame.height,
+      search: { reference: { file: path.resolve('models/kibitz-demo', manifest.frame.reference.file), aspect: manifest.frame.reference.aspect }, fit: 'letterbox' } });
     expect(Object.keys(c.plugins)).toEqual(['console', 'overlay']);
     expect(c.streams[0]!.name).toBe('main');
     const keyFile = path.join(dir, 'keys', 'main.key');
@@ -104,6 +106,21 @@ plugins:
     expect(err(load)).toMatchObject({ key: 'model.package', problem: expect.stringMatching(/frame\.view: .*not inside the frame/) });
     write('left half');
     expect(err(load).problem).toMatch(/a view is \[x, y, w, h\]/);
+  });
+
+  it('a package with a view reference gets the view search; decode.view pins the view and turns it off', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'pkg'));
+    const write = (reference: unknown) => writeFileSync(path.join(dir, 'pkg', 'manifest.json'), JSON.stringify({ frame: { width: 256, height: 144, fps: 2, view: [0.25, 0.05, 0.5, 0.9], reference } }));
+    write({ file: 'view_reference.pgm', aspect: 0.9, native: [588, 660] });
+    const load = (env: Record<string, string> = {}) => loadConfig({ noDefault: true, root: dir, env, overrides: { model: { package: 'pkg' }, dataDir: dir } });
+    expect(load().decode).toEqual({ width: 256, height: 144, view: [0.25, 0.05, 0.5, 0.9],
+      search: { reference: { file: path.join(dir, 'pkg', 'view_reference.pgm'), aspect: 0.9, native: [588, 660] }, fit: 'stretch' } });
+    // pinned through the environment, as "x,y,w,h": the search is off, the frames say where their view came from
+    expect(load({ KIBITZ_DECODE_VIEW: '0.1, 0.2, 0.3, 0.4' }).decode).toEqual({ width: 256, height: 144, view: [0.1, 0.2, 0.3, 0.4], viewFrom: 'config' });
+    expect(err(() => load({ KIBITZ_DECODE_VIEW: '0.8,0,0.5,1' }))).toMatchObject({ key: 'decode.view', problem: expect.stringMatching(/not inside the frame/) });
+    write({ file: 'view_reference.pgm', aspect: -1 });
+    expect(err(load)).toMatchObject({ key: 'model.package', problem: expect.stringMatching(/frame\.reference must be/) });
   });
 
   it.each([

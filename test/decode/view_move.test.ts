@@ -11,7 +11,11 @@ import { resolveFfmpeg } from '../../src/ffmpeg.ts';
 /** Search mode against real ffmpeg: the view moves (and changes size) while the decoder runs; the canvas comes along. */
 describe('decoder in search mode', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kibitz-move-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const started: Decoder[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((d) => d.stop())); // a failed run leaves no ffmpeg behind
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('moves the crop without a restart, drops the frames cut in between, the rest byte for byte what a decoder started on the new view cuts', async () => {
     const ffmpeg = await resolveFfmpeg({});
@@ -31,6 +35,7 @@ describe('decoder in search mode', () => {
           onExit: () => resolve({ frames, canvases, settling: d.framesSettling }),
         });
         d.start();
+        started.push(d);
         onStart?.(d, frames, canvases);
       });
     };

@@ -120,6 +120,8 @@ describe('overlay reconnects when the event stream is cut', () => {
   beforeAll(async () => {
     http = Fastify();
     http.get<{ Params: { name: string } }>('/api/streams/:name/events', (req, reply) => sse.handle(req.params.name, req, reply));
+    // What GET /api/streams says of a stream whose view the search moved (src/stream/session.ts toJSON).
+    http.get('/api/streams', async () => ({ streams: [{ name: 'main', state: 'live', view: { view: [0.426758, 0.0614583, 0.45957, 0.917014], from: 'search', state: 'found', score: 0.672, searches: 2, searchMs: 1119, foundAtMs: 5000 } }] }));
     host = await startPlugins({ config: { plugins: { overlay: {} } }, bus, brain: new FakeBrain(bus), http, log: silentLog });
     await http.listen({ port: 0, host: '127.0.0.1' });
   });
@@ -138,6 +140,21 @@ describe('overlay reconnects when the event stream is cut', () => {
     await page.waitForSelector('body[data-connected="1"]', { timeout: 10_000 });
     bus.publish({ stream: 'main', kind: 'commentary', text: 'back after the reconnect', streamTimeMs: 70_000 });
     await page.getByText('back after the reconnect').waitFor({ timeout: 5000 });
+    await page.close();
+  }, 20_000);
+
+  it('?debug=1 shows where the model looks and how the view got there', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await page.goto(`http://127.0.0.1:${(http.server.address() as AddressInfo).port}/overlay/main?debug=1`);
+    const box = page.locator('#debug');
+    await box.getByText('from search, found').waitFor({ timeout: 5000 });
+    const text = await box.textContent();
+    expect(text).toContain('view [0.4268, 0.0615, 0.4596, 0.9170]');
+    expect(text).toContain('match 0.672');
+    expect(text).toContain('found at 5.0 s');
+    // without it the page shows the feed alone
+    await page.goto(`http://127.0.0.1:${(http.server.address() as AddressInfo).port}/overlay/main`);
+    expect(await page.locator('#debug').isVisible()).toBe(false);
     await page.close();
   }, 20_000);
 });
