@@ -25,7 +25,7 @@ export interface ApiDeps {
 }
 
 /** The gate's refusals as HTTP statuses: the Brain's, plus a cooldown (429) and a request cut short by shutdown (503). */
-const GATE_ERROR_HTTP: Record<GateErrorCode, number> = { ...BRAIN_ERROR_HTTP, COOLDOWN: 429, ABORTED: 503 };
+const GATE_ERROR_HTTP: Record<GateErrorCode, number> = { ...BRAIN_ERROR_HTTP, COOLDOWN: 429, ABORTED: 503, INTERNAL: 500 };
 
 /** Error bodies are `{ error: CODE, message }`; messages say what to do next. */
 function fail(reply: FastifyReply, status: number, error: string, message: string) {
@@ -103,6 +103,7 @@ export function createHttpServer(deps: ApiDeps): FastifyInstance {
 
   function gateError(reply: FastifyReply, err: unknown) {
     if (err instanceof GateError) {
+      if (err.code === 'INTERNAL') deps.log.error({ err: err.cause }, 'brain request failed');
       if (err.retryAfterMs !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
       return fail(reply, GATE_ERROR_HTTP[err.code] ?? 500, err.code, err.message);
     }

@@ -12,11 +12,12 @@ export type GateErrorCode =
   | 'STREAM_ENDED'
   | 'NO_MODEL'
   | 'TIMEOUT'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'INTERNAL'; // the model side failed unexpectedly (the cause is kept for the log, never shown to askers)
 
 export class GateError extends Error {
-  constructor(readonly code: GateErrorCode, message: string, readonly retryAfterMs?: number) {
-    super(message);
+  constructor(readonly code: GateErrorCode, message: string, readonly retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'GateError';
   }
 }
@@ -209,5 +210,6 @@ function toGateError(err: unknown): GateError {
   if (err instanceof GateError) return err;
   if (err instanceof BrainError) return new GateError(err.code, err.message);
   if (err instanceof Error && err.name === 'AbortError') return new GateError('ABORTED', 'aborted');
-  return new GateError('NO_MODEL', err instanceof Error ? err.message : String(err));
+  // Not a refusal and not the asker's fault: a generic message out, the real error kept for the log.
+  return new GateError('INTERNAL', 'the model failed to answer; see the kibitz log', undefined, { cause: err });
 }

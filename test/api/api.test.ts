@@ -49,6 +49,7 @@ describe('HTTP API', () => {
       async ask(req) {
         calls.push(req);
         if (req.question === 'busy?') throw new BrainError('BUSY', 'too many questions');
+        if (req.question === 'crash?') throw new TypeError('secret internals: cannot read properties of undefined');
         const event = bus.publish({ stream: req.stream, kind: 'answer', text: 'a goal', question: req.question, user: req.user, source: req.source, streamTimeMs: 1234 });
         return { answer: 'a goal', t: 1234, event };
       },
@@ -64,6 +65,10 @@ describe('HTTP API', () => {
       expect(a.json()).toMatchObject({ answer: 'a goal', t: 1234 });
       expect(calls[0]).toMatchObject({ stream: 'main', question: 'what happened?', user: 'alice', source: 'http' });
       expect((await t.app.http.inject({ method: 'POST', url: '/api/streams/main/ask', payload: { question: 'busy?' } })).statusCode).toBe(429);
+      // An unexpected failure is a 500 that says where to look, not the failure's own text.
+      const crash = await t.app.http.inject({ method: 'POST', url: '/api/streams/main/ask', payload: { question: 'crash?', user: 'bob' } });
+      expect(crash.statusCode).toBe(500);
+      expect(crash.json()).toEqual({ error: 'INTERNAL', message: 'the model failed to answer; see the kibitz log' });
       const s = await t.app.http.inject('/api/streams/main/summary?minutes=2');
       expect(s.json()).toEqual({ summary: 'main: quiet', from: 0, to: 120_000 });
       // The question policy refuses before the Brain is asked (plugins.questions.maxSummaryMinutes, 60 by default).
