@@ -127,6 +127,7 @@ def main(argv=None) -> int:
     s = sub.add_parser("augment", help="recordings -> variants a real canvas makes (scale, resampler, bitrate, encoder, crop, colour range, overlay) with their views (data/augment.py)")
     s.add_argument("--recordings", required=True); s.add_argument("--out", required=True)
     s.add_argument("--variants", type=int, default=3, help="variants per recording"); s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--max-scale", type=float, default=2.0, help="largest scale drawn (encoding a 2x variant takes 4x as long)")
     s.add_argument("--game", default="chess", choices=["chess"])
     s = sub.add_parser("game-identity", help="held-out games vs training games: most consecutive plies shared (games/identity.py); exit 2 past the limit")
     s.add_argument("--train", required=True, help="folder of training recordings (<name>.pgn)"); s.add_argument("--heldout", required=True)
@@ -306,7 +307,7 @@ def _run(a) -> int:
         from .games.catalogue import get as get_game
         from .games.chess import _recordings
         rng = _random.Random(a.seed)
-        made = [augment_recording(stem, a.out, draw_spec(rng), get_game(a.game).view, f"{os.path.basename(stem)}_aug{i}")
+        made = [augment_recording(stem, a.out, draw_spec(rng, a.max_scale), get_game(a.game).view, f"{os.path.basename(stem)}_aug{i}")
                 for stem in _recordings(a.recordings) for i in range(a.variants)]
         print(json.dumps([{"name": m["augmented_from"], "view": m["view"], "augment": m["augment"]} for m in made], indent=1))
     elif a.cmd == "game-identity":
