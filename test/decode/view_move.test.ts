@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GreyPicture } from '../../src/decode/canvas_assembler.ts';
-import { Decoder } from '../../src/decode/decoder.ts';
+import { Decoder, STDIN_INPUT } from '../../src/decode/decoder.ts';
 import type { FrameView } from '../../src/decode/filter.ts';
 import { resolveFfmpeg } from '../../src/ffmpeg.ts';
 
@@ -60,5 +60,26 @@ describe('decoder in search mode', () => {
     // The canvas: the whole picture in grey, 96 wide, twice a second.
     expect(moving.canvases.length).toBeGreaterThanOrEqual(10);
     for (const c of moving.canvases) expect(c).toMatchObject({ width: 96, height: 54 });
+  }, 30_000);
+
+  it('a stdin-fed input (WHIP) moves to a private socket, since stdin carries the commands; the socket goes with the decoder', async () => {
+    const ffmpeg = await resolveFfmpeg({});
+    const ts = path.join(dir, 'in.ts');
+    execFileSync(ffmpeg.path, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=640x360:r=30:d=3', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'mpegts', ts]);
+    const before = readdirSync(os.tmpdir()).filter((f) => f.startsWith('kibitz-decoder-')).length;
+    let frames = 0, canvases = 0;
+    await new Promise<void>((resolve) => {
+      const d = new Decoder({ ffmpeg, input: { label: 'whip', args: ['-f', 'mpegts', '-i', STDIN_INPUT], stdin: createReadStream(ts) }, fps: 2, width: 64, height: 36,
+        search: { canvas: { fps: 1, maxWidth: 320 }, fit: 'letterbox' } }, {
+        onFrame: () => frames++,
+        onCanvas: () => canvases++,
+        onExit: (e) => { expect(e.reason).toBe('ended'); resolve(); },
+      });
+      started.push(d);
+      d.start();
+    });
+    expect(frames).toBeGreaterThanOrEqual(5);
+    expect(canvases).toBeGreaterThanOrEqual(2);
+    expect(readdirSync(os.tmpdir()).filter((f) => f.startsWith('kibitz-decoder-')).length).toBe(before);
   }, 30_000);
 });
