@@ -2,7 +2,8 @@
  * What the view search costs and finds, per layout: each video is decoded twice as fast as
  * ffmpeg goes, once with the package's fixed view and once in search mode with a ViewFinder
  * wired as a stream's session wires it (src/stream/publish.ts), and the table puts the found
- * view, when it was found (stream time), the searches and the CPU they took side by side.
+ * view, when it was found (the stream time of the canvas the search that found it read), the
+ * searches and the CPU they took side by side.
  *
  *   npx tsx bench/view_search.ts [--package models/kibitz-chess] [--native W,H,X,Y ...] FILE.mp4 ...
  *
@@ -46,6 +47,7 @@ async function run(file: string, search: boolean) {
   let cpu = 0, frames = 0, checkMs = 0, checks = 0, canvasW = 0, canvasH = 0;
   let firstFoundS: number | null = null;
   let view: FrameView = initial;
+  let chain = Promise.resolve();
   await new Promise<void>((resolve) => {
     const d: Decoder = new Decoder({ ffmpeg, input: { label: 'file', args: ['-i', file] }, fps, width: manifest.frame.width, height: manifest.frame.height, view: initial,
       ...(search ? { search: { canvas: DEFAULT_CANVAS, fit: manifest.frame.view ? 'stretch' as const : 'letterbox' as const } } : {}) }, {
@@ -53,22 +55,25 @@ async function run(file: string, search: boolean) {
         frames++;
         if (d.pid) cpu = Math.max(cpu, cpuSeconds(d.pid));
       },
+      // Canvases are observed one after another, each at its own stream time, as in a live
+      // stream (here ffmpeg runs faster than real time, and a busy finder would skip them).
       onCanvas: (picture, i) => {
         canvasW = picture.width;
         canvasH = picture.height;
-        const t0 = performance.now();
-        const before = finder!.status().searches;
-        finder!.observe(picture, i * 1000).then(async (v) => {
+        chain = chain.then(async () => {
+          const t0 = performance.now();
+          const before = finder!.status().searches;
+          const v = await finder!.observe(picture, i * 1000);
           if (finder!.status().searches === before) { checkMs += performance.now() - t0; checks++; }
           if (v) {
-            await d.moveView(v);
+            await d.moveView(v).catch(() => {}); // the file may end first
             finder!.moved(v, i * 1000);
             view = v;
           }
           if (finder!.state === 'found' && firstFoundS === null) firstFoundS = i;
         });
       },
-      onExit: () => resolve(),
+      onExit: () => void chain.then(() => resolve()),
     });
     d.start();
   });

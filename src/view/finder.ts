@@ -26,7 +26,7 @@ export interface FinderOptions {
   search: SearchOptions;
 }
 
-export const DEFAULT_FINDER: FinderOptions = { minScore: 0.3, recheckMs: 60_000, backoffMs: 2_000, maxBackoffMs: 30_000, moveTolerance: 0.003, search: DEFAULT_SEARCH };
+export const DEFAULT_FINDER: FinderOptions = { minScore: 0.3, recheckMs: 60_000, backoffMs: 1_000, maxBackoffMs: 30_000, moveTolerance: 0.003, search: DEFAULT_SEARCH };
 
 export type FinderState = 'searching' | 'found' | 'lost';
 
