@@ -19,6 +19,7 @@ import type { FrameView } from '../src/decode/filter.ts';
 import { resolveFfmpeg } from '../src/ffmpeg.ts';
 import { DEFAULT_CANVAS } from '../src/stream/publish.ts';
 import { ViewFinder } from '../src/view/finder.ts';
+import { cropPixels } from '../src/view/search.ts';
 import { loadViewReference } from '../src/view/reference.ts';
 import { fmt, table } from './table.ts';
 
@@ -86,8 +87,8 @@ for (const [i, file] of files.entries()) {
   const found = await run(file, true);
   const minutes = fixed.frames / fps / 60;
   const [W, H] = found.canvas as [number, number];
-  const even = (p: number) => p & ~1;
-  const px = [even(Math.round(found.view[0] * W)), even(Math.round(found.view[1] * H)), even(Math.trunc(found.view[2] * W)), even(Math.trunc(found.view[3] * H))];
+  const r = cropPixels(found.view, W, H);
+  const px = [r.x, r.y, r.w, r.h];
   const want = opts.native?.[i];
   const exact = !want || want === '-' ? '-' : want.split(',').map(Number).every((v, k) => px[k] === v) ? 'yes' : 'no';
   const s = found.status!;

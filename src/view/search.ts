@@ -136,12 +136,19 @@ function toView(r: Match, canvas: Grey): FrameView {
   return [Math.min(f(r.x, canvas.width), 1 - w), Math.min(f(r.y, canvas.height), 1 - h), w, h];
 }
 
+/**
+ * The pixels ffmpeg's crop cuts for `view` on a W x H 4:2:0 picture: x and y rounded, w and h
+ * truncated, each then down to even (what `toView` aims at, and what the model is fed).
+ */
+export function cropPixels(view: FrameView, width: number, height: number): { x: number; y: number; w: number; h: number } {
+  const [x, y, w, h] = view;
+  return { x: Math.round(x * width) & ~1, y: Math.round(y * height) & ~1, w: Math.trunc(w * width) & ~1, h: Math.trunc(h * height) & ~1 };
+}
+
 /** NCC of the reference at `view` on this canvas: is the picture still where we left it? (cheap: one place, one scale). */
 export function scoreAt(canvas: Grey, ref: ViewReference, view: FrameView): number {
-  const [x, y, w, h] = view;
-  const size = { w: Math.floor(w * canvas.width), h: Math.floor(h * canvas.height) };
-  if (size.w > canvas.width || size.h > canvas.height || size.h < 6) return -1;
-  const px = { x0: Math.floor(x * canvas.width), y0: Math.floor(y * canvas.height) };
-  const [m] = scan(canvas, ref.grey, { sizes: [size], near: { x0: px.x0, x1: px.x0, y0: px.y0, y1: px.y0 }, keep: 1 });
+  const r = cropPixels(view, canvas.width, canvas.height);
+  if (r.w > canvas.width || r.h > canvas.height || r.h < 6 || r.w < 6) return -1;
+  const [m] = scan(canvas, ref.grey, { sizes: [{ w: r.w, h: r.h }], near: { x0: r.x, x1: r.x, y0: r.y, y1: r.y }, keep: 1 });
   return m?.score ?? -1;
 }

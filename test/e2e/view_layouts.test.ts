@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { scoreCommentary, type Broadcast } from '../../bench/evaluate.ts';
 import { runDemo } from '../../src/demo.ts';
 import { resolveFfmpeg } from '../../src/ffmpeg.ts';
+import { cropPixels } from '../../src/view/search.ts';
 
 /**
  * The streamer's canvas is not the recording's: the chess sample pushed over RTMP in three
@@ -48,9 +49,9 @@ describe('the board anywhere on the canvas: chess over RTMP in three layouts', (
     const c = scoreCommentary(truth.events, lines, SECONDS);
     const [W, H] = layout.canvas;
     const v = res.view!;
-    // ffmpeg's crop on 4:2:0 video: x and y rounded, w and h truncated, each then down to even.
-    const even = (p: number) => p & ~1;
-    const px = [even(Math.round(v.view![0] * W)), even(Math.round(v.view![1] * H)), even(Math.trunc(v.view![2] * W)), even(Math.trunc(v.view![3] * H))];
+    // The pixels ffmpeg's crop cuts for that view (src/view/search.ts cropPixels; test/decode/view_move checks them byte for byte).
+    const r = cropPixels(v.view!, W, H);
+    const px = [r.x, r.y, r.w, r.h];
     console.log(`layout "${layout.name}": view ${JSON.stringify(v)} = px ${px}; ${lines.length} lines, F1 ${c.f1.toFixed(2)} (P ${c.precision.toFixed(2)} R ${c.recall.toFixed(2)}), first line at ${res.firstLineMs} ms`);
     expect(v.state).toBe('found');
     // Exactly the trained crop, moved: the recorded size, at the board's place.

@@ -5,7 +5,8 @@ import { CanvasAssembler } from '../../src/decode/canvas_assembler.ts';
 import { ViewFinder } from '../../src/view/finder.ts';
 import { resizeGrey, type Grey } from '../../src/view/match.ts';
 import { loadViewReference } from '../../src/view/reference.ts';
-import { searchView, type ViewReference } from '../../src/view/search.ts';
+import { cropPixels, searchView, type ViewReference } from '../../src/view/search.ts';
+import type { FrameView } from '../../src/decode/filter.ts';
 
 /**
  * The view search on real pixels: the chess package's reference (made from recordings 301/302)
@@ -16,7 +17,7 @@ const manifest = JSON.parse(readFileSync('models/kibitz-chess/manifest.json', 'u
 let ref: ViewReference;
 let frame: Grey;
 /** ffmpeg's 4:2:0 crop of a view on a W x H canvas, in pixels. */
-const cropPx = (v: readonly number[], W: number, H: number) => [Math.round(v[0]! * W) & ~1, Math.round(v[1]! * H) & ~1, Math.trunc(v[2]! * W) & ~1, Math.trunc(v[3]! * H) & ~1];
+const cropPx = (v: FrameView, W: number, H: number) => Object.values(cropPixels(v, W, H));
 
 function canvas(W: number, H: number, fill = 40): Grey {
   return { width: W, height: H, data: new Float32Array(W * H).fill(fill) };
