@@ -305,10 +305,10 @@ def _run(a) -> int:
         import random as _random
         from .data.augment import augment_recording, draw_spec
         from .games.catalogue import get as get_game
-        from .games.chess import _recordings
+        from .games.chess import recording_stems
         rng = _random.Random(a.seed)
         made = [augment_recording(stem, a.out, draw_spec(rng, a.max_scale), get_game(a.game).view, f"{os.path.basename(stem)}_aug{i}")
-                for stem in _recordings(a.recordings) for i in range(a.variants)]
+                for stem in recording_stems(a.recordings) for i in range(a.variants)]
         print(json.dumps([{"name": m["augmented_from"], "view": m["view"], "augment": m["augment"]} for m in made], indent=1))
     elif a.cmd == "game-identity":
         from .games.identity import check, load_dir, table

@@ -9,6 +9,7 @@ import { parsePluginConfig } from '../plugins/plugin_config.ts';
 import { builtinPlugins } from '../plugins/builtin.ts';
 import { schemaKeys, topLevelKeys } from './keys.ts';
 import { configSchema, type Config } from './schema.ts';
+import { referenceSchema, type ReferenceSpec } from '../view/reference.ts';
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
 /** Where relative paths (dataDir, model.package) are resolved: the checkout, so `npm start` works from anywhere. */
@@ -176,11 +177,11 @@ function matchKey(tokens: string[], ...candidates: string[][]): { key: string; u
 }
 
 /** The frame the package was trained on: its size, its scaler, and, when it looks at part of the screen, its view. */
-function readManifestFrame(pkg: string | undefined): { width: number; height: number; view?: FrameView; scaler?: FrameScaler; reference?: { file: string; aspect: number; native?: [number, number] } } | undefined {
+function readManifestFrame(pkg: string | undefined): { width: number; height: number; view?: FrameView; scaler?: FrameScaler; reference?: ReferenceSpec } | undefined {
   if (!pkg) return undefined;
   const file = path.join(pkg, 'manifest.json');
   if (!existsSync(file)) return undefined;
-  let m: { frame?: { width?: unknown; height?: unknown; view?: unknown; scaler?: unknown; reference?: { file?: unknown; aspect?: unknown; native?: unknown } } };
+  let m: { frame?: { width?: unknown; height?: unknown; view?: unknown; scaler?: unknown; reference?: unknown } };
   try {
     m = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
@@ -192,12 +193,11 @@ function readManifestFrame(pkg: string | undefined): { width: number; height: nu
     throw new ConfigError('model.package', `${file}: frame.scaler must be "bilinear" or "bicubic", got ${JSON.stringify(rawScaler)}`);
   }
   const scaler = rawScaler as FrameScaler | undefined;
-  const ref = m.frame?.reference;
-  if (ref !== undefined && (typeof ref.file !== 'string' || typeof ref.aspect !== 'number' || !(ref.aspect > 0))) {
-    throw new ConfigError('model.package', `${file}: frame.reference must be { "file": "<pgm in the package>", "aspect": <width / height> }, got ${JSON.stringify(ref)}`);
+  const ref = m.frame?.reference === undefined ? undefined : referenceSchema.safeParse(m.frame.reference);
+  if (ref && !ref.success) {
+    throw new ConfigError('model.package', `${file}: frame.reference must be { "file": "<pgm in the package>", "aspect": <width / height>, "native"?: [w, h] }, got ${JSON.stringify(m.frame!.reference)} (${ref.error.issues[0]?.message})`);
   }
-  const native = Array.isArray(ref?.native) && ref.native.length === 2 && ref.native.every((v) => Number.isInteger(v) && v > 0) ? ref.native as [number, number] : undefined;
-  const reference = ref ? { file: ref.file as string, aspect: ref.aspect as number, ...(native ? { native } : {}) } : undefined;
+  const reference = ref?.data && { file: ref.data.file, aspect: ref.data.aspect, ...(ref.data.native ? { native: ref.data.native } : {}) };
   const extra = { ...(scaler ? { scaler } : {}), ...(reference ? { reference } : {}) };
   if (view === undefined) return { width, height, ...extra };
   try {

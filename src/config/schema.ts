@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkView, type FrameScaler, type FrameView } from '../decode/filter.ts';
+import type { ReferenceSpec } from '../view/reference.ts';
 import { queueSchema } from './queue.ts';
 import { bool, num, port } from '../config_values.ts';
 import { whipConfigSchema } from './whip.ts';
@@ -108,7 +109,7 @@ export type Config = Omit<ParsedConfig, 'decode'> & {
   decode: {
     width: number; height: number; view?: FrameView; scaler?: FrameScaler;
     viewFrom?: 'config';
-    search?: { reference: { file: string; aspect: number; native?: [number, number] }; fit: 'stretch' | 'letterbox' };
+    search?: { reference: ReferenceSpec; fit: 'stretch' | 'letterbox' };
   };
   /** The file the config came from (besides the default), for messages. */
   source?: string;

@@ -58,8 +58,8 @@ export interface DecoderEvents {
   /** `index` counts this run's frames from 0; `relMs` is index / fps (see below). */
   onFrame(data: Buffer, index: number, relMs: number): void;
   onExit(exit: DecoderExit): void;
-  /** Search mode: the whole canvas in grey (`index` counts canvases; `relMs` as for frames). */
-  onCanvas?(picture: GreyPicture, index: number, relMs: number): void;
+  /** Search mode: the whole canvas in grey (`index` counts canvases, `canvas.fps` a second). */
+  onCanvas?(picture: GreyPicture, index: number): void;
 }
 
 /** What a stdin-fed input names as its input in `args`; in search mode stdin carries filter commands and the input moves to a private socket. */
@@ -179,10 +179,7 @@ export class Decoder {
       const out = child.stdio[3] as Readable;
       out.on('data', (chunk: Buffer) => {
         try {
-          for (const p of canvas.push(chunk)) {
-            const i = n++;
-            this.events.onCanvas?.(p, i, (i * 1000) / opts.search!.canvas.fps);
-          }
+          for (const p of canvas.push(chunk)) this.events.onCanvas?.(p, n++);
         } catch (err) {
           this.fail(err as Error);
         }
@@ -213,19 +210,10 @@ export class Decoder {
    * rejects when it refused one or the decoder ended.
    */
   moveView(view: FrameView): Promise<void> {
-    const lines = viewCommands(view);
-    return this.command(lines, () => {
-      this.settling = 1; // one frame after the last reply may still show the old place
-    });
-  }
-
-  /** Frames dropped because they were cut while the view moved. */
-  framesSettling = 0;
-
-  private command(lines: string[], before?: () => void): Promise<void> {
     if (!this.opts.search) return Promise.reject(new Error('the decoder runs a fixed view (no search mode)'));
     if (!this.commands || this.exited) return Promise.reject(new Error('the decoder is not running'));
-    before?.();
+    const lines = viewCommands(view);
+    this.settling = 1; // one frame after the last reply may still show the old place
     return new Promise((resolve, reject) => {
       this.pendingReplies += lines.length;
       this.waiters.push({ replies: lines.length, resolve, reject, failed: false });
@@ -233,6 +221,9 @@ export class Decoder {
       this.commands!.write(lines.map((l) => `c${l}\n`).join(''));
     });
   }
+
+  /** Frames dropped because they were cut while the view moved. */
+  framesSettling = 0;
 
   private onReply(ret: number): void {
     if (this.pendingReplies > 0) this.pendingReplies--;

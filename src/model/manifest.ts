@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { checkView } from '../decode/filter.ts';
 import { QuestionClassifier } from '../questions/classifier.ts';
 import { QuestionKinds, QuestionKindsSchema } from '../questions/kinds.ts';
+import { referenceSchema } from '../view/reference.ts';
 import { Recall, RecallSchema } from './recall.ts';
 
 /**
@@ -57,7 +58,7 @@ export const ManifestSchema = z.object({
      * The package's mean in-world picture (grey PGM) and its pixel aspect: what the view search
      * looks for on a streamer's canvas (src/view/). Absent: the view stays where `view` says.
      */
-    reference: z.object({ file: z.string().min(1), aspect: z.number().positive() }).passthrough().optional(),
+    reference: referenceSchema.optional(),
   }).passthrough(),
   vision: z.object({
     tokensPerFrame: z.number().int().positive(),

@@ -1,5 +1,5 @@
 import type { FrameView } from '../decode/filter.ts';
-import type { Grey } from './match.ts';
+import type { Grey } from './resample.ts';
 import { scoreAt, searchView, type SearchOptions, DEFAULT_SEARCH, type ViewReference } from './search.ts';
 
 /**
@@ -91,7 +91,6 @@ export class ViewFinder {
       this.searchMs += found?.busyMs ?? 0;
       if (!found || found.score < this.opts.minScore) {
         if (here >= this.opts.minScore) return this.settle(tMs, null); // nothing better than where we are
-        this.state_ = this.state_ === 'searching' ? 'searching' : 'lost';
         this.nextSearchAt = tMs + this.backoff;
         this.backoff = Math.min(this.opts.maxBackoffMs, this.backoff * 2);
         return null;

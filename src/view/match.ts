@@ -1,40 +1,17 @@
-import { cropResize, type Picture, type PixelRect } from './resample.ts';
+import { resizeGrey, type Grey, type PixelRect } from './resample.ts';
 
 /**
  * Where a package's picture sits on a canvas: normalised cross-correlation of the package's
- * view reference (a grey template, its mean in-world frame) against a grey canvas, over
- * positions and scales. Pure functions, no I/O.
+ * view reference (a grey template, its mean in-world picture) against a grey canvas, over
+ * positions and sizes. Pure, no I/O.
  *
  * NCC is smooth around the true place and indifferent to brightness and contrast (colour
  * ranges, encoders), so a coarse pass on a small canvas finds the neighbourhood and a pass at
- * full size pins it to a pixel or two. The package's in-world score, which is sharp to a few
- * pixels, then decides between the last few candidates (src/view/finder.ts).
+ * full size pins it to the pixel (src/view/search.ts).
  */
-export interface Grey {
-  width: number;
-  height: number;
-  /** One byte (or float) per pixel, row-major. */
-  data: Uint8Array | Float32Array;
-}
-
 export interface Match extends PixelRect {
   /** NCC in [-1, 1]. */
   score: number;
-}
-
-/** RGB24 -> grey (BT.601 luma weights). */
-export function toGrey(pic: Picture): Grey {
-  const n = pic.width * pic.height;
-  const out = new Float32Array(n);
-  const d = pic.data;
-  for (let i = 0, p = 0; i < n; i++, p += 3) out[i] = 0.299 * d[p]! + 0.587 * d[p + 1]! + 0.114 * d[p + 2]!;
-  return { width: pic.width, height: pic.height, data: out };
-}
-
-/** A grey picture's `rect` resized to w x h (tent filter, as cropResize). */
-export function resizeGrey(g: Grey, rect: PixelRect, w: number, h: number): Grey {
-  const data = cropResize<Float32Array>({ ...g, channels: 1 }, rect, w, h, new Float32Array(w * h));
-  return { width: w, height: h, data };
 }
 
 /** Zero-mean, unit-norm template (so NCC is one dot product over the window's own norm). */
@@ -54,6 +31,23 @@ function normalise(t: Grey): { data: Float32Array; flat: boolean } {
   if (norm < 1e-6) return { data, flat: true };
   for (let i = 0; i < n; i++) data[i]! /= norm;
   return { data, flat: false };
+}
+
+/** The reference at one size, normalised: cached per reference, since the view in use is checked at one size every second. */
+const templates = new WeakMap<Grey, Map<string, { data: Float32Array; flat: boolean }>>();
+const TEMPLATES_KEPT = 64;
+
+function template(reference: Grey, w: number, h: number): { data: Float32Array; flat: boolean } {
+  let sizes = templates.get(reference);
+  if (!sizes) templates.set(reference, (sizes = new Map()));
+  const key = `${w}x${h}`;
+  let t = sizes.get(key);
+  if (!t) {
+    if (sizes.size >= TEMPLATES_KEPT) sizes.delete(sizes.keys().next().value!);
+    t = normalise(w === reference.width && h === reference.height ? reference : resizeGrey(reference, { x: 0, y: 0, w: reference.width, h: reference.height }, w, h));
+    sizes.set(key, t);
+  }
+  return t;
 }
 
 /** Summed-area tables of a canvas and its squares: any window's mean and norm in O(1). */
@@ -84,10 +78,9 @@ class Integral {
   }
 }
 
-/** NCC of a normalised template (tw x th) at canvas position (x, y). */
-function nccAt(canvas: Grey, integral: Integral, t: Float32Array, tw: number, th: number, x: number, y: number): number {
+/** NCC of a normalised template (tw x th) at canvas position (x, y), given that window's sum and sum of squares. */
+function ncc(canvas: Grey, t: Float32Array, tw: number, th: number, x: number, y: number, sum: number, sum2: number): number {
   const n = tw * th;
-  const [sum, sum2] = integral.window(x, y, tw, th);
   const variance = sum2 - (sum * sum) / n;
   if (variance < 1e-3 * n) return -1; // a flat window (a plain background) matches nothing
   let dot = 0;
@@ -102,6 +95,24 @@ function nccAt(canvas: Grey, integral: Integral, t: Float32Array, tw: number, th
   return dot / Math.sqrt(variance);
 }
 
+/** NCC of `reference` resized to `rect` at that one place: no tables (checking the view in use). */
+export function nccAt(canvas: Grey, reference: Grey, rect: PixelRect): number {
+  const { x, y, w, h } = rect;
+  if (w < 6 || h < 6 || x < 0 || y < 0 || x + w > canvas.width || y + h > canvas.height) return -1;
+  const t = template(reference, w, h);
+  if (t.flat) return -1;
+  let sum = 0, sum2 = 0;
+  for (let j = 0; j < h; j++) {
+    const row = (y + j) * canvas.width + x;
+    for (let i = 0; i < w; i++) {
+      const v = canvas.data[row + i]!;
+      sum += v;
+      sum2 += v * v;
+    }
+  }
+  return ncc(canvas, t.data, w, h, x, y, sum, sum2);
+}
+
 export interface ScanOptions {
   /** Template sizes to try, in canvas pixels (rounded). */
   sizes: { w: number; h: number }[];
@@ -113,27 +124,35 @@ export interface ScanOptions {
   keep?: number;
 }
 
-/** Every scale and position of `reference` on `canvas`; the best `keep` matches, best first. */
-export function scan(canvas: Grey, reference: Grey, opts: ScanOptions): Match[] {
-  const integral = new Integral(canvas);
-  const step = opts.step ?? 1;
-  const found: Match[] = [];
-  for (const size of opts.sizes) {
-    const h = Math.round(size.h);
-    const w = Math.round(size.w);
-    if (h < 6 || w < 6 || w > canvas.width || h > canvas.height) continue;
-    const t = normalise(resizeGrey(reference, { x: 0, y: 0, w: reference.width, h: reference.height }, w, h));
-    if (t.flat) continue;
-    const x0 = Math.max(0, opts.near?.x0 ?? 0), x1 = Math.min(canvas.width - w, opts.near?.x1 ?? canvas.width - w);
-    const y0 = Math.max(0, opts.near?.y0 ?? 0), y1 = Math.min(canvas.height - h, opts.near?.y1 ?? canvas.height - h);
-    for (let y = y0; y <= y1; y += step) {
-      for (let x = x0; x <= x1; x += step) {
-        const score = nccAt(canvas, integral, t.data, w, h, x, y);
-        found.push({ x, y, w, h, score });
+/** Scans of one canvas: its summed-area tables are made once, at the first scan, for all of them. */
+export class Scanner {
+  private integral: Integral | null = null;
+
+  constructor(readonly canvas: Grey) {}
+
+  /** Every size and position of `reference` asked for; the best `keep` matches, best first. */
+  scan(reference: Grey, opts: ScanOptions): Match[] {
+    const canvas = this.canvas;
+    const integral = (this.integral ??= new Integral(canvas));
+    const step = opts.step ?? 1;
+    const found: Match[] = [];
+    for (const size of opts.sizes) {
+      const h = Math.round(size.h);
+      const w = Math.round(size.w);
+      if (h < 6 || w < 6 || w > canvas.width || h > canvas.height) continue;
+      const t = template(reference, w, h);
+      if (t.flat) continue;
+      const x0 = Math.max(0, opts.near?.x0 ?? 0), x1 = Math.min(canvas.width - w, opts.near?.x1 ?? canvas.width - w);
+      const y0 = Math.max(0, opts.near?.y0 ?? 0), y1 = Math.min(canvas.height - h, opts.near?.y1 ?? canvas.height - h);
+      for (let y = y0; y <= y1; y += step) {
+        for (let x = x0; x <= x1; x += step) {
+          const [sum, sum2] = integral.window(x, y, w, h);
+          found.push({ x, y, w, h, score: ncc(canvas, t.data, w, h, x, y, sum, sum2) });
+        }
       }
     }
+    return best(found, opts.keep ?? 3);
   }
-  return best(found, opts.keep ?? 3);
 }
 
 /** The `keep` best matches that do not overlap a better one by more than half. */
@@ -149,7 +168,7 @@ function best(found: Match[], keep: number): Match[] {
 }
 
 /** Intersection over the smaller area. */
-export function overlap(a: PixelRect, b: PixelRect): number {
+function overlap(a: PixelRect, b: PixelRect): number {
   const ix = Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x));
   const iy = Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
   return (ix * iy) / Math.min(a.w * a.h, b.w * b.h);

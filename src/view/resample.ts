@@ -1,20 +1,17 @@
 /**
- * Crop-and-resize of packed RGB24 pictures in JavaScript, for scoring candidate views of a
- * canvas. A pure function, no I/O.
+ * Crop-and-resize of grey pictures in JavaScript: the canvas pyramid and the reference at every
+ * size the view search tries. A pure function, no I/O.
  *
  * The filter is a tent whose support grows with the downscale factor (like PIL's antialiased
  * BILINEAR and close to ffmpeg's `flags=bilinear`, which also widens its taps when shrinking).
- * It is not bit-exact with ffmpeg: candidates are only ranked with it, and the view that wins
- * is then cut by ffmpeg itself (src/decode/filter.ts), so the model sees the pixels it was
- * trained on.
+ * It is not bit-exact with ffmpeg and need not be: it only ranks places, and the view that wins
+ * is cut by ffmpeg itself (src/decode/filter.ts), so the model sees the pixels it was trained on.
  */
-export interface Picture {
+export interface Grey {
   width: number;
   height: number;
-  /** Packed pixels, row-major: RGB24 (3 bytes a pixel) or grey (1 byte or float a pixel). */
+  /** One value a pixel, row-major (bytes from ffmpeg, floats once resized). */
   data: Uint8Array | Float32Array;
-  /** 3 for RGB24 (the default), 1 for grey. */
-  channels?: 1 | 3;
 }
 
 /** A rectangle in pixels of the picture it is cut from (x, y: top left). */
@@ -25,7 +22,7 @@ export interface PixelRect {
   h: number;
 }
 
-/** Taps of one output coordinate: first source index and its weights. */
+/** Taps of each output coordinate: first source index, how many, and their weights. */
 interface Taps {
   start: Int32Array;
   count: Int32Array;
@@ -67,40 +64,33 @@ function taps(srcOffset: number, srcSize: number, outSize: number, limit: number
   return { start, count, weights, stride };
 }
 
-/** Cuts `rect` out of `src` and resizes it to outW x outH (a stretch when the aspects differ); the same channels out as in. */
-export function cropResize<T extends Uint8Array | Float32Array = Uint8Array>(src: Picture, rect: PixelRect, outW: number, outH: number, out?: T): T {
-  const c = src.channels ?? 3;
-  const dst = (out ?? (src.data instanceof Float32Array ? new Float32Array(outW * outH * c) : new Uint8Array(outW * outH * c))) as T;
-  if (dst.length !== outW * outH * c) throw new Error(`cropResize: out holds ${dst.length} values, ${outW}x${outH}x${c} needs ${outW * outH * c}`);
-  const round = !(dst instanceof Float32Array);
-  const tx = taps(rect.x, rect.w, outW, src.width);
-  const ty = taps(rect.y, rect.h, outH, src.height);
-  // Horizontal pass over the rows the vertical pass needs, into float rows.
+/** `rect` of `src` resized to w x h (a stretch when the aspects differ). */
+export function resizeGrey(src: Grey, rect: PixelRect, w: number, h: number): Grey {
+  const tx = taps(rect.x, rect.w, w, src.width);
+  const ty = taps(rect.y, rect.h, h, src.height);
+  // Horizontal pass over the rows the vertical pass needs, then the vertical pass.
   const rowLo = ty.start[0]!;
-  const rowHi = Math.max(...Array.from(ty.start, (s0, o) => s0 + ty.count[o]!));
-  const tmp = new Float32Array((rowHi - rowLo) * outW * c);
+  let rowHi = rowLo;
+  for (let o = 0; o < h; o++) rowHi = Math.max(rowHi, ty.start[o]! + ty.count[o]!);
+  const tmp = new Float32Array((rowHi - rowLo) * w);
   for (let y = rowLo; y < rowHi; y++) {
-    const srcRow = y * src.width * c;
-    const dstRow = (y - rowLo) * outW * c;
-    for (let o = 0; o < outW; o++) {
-      const s0 = tx.start[o]!;
-      const n = tx.count[o]!;
-      for (let ch = 0; ch < c; ch++) {
-        let v = 0;
-        for (let i = 0; i < n; i++) v += src.data[srcRow + (s0 + i) * c + ch]! * tx.weights[o * tx.stride + i]!;
-        tmp[dstRow + o * c + ch] = v;
-      }
-    }
-  }
-  const rowLen = outW * c;
-  for (let o = 0; o < outH; o++) {
-    const s0 = ty.start[o]! - rowLo;
-    const n = ty.count[o]!;
-    for (let x = 0; x < rowLen; x++) {
+    const srcRow = y * src.width;
+    const dstRow = (y - rowLo) * w;
+    for (let o = 0; o < w; o++) {
+      const s0 = srcRow + tx.start[o]!;
       let v = 0;
-      for (let i = 0; i < n; i++) v += tmp[(s0 + i) * rowLen + x]! * ty.weights[o * ty.stride + i]!;
-      dst[o * rowLen + x] = round ? (v < 0 ? 0 : v > 255 ? 255 : Math.round(v)) : v;
+      for (let i = 0; i < tx.count[o]!; i++) v += src.data[s0 + i]! * tx.weights[o * tx.stride + i]!;
+      tmp[dstRow + o] = v;
     }
   }
-  return dst;
+  const out = new Float32Array(w * h);
+  for (let o = 0; o < h; o++) {
+    const s0 = ty.start[o]! - rowLo;
+    for (let x = 0; x < w; x++) {
+      let v = 0;
+      for (let i = 0; i < ty.count[o]!; i++) v += tmp[(s0 + i) * w + x]! * ty.weights[o * ty.stride + i]!;
+      out[o * w + x] = v;
+    }
+  }
+  return { width: w, height: h, data: out };
 }

@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FrameView } from '../decode/filter.ts';
-import { resizeGrey, scan, sizesFor, type Grey, type Match } from './match.ts';
+import { nccAt, Scanner, sizesFor, type Match } from './match.ts';
+import { resizeGrey, type Grey } from './resample.ts';
 
 /**
  * One search for a package's picture on a grey canvas, coarse to fine: every place and scale on
@@ -57,21 +58,21 @@ export async function searchView(canvas: Grey, ref: ViewReference, signal?: Abor
     await nextTurn(undefined, { signal });
     sliceStart = performance.now();
   };
-  const levels = pyramid(canvas, opts.coarseWidth, opts.refineWidth);
+  const levels = pyramid(canvas, opts.coarseWidth, opts.refineWidth).map((g) => new Scanner(g));
   const coarse = levels[0]!;
   let matches: Match[] = [];
-  for (const size of sizesFor(coarse.height, coarse.width, ref.aspect, opts.minHeight, 1.08)) {
-    matches.push(...scan(coarse, ref.grey, { sizes: [size], keep: opts.candidates }));
+  for (const size of sizesFor(coarse.canvas.height, coarse.canvas.width, ref.aspect, opts.minHeight, 1.08)) {
+    matches.push(...coarse.scan(ref.grey, { sizes: [size], keep: opts.candidates }));
     await yieldToLoop();
   }
   matches = distinct(matches, opts.candidates);
   // Each finer level: around each candidate, +-1 of its pixels and a few percent of scale.
   for (let l = 1; l < levels.length; l++) {
-    const k = levels[l]!.width / levels[l - 1]!.width;
+    const k = levels[l]!.canvas.width / levels[l - 1]!.canvas.width;
     const refined: Match[] = [];
     for (const m of matches) {
       for (const s of [0.97, 0.985, 1, 1.015, 1.03]) {
-        refined.push(...scan(levels[l]!, ref.grey, { sizes: [{ w: m.h * k * s * ref.aspect, h: m.h * k * s }], near: around(m, k, 1), keep: 1 }));
+        refined.push(...levels[l]!.scan(ref.grey, { sizes: [{ w: m.h * k * s * ref.aspect, h: m.h * k * s }], near: around(m, k, 1), keep: 1 }));
         await yieldToLoop();
       }
     }
@@ -80,7 +81,8 @@ export async function searchView(canvas: Grey, ref: ViewReference, signal?: Abor
   // The last pass, on the source's own pixels: the best candidate only.
   const m = matches[0];
   if (!m) return null;
-  const k = canvas.width / levels.at(-1)!.width;
+  const k = canvas.width / levels.at(-1)!.canvas.width;
+  const full = levels.at(-1)!.canvas === canvas ? levels.at(-1)! : new Scanner(canvas);
   const w = m.w * k, h = m.h * k;
   const native = ref.native && Math.abs(w / ref.native[0] - 1) < opts.nativeTolerance && Math.abs(h / ref.native[1] - 1) < opts.nativeTolerance;
   let best: Match | undefined;
@@ -89,10 +91,10 @@ export async function searchView(canvas: Grey, ref: ViewReference, signal?: Abor
     const near = around(m, k, 1.5);
     near.x0 -= near.x0 % 2;
     near.y0 -= near.y0 % 2;
-    best = scan(canvas, ref.grey, { sizes: [{ w: ref.native![0], h: ref.native![1] }], near, step: 2, keep: 1 })[0];
+    best = full.scan(ref.grey, { sizes: [{ w: ref.native![0], h: ref.native![1] }], near, step: 2, keep: 1 })[0];
   } else {
     for (const s of [0.995, 1, 1.005]) {
-      const [f] = scan(canvas, ref.grey, { sizes: [{ w: w * s, h: h * s }], near: around(m, k, 1), keep: 1 });
+      const [f] = full.scan(ref.grey, { sizes: [{ w: w * s, h: h * s }], near: around(m, k, 1), keep: 1 });
       if (f && (!best || f.score > best.score)) best = f;
       await yieldToLoop();
     }
@@ -127,8 +129,9 @@ function distinct(found: Match[], keep: number): Match[] {
 }
 
 /**
- * A pixel rectangle as a view. ffmpeg evaluates `iw*f`, truncates, then rounds down to even for
- * 4:2:0; a quarter pixel more keeps a float's last digit from truncating a whole pixel away.
+ * A pixel rectangle as a view that ffmpeg cuts back to those pixels (cropPixels: x and y rounded,
+ * w and h truncated): a quarter pixel more keeps a float's last digit from truncating a whole
+ * pixel away, and is rounded off.
  */
 function toView(r: Match, canvas: Grey): FrameView {
   const f = (px: number, size: number) => Math.min(1, Math.max(0, Number(((Math.round(px) + 0.25) / size).toPrecision(6))));
@@ -145,10 +148,7 @@ export function cropPixels(view: FrameView, width: number, height: number): { x:
   return { x: Math.round(x * width) & ~1, y: Math.round(y * height) & ~1, w: Math.trunc(w * width) & ~1, h: Math.trunc(h * height) & ~1 };
 }
 
-/** NCC of the reference at `view` on this canvas: is the picture still where we left it? (cheap: one place, one scale). */
+/** NCC of the reference at `view` on this canvas: is the picture still where we left it? (one place, one size: no tables). */
 export function scoreAt(canvas: Grey, ref: ViewReference, view: FrameView): number {
-  const r = cropPixels(view, canvas.width, canvas.height);
-  if (r.w > canvas.width || r.h > canvas.height || r.h < 6 || r.w < 6) return -1;
-  const [m] = scan(canvas, ref.grey, { sizes: [{ w: r.w, h: r.h }], near: { x0: r.x, x1: r.x, y0: r.y, y1: r.y }, keep: 1 });
-  return m?.score ?? -1;
+  return nccAt(canvas, ref.grey, cropPixels(view, canvas.width, canvas.height));
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CanvasAssembler } from '../../src/decode/canvas_assembler.ts';
 import { ViewFinder } from '../../src/view/finder.ts';
-import { resizeGrey, type Grey } from '../../src/view/match.ts';
+import { resizeGrey, type Grey } from '../../src/view/resample.ts';
 import { loadViewReference } from '../../src/view/reference.ts';
 import { cropPixels, searchView, type ViewReference } from '../../src/view/search.ts';
 import type { FrameView } from '../../src/decode/filter.ts';

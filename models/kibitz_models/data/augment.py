@@ -98,7 +98,8 @@ def filter_chain(width: int, height: int, view: Sequence[float], spec: AugmentSp
     if spec.overlay > 0:
         bw = max(2, int(vw * out_w * spec.overlay))
         chain.append(f"drawbox=x={int((vx + vw) * out_w) - bw}:y={int((vy + vh * 0.3) * out_h)}:w={bw}:h={int(vh * out_h * 0.4)}:color=0x6441a5@0.85:t=fill")
-    chain.append(f"scale=out_range={spec.colour_range}" if spec.colour_range == "pc" else "null")
+    if spec.colour_range == "pc":
+        chain.append("scale=out_range=pc")
     chain.append("format=yuv420p")
     return ",".join(chain)
 

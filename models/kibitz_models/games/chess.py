@@ -128,7 +128,7 @@ def summary_text(events) -> str:
 
 # ----------------------------------------------------------------------------- data from recordings
 
-def _recordings(recordings: str) -> List[str]:
+def recording_stems(recordings: str) -> List[str]:
     stems = sorted(p[:-len(".events.jsonl")] for p in glob.glob(os.path.join(recordings, "*.events.jsonl")))
     stems = [s for s in stems if os.path.exists(s + ".mp4") and os.path.exists(s + ".json")]
     if not stems:
@@ -151,7 +151,7 @@ def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: i
     from ..data.render import decode
     os.makedirs(out_dir, exist_ok=True)
     made, sid = [], first_id
-    for stem in _recordings(recordings):
+    for stem in recording_stems(recordings):
         # A variant made by data/augment.py says where the picture is on its canvas.
         with open(stem + ".json") as f:
             own = json.load(f).get("view") if view is not None else None
@@ -186,7 +186,7 @@ def write_samples(recordings: str, out_dir: str, window_s: float = 8.0, seed: in
     from ..data.render import ffmpeg_bin
     os.makedirs(out_dir, exist_ok=True)
     out = []
-    stems = [s for s in _recordings(recordings) if not only or os.path.basename(s) in only]
+    stems = [s for s in recording_stems(recordings) if not only or os.path.basename(s) in only]
     for n, stem in enumerate(stems, 1):
         with open(stem + ".json") as f:
             meta = json.load(f)
