@@ -78,7 +78,7 @@ export const configSchema = z.object({
     restartMaxMs: num().pipe(z.number().int().min(0)).default(5_000),
     /** A publish that yields no frame within this time is reported and ended (audio only, undecodable video). */
     firstFrameTimeoutMs: num().pipe(z.number().int().min(500)).default(15_000),
-    /** Only loopback clients may play streams back (kibitz's own decoder); true lets anyone with the key watch. */
+    /** Only loopback clients may play streams back over RTMP (kibitz's decoder reads publishes in process); true lets anyone with the key watch. */
     allowRemotePlay: bool().default(false),
   }).prefault({}),
   streams: z.array(streamSchema).default([]),

@@ -11,7 +11,7 @@ import { CanvasAssembler, type GreyPicture } from './canvas_assembler.ts';
 import { frameFilter, searchFilterGraph, viewCommands, type CanvasSpec, type FrameScaler, type FrameView } from './filter.ts';
 
 /**
- * What the decoder reads. RTMP: `['-i', 'rtmp://127.0.0.1:PORT/live/KEY']`. A stdin-fed
+ * What the decoder reads. RTMP: FLV from the publish's tap on stdin (ingest/rtmp_tap.ts). A stdin-fed
  * ingest (WHIP: H.264 Annex-B) passes e.g. `['-f', 'h264', '-i', 'pipe:0']` and the stream.
  * The args may contain a secret (the stream key): never log them.
  */
@@ -98,7 +98,7 @@ export class Decoder {
       '-hide_banner', '-nostats', '-loglevel', 'error',
       // One decode thread per stream: many streams share few cores, and frame threads add latency.
       '-threads', '1',
-      // RTMP via node-media-server announces audio+video in its FLV header whatever the publish
+      // The RTMP tap (node-media-server's FLV) announces audio+video in its header whatever the publish
       // holds; short probing keeps the first frame fast and an audio-only publish fails fast.
       '-probesize', '100000', '-analyzeduration', '300000',
       ...opts.input.args,

@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { PublishError, type PublishHandle, type StreamSessions } from '../stream/sessions.ts';
 import { matchStreamKey } from './keys.ts';
+import { RtmpTap, type Broadcast } from './rtmp_tap.ts';
 
 export class PortInUseError extends Error {
   constructor(readonly what: string, readonly host: string, readonly port: number) {
@@ -23,7 +24,7 @@ export interface RtmpIngestOptions {
   sessions: StreamSessions;
   metrics: Metrics;
   log: Logger;
-  /** Let non-loopback clients play streams back (default: only kibitz's own decoder may). */
+  /** Let non-loopback clients play streams back (default: loopback only; kibitz's decoder reads publishes in process, rtmp_tap.ts). */
   allowRemotePlay?: boolean;
   /** Connections that have not published or played after this long are dropped (truncated handshakes). */
   idleTimeoutMs?: number;
@@ -163,18 +164,20 @@ export class RtmpIngest {
       return;
     }
     let handle: PublishHandle;
+    const tap = new RtmpTap(session.broadcast as unknown as Broadcast, log, stream.name);
     try {
       handle = sessions.startPublish({
         stream: stream.name,
         protocol: 'rtmp',
         ip,
-        // The decoder plays the publish back over loopback (node-media-server's public route).
-        input: () => ({ label: 'rtmp', args: ['-rtmp_live', 'live', '-i', `rtmp://127.0.0.1:${this.boundPort}/live/${stream.key}`] }),
+        // The decoder reads the publish in process, from its first packet (rtmp_tap.ts).
+        input: () => tap.open(),
         disconnect: () => socket.end(),
       });
     } catch (err) {
       const code = err instanceof PublishError ? err.code : 'ERROR';
       log.warn({ ip, stream: stream.name, code }, `RTMP publish refused: ${(err as Error).message}`);
+      tap.close();
       this.forgetBroadcast(session);
       socket.end();
       return;
@@ -185,6 +188,7 @@ export class RtmpIngest {
     session.onPush();
     if (!session.isPublisher) {
       handle.end();
+      tap.close();
       return;
     }
     const origPacket = session.rtmp.onPacketCallback;
@@ -195,7 +199,8 @@ export class RtmpIngest {
     };
     socket.once('close', () => {
       handle.end();
-      // Our decoder is a player of this path: let it see the end of the stream too.
+      // The decoder's tap and any other player of this path see the end of the stream too.
+      tap.close();
       for (const sub of session.broadcast.subscribers.values()) sub.close();
     });
   }

@@ -19,27 +19,33 @@ const builds = [
 describe.each(builds)('RTMP decode with $name', ({ env, source }) => {
   let t: TestApp;
   let ffmpeg: FfmpegInfo;
-  const key = testKey('timing');
+  const keys = { timing: testKey('timing'), early: testKey('early') };
 
   beforeAll(async () => {
     ffmpeg = await resolveFfmpeg({ env });
-    t = await startTestApp({ streams: [{ name: 'timing', key }], app: { ffmpeg } });
+    t = await startTestApp({ streams: [{ name: 'timing', key: keys.timing }, { name: 'early', key: keys.early }], app: { ffmpeg } });
   });
   afterAll(async () => t?.close());
 
-  it('frame n is the newest source frame at or before n / fps (frame-numbered 720p30 clip, B-frames)', async () => {
+  // A second keyframe 0.27 s in (x264's scene cut does that when a game window appears): a
+  // decoder that joined the publish late started there and stamped everything 0.27 s early.
+  it.each([
+    { clip: 'keyframes every 2 s', keyframeAt: undefined, stream: 'timing' as const },
+    { clip: 'a second keyframe at source frame 8', keyframeAt: 8, stream: 'early' as const },
+  ])('frame n is the newest source frame at or before n / fps, from the publisher\'s first frame (frame-numbered 720p30 clip, B-frames, $clip)', async ({ keyframeAt, stream }) => {
     expect(ffmpeg.source).toBe(source);
     const frames: Frame[] = [];
     const consumer = new AbortController();
     t.app.onSession((s) => {
+      if (s.name !== stream) return;
       void (async () => {
         for await (const f of s.frames(consumer.signal)) frames.push(f);
       })();
     });
     const seconds = 6;
-    const pub = publishFile(t.url(key), numberedClip(seconds));
+    const pub = publishFile(t.url(keys[stream]), numberedClip(seconds, keyframeAt));
     expect(await pub.exited).toBe(0);
-    await waitFor(() => t.app.sessions.get('timing')?.state === 'reconnecting', 'decoder done', 8000);
+    await waitFor(() => t.app.sessions.get(stream)?.state === 'reconnecting', 'decoder done', 8000);
     consumer.abort();
 
     const fps = t.app.config.model.fps;
