@@ -67,9 +67,9 @@ async function run(file: string, search: boolean) {
           const v = await finder!.observe(picture, i * 1000);
           if (finder!.status().searches === before) { checkMs += performance.now() - t0; checks++; }
           if (v) {
-            await d.moveView(v).catch(() => {}); // the file may end first
-            finder!.moved(v, i * 1000);
-            view = v;
+            await d.moveView(v.view, v.toSize).catch(() => {}); // the file may end first
+            finder!.moved(v.view, i * 1000);
+            view = v.view;
           }
           if (finder!.state === 'found' && firstFoundS === null) firstFoundS = i;
         });

@@ -130,8 +130,12 @@ def main(argv=None) -> int:
     s.add_argument("--max-scale", type=float, default=2.0, help="largest scale drawn (encoding a 2x variant takes 4x as long)")
     s.add_argument("--game", default="chess", choices=["chess"])
     s = sub.add_parser("game-identity", help="held-out games vs training games: most consecutive plies shared (games/identity.py); exit 2 past the limit")
-    s.add_argument("--train", required=True, help="folder of training recordings (<name>.pgn)"); s.add_argument("--heldout", required=True)
+    s.add_argument("--train", required=True, action="append", help="folder of training recordings (<name>.pgn), or of replayed games (cli replay-games); repeat"); s.add_argument("--heldout", required=True)
     s.add_argument("--max-shared", type=int, default=10)
+    s = sub.add_parser("replay-games", help="the games a recording with this seed plays, replayed at engine speed without video -> <out>/replay_<seed>.pgn (games/record.py; for game-identity when a recording is gone)")
+    s.add_argument("--seed", type=int, required=True); s.add_argument("--games", type=int, required=True)
+    s.add_argument("--depth", type=int, default=4); s.add_argument("--depths", default=None, help="as the recording had them, e.g. 2,3,4,5")
+    s.add_argument("--out", required=True)
     s = sub.add_parser("view-reference", help="the package's view reference (its mean in-world picture) for the service's view search (export/view_reference.py)")
     s.add_argument("--package", required=True); s.add_argument("--video", action="append", required=True, help="a recording of the game (training or made for this; never held out); repeat")
     s.add_argument("--source", default=None, help="a note of where the videos came from, kept in the manifest")
@@ -312,11 +316,20 @@ def _run(a) -> int:
         print(json.dumps([{"name": m["augmented_from"], "view": m["view"], "augment": m["augment"]} for m in made], indent=1))
     elif a.cmd == "game-identity":
         from .games.identity import check, load_dir, table
-        rows = check(load_dir(a.train), load_dir(a.heldout), a.max_shared)
+        train = {n: g for d in a.train for n, g in load_dir(d).items()}
+        rows = check(train, load_dir(a.heldout), a.max_shared)
         print(table(rows, a.max_shared))
         if not all(r["ok"] for r in rows):
             print(f"held-out games share more than {a.max_shared} plies with training games: they are not held out", file=sys.stderr)
             sys.exit(2)
+    elif a.cmd == "replay-games":
+        from .games.record import replay_games
+        os.makedirs(a.out, exist_ok=True)
+        pgn = replay_games(a.seed, a.games, a.depth, [int(d) for d in a.depths.split(",")] if a.depths else None)
+        out = os.path.join(a.out, f"replay_{a.seed}.pgn")
+        with open(out, "w") as f:
+            f.write(pgn)
+        print(json.dumps({"seed": a.seed, "games": pgn.count("[Result "), "out": out}))
     elif a.cmd == "view-reference":
         from .export.view_reference import write_reference
         print(json.dumps(write_reference(a.package, a.video, a.source)))

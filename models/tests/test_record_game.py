@@ -148,6 +148,15 @@ class TestRecordChess(unittest.TestCase):
         self.assertGreater(a["quiet_frames"], 30, a)
         self.assertEqual(a["quiet_frames_changed"], 0, a)
 
+    def test_a_replay_at_engine_speed_plays_the_recorded_game(self):
+        # what cli replay-games gives game-identity when a training recording's files are gone
+        from kibitz_models.games.identity import pgn_games
+        with open(os.path.join(self.tmp, "t.pgn")) as f:
+            [recorded] = pgn_games(f.read())[:1]
+        replayed = pgn_games(record_game.replay_games(3, 1, depth=4))
+        self.assertGreaterEqual(len(recorded), 4)
+        self.assertEqual(replayed[0][:len(recorded)], recorded)
+
     def test_times_off_by_a_second_would_fail(self):
         for shift in (1.0, -1.0, 0.5):
             moved = [dict(e, t=e["t"] + shift) for e in self.events]

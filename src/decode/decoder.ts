@@ -205,14 +205,15 @@ export class Decoder {
   }
 
   /**
-   * Search mode: moves the model's view to `view` while ffmpeg runs. Frames cut while it moves
-   * are dropped (counted in `framesSettling`). Resolves when ffmpeg has applied every command;
-   * rejects when it refused one or the decoder ended.
+   * Search mode: moves the model's view to `view` while ffmpeg runs (`toSize`: the picture there
+   * is scaled, and is brought back to this size in pixels before the cut: filter.ts viewCommands).
+   * Frames cut while it moves are dropped (counted in `framesSettling`). Resolves when ffmpeg has
+   * applied every command; rejects when it refused one or the decoder ended.
    */
-  moveView(view: FrameView): Promise<void> {
+  moveView(view: FrameView, toSize?: readonly [number, number]): Promise<void> {
     if (!this.opts.search) return Promise.reject(new Error('the decoder runs a fixed view (no search mode)'));
     if (!this.commands || this.exited) return Promise.reject(new Error('the decoder is not running'));
-    const lines = viewCommands(view);
+    const lines = viewCommands(view, toSize);
     this.settling = 1; // one frame after the last reply may still show the old place
     return new Promise((resolve, reject) => {
       this.pendingReplies += lines.length;

@@ -39,7 +39,7 @@ export function frameFilter(fps: number, width: number, height: number, view?: F
  */
 export function searchFilterGraph(fps: number, width: number, height: number, view: FrameView, fitMode: 'stretch' | 'letterbox', canvas: CanvasSpec, scaler: FrameScaler = 'bilinear'): string {
   return `[0:v:0]${sampling(fps)},split=2[model][whole];` +
-    `[model]crop@view=${crop(view).slice('crop='.length)},null,${fit(width, height, fitMode, scaler)}[frames];` +
+    `[model]scale@fit=w=iw:h=ih:flags=bicubic,crop@view=${crop(view).slice('crop='.length)}:exact=1,null,${fit(width, height, fitMode, scaler)}[frames];` +
     `[whole]fps=${canvas.fps},scale='min(iw\\,${canvas.maxWidth})':-2:flags=bilinear,format=gray[canvas]`;
 }
 
@@ -49,10 +49,46 @@ export interface CanvasSpec {
   maxWidth: number;
 }
 
-/** ffmpeg filter commands that move `crop@view` to `view` (w and h first: x and y are clipped to fit them, never refused). */
-export function viewCommands(view: FrameView): string[] {
+/**
+ * ffmpeg filter commands that move the model's view to `view`: `scale@fit` first (the crop
+ * re-reads its input's size with each command of its own), then the crop's w and h (x and y are
+ * clipped to fit them, never refused). `scale@fit` writes straight into the crop: behind a
+ * `null` the crop would keep cutting by the old size. `toSize`: the picture at
+ * `view` is shown scaled and the package was trained on it at this size in pixels: `scale@fit`
+ * scales the whole source so that the view is exactly that size, and the crop cuts it at a whole
+ * pixel of that grid (scaledCut). Without it the source is not scaled (scale@fit passes frames
+ * through untouched) and the crop cuts `view` as ffmpeg rounds it, as a fixed view is cut.
+ */
+export function viewCommands(view: FrameView, toSize?: readonly [number, number]): string[] {
   const [x, y, w, h] = checkView(view);
-  return [`w iw*${num(w)}`, `h ih*${num(h)}`, `x iw*${num(x)}`, `y ih*${num(y)}`].map((c) => `crop@view -1 ${c}`);
+  if (!toSize) {
+    return ['scale@fit -1 w iw', 'scale@fit -1 h ih', ...[`w iw*${num(w)}`, `h ih*${num(h)}`, `x iw*${num(x)}`, `y ih*${num(y)}`].map((c) => `crop@view -1 ${c}`)];
+  }
+  const c = scaledCut(view, toSize);
+  return [`scale@fit -1 w ${c.fitW}`, `scale@fit -1 h ${c.fitH}`, ...[`w ${toSize[0]}`, `h ${toSize[1]}`, `x ${c.x}`, `y ${c.y}`].map((v) => `crop@view -1 ${v}`)];
+}
+
+/**
+ * How a scaled picture at `view` is brought to `size` pixels and cut: the size the whole source
+ * is scaled to (fitW x fitH) and the whole-pixel place of the view on it. Of the sizes within a
+ * few pixels of the exact one, the one that puts the view's corner nearest a whole pixel wins,
+ * counting what the slightly different scale moves the far corner: both stay under a quarter
+ * pixel of the package's own (measured: 1 px off cost the chess package 6-9 F1 points, a scale
+ * 0.3% off 1 point).
+ */
+export function scaledCut(view: FrameView, size: readonly [number, number]): { fitW: number; fitH: number; x: number; y: number } {
+  const [x, y, w, h] = checkView(view);
+  const pick = (at: number, share: number, n: number) => {
+    const exact = n / share; // the fitted size at which the view is n pixels
+    let best = { fit: Math.round(exact), cost: Infinity };
+    for (let fit = Math.round(exact) - 6; fit <= Math.round(exact) + 6; fit++) {
+      const cost = Math.abs(at * fit - Math.round(at * fit)) + (n * Math.abs(fit - exact)) / exact;
+      if (cost < best.cost && Math.round(at * fit) + n <= fit) best = { fit, cost };
+    }
+    return { fit: best.fit, at: Math.round(at * best.fit) };
+  };
+  const px = pick(x, w, size[0]), py = pick(y, h, size[1]);
+  return { fitW: px.fit, fitH: py.fit, x: px.at, y: py.at };
 }
 
 function sampling(fps: number): string {

@@ -97,13 +97,13 @@ export class Publish {
     if (!finder || !this.active) return;
     const tMs = Math.round(s.streamTimeMs);
     const before = finder.state;
-    finder.observe(picture, tMs, s.endSignal).then(async (view) => {
+    finder.observe(picture, tMs, s.endSignal).then(async (place) => {
       if (finder.state !== before && finder.state === 'lost') this.deps.log.info({ stream: s.name, score: finder.status().score }, 'view search: the picture left its view; looking for it');
-      if (!view || decoder !== this.decoder) return;
-      await decoder.moveView(view);
-      s.useView(view, tMs);
+      if (!place || decoder !== this.decoder) return;
+      await decoder.moveView(place.view, place.toSize);
+      s.useView(place.view, tMs);
       const st = finder.status();
-      this.deps.log.info({ stream: s.name, view, score: st.score, searchMs: st.searchMs }, 'view search: found the picture; the model now looks there');
+      this.deps.log.info({ stream: s.name, view: place.view, scaledTo: place.toSize, score: st.score, searchMs: st.searchMs }, 'view search: found the picture; the model now looks there');
     }).catch((err: Error) => {
       if (err.name === 'AbortError' || !this.active) return;
       this.deps.log.warn({ stream: s.name, err: err.message }, 'view search failed; the view stays where it was');

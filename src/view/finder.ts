@@ -30,6 +30,12 @@ export const DEFAULT_FINDER: FinderOptions = { minScore: 0.3, recheckMs: 60_000,
 
 export type FinderState = 'searching' | 'found' | 'lost';
 
+/** Where to move the decoder's view: `toSize` when the picture there is scaled (Decoder.moveView). */
+export interface Placement {
+  view: FrameView;
+  toSize?: readonly [number, number];
+}
+
 /** What `GET /api/streams` shows of a stream's view. */
 export interface ViewStatus {
   /** [x, y, w, h] in fractions of the source picture. */
@@ -72,10 +78,10 @@ export class ViewFinder {
   }
 
   /**
-   * A canvas at stream time `tMs`: resolves with the view to move to, or null (no change, a
+   * A canvas at stream time `tMs`: resolves with the place to move the view to, or null (no change, a
    * search already running, or none due). The caller moves the decoder and then calls `moved`.
    */
-  async observe(canvas: Grey, tMs: number, signal?: AbortSignal): Promise<FrameView | null> {
+  async observe(canvas: Grey, tMs: number, signal?: AbortSignal): Promise<Placement | null> {
     if (this.busy) return null;
     const here = scoreAt(canvas, this.ref, this.view);
     this.score = here;
@@ -90,14 +96,22 @@ export class ViewFinder {
       this.searches++;
       this.searchMs += found?.busyMs ?? 0;
       if (!found || found.score < this.opts.minScore) {
-        if (here >= this.opts.minScore) return this.settle(tMs, null); // nothing better than where we are
+        if (here >= this.opts.minScore) { // nothing better than where we are
+          this.settle(tMs, null);
+          return null;
+        }
         this.nextSearchAt = tMs + this.backoff;
         this.backoff = Math.min(this.opts.maxBackoffMs, this.backoff * 2);
         return null;
       }
       const same = found.view.every((v, i) => Math.abs(v - this.view[i]!) <= this.opts.moveTolerance);
-      if (same || found.score <= here) return this.settle(tMs, null);
-      return this.settle(tMs, found.view);
+      if (same || found.score <= here) {
+        this.settle(tMs, null);
+        return null;
+      }
+      const view = this.settle(tMs, found.view)!;
+      // A scaled picture is brought back to the size the package was trained on before the cut.
+      return !found.native && this.ref.native ? { view, toSize: this.ref.native } : { view };
     } finally {
       this.busy = false;
     }

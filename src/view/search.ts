@@ -40,6 +40,7 @@ export interface SearchOptions {
 export const DEFAULT_SEARCH: SearchOptions = { minHeight: 0.25, coarseWidth: 160, refineWidth: 640, candidates: 3, nativeTolerance: 0.02 };
 
 export interface Found {
+  /** Where the picture is, in fractions of the canvas (sub-pixel when it is scaled). */
   view: FrameView;
   /** Normalised cross-correlation with the reference at full canvas size, in [-1, 1]. */
   score: number;
@@ -86,6 +87,7 @@ export async function searchView(canvas: Grey, ref: ViewReference, signal?: Abor
   const w = m.w * k, h = m.h * k;
   const native = ref.native && Math.abs(w / ref.native[0] - 1) < opts.nativeTolerance && Math.abs(h / ref.native[1] - 1) < opts.nativeTolerance;
   let best: Match | undefined;
+  let scaled: Match | undefined;
   if (native) {
     // The recorded size, at even places only (where ffmpeg's 4:2:0 crop can start).
     const near = around(m, k, 1.5);
@@ -98,10 +100,72 @@ export async function searchView(canvas: Grey, ref: ViewReference, signal?: Abor
       if (f && (!best || f.score > best.score)) best = f;
       await yieldToLoop();
     }
+    if (best) scaled = await refineScaled(canvas, ref.grey, best, yieldToLoop);
   }
   busyMs += performance.now() - sliceStart;
   if (!best) return null;
+  if (scaled) return { view: toScaledView(scaled, canvas), score: Math.max(best.score, scaled.score), native: false, busyMs };
   return { view: toView(best, canvas), score: best.score, native: !!native, busyMs };
+}
+
+/**
+ * A scaled picture's place and size to a fraction of a pixel. The package's decoder is as
+ * particular about a scaled picture as about an unscaled one: cut 1 px (in its own pixels) off,
+ * the chess package lost 6-9 F1 points, 2 px most of its commentary (EXPERIMENTS.md "Scaled
+ * layouts"); whole-pixel places on a 0.6x picture are up to 1.7 of its pixels off. So the
+ * integer match is polished by correlating the reference warped onto the canvas (bilinear, every
+ * other reference pixel) at sub-pixel places and scales, a pattern search with halving steps.
+ */
+async function refineScaled(canvas: Grey, ref: Grey, m: Match, yieldToLoop: () => Promise<void>): Promise<Match> {
+  let s = m.w / ref.width;
+  let x = m.x, y = m.y;
+  let score = warpNcc(canvas, ref, x, y, s);
+  let step = 0.5, stepS = 0.004;
+  for (let round = 0; round < 12 && step > 0.03; round++) {
+    let bx = x, by = y, bs = s, best = score;
+    for (const ds of [-1, 0, 1]) {
+      for (const dy of [-1, 0, 1]) {
+        for (const dx of [-1, 0, 1]) {
+          if (!dx && !dy && !ds) continue;
+          const cs = s * (1 + ds * stepS), cx = x + dx * step, cy = y + dy * step;
+          const c = warpNcc(canvas, ref, cx, cy, cs);
+          if (c > best) [bx, by, bs, best] = [cx, cy, cs, c];
+        }
+      }
+    }
+    if (best > score) [x, y, s, score] = [bx, by, bs, best];
+    else [step, stepS] = [step / 2, stepS / 2];
+    await yieldToLoop();
+  }
+  return { x, y, w: s * ref.width, h: s * ref.height, score };
+}
+
+/** NCC of `ref` laid on the canvas with its top-left corner at (x, y) and `s` canvas pixels per reference pixel (bilinear samples of the canvas, every `stride`-th reference pixel). */
+export function warpNcc(canvas: Grey, ref: Grey, x: number, y: number, s: number, stride = 2): number {
+  const cw = canvas.width, d = canvas.data, r = ref.data;
+  let n = 0, sc = 0, sc2 = 0, sr = 0, sr2 = 0, scr = 0;
+  for (let j = 0; j < ref.height; j += stride) {
+    const fyAll = y + (j + 0.5) * s - 0.5;
+    const y0 = Math.floor(fyAll), fy = fyAll - y0;
+    if (y0 < 0 || y0 + 1 >= canvas.height) return -1;
+    for (let i = 0; i < ref.width; i += stride) {
+      const fxAll = x + (i + 0.5) * s - 0.5;
+      const x0 = Math.floor(fxAll), fx = fxAll - x0;
+      if (x0 < 0 || x0 + 1 >= cw) return -1;
+      const k = y0 * cw + x0;
+      const v = (d[k]! * (1 - fx) + d[k + 1]! * fx) * (1 - fy) + (d[k + cw]! * (1 - fx) + d[k + cw + 1]! * fx) * fy;
+      const t = r[j * ref.width + i]!;
+      n++;
+      sc += v;
+      sc2 += v * v;
+      sr += t;
+      sr2 += t * t;
+      scr += v * t;
+    }
+  }
+  const vc = sc2 - (sc * sc) / n, vr = sr2 - (sr * sr) / n;
+  if (vc < 1e-3 * n || vr < 1e-3 * n) return -1;
+  return (scr - (sc * sr) / n) / Math.sqrt(vc * vr);
 }
 
 /** Top-left positions within `r` pixels of a match, on a level `k` times larger. */
@@ -137,6 +201,12 @@ function toView(r: Match, canvas: Grey): FrameView {
   const f = (px: number, size: number) => Math.min(1, Math.max(0, Number(((Math.round(px) + 0.25) / size).toPrecision(6))));
   const w = f(r.w, canvas.width), h = f(r.h, canvas.height);
   return [Math.min(f(r.x, canvas.width), 1 - w), Math.min(f(r.y, canvas.height), 1 - h), w, h];
+}
+
+/** A scaled picture's place as it is, to a millionth of the canvas (the decoder cuts it at that precision: filter.ts scaledCut). */
+function toScaledView(r: Match, canvas: Grey): FrameView {
+  const f = (v: number) => Number(v.toFixed(7));
+  return [f(r.x / canvas.width), f(r.y / canvas.height), f(r.w / canvas.width), f(r.h / canvas.height)];
 }
 
 /**

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GreyPicture } from '../../src/decode/canvas_assembler.ts';
 import { Decoder, STDIN_INPUT } from '../../src/decode/decoder.ts';
-import type { FrameView } from '../../src/decode/filter.ts';
+import { scaledCut, type FrameView } from '../../src/decode/filter.ts';
 import { resolveFfmpeg } from '../../src/ffmpeg.ts';
 
 /** Search mode against real ffmpeg: the view moves (and changes size) while the decoder runs; the canvas comes along. */
@@ -60,6 +60,40 @@ describe('decoder in search mode', () => {
     // The canvas: the whole picture in grey, 96 wide, twice a second.
     expect(moving.canvases.length).toBeGreaterThanOrEqual(10);
     for (const c of moving.canvases) expect(c).toMatchObject({ width: 96, height: 54 });
+  }, 30_000);
+
+  it('a scaled picture: the whole source is scaled so that the view is the trained size, and cut there on a whole pixel, byte for byte a fixed chain doing the same', async () => {
+    const ffmpeg = await resolveFfmpeg({});
+    const file = path.join(dir, 'moving_scaled.mp4');
+    execFileSync(ffmpeg.path, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=30:d=6', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', file]);
+    // a 300x200 picture shown at 0.83x, at a place that is not on any whole pixel
+    const toSize = [300, 200] as const;
+    const to: FrameView = [0.1234567, 0.2345678, (300 * 0.83) / 1280, (200 * 0.83) / 720];
+    const cut = scaledCut(to, toSize);
+    expect(Math.abs(cut.fitW / (1280 / 0.83) - 1)).toBeLessThan(0.003);
+    expect(Math.abs(cut.x - to[0] * cut.fitW)).toBeLessThan(0.5);
+    const frames = new Map<number, Buffer>();
+    let movedAt = -1;
+    await new Promise<void>((resolve) => {
+      const d = new Decoder({ ffmpeg, input: { label: 'file', args: ['-re', '-i', file] }, fps: 4, width: 64, height: 36, view: [0.25, 0.25, 0.5, 0.5],
+        search: { canvas: { fps: 2, maxWidth: 96 }, fit: 'stretch' } }, {
+        onFrame: (f, i) => {
+          frames.set(i, f);
+          if (frames.size === 6) void d.moveView(to, toSize).then(() => (movedAt = Math.max(...frames.keys())));
+        },
+        onExit: () => resolve(),
+      });
+      d.start();
+      started.push(d);
+    });
+    const fixed = execFileSync(ffmpeg.path, ['-v', 'error', '-i', file, '-vf',
+      `setpts=PTS-STARTPTS,fps=4:round=up,scale=${cut.fitW}:${cut.fitH}:flags=bicubic,crop=${toSize[0]}:${toSize[1]}:${cut.x}:${cut.y}:exact=1,` +
+      'scale=64:36:flags=bilinear,pad=64:36:(ow-iw)/2:(oh-ih)/2:black,format=rgb24', '-f', 'rawvideo', '-'], { maxBuffer: 1 << 26 });
+    const size = 64 * 36 * 3;
+    expect(movedAt).toBeGreaterThan(0);
+    const after = [...frames.keys()].filter((i) => i > movedAt);
+    expect(after.length).toBeGreaterThanOrEqual(8);
+    for (const i of after) expect(frames.get(i)!.equals(fixed.subarray(i * size, (i + 1) * size)), `frame ${i}`).toBe(true);
   }, 30_000);
 
   it('a stdin-fed input (WHIP) moves to a private socket, since stdin carries the commands; the socket goes with the decoder', async () => {

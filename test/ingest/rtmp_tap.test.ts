@@ -1,3 +1,4 @@
+import type { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RTMP_DECODER_INPUT_ARGS, RtmpTap, TAP_BUFFER_LIMIT } from '../../src/ingest/rtmp_tap.ts';
 import { createLogger } from '../../src/log.ts';
@@ -59,7 +60,7 @@ describe('the decoder\'s tap of an RTMP publish', () => {
   it('when ffmpeg falls behind: skips audio and video to the next keyframe, never the codec headers', () => {
     const bc = new FakeBroadcast();
     const tap = new RtmpTap(bc, createLogger({ level: 'silent' }), 's');
-    const out = tap.open().stdin! as NodeJS.ReadableStream & { readableLength: number; writableLength: number };
+    const out = tap.open().stdin! as PassThrough;
     const big = 1024 * 1024;
     bc.send(keyframe(big));
     while (out.readableLength + out.writableLength <= TAP_BUFFER_LIMIT) bc.send(interframe(big));

@@ -43,16 +43,18 @@ describe('view search', () => {
     expect(found.score).toBeGreaterThan(0.5);
   });
 
-  it('finds a scaled window to within a few pixels and 2% of its size', async () => {
+  it('finds a scaled window to a fraction of a pixel and of a percent of its size', async () => {
     const small = resizeGrey(frame, { x: 0, y: 0, w: 1280, h: 720 }, 960, 540); // 0.75x
     const c = place(canvas(1280, 720), small, 300, 150);
     const found = (await searchView(c, ref))!;
     expect(found.native).toBe(false);
     const [x, y, w, h] = found.view.map((v, i) => v * (i % 2 ? 720 : 1280));
-    expect(Math.abs(x! - (300 + 346 * 0.75))).toBeLessThan(4);
-    expect(Math.abs(y! - (150 + 44 * 0.75))).toBeLessThan(4);
-    expect(Math.abs(w! / (588 * 0.75) - 1)).toBeLessThan(0.02);
-    expect(Math.abs(h! / (660 * 0.75) - 1)).toBeLessThan(0.02);
+    // the package's picture (its trained crop, 346,44 588x660 of the 1280x720 frame) at 0.75x; a
+    // pixel of the package's own off costs it 6-9 F1 points, a third of one little
+    expect(Math.abs(x! - (300 + 346 * 0.75))).toBeLessThan(0.25);
+    expect(Math.abs(y! - (150 + 44 * 0.75))).toBeLessThan(0.25);
+    expect(Math.abs(w! / (588 * 0.75) - 1)).toBeLessThan(0.002);
+    expect(Math.abs(h! / (660 * 0.75) - 1)).toBeLessThan(0.002);
   });
 });
 
@@ -74,8 +76,9 @@ describe('ViewFinder', () => {
     const right = place(canvas(1280, 720), cropFrame(frame, 0, 0, 1080, 720), 200, 0);
     const v = await finder.observe(right, 30_000);
     expect(v).not.toBeNull();
-    finder.moved(v!, 30_000);
-    expect(cropPx(v!, 1280, 720)).toEqual([546, 44, ...ref.native!]);
+    finder.moved(v!.view, 30_000);
+    expect(v!.toSize).toBeUndefined(); // at its recorded size: cut as trained, nothing scaled
+    expect(cropPx(v!.view, 1280, 720)).toEqual([546, 44, ...ref.native!]);
     expect(finder.status()).toMatchObject({ from: 'search', state: 'found', foundAtMs: 30_000 });
     // where it is: checked, not searched
     const n = finder.status().searches;
@@ -84,7 +87,7 @@ describe('ViewFinder', () => {
     // the window goes back: lost at once, found again
     const back = place(canvas(1280, 720), frame, 0, 0);
     const v2 = await finder.observe(back, 32_000);
-    expect(cropPx(v2!, 1280, 720)).toEqual([346, 44, ...ref.native!]);
+    expect(cropPx(v2!.view, 1280, 720)).toEqual([346, 44, ...ref.native!]);
   });
 });
 

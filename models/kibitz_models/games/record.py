@@ -153,6 +153,42 @@ def _stop(p: Optional[subprocess.Popen], sig: int = signal.SIGTERM, wait_s: floa
         p.wait()
 
 
+def seed_openings(seed: int, seconds: float) -> List[Tuple[str, List[str]]]:
+    """The openings a recording of `seconds` with this seed loads, in order (xboard takes them in turn)."""
+    rng = random.Random(seed)
+    # a game lasts well over 30 s at this pace, so the list outlasts the recording
+    return [OPENINGS[i] for i in rng.sample(range(len(OPENINGS)), len(OPENINGS))] * (int(seconds / (30 * len(OPENINGS))) + 1)
+
+
+def replay_games(seed: int, games: int, depth: int = 4, depths: Optional[List[int]] = None, timeout_s: float = 600.0) -> str:
+    """The PGN of the first `games` games a recording with this seed plays, without video, at engine
+    speed (no move is held): fixed-depth engines, the seed's openings and its seeded depth draws
+    decide each game, so this is the same games a recording played, in seconds instead of real time.
+    For the game-identity check when a training recording's files are gone (cli game-identity
+    --train-seeds). May return a few games more than asked (the match runs on while it is read)."""
+    check_tools()
+    openings = seed_openings(seed, 30 * len(OPENINGS) * (games // len(OPENINGS) + 1))
+    with tempfile.TemporaryDirectory(prefix="kibitz_replay_") as work:
+        xvfb, display = _xvfb()
+        xb = None
+        try:
+            xb = _xboard(display, work, seed, depth, (0.0, 0.0), ",".join(map(str, depths)) if depths else "-", openings)
+            deadline = time.time() + timeout_s
+            while time.time() < deadline and len(re.findall(r"^\[Result ", _read(f"{work}/games.pgn"), re.M)) < games:
+                if xb.poll() is not None:
+                    break
+                time.sleep(0.5)
+            _stop(xb)
+        finally:
+            _stop(xb)
+            _stop(xvfb)
+        pgn = _read(f"{work}/games.pgn")
+    found = len(re.findall(r"^\[Result ", pgn, re.M))
+    if found < games:
+        raise RuntimeError(f"seed {seed}: xboard finished {found} of {games} games in {timeout_s:.0f} s")
+    return pgn
+
+
 def record(out_dir: str, name: str = "chess", seconds: float = 60.0, seed: int = 1, depth: int = 4,
            pace: Tuple[float, float] = (1.0, 2.5), depths: Optional[List[int]] = None) -> dict:
     """Records `seconds` of self-play (that much wall time) and writes the files listed above.
@@ -160,9 +196,7 @@ def record(out_dir: str, name: str = "chess", seconds: float = 60.0, seed: int =
     instead of `depth` for all, so the same openings give many different games."""
     check_tools()
     os.makedirs(out_dir, exist_ok=True)
-    rng = random.Random(seed)
-    # a game lasts well over 30 s at this pace, so the list outlasts the recording (xboard takes them in turn)
-    openings = [OPENINGS[i] for i in rng.sample(range(len(OPENINGS)), len(OPENINGS))] * (int(seconds / (30 * len(OPENINGS))) + 1)
+    openings = seed_openings(seed, seconds)
     mp4 = os.path.join(out_dir, f"{name}.mp4")
     with tempfile.TemporaryDirectory(prefix="kibitz_game_") as work:
         xvfb, display = _xvfb()
