@@ -71,8 +71,13 @@ const qaRows = new Map<string, { correct: number; n: number }>();
 const allCommentaryLat: number[] = [];
 const allAskLat: number[] = [];
 const summaries = { covered: 0, events: 0, phrases: 0 };
+const identities: string[] = [];
 for (const { pkg, file } of runs) {
   const { truth, res } = await play(pkg, file);
+  if (truth.identity) {
+    const worst = truth.identity.games.reduce((a, b) => (b.shared > a.shared ? b : a));
+    identities.push(`${path.basename(file)}: ${truth.identity.games.map((g) => `${g.game} (${g.plies} plies)`).join(', ')}; at most ${worst.shared} plies in a row shared with a training game (${worst.with}; the limit is ${truth.identity.limit})`);
+  }
   const { commentary: c, asked, answers: a } = scoreBroadcast(truth, res.events);
   const sum = scoreSummary(truth.events, res.summary, 0, truth.seconds); // the closing "summary of the last hour"
   summaries.covered += sum.covered;
@@ -116,6 +121,7 @@ for (const { pkg, file } of runs) {
 table(['package', 'broadcast', 'events', 'phrases', 'precision', 'recall', 'F1', 'spurious/min', 'QA acc', 'summary cov (prec)', 'frames seen/skipped', 'lines kept back'], rows);
 console.log(`closing summaries name ${summaries.covered}/${summaries.events} = ${f(summaries.covered / Math.max(1, summaries.events))} of the events; ` +
   `${summaries.covered}/${summaries.phrases} = ${f(summaries.covered / Math.max(1, summaries.phrases))} of their phrases name an event`);
+if (identities.length > 0) console.log(`held out by game identity (cli game-samples --train):\n  ${identities.join('\n  ')}`);
 console.log();
 table(['package question kind', 'correct', 'asked', 'accuracy'], [...qaRows.entries()].map(([k, v]) => [k, String(v.correct), String(v.n), f(v.correct / Math.max(1, v.n))]));
 console.log();

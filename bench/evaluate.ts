@@ -27,6 +27,8 @@ export interface Broadcast {
   seconds: number;
   events: TruthEvent[];
   qa: TruthQa[];
+  /** Game-identity check of a game sample against the training games (`cli game-samples --train`): the most plies each of its games shares with one. */
+  identity?: { limit: number; games: { game: string; plies: number; shared: number; with: string }[] };
 }
 
 export interface CommentaryScore {

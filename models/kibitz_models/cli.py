@@ -171,6 +171,7 @@ def main(argv=None) -> int:
     s.add_argument("--out", required=True)
     s.add_argument("--seconds", type=float, default=None, help="keep the first N seconds (re-encoded at crf 30, to ship small)")
     s.add_argument("--only", default=None, help="comma-separated recording names (default: all)")
+    s.add_argument("--train", action="append", default=None, help="folder of training games (<name>.pgn: recordings or cli replay-games); repeat. Each sample then carries its game-identity check, and a copy of a training game is refused")
     s = sub.add_parser("record", help="record a real game playing itself, with its own timed events (games/record.py)")
     s.add_argument("--game", default="chess", choices=["chess"]); s.add_argument("--seconds", type=float, default=60.0)
     s.add_argument("--seed", type=int, default=1); s.add_argument("--out", default="models/.cache/game/chess")
@@ -293,7 +294,14 @@ def _run(a) -> int:
         print(json.dumps({"streams": len(made), "spoken_events": sum(m["spoken"] for m in made), "out": a.out}))
     elif a.cmd == "game-samples":
         from .games.chess import write_samples
-        for mp4 in write_samples(a.recordings, a.out, seconds=a.seconds, only=a.only.split(",") if a.only else None):
+        from .games.identity import load_dir
+        train = {n: g for d in a.train for n, g in load_dir(d).items()} if a.train else None
+        try:
+            made = write_samples(a.recordings, a.out, seconds=a.seconds, only=a.only.split(",") if a.only else None, train=train)
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            sys.exit(2)
+        for mp4 in made:
             print(mp4)
     elif a.cmd == "record":
         from .games.record import record

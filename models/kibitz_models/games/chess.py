@@ -175,18 +175,33 @@ def build_data(recordings: str, out_dir: str, chunk_s: float = 60.0, first_id: i
 
 
 def write_samples(recordings: str, out_dir: str, window_s: float = 8.0, seed: int = 0,
-                  seconds: Optional[float] = None, only: Optional[List[str]] = None, per_kind: int = 3) -> List[str]:
+                  seconds: Optional[float] = None, only: Optional[List[str]] = None, per_kind: int = 3,
+                  train: Optional[Dict[str, List[List[str]]]] = None) -> List[str]:
     """Held-out recordings -> sample broadcasts in the demo samples' format (render.write_samples):
     broadcastN.mp4 (the recording, 1280x720 30 fps: copied whole, or its first `seconds`
     re-encoded at crf 30 to ship small) + broadcastN.json (spoken events, one question of each kind
     at `per_kind` seeded times where it is answerable, 3 s apart or more, two summaries). `only`:
-    these recording names."""
+    these recording names. `train`: the training games (identity.load_dir); each sample then
+    carries its game-identity check ("identity": the most plies each of its games shares with a
+    training game), which bench/broadcast.ts prints with its numbers, and a recording whose game
+    copies a training game is refused (it is not held out)."""
     import shutil
     import subprocess
     from ..data.render import ffmpeg_bin
+    from .identity import MAX_SHARED_PLIES, check, pgn_games
     os.makedirs(out_dir, exist_ok=True)
     out = []
     stems = [s for s in recording_stems(recordings) if not only or os.path.basename(s) in only]
+    identity = {}
+    if train is not None:
+        for stem in stems:
+            with open(stem + ".pgn") as f:
+                rows = check(train, {os.path.basename(stem): pgn_games(f.read())})
+            bad = [r for r in rows if not r["ok"]]
+            if bad:
+                raise ValueError("not held out: " + "; ".join(f"{r['game']} shares {r['shared']} plies with training game {r['with']}" for r in bad)
+                                 + f" (at most {MAX_SHARED_PLIES}); record another seed")
+            identity[stem] = {"limit": MAX_SHARED_PLIES, "games": [{k: r[k] for k in ("game", "plies", "shared", "with")} for r in rows]}
     for n, stem in enumerate(stems, 1):
         with open(stem + ".json") as f:
             meta = json.load(f)
@@ -219,6 +234,8 @@ def write_samples(recordings: str, out_dir: str, window_s: float = 8.0, seed: in
               "window_s": window_s, "qa": qa,
               "summaries": [{"from": a, "to": a + window_s, "answer": summary_text(world.events_between(a, a + window_s))}
                             for a in (20.0, min(60.0, seconds_n - window_s - 1))]}
+        if stem in identity:
+            gt["identity"] = identity[stem]
         with open(os.path.join(out_dir, f"broadcast{n}.json"), "w") as f:
             json.dump(gt, f, indent=1)
         out.append(mp4)
