@@ -22,9 +22,11 @@ export function frameFilter(fps: number, width: number, height: number, view?: F
 
 /**
  * The frame chain while kibitz looks for the package's picture on the canvas (src/view/): the
- * same sampling, then two branches. `[frames]`: the model's frames through a crop named
- * `crop@view` that the decoder moves at run time (ffmpeg filter commands), so a found view takes
- * effect without restarting the decoder and the model still gets ffmpeg's own pixels. `[canvas]`:
+ * same sampling, then two branches. `[frames]`: the model's frames through `scale@fit` (frames
+ * pass untouched, unless a scaled picture is being brought back to the package's own size:
+ * viewCommands) and a crop named `crop@view`, both moved by the decoder at run time (ffmpeg
+ * filter commands), so a found view takes effect without restarting the decoder and the model
+ * still gets ffmpeg's own pixels. `[canvas]`:
  * the whole picture in grey, at most `canvas.maxWidth` wide (aspect kept), `canvas.fps` times a
  * second: what the search reads.
  *
@@ -72,8 +74,8 @@ export function viewCommands(view: FrameView, toSize?: readonly [number, number]
  * How a scaled picture at `view` is brought to `size` pixels and cut: the size the whole source
  * is scaled to (fitW x fitH) and the whole-pixel place of the view on it. Of the sizes within a
  * few pixels of the exact one, the one that puts the view's corner nearest a whole pixel wins,
- * counting what the slightly different scale moves the far corner: both stay under a quarter
- * pixel of the package's own (measured: 1 px off cost the chess package 6-9 F1 points, a scale
+ * counting what the slightly different scale moves the far corner: both stay small, typically
+ * under a quarter pixel of the package's own (measured: 1 px off cost the chess package 6-9 F1 points, a scale
  * 0.3% off 1 point).
  */
 export function scaledCut(view: FrameView, size: readonly [number, number]): { fitW: number; fitH: number; x: number; y: number } {
