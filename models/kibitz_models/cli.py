@@ -294,8 +294,8 @@ def _run(a) -> int:
         print(json.dumps({"streams": len(made), "spoken_events": sum(m["spoken"] for m in made), "out": a.out}))
     elif a.cmd == "game-samples":
         from .games.chess import write_samples
-        from .games.identity import load_dir
-        train = {n: g for d in a.train for n, g in load_dir(d).items()} if a.train else None
+        from .games.identity import load_dirs
+        train = load_dirs(a.train) if a.train else None
         try:
             made = write_samples(a.recordings, a.out, seconds=a.seconds, only=a.only.split(",") if a.only else None, train=train)
         except ValueError as e:
@@ -323,9 +323,8 @@ def _run(a) -> int:
                 for stem in recording_stems(a.recordings) for i in range(a.variants)]
         print(json.dumps([{"name": m["augmented_from"], "view": m["view"], "augment": m["augment"]} for m in made], indent=1))
     elif a.cmd == "game-identity":
-        from .games.identity import check, load_dir, table
-        train = {n: g for d in a.train for n, g in load_dir(d).items()}
-        rows = check(train, load_dir(a.heldout), a.max_shared)
+        from .games.identity import check, load_dir, load_dirs, table
+        rows = check(load_dirs(a.train), load_dir(a.heldout), a.max_shared)
         print(table(rows, a.max_shared))
         if not all(r["ok"] for r in rows):
             print(f"held-out games share more than {a.max_shared} plies with training games: they are not held out", file=sys.stderr)

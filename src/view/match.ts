@@ -50,6 +50,22 @@ function template(reference: Grey, w: number, h: number): { data: Float32Array; 
   return t;
 }
 
+/** The reference's every `stride`-th pixel, normalised (cached with the sizes above): what warpNcc correlates. */
+function sparseTemplate(reference: Grey, stride: number): { data: Float32Array; flat: boolean } {
+  let sizes = templates.get(reference);
+  if (!sizes) templates.set(reference, (sizes = new Map()));
+  const key = `every ${stride}`;
+  let t = sizes.get(key);
+  if (!t) {
+    const w = Math.ceil(reference.width / stride), h = Math.ceil(reference.height / stride);
+    const data = new Float32Array(w * h);
+    for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) data[j * w + i] = reference.data[j * stride * reference.width + i * stride]!;
+    t = normalise({ width: w, height: h, data });
+    sizes.set(key, t);
+  }
+  return t;
+}
+
 /** Summed-area tables of a canvas and its squares: any window's mean and norm in O(1). */
 class Integral {
   readonly s: Float64Array;
@@ -111,6 +127,37 @@ export function nccAt(canvas: Grey, reference: Grey, rect: PixelRect): number {
     }
   }
   return ncc(canvas, t.data, w, h, x, y, sum, sum2);
+}
+
+/**
+ * NCC of `reference` laid on the canvas with its top-left corner at (x, y) and `s` canvas pixels
+ * per reference pixel, at sub-pixel places and scales: the canvas sampled bilinearly under every
+ * `stride`-th reference pixel (search.ts refineScaled). -1 where it leaves the canvas.
+ */
+export function warpNcc(canvas: Grey, reference: Grey, x: number, y: number, s: number, stride = 2): number {
+  const t = sparseTemplate(reference, stride);
+  if (t.flat) return -1;
+  const cw = canvas.width, d = canvas.data;
+  let k = 0, sum = 0, sum2 = 0, dot = 0;
+  for (let j = 0; j < reference.height; j += stride) {
+    const fy = y + (j + 0.5) * s - 0.5;
+    const y0 = Math.floor(fy), wy = fy - y0;
+    if (y0 < 0 || y0 + 1 >= canvas.height) return -1;
+    for (let i = 0; i < reference.width; i += stride) {
+      const fx = x + (i + 0.5) * s - 0.5;
+      const x0 = Math.floor(fx), wx = fx - x0;
+      if (x0 < 0 || x0 + 1 >= cw) return -1;
+      const at = y0 * cw + x0;
+      const v = (d[at]! * (1 - wx) + d[at + 1]! * wx) * (1 - wy) + (d[at + cw]! * (1 - wx) + d[at + cw + 1]! * wx) * wy;
+      sum += v;
+      sum2 += v * v;
+      dot += v * t.data[k++]!;
+    }
+  }
+  // As in ncc: the template is zero-mean, so the samples' mean drops out of the dot product.
+  const variance = sum2 - (sum * sum) / k;
+  if (variance < 1e-3 * k) return -1;
+  return dot / Math.sqrt(variance);
 }
 
 export interface ScanOptions {

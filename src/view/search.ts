@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FrameView } from '../decode/filter.ts';
-import { nccAt, Scanner, sizesFor, type Match } from './match.ts';
+import { nccAt, Scanner, sizesFor, warpNcc, type Match } from './match.ts';
 import { resizeGrey, type Grey } from './resample.ts';
 
 /**
@@ -104,7 +104,7 @@ export async function searchView(canvas: Grey, ref: ViewReference, signal?: Abor
   }
   busyMs += performance.now() - sliceStart;
   if (!best) return null;
-  if (scaled) return { view: toScaledView(scaled, canvas), score: Math.max(best.score, scaled.score), native: false, busyMs };
+  if (scaled) return { view: toScaledView(scaled, canvas), score: best.score, native: false, busyMs };
   return { view: toView(best, canvas), score: best.score, native: !!native, busyMs };
 }
 
@@ -113,8 +113,9 @@ export async function searchView(canvas: Grey, ref: ViewReference, signal?: Abor
  * particular about a scaled picture as about an unscaled one: cut 1 px (in its own pixels) off,
  * the chess package lost 6-9 F1 points, 2 px most of its commentary (EXPERIMENTS.md "Scaled
  * layouts"); whole-pixel places on a 0.6x picture are up to 1.7 of its pixels off. So the
- * integer match is polished by correlating the reference warped onto the canvas (bilinear, every
- * other reference pixel) at sub-pixel places and scales, a pattern search with halving steps.
+ * integer match is polished by correlating the reference warped onto the canvas (match.ts
+ * warpNcc) at sub-pixel places and scales, a pattern search with halving steps. The score
+ * reported stays the whole-pixel one, the measure the finder compares places by.
  */
 async function refineScaled(canvas: Grey, ref: Grey, m: Match, yieldToLoop: () => Promise<void>): Promise<Match> {
   let s = m.w / ref.width;
@@ -138,34 +139,6 @@ async function refineScaled(canvas: Grey, ref: Grey, m: Match, yieldToLoop: () =
     await yieldToLoop();
   }
   return { x, y, w: s * ref.width, h: s * ref.height, score };
-}
-
-/** NCC of `ref` laid on the canvas with its top-left corner at (x, y) and `s` canvas pixels per reference pixel (bilinear samples of the canvas, every `stride`-th reference pixel). */
-export function warpNcc(canvas: Grey, ref: Grey, x: number, y: number, s: number, stride = 2): number {
-  const cw = canvas.width, d = canvas.data, r = ref.data;
-  let n = 0, sc = 0, sc2 = 0, sr = 0, sr2 = 0, scr = 0;
-  for (let j = 0; j < ref.height; j += stride) {
-    const fyAll = y + (j + 0.5) * s - 0.5;
-    const y0 = Math.floor(fyAll), fy = fyAll - y0;
-    if (y0 < 0 || y0 + 1 >= canvas.height) return -1;
-    for (let i = 0; i < ref.width; i += stride) {
-      const fxAll = x + (i + 0.5) * s - 0.5;
-      const x0 = Math.floor(fxAll), fx = fxAll - x0;
-      if (x0 < 0 || x0 + 1 >= cw) return -1;
-      const k = y0 * cw + x0;
-      const v = (d[k]! * (1 - fx) + d[k + 1]! * fx) * (1 - fy) + (d[k + cw]! * (1 - fx) + d[k + cw + 1]! * fx) * fy;
-      const t = r[j * ref.width + i]!;
-      n++;
-      sc += v;
-      sc2 += v * v;
-      sr += t;
-      sr2 += t * t;
-      scr += v * t;
-    }
-  }
-  const vc = sc2 - (sc * sc) / n, vr = sr2 - (sr * sr) / n;
-  if (vc < 1e-3 * n || vr < 1e-3 * n) return -1;
-  return (scr - (sc * sr) / n) / Math.sqrt(vc * vr);
 }
 
 /** Top-left positions within `r` pixels of a match, on a level `k` times larger. */

@@ -181,7 +181,7 @@ def write_samples(recordings: str, out_dir: str, window_s: float = 8.0, seed: in
     broadcastN.mp4 (the recording, 1280x720 30 fps: copied whole, or its first `seconds`
     re-encoded at crf 30 to ship small) + broadcastN.json (spoken events, one question of each kind
     at `per_kind` seeded times where it is answerable, 3 s apart or more, two summaries). `only`:
-    these recording names. `train`: the training games (identity.load_dir); each sample then
+    these recording names. `train`: the training games (identity.load_dirs); each sample then
     carries its game-identity check ("identity": the most plies each of its games shares with a
     training game), which bench/broadcast.ts prints with its numbers, and a recording whose game
     copies a training game is refused (it is not held out)."""

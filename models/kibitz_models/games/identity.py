@@ -65,6 +65,11 @@ def load_dir(path: str) -> Dict[str, List[List[str]]]:
     return out
 
 
+def load_dirs(paths: Sequence[str]) -> Dict[str, List[List[str]]]:
+    """The games of several folders (recordings, cli replay-games) as one training set, by name."""
+    return {name: games for p in paths for name, games in load_dir(p).items()}
+
+
 def check(train: Dict[str, List[List[str]]], heldout: Dict[str, List[List[str]]], limit: int = MAX_SHARED_PLIES) -> List[dict]:
     """Per held-out game: its plies, the training game it shares most with, how many plies, and whether that is within `limit`."""
     rows = []

@@ -164,8 +164,9 @@ def replay_games(seed: int, games: int, depth: int = 4, depths: Optional[List[in
     """The PGN of the first `games` games a recording with this seed plays, without video, at engine
     speed (no move is held): fixed-depth engines, the seed's openings and its seeded depth draws
     decide each game, so this is the same games a recording played, in seconds instead of real time.
-    For the game-identity check when a training recording's files are gone (cli game-identity
-    --train-seeds). May return a few games more than asked (the match runs on while it is read)."""
+    For the game-identity check when a training recording's files are gone (cli replay-games, then
+    game-identity --train on its folder). May return a few games more than asked (the match runs
+    on while it is read)."""
     check_tools()
     openings = seed_openings(seed, 30 * len(OPENINGS) * (games // len(OPENINGS) + 1))
     with tempfile.TemporaryDirectory(prefix="kibitz_replay_") as work:
@@ -178,7 +179,6 @@ def replay_games(seed: int, games: int, depth: int = 4, depths: Optional[List[in
                 if xb.poll() is not None:
                     break
                 time.sleep(0.5)
-            _stop(xb)
         finally:
             _stop(xb)
             _stop(xvfb)
